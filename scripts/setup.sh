@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian machine with Node 20: pnpm (the version pinned in
+# package.json), the Debian packages the mesh and the tests use, then the workspace's packages.
+# Every step is skipped when what it installs is already there, so `npm start` / `npm test` stay fast.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pnpm_version=$(node -p "require('./package.json').packageManager.split('@')[1]")
+if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version)" != "$pnpm_version" ]; then
+  echo "setup: installing pnpm $pnpm_version" >&2
+  npm install --global --loglevel=error "pnpm@$pnpm_version" >&2
+fi
+
+# nats-server: the message bus; protoc + grpc_python_plugin + python3-grpcio: the cross-language
+# client test generates a Python client from proto/.
+apt_packages=()
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || apt_packages+=(nats-server)
+command -v protoc >/dev/null 2>&1 || apt_packages+=(protobuf-compiler)
+command -v grpc_python_plugin >/dev/null 2>&1 || apt_packages+=(protobuf-compiler-grpc)
+/usr/bin/python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1 || apt_packages+=(python3-grpcio python3-protobuf)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${apt_packages[*]}" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${apt_packages[@]}" >&2
+fi
+
+if [ ! -d node_modules/.pnpm ] || [ pnpm-lock.yaml -nt node_modules/.pnpm/lock.yaml ] || [ -n "${CI:-}" ]; then
+  pnpm install --frozen-lockfile --reporter=silent >&2
+fi
