@@ -1,1 +1,2 @@
-export {};
+export * from './architecture.js';
+export * from './defaults.js';
