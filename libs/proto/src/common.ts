@@ -1,0 +1,8 @@
+// nas.common.v1 is split over two files; this is its one namespace.
+export * from './gen/nas/common/v1/architecture.js';
+export {
+  CocoMetrics,
+  LatencyStats,
+  ModuleLatency,
+  Fidelity,
+} from './gen/nas/common/v1/metrics.js';
