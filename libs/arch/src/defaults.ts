@@ -46,3 +46,11 @@ export function groupsOf(kind: BackboneKind): { groups: number; widthPerGroup: n
 export function standardBackbone(kind: BackboneKind): Backbone {
   return { kind, baseChannels: STANDARD_BASE_CHANNELS, blocks: STANDARD_BLOCKS[kind] };
 }
+
+/**
+ * Neck and head width of the standard (structural-stage) models: mmdetection's FPN
+ * `out_channels=256`, RetinaHead `feat_channels=256`, Shared2FCBBoxHead `fc_out_channels=1024`
+ * (= 4 x 256, see `Head.channels`).
+ */
+export const STANDARD_FPN_CHANNELS = 256;
+export const STANDARD_HEAD_CHANNELS = 256;

@@ -1,0 +1,60 @@
+// JSON written by people and by other languages: the domain form (camelCase, as this library
+// prints it) or the protobuf JSON form (snake_case field names as in the .proto, enum values
+// either as our lower-case names or as proto enum names like BACKBONE_KIND_RESNET50).
+
+import type { Architecture } from './architecture.js';
+import { type ValidateOptions, validateArchitecture } from './validate.js';
+
+/** Validate a parsed JSON value in either naming; errors name wire fields like validateArchitecture. */
+export function architectureFromJson(x: unknown, options: ValidateOptions = {}): Architecture {
+  return validateArchitecture(toDomainShape(x), options);
+}
+
+/**
+ * Rename fields and enum values to the domain's; anything unexpected is passed through untouched
+ * so that validation reports it against the right field.
+ */
+function toDomainShape(x: unknown): unknown {
+  if (!isObject(x)) return x;
+  const backbone = x['backbone'];
+  const neck = x['neck'];
+  const head = x['head'];
+  const input = x['input'];
+  return {
+    backbone: isObject(backbone)
+      ? {
+          kind: enumValue(backbone['kind'], 'BACKBONE_KIND_'),
+          baseChannels: pick(backbone, 'baseChannels', 'base_channels'),
+          blocks: backbone['blocks'],
+        }
+      : backbone,
+    neck: isObject(neck)
+      ? {
+          kind: enumValue(neck['kind'], 'NECK_KIND_'),
+          startLevel: pick(neck, 'startLevel', 'start_level'),
+          endLevel: pick(neck, 'endLevel', 'end_level'),
+          channels: neck['channels'],
+        }
+      : neck,
+    rpn: enumValue(x['rpn'], 'RPN_KIND_'),
+    head: isObject(head)
+      ? { kind: enumValue(head['kind'], 'HEAD_KIND_'), stages: head['stages'], channels: head['channels'] }
+      : head,
+    input: isObject(input)
+      ? { widthPx: pick(input, 'widthPx', 'width_px'), heightPx: pick(input, 'heightPx', 'height_px') }
+      : input,
+  };
+}
+
+function isObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function pick(o: Record<string, unknown>, camel: string, snake: string): unknown {
+  return o[camel] !== undefined ? o[camel] : o[snake];
+}
+
+/** BACKBONE_KIND_RESNEXT50_32X4D -> resnext50_32x4d; other values pass through. */
+function enumValue(x: unknown, prefix: string): unknown {
+  return typeof x === 'string' && x.startsWith(prefix) ? x.slice(prefix.length).toLowerCase() : x;
+}

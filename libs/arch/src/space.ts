@@ -1,0 +1,345 @@
+// The two SM-NAS search spaces (Yao et al., "SM-NAS: Structural-to-Modular Neural Architecture
+// Search for Object Detection", AAAI 2020, section 3) as data. Everything that samples, mutates,
+// validates or counts reads these tables, so a choice added here is a choice everywhere.
+
+import {
+  BACKBONE_KINDS,
+  type Architecture,
+  type BackboneKind,
+  type HeadKind,
+  type InputSize,
+  type Neck,
+  type RpnKind,
+} from './architecture.js';
+import { STANDARD_FPN_CHANNELS, STANDARD_HEAD_CHANNELS, standardBackbone } from './defaults.js';
+
+// ---------------------------------------------------------------------------------------------
+// Structural space
+// ---------------------------------------------------------------------------------------------
+
+/** Input sizes (width x height) of the structural space, as in the paper's Table 1. */
+export const INPUT_SIZES: readonly Readonly<InputSize>[] = [
+  { widthPx: 512, heightPx: 512 },
+  { widthPx: 800, heightPx: 600 },
+  { widthPx: 1080, heightPx: 720 },
+  { widthPx: 1333, heightPx: 800 },
+];
+
+/** FPN levels: 1 <= startLevel < endLevel <= 6 (P6 is an extra stride-2 convolution on C5). */
+export const FPN_MIN_LEVEL = 1;
+export const FPN_MAX_LEVEL = 6;
+
+/** R-CNN stages each head kind may have (0 = no R-CNN stage: RetinaNet is one-stage). */
+export const HEAD_STAGES: Readonly<Record<HeadKind, readonly number[]>> = {
+  retinanet: [0],
+  faster_rcnn: [1],
+  cascade_rcnn: [2, 3, 4],
+};
+
+/**
+ * Which proposal generator a head may sit on. RetinaNet is one-stage, so an RPN in front of it
+ * would only add cost; the R-CNN heads pool RoIs and cannot run without proposals.
+ */
+export const RPNS_FOR_HEAD: Readonly<Record<HeadKind, readonly RpnKind[]>> = {
+  retinanet: ['none'],
+  faster_rcnn: ['rpn', 'guided_anchoring'],
+  cascade_rcnn: ['rpn', 'guided_anchoring'],
+};
+
+export function isValidRpnHead(rpn: RpnKind, head: HeadKind): boolean {
+  return RPNS_FOR_HEAD[head].includes(rpn);
+}
+
+/** One valid (rpn, head kind, stages) combination: the structural gene "detection pipeline". */
+export interface RpnHeadChoice {
+  rpn: RpnKind;
+  head: HeadKind;
+  stages: number;
+}
+
+function rpnHeadChoices(): RpnHeadChoice[] {
+  const out: RpnHeadChoice[] = [];
+  for (const head of Object.keys(HEAD_STAGES) as HeadKind[]) {
+    for (const rpn of RPNS_FOR_HEAD[head]) {
+      for (const stages of HEAD_STAGES[head]) out.push({ rpn, head, stages });
+    }
+  }
+  return out;
+}
+
+/** All valid (rpn, head, stages) combinations, derived from the two tables above. */
+export const RPN_HEAD_CHOICES: readonly Readonly<RpnHeadChoice>[] = rpnHeadChoices();
+
+function neckChoices(): Neck[] {
+  const out: Neck[] = [{ kind: 'c4' }];
+  for (let start = FPN_MIN_LEVEL; start < FPN_MAX_LEVEL; start++) {
+    for (let end = start + 1; end <= FPN_MAX_LEVEL; end++) {
+      out.push({ kind: 'fpn', startLevel: start, endLevel: end, channels: STANDARD_FPN_CHANNELS });
+    }
+  }
+  return out;
+}
+
+/** C4, then every FPN level range (at the standard 256 channels). */
+export const NECK_CHOICES: readonly Readonly<Neck>[] = neckChoices();
+
+/** The independent structural genes; every combination of one value each is valid. */
+export const STRUCTURAL_GENES = {
+  backbones: BACKBONE_KINDS,
+  necks: NECK_CHOICES,
+  rpnHeads: RPN_HEAD_CHOICES,
+  inputs: INPUT_SIZES,
+} as const;
+
+/**
+ * Number of valid structural combinations, counted from the tables (4032 with the rules above:
+ * 7 backbones x 16 necks x 9 rpn/head pairs x 4 inputs). The paper reports "about 11,000"
+ * combinations without giving its counting rule; we count only pipelines that can run.
+ */
+export function structuralSpaceSize(): number {
+  return (
+    STRUCTURAL_GENES.backbones.length *
+    STRUCTURAL_GENES.necks.length *
+    STRUCTURAL_GENES.rpnHeads.length *
+    STRUCTURAL_GENES.inputs.length
+  );
+}
+
+/**
+ * The structural combination with this index in [0, structuralSpaceSize()), decoded in mixed
+ * radix (input fastest, then rpn/head, neck, backbone), with the standard modules. A uniform index
+ * is a uniform sample; consecutive indices enumerate the space.
+ */
+export function structuralAt(index: number): Architecture {
+  const size = structuralSpaceSize();
+  if (!Number.isInteger(index) || index < 0 || index >= size) {
+    throw new RangeError(`structural index must be an integer in [0, ${size}), got ${index}`);
+  }
+  const g = STRUCTURAL_GENES;
+  let i = index;
+  const input = g.inputs[i % g.inputs.length]!;
+  i = Math.floor(i / g.inputs.length);
+  const pair = g.rpnHeads[i % g.rpnHeads.length]!;
+  i = Math.floor(i / g.rpnHeads.length);
+  const neck = g.necks[i % g.necks.length]!;
+  i = Math.floor(i / g.necks.length);
+  const kind = g.backbones[i]!;
+  return {
+    backbone: standardBackbone(kind),
+    neck: { ...neck },
+    rpn: pair.rpn,
+    head: { kind: pair.head, stages: pair.stages, channels: STANDARD_HEAD_CHANNELS },
+    input: { ...input },
+  };
+}
+
+/** Every valid structural combination, with the standard modules, in index order. */
+export function* enumerateStructural(): Generator<Architecture> {
+  const size = structuralSpaceSize();
+  for (let i = 0; i < size; i++) yield structuralAt(i);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Modular space
+// ---------------------------------------------------------------------------------------------
+
+/** Base channels of the modular space (the paper's 48..72 around torchvision's 64, step 8). */
+export const MODULAR_BASE_CHANNELS: readonly number[] = [48, 56, 64, 72];
+export const MODULAR_FPN_CHANNELS: readonly number[] = [128, 256, 512];
+export const MODULAR_HEAD_CHANNELS: readonly number[] = [128, 256, 512];
+
+/** Limits on a block string. */
+export interface BlockBounds {
+  stages: number;
+  minBlocksPerStage: number;
+  maxBlocksPerStage: number;
+  minTotalBlocks: number;
+  maxTotalBlocks: number;
+  minDoublings: number;
+  maxDoublings: number;
+}
+
+/**
+ * Block-string bounds of the modular space.
+ * - 4 stages: the detector's necks read C2..C5, one per stage.
+ * - 1..30 blocks per stage, 4..40 in total: ResNet-101's 23-block stage and 33 blocks must fit,
+ *   with room to grow; past 40 the modular stage would only rediscover deeper standard nets.
+ * - At least one doubling, or the last stage is as narrow as the stem and C5 carries no more
+ *   features than C2. ResNet/ResNeXt: at most 4 doublings (torchvision has 3: 64 -> 512 planes;
+ *   a fourth reaches 1024 planes, 4096 channels out of a bottleneck, the widest we build).
+ *   MobileNetV2: at most 6, the rungs of its width ladder 24, 32, 64, 96, 160, 320.
+ */
+export const BLOCK_STAGES = 4;
+export const MIN_BLOCKS_PER_STAGE = 1;
+export const MAX_BLOCKS_PER_STAGE = 30;
+export const MIN_TOTAL_BLOCKS = 4;
+export const MAX_TOTAL_BLOCKS = 40;
+export const MIN_DOUBLINGS = 1;
+export const MAX_DOUBLINGS_RESNET = 4;
+export const MAX_DOUBLINGS_MOBILENET_V2 = 6;
+
+export function maxDoublingsOf(kind: BackboneKind): number {
+  return kind === 'mobilenet_v2' ? MAX_DOUBLINGS_MOBILENET_V2 : MAX_DOUBLINGS_RESNET;
+}
+
+export function blockBoundsOf(kind: BackboneKind): Readonly<BlockBounds> {
+  return kind === 'mobilenet_v2' ? MOBILENET_BOUNDS : RESNET_BOUNDS;
+}
+
+const RESNET_BOUNDS: Readonly<BlockBounds> = Object.freeze({
+  stages: BLOCK_STAGES,
+  minBlocksPerStage: MIN_BLOCKS_PER_STAGE,
+  maxBlocksPerStage: MAX_BLOCKS_PER_STAGE,
+  minTotalBlocks: MIN_TOTAL_BLOCKS,
+  maxTotalBlocks: MAX_TOTAL_BLOCKS,
+  minDoublings: MIN_DOUBLINGS,
+  maxDoublings: MAX_DOUBLINGS_RESNET,
+});
+const MOBILENET_BOUNDS: Readonly<BlockBounds> = Object.freeze({
+  ...RESNET_BOUNDS,
+  maxDoublings: MAX_DOUBLINGS_MOBILENET_V2,
+});
+
+/**
+ * Number of block strings within `bounds`, by dynamic programming over stages: ways[t][d] is the
+ * number of prefixes of t blocks holding d doublings. A stage of length L with k doublings can be
+ * written C(L, k) ways. Exact (bigint): the count passes 2^53 for wide bounds.
+ */
+export function countBlockStrings(bounds: Readonly<BlockBounds>): bigint {
+  const { stages, minBlocksPerStage: lo, maxBlocksPerStage: hi, maxTotalBlocks: maxT } = bounds;
+  const maxD = bounds.maxDoublings;
+  const binom = binomialTable(Math.max(hi, 1), maxD);
+  let ways: bigint[][] = [[1n]]; // ways[t][d], t blocks so far
+  for (let s = 0; s < stages; s++) {
+    const next: bigint[][] = [];
+    for (let t = 0; t < ways.length; t++) {
+      const row = ways[t];
+      if (row === undefined) continue;
+      for (let d = 0; d < row.length; d++) {
+        const w = row[d] ?? 0n;
+        if (w === 0n) continue;
+        for (let len = lo; len <= hi && t + len <= maxT; len++) {
+          const nt = t + len;
+          const nrow = (next[nt] ??= []);
+          for (let k = 0; k <= len && d + k <= maxD; k++) {
+            nrow[d + k] = (nrow[d + k] ?? 0n) + w * (binom[len]?.[k] ?? 0n);
+          }
+        }
+      }
+    }
+    ways = next;
+  }
+  let total = 0n;
+  for (let t = bounds.minTotalBlocks; t < ways.length; t++) {
+    const row = ways[t] ?? [];
+    for (let d = bounds.minDoublings; d < row.length && d <= maxD; d++) total += row[d] ?? 0n;
+  }
+  return total;
+}
+
+function binomialTable(n: number, k: number): bigint[][] {
+  const c: bigint[][] = [];
+  for (let i = 0; i <= n; i++) {
+    const row: bigint[] = [];
+    for (let j = 0; j <= Math.min(i, k); j++) {
+      row.push(j === 0 || j === i ? 1n : (c[i - 1]?.[j - 1] ?? 0n) + (c[i - 1]?.[j] ?? 0n));
+    }
+    c.push(row);
+  }
+  return c;
+}
+
+const blockStringCounts = new Map<BackboneKind, bigint>();
+
+/** Number of valid block strings for a backbone (memoised: the DP is a few milliseconds). */
+export function blockStringCount(kind: BackboneKind): bigint {
+  let n = blockStringCounts.get(kind);
+  if (n === undefined) {
+    n = countBlockStrings(blockBoundsOf(kind));
+    blockStringCounts.set(kind, n);
+  }
+  return n;
+}
+
+/**
+ * Size of the modular space around one structure: block strings x base channels x FPN channels
+ * x head channels. A C4 neck has no width of its own, so it contributes a factor of 1.
+ */
+export function modularSpaceSize(kind: BackboneKind, neck: Neck['kind'] = 'fpn'): bigint {
+  const fpn = neck === 'fpn' ? BigInt(MODULAR_FPN_CHANNELS.length) : 1n;
+  return (
+    blockStringCount(kind) *
+    BigInt(MODULAR_BASE_CHANNELS.length) *
+    fpn *
+    BigInt(MODULAR_HEAD_CHANNELS.length)
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Description (GetSpace)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Both spaces as plain JSON, shaped after nas.searchspace.v1.GetSpaceResponse (camelCase, as
+ * ts-proto names fields); sizes that can pass 2^53 are decimal strings.
+ */
+export interface SpaceDescription {
+  structural: {
+    backbones: BackboneKind[];
+    c4Neck: boolean;
+    fpnMinLevel: number;
+    fpnMaxLevel: number;
+    rpnHeads: RpnHeadChoice[];
+    inputs: InputSize[];
+    validCombinations: number;
+  };
+  modular: {
+    baseChannels: number[];
+    fpnChannels: number[];
+    headChannels: number[];
+    blockBounds: {
+      stages: number;
+      minBlocksPerStage: number;
+      maxBlocksPerStage: number;
+      minTotalBlocks: number;
+      maxTotalBlocks: number;
+      minDoublings: number;
+      maxDoublingsResnet: number;
+      maxDoublingsMobilenetV2: number;
+    };
+    /** Per backbone with an FPN neck: modularSpaceSize(kind, 'fpn'), in decimal. */
+    sizeWithFpn: Record<BackboneKind, string>;
+  };
+}
+
+export function describeSpaces(): SpaceDescription {
+  const sizeWithFpn = {} as Record<BackboneKind, string>;
+  for (const kind of BACKBONE_KINDS) sizeWithFpn[kind] = modularSpaceSize(kind, 'fpn').toString();
+  return {
+    structural: {
+      backbones: [...BACKBONE_KINDS],
+      c4Neck: NECK_CHOICES.some((n) => n.kind === 'c4'),
+      fpnMinLevel: FPN_MIN_LEVEL,
+      fpnMaxLevel: FPN_MAX_LEVEL,
+      rpnHeads: RPN_HEAD_CHOICES.map((c) => ({ ...c })),
+      inputs: INPUT_SIZES.map((i) => ({ ...i })),
+      validCombinations: structuralSpaceSize(),
+    },
+    modular: {
+      baseChannels: [...MODULAR_BASE_CHANNELS],
+      fpnChannels: [...MODULAR_FPN_CHANNELS],
+      headChannels: [...MODULAR_HEAD_CHANNELS],
+      blockBounds: {
+        stages: BLOCK_STAGES,
+        minBlocksPerStage: MIN_BLOCKS_PER_STAGE,
+        maxBlocksPerStage: MAX_BLOCKS_PER_STAGE,
+        minTotalBlocks: MIN_TOTAL_BLOCKS,
+        maxTotalBlocks: MAX_TOTAL_BLOCKS,
+        minDoublings: MIN_DOUBLINGS,
+        maxDoublingsResnet: MAX_DOUBLINGS_RESNET,
+        maxDoublingsMobilenetV2: MAX_DOUBLINGS_MOBILENET_V2,
+      },
+      sizeWithFpn,
+    },
+  };
+}
