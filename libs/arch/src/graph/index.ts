@@ -1,0 +1,3 @@
+export * from './sink.js';
+export * from './lower.js';
+export * from './graph.js';
