@@ -1,1 +1,19 @@
-export {};
+import { searchspace } from '@sm-nas/proto';
+import { protoset } from '@sm-nas/proto/protoset';
+import { service, startServer, type RunningServer, type ServerLogger } from '@sm-nas/service-kit';
+import { searchSpaceService } from './server.js';
+
+export { searchSpaceService, MAX_SAMPLE_COUNT } from './server.js';
+
+export const SERVICE_NAME = 'searchspace';
+export const DEFAULT_PORT = 50051;
+
+/** The search-space gRPC server (health, reflection, tracing included), for main() and tests. */
+export function startSearchSpaceServer(options: { host: string; port: number; logger?: ServerLogger }): Promise<RunningServer> {
+  return startServer({
+    serviceName: SERVICE_NAME,
+    services: [service(searchspace.SearchSpaceServiceDefinition, searchSpaceService())],
+    protoset,
+    ...options,
+  });
+}

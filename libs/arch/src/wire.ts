@@ -1,0 +1,162 @@
+// The wire form (nas.common.v1.Architecture) to and from the domain type. Proto3 has no presence
+// for scalars, so zero values mean "the default" where the contract says so (base_channels 0 is the
+// standard 64, an empty block string the backbone's standard one, channels 0 is 256); enums left
+// UNSPECIFIED and missing messages are errors that name the field.
+import { common } from '@sm-nas/proto';
+import {
+  BACKBONE_KINDS,
+  HEAD_KINDS,
+  RPN_KINDS,
+  type Architecture,
+  type BackboneKind,
+  type HeadKind,
+  type Neck,
+  type RpnKind,
+  type SearchStage,
+} from './architecture.js';
+import { STANDARD_BASE_CHANNELS, STANDARD_BLOCKS } from './defaults.js';
+import { ArchValidationError } from './errors.js';
+import { architectureId, toCanonical } from './canonical.js';
+
+const DEFAULT_CHANNELS = 256;
+/** Cascade R-CNN's paper default when a request names the head but not its stages. */
+const DEFAULT_CASCADE_STAGES = 3;
+
+function enumToDomain<T extends string>(
+  value: number,
+  names: Record<number, string>,
+  prefix: string,
+  allowed: readonly T[],
+  field: string,
+): T {
+  const name = names[value];
+  const kind = name?.startsWith(prefix) ? name.slice(prefix.length).toLowerCase() : undefined;
+  if (kind === undefined || !(allowed as readonly string[]).includes(kind)) {
+    throw new ArchValidationError(field, `unknown or unspecified value ${value} (expected one of ${allowed.join(', ')})`);
+  }
+  return kind as T;
+}
+
+function domainToEnum(kind: string, names: Record<string, number | string>, prefix: string): number {
+  const value = names[prefix + kind.toUpperCase()];
+  if (typeof value !== 'number') throw new Error(`no wire enum value for ${kind}`);
+  return value;
+}
+
+/** Wire → domain, with defaults applied. The result still needs `validateArchitecture`. */
+export function architectureFromWire(wire: common.Architecture | undefined, field = ''): Architecture {
+  const at = (name: string) => (field ? `${field}.${name}` : name);
+  if (!wire) throw new ArchValidationError(field || 'architecture', 'required');
+  const { backbone, neck, head, input } = wire;
+  if (!backbone) throw new ArchValidationError(at('backbone'), 'required');
+  if (!neck) throw new ArchValidationError(at('neck'), 'required');
+  if (!head) throw new ArchValidationError(at('head'), 'required');
+  if (!input) throw new ArchValidationError(at('input'), 'required');
+
+  const backboneKind = enumToDomain<BackboneKind>(
+    backbone.kind, common.BackboneKind, 'BACKBONE_KIND_', BACKBONE_KINDS, at('backbone.kind'));
+  let domainNeck: Neck;
+  if (neck.kind === common.NeckKind.NECK_KIND_C4) {
+    domainNeck = { kind: 'c4' };
+  } else if (neck.kind === common.NeckKind.NECK_KIND_FPN) {
+    domainNeck = {
+      kind: 'fpn',
+      startLevel: neck.startLevel,
+      endLevel: neck.endLevel,
+      channels: neck.channels || DEFAULT_CHANNELS,
+    };
+  } else {
+    throw new ArchValidationError(at('neck.kind'), `unknown or unspecified value ${neck.kind} (expected NECK_KIND_C4 or NECK_KIND_FPN)`);
+  }
+  const rpn = enumToDomain<RpnKind>(wire.rpn, common.RpnKind, 'RPN_KIND_', RPN_KINDS, at('rpn'));
+  const headKind = enumToDomain<HeadKind>(head.kind, common.HeadKind, 'HEAD_KIND_', HEAD_KINDS, at('head.kind'));
+  const defaultStages = headKind === 'retinanet' ? 0 : headKind === 'faster_rcnn' ? 1 : DEFAULT_CASCADE_STAGES;
+  return {
+    backbone: {
+      kind: backboneKind,
+      baseChannels: backbone.baseChannels || STANDARD_BASE_CHANNELS,
+      blocks: backbone.blocks || STANDARD_BLOCKS[backboneKind],
+    },
+    neck: domainNeck,
+    rpn,
+    head: { kind: headKind, stages: head.stages || defaultStages, channels: head.channels || DEFAULT_CHANNELS },
+    input: { widthPx: input.widthPx, heightPx: input.heightPx },
+  };
+}
+
+export const backboneKindToWire = (kind: BackboneKind): common.BackboneKind =>
+  domainToEnum(kind, common.BackboneKind, 'BACKBONE_KIND_');
+export const rpnKindToWire = (kind: RpnKind): common.RpnKind => domainToEnum(kind, common.RpnKind, 'RPN_KIND_');
+export const headKindToWire = (kind: HeadKind): common.HeadKind => domainToEnum(kind, common.HeadKind, 'HEAD_KIND_');
+
+export function architectureToWire(arch: Architecture): common.Architecture {
+  return {
+    backbone: {
+      kind: backboneKindToWire(arch.backbone.kind),
+      baseChannels: arch.backbone.baseChannels,
+      blocks: arch.backbone.blocks,
+    },
+    neck:
+      arch.neck.kind === 'c4'
+        ? { kind: common.NeckKind.NECK_KIND_C4, startLevel: 0, endLevel: 0, channels: 0 }
+        : {
+            kind: common.NeckKind.NECK_KIND_FPN,
+            startLevel: arch.neck.startLevel,
+            endLevel: arch.neck.endLevel,
+            channels: arch.neck.channels,
+          },
+    rpn: rpnKindToWire(arch.rpn),
+    head: {
+      kind: headKindToWire(arch.head.kind),
+      stages: arch.head.stages,
+      channels: arch.head.channels,
+    },
+    input: { widthPx: arch.input.widthPx, heightPx: arch.input.heightPx },
+  };
+}
+
+/** The identity every service returns with an architecture: id, canonical string, wire form. */
+export function describedToWire(arch: Architecture): common.DescribedArchitecture {
+  return { id: architectureId(arch), canonical: toCanonical(arch), architecture: architectureToWire(arch) };
+}
+
+/**
+ * Runs `fn` and prefixes the field of an ArchValidationError it throws with where the architecture
+ * sits in the request (`first` + `backbone.kind` -> `first.backbone.kind`).
+ */
+export function withFieldPrefix<T>(prefix: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ArchValidationError && prefix) {
+      throw new ArchValidationError(`${prefix}.${err.field}`, err.reason, err.position);
+    }
+    throw err;
+  }
+}
+
+/** UNSPECIFIED maps to undefined: "no stage constraint" in Validate, an error where a stage is needed. */
+export function stageFromWire(stage: common.SearchStage): SearchStage | undefined {
+  switch (stage) {
+    case common.SearchStage.SEARCH_STAGE_STRUCTURAL:
+      return 'structural';
+    case common.SearchStage.SEARCH_STAGE_MODULAR:
+      return 'modular';
+    default:
+      return undefined;
+  }
+}
+
+export function requireStage(stage: common.SearchStage, field = 'stage'): SearchStage {
+  const domain = stageFromWire(stage);
+  if (!domain) {
+    throw new ArchValidationError(field, 'must be SEARCH_STAGE_STRUCTURAL or SEARCH_STAGE_MODULAR');
+  }
+  return domain;
+}
+
+export function stageToWire(stage: SearchStage): common.SearchStage {
+  return stage === 'structural'
+    ? common.SearchStage.SEARCH_STAGE_STRUCTURAL
+    : common.SearchStage.SEARCH_STAGE_MODULAR;
+}

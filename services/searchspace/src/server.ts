@@ -1,0 +1,105 @@
+// Handlers of nas.searchspace.v1.SearchSpaceService. Stateless: everything is in libs/arch; this
+// file maps the wire to the domain and back, and names request fields in errors
+// (`architecture.backbone.blocks`, `first.neck.start_level`, `count`).
+import {
+  architectureFromWire,
+  backboneKindToWire,
+  describedToWire,
+  headKindToWire,
+  requireStage,
+  rpnKindToWire,
+  stageFromWire,
+  withFieldPrefix,
+} from '@sm-nas/arch/wire';
+import {
+  crossoverArchitectures,
+  describeSpaces,
+  modularSpaceSize,
+  mutateArchitecture,
+  sampleArchitectures,
+  structuralSpaceSize,
+  validateArchitecture,
+  BACKBONE_KINDS,
+  type Architecture,
+  type SearchStage,
+} from '@sm-nas/arch';
+import type { common, searchspace } from '@sm-nas/proto';
+import { InvalidArgumentError } from '@sm-nas/service-kit';
+import type { ServiceImplementation } from 'nice-grpc';
+
+/** Upper bound of Sample's `count`: a search never needs more per call, and it bounds the work. */
+export const MAX_SAMPLE_COUNT = 10_000;
+
+function archOf(wire: common.Architecture | undefined, field: string, stage?: SearchStage): Architecture {
+  return withFieldPrefix(field, () =>
+    validateArchitecture(architectureFromWire(wire), { space: stage ?? 'any' }),
+  );
+}
+
+function sizeOf(stage: SearchStage, base: Architecture | undefined): bigint {
+  if (stage === 'structural') return BigInt(structuralSpaceSize());
+  if (base) return modularSpaceSize(base.backbone.kind, base.neck.kind);
+  return BACKBONE_KINDS.reduce((sum, kind) => sum + modularSpaceSize(kind), 0n);
+}
+
+export function searchSpaceService(): ServiceImplementation<typeof searchspace.SearchSpaceServiceDefinition> {
+  return {
+    async getSpace() {
+      const { structural, modular } = describeSpaces();
+      return {
+        structural: {
+          ...structural,
+          backbones: structural.backbones.map(backboneKindToWire),
+          rpnHeads: structural.rpnHeads.map((c) => ({
+            rpn: rpnKindToWire(c.rpn),
+            head: headKindToWire(c.head),
+            stages: c.stages,
+          })),
+        },
+        modular,
+      };
+    },
+
+    async sample(request) {
+      const stage = requireStage(request.stage);
+      if (request.count < 1 || request.count > MAX_SAMPLE_COUNT) {
+        throw new InvalidArgumentError('count', `must be 1..${MAX_SAMPLE_COUNT}, got ${request.count}`);
+      }
+      const base = request.base ? archOf(request.base, 'base') : undefined;
+      const sampled = sampleArchitectures(stage, request.count, request.seed, base ? { base } : {});
+      return { architectures: sampled.map(describedToWire) };
+    },
+
+    async mutate(request) {
+      const stage = requireStage(request.stage);
+      const parent = archOf(request.architecture, 'architecture', stage);
+      return { architecture: describedToWire(mutateArchitecture(parent, stage, request.seed)) };
+    },
+
+    async crossover(request) {
+      const stage = requireStage(request.stage);
+      const first = archOf(request.first, 'first', stage);
+      const second = archOf(request.second, 'second', stage);
+      return { child: describedToWire(crossoverArchitectures(first, second, stage, request.seed)) };
+    },
+
+    async validate(request) {
+      const arch = archOf(request.architecture, 'architecture', stageFromWire(request.stage));
+      return { architecture: describedToWire(arch) };
+    },
+
+    async size(request) {
+      const stage = requireStage(request.stage);
+      const base = request.base ? archOf(request.base, 'base') : undefined;
+      const count = sizeOf(stage, base);
+      return { countDecimal: count.toString(), log10Count: log10(count) };
+    },
+  };
+}
+
+/** log10 of an arbitrarily large count, exact enough for display. */
+function log10(n: bigint): number {
+  const digits = n.toString();
+  const head = Number(digits.slice(0, 15));
+  return Math.log10(head) + (digits.length - Math.min(15, digits.length));
+}
