@@ -6,3 +6,7 @@ export * from './blocks.js';
 export * from './validate.js';
 export * from './canonical.js';
 export * from './json.js';
+export * from './random.js';
+export * from './sample.js';
+export * from './mutate.js';
+export * from './crossover.js';
