@@ -1,0 +1,17 @@
+import { readFileSync } from 'node:fs';
+import { parseArchitecture, type Architecture } from '@sm-nas/arch';
+
+/**
+ * An architecture on the command line: its canonical string, JSON (camelCase or the wire's
+ * snake_case), or `@file` holding either.
+ */
+export function readArchitectureArg(text: string | undefined, what = 'architecture'): Architecture {
+  if (!text) throw new UsageError(`missing ${what}: give a canonical string, JSON, or @file`);
+  const source = text.startsWith('@') ? readFileSync(text.slice(1), 'utf8') : text;
+  return parseArchitecture(source.trim());
+}
+
+/** A mistake in how the command was called: printed without a stack, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

@@ -1,0 +1,95 @@
+// The `sm-nas` command.
+import { parseArgs } from 'node:util';
+import { ClientError, Status } from 'nice-grpc';
+import { UsageError } from './arch-arg.js';
+import { demoCommand } from './commands/demo.js';
+import { FLOPS_USAGE, flopsCommand } from './commands/flops.js';
+import { SPACE_USAGE, spaceCommand } from './commands/space.js';
+import { startLocalMesh } from './mesh.js';
+
+const USAGE = `usage:
+${SPACE_USAGE}
+
+${FLOPS_USAGE}
+
+sm-nas up [--data-dir DIR]      start nats-server (JetStream) and the implemented services locally
+sm-nas demo [--count N] [--seed N] [--data-dir DIR]
+                                the local mesh end to end: sample candidates, analyse their FLOPs`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      stage: { type: 'string' },
+      count: { type: 'string' },
+      seed: { type: 'string' },
+      base: { type: 'string' },
+      addr: { type: 'string' },
+      input: { type: 'string' },
+      form: { type: 'string' },
+      classes: { type: 'string' },
+      proposals: { type: 'string' },
+      'data-dir': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const dataDir = values['data-dir'] ?? '.sm-nas';
+  switch (command) {
+    case 'space':
+      console.log(await spaceCommand(rest[0], rest.slice(1), values));
+      return 0;
+    case 'flops':
+      console.log(await flopsCommand(rest[0], values));
+      return 0;
+    case 'demo':
+      console.log(
+        await demoCommand({
+          dataDir,
+          count: values.count ? Number(values.count) : 12,
+          seed: values.seed ? Number(values.seed) : 1,
+        }),
+      );
+      return 0;
+    case 'up': {
+      const mesh = await startLocalMesh({ dataDir });
+      console.log(`nats ${mesh.natsUrl}`);
+      for (const [service, address] of Object.entries(mesh.addresses)) console.log(`${service} ${address}`);
+      console.log('press Ctrl-C to stop');
+      await new Promise<void>((resolve) => {
+        const stop = () => void mesh.stop().then(resolve);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError || (err instanceof Error && err.name === 'ArchValidationError')) {
+      console.error(`sm-nas: ${err.message}`);
+      process.exit(2);
+    }
+    if (err instanceof ClientError) {
+      console.error(`sm-nas: ${Status[err.code]}: ${err.details}`);
+      process.exit(1);
+    }
+    if (err instanceof Error && 'code' in err && (err as { code: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      console.error(`sm-nas: ${err.message}\n${USAGE}`);
+      process.exit(2);
+    }
+    console.error(err);
+    process.exit(1);
+  },
+);
