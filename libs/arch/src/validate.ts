@@ -100,6 +100,8 @@ function validateBackbone(x: unknown, space: ValidationSpace): Backbone {
   if (space === 'structural' && blocks !== STANDARD_BLOCKS[kind]) {
     fail('backbone.blocks', `the structural space uses ${kind}'s standard "${STANDARD_BLOCKS[kind]}", got ${JSON.stringify(blocks)}`);
   }
+  // 'any' uses the modular bounds too: they are what the detector and the FLOPs counter are sized
+  // for (past 4 ResNet doublings a bottleneck is 4096 channels wide at base 64).
   const problem = blockStringProblem(blocks, blockBoundsOf(kind), kind);
   if (problem !== undefined) fail('backbone.blocks', problem);
   return { kind, baseChannels, blocks };
