@@ -1,0 +1,32 @@
+// An in-memory span exporter registered globally, for the bus tests. (@sm-nas/service-kit/testing
+// has the same helper; libs/bus does not depend on service-kit.)
+import { context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
+
+let exporter: InMemorySpanExporter | undefined;
+
+export function useInMemoryTracing(): InMemorySpanExporter {
+  if (exporter) return exporter;
+  exporter = new InMemorySpanExporter();
+  trace.disable();
+  context.disable();
+  propagation.disable();
+  new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).register({
+    contextManager: new AsyncLocalStorageContextManager(),
+    propagator: new W3CTraceContextPropagator(),
+  });
+  return exporter;
+}
+
+/** Resolves when `predicate` holds, polling; rejects after `timeoutMs`. */
+export async function eventually<T>(probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
