@@ -134,17 +134,35 @@ class Lowerer {
     this.normKind = options.norm ?? 'batch_norm';
     this.parseBackbone(arch);
 
+    const { neck, head, rpn } = arch;
+    const detection = form === 'detection';
+    // Everything is checked before the first node is emitted.
+    if (detection && neck.kind === 'fpn') {
+      const { startLevel: lo, endLevel: hi } = neck;
+      if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1 && lo < hi && hi <= 6)) {
+        fail(`fpn levels ${lo}..${hi} not within 1..6 with start < end`);
+      }
+    }
+    if (detection && head.kind === 'retinanet') {
+      if (rpn !== 'none') fail(`retinanet takes no rpn (got ${rpn})`);
+    } else if (detection) {
+      if (rpn === 'none') fail(`${head.kind} needs an rpn`);
+      const n = head.stages;
+      if (head.kind === 'faster_rcnn' ? n !== 1 : !(Number.isInteger(n) && n >= 2 && n <= 4)) {
+        fail(`${head.kind} with ${n} stages`);
+      }
+    }
+
     sink.beginModule('backbone.stem', false);
     const x = this.alloc(3, input.heightPx, input.widthPx);
     sink.input(x, 3, input.heightPx, input.widthPx);
 
-    if (form === 'classification') {
+    if (!detection) {
       this.backbone(x, 4);
       this.classifier(this.levels[5]!);
       return;
     }
 
-    const { neck, head, rpn } = arch;
     let lo: number;
     let hi: number;
     if (neck.kind === 'c4') {
@@ -156,27 +174,17 @@ class Lowerer {
     } else {
       lo = neck.startLevel;
       hi = neck.endLevel;
-      if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1 && lo < hi && hi <= 6)) {
-        fail(`fpn levels ${lo}..${hi} not within 1..6 with start < end`);
-      }
       // Backbone stages above the highest level the FPN reads are not executed (P6 reads C5).
       this.backbone(x, Math.min(hi, 5) - 1);
       this.fpn(lo, hi, neck.channels);
     }
 
-    if (head.kind === 'retinanet') {
-      if (rpn !== 'none') fail(`retinanet takes no rpn (got ${rpn})`);
-      this.retinaHead(lo, hi, head.channels);
-      return;
+    if (head.kind === 'retinanet') this.retinaHead(lo, hi, head.channels);
+    else {
+      if (rpn === 'rpn') this.rpnHead(lo, hi, neck.kind === 'c4' ? RPN_ANCHORS_C4 : RPN_ANCHORS_FPN);
+      else this.gaRpnHead(lo, hi);
+      this.rcnnHeads(neck.kind === 'c4', lo, Math.min(hi, 5), head.kind === 'faster_rcnn', head.stages, head.channels);
     }
-    if (rpn === 'none') fail(`${head.kind} needs an rpn`);
-    const stages = head.stages;
-    if (head.kind === 'faster_rcnn' ? stages !== 1 : !(Number.isInteger(stages) && stages >= 2 && stages <= 4)) {
-      fail(`${head.kind} with ${stages} stages`);
-    }
-    if (rpn === 'rpn') this.rpnHead(lo, hi, neck.kind === 'c4' ? RPN_ANCHORS_C4 : RPN_ANCHORS_FPN);
-    else this.gaRpnHead(lo, hi);
-    this.rcnnHeads(neck.kind === 'c4', lo, Math.min(hi, 5), head.kind === 'faster_rcnn', stages, head.channels);
   }
 
   /** Drops the sink so an idle lowerer keeps nothing alive. */
