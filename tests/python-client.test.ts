@@ -2,7 +2,8 @@
 // run by tests/python/gen.sh), calls the searchspace and flops services. Its answers must equal
 // what the TypeScript client gets, and it recomputes the architecture ids from the canonical
 // strings with its own SHA-256 (the documented rule), so the id is the same in every language.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,10 +34,12 @@ describe('a Python client generated from proto/', () => {
     const channel = createChannel(s.address);
     const flopsChannel = createChannel(f.address);
     try {
-      const out = execFileSync('/usr/bin/python3', [join(here, 'python/client.py'), genDir, s.address, f.address], {
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
+      // Asynchronously: the servers answer from this process's event loop.
+      const { stdout: out } = await promisify(execFile)(
+        '/usr/bin/python3',
+        [join(here, 'python/client.py'), genDir, s.address, f.address],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
       const answer = JSON.parse(out) as PythonAnswer;
 
       const ts = await createClient(searchspace.SearchSpaceServiceDefinition, channel).sample({

@@ -7,8 +7,11 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNatsServer, type NatsServer } from '@sm-nas/bus';
 import { freePort } from '@sm-nas/bus';
-import { HealthDefinition, HealthCheckResponse_ServingStatus } from 'nice-grpc-server-health';
+import { HealthDefinition } from 'nice-grpc-server-health';
 import { createChannel, createClient } from 'nice-grpc';
+
+/** grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING (the package does not export the enum). */
+const SERVING = 1;
 
 const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 
@@ -38,7 +41,7 @@ async function waitServing(address: string, service: string, child: ChildProcess
       if (child.exitCode !== null) throw new Error(`${service} exited with code ${child.exitCode} while starting`);
       try {
         const { status } = await client.check({ service: '' }, { signal: AbortSignal.timeout(1000) });
-        if (status === HealthCheckResponse_ServingStatus.SERVING) return;
+        if (status === SERVING) return;
       } catch {
         // not listening yet
       }
