@@ -2,10 +2,8 @@
 import { parseArgs } from 'node:util';
 import { ClientError, Status } from 'nice-grpc';
 import { UsageError } from './arch-arg.js';
-import { demoCommand } from './commands/demo.js';
 import { FLOPS_USAGE, flopsCommand } from './commands/flops.js';
 import { SPACE_USAGE, spaceCommand } from './commands/space.js';
-import { startLocalMesh } from './mesh.js';
 
 const USAGE = `usage:
 ${SPACE_USAGE}
@@ -48,7 +46,9 @@ async function main(argv: string[]): Promise<number> {
     case 'flops':
       console.log(await flopsCommand(rest[0], values));
       return 0;
-    case 'demo':
+    case 'demo': {
+      // The mesh modules load only for the commands that start one.
+      const { demoCommand } = await import('./commands/demo.js');
       console.log(
         await demoCommand({
           dataDir,
@@ -57,7 +57,9 @@ async function main(argv: string[]): Promise<number> {
         }),
       );
       return 0;
+    }
     case 'up': {
+      const { startLocalMesh } = await import('./mesh.js');
       const mesh = await startLocalMesh({ dataDir });
       console.log(`nats ${mesh.natsUrl}`);
       for (const [service, address] of Object.entries(mesh.addresses)) console.log(`${service} ${address}`);
