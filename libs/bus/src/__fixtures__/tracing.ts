@@ -20,13 +20,13 @@ export function useInMemoryTracing(): InMemorySpanExporter {
   return exporter;
 }
 
-/** Resolves when `predicate` holds, polling; rejects after `timeoutMs`. */
-export async function eventually<T>(probe: () => T | undefined, timeoutMs = 5000): Promise<T> {
+/** Resolves when `probe` returns something truthy, polling; rejects after `timeoutMs`. */
+export async function eventually<T>(probe: () => T | Promise<T>, timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
