@@ -15,6 +15,8 @@ export const DOMAIN_STATUS_CODES = [
   'OUT_OF_RANGE',
   'UNIMPLEMENTED',
   'ABORTED',
+  // Also what @sm-nas/bus's BusRequestError carries when a NATS request gets no reply in time.
+  'DEADLINE_EXCEEDED',
 ] as const;
 export type DomainStatusCode = (typeof DOMAIN_STATUS_CODES)[number];
 

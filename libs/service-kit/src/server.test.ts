@@ -6,10 +6,10 @@ import { ServerReflectionService } from 'nice-grpc-server-reflection';
 import { ServerReflectionRequest } from 'nice-grpc-server-reflection/lib/proto/grpc/reflection/v1/reflection_pb.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ECHO_PROTO, EchoDefinition, compileProtoset, type EchoRequest } from './__fixtures__/echo.js';
+import { ECHO_PROTO, EchoDefinition, type EchoRequest } from './__fixtures__/echo.js';
 import { InvalidArgumentError } from './errors.js';
 import { service, startServer, type RunningServer, type TerminatorContext } from './server.js';
-import { useInMemoryTracing } from './testing/index.js';
+import { compileProtoset, useInMemoryTracing } from './testing/index.js';
 
 const exporter = useInMemoryTracing();
 

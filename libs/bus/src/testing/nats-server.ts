@@ -108,7 +108,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     while (Date.now() < deadline) {
       if (spawnError) throw new Error(`nats-server: cannot start ${binary}: ${spawnError.message}`);
       if (exitCode !== undefined) throw new Error(`nats-server ${args.join(' ')} exited (${exitCode}):\n${output}`);
-      if (await canConnect(port)) return;
+      // The log line tells this server apart from another process that may hold the port.
+      if (output.includes('Server is ready') && (await canConnect(port))) return;
       await sleep(25);
     }
     proc.kill('SIGKILL');

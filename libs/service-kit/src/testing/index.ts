@@ -1,4 +1,9 @@
-// Test helpers: an in-memory span exporter registered as the global tracer provider.
+// Test helpers: an in-memory span exporter registered as the global tracer provider, and protoc
+// compiling a test .proto into a FileDescriptorSet for server reflection.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -37,4 +42,24 @@ export function useInMemoryTracing(serviceName = 'test'): InMemorySpanExporter {
   });
   global[registered] = { exporter, provider };
   return exporter;
+}
+
+/** Compiles `proto` (its text) with protoc (/usr/bin/protoc, from PATH) into a serialized FileDescriptorSet. */
+export function compileProtoset(proto: string, fileName = 'test.proto'): Uint8Array {
+  const dir = mkdtempSync(join(tmpdir(), 'sm-nas-protoset-'));
+  try {
+    writeFileSync(join(dir, fileName), proto);
+    const out = join(dir, 'out.protoset');
+    try {
+      execFileSync('protoc', [`--proto_path=${dir}`, `--descriptor_set_out=${out}`, '--include_imports', fileName], {
+        stdio: 'pipe',
+      });
+    } catch (err) {
+      const stderr = (err as { stderr?: Buffer }).stderr?.toString() ?? '';
+      throw new Error(`protoc failed on ${fileName} (is protoc installed? Debian: protobuf-compiler): ${stderr || String(err)}`);
+    }
+    return new Uint8Array(readFileSync(out));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
