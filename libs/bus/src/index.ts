@@ -47,3 +47,4 @@ export {
 } from './tracing.js';
 // Re-exported so services need no direct `nats` import for stream settings.
 export { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType } from 'nats';
+export { freePort, natsServerBinary, startNatsServer, type NatsServer, type NatsServerOptions } from './nats-server.js';

@@ -1,6 +1,8 @@
-// A real nats-server for tests: spawned on a free port on 127.0.0.1 (with JetStream in a store
-// directory when asked), ready when it accepts connections, and restartable on the same port and
-// store, so tests can kill it and check what survives.
+// A real nats-server as a child process: the local mesh's embedded default (`sm-nas search`
+// starts one with JetStream in its data directory) and every test's broker. Spawned on 127.0.0.1
+// on a free port (with JetStream in a store directory when asked), ready once it logs "Server is
+// ready" and accepts connections, restartable on the same port and store so tests can kill it and
+// check what survives. A child left running is killed when this process exits.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
