@@ -41,6 +41,26 @@ describe('lowering to a layer graph', () => {
     }
   });
 
+  it('adds only tensors of one shape (shortcuts project whenever stride or width change)', () => {
+    // Stages that start with '1' keep the width but still halve the resolution.
+    for (const backbone of [
+      { kind: 'resnet18', baseChannels: 64, blocks: '11-11-11-11' },
+      { kind: 'resnet50', baseChannels: 48, blocks: '12-111-12-1' },
+      { kind: 'resnext101_32x8d', baseChannels: 64, blocks: '1-1-1-1' },
+      { kind: 'mobilenet_v2', baseChannels: 64, blocks: '1-1-21-1' },
+      { kind: 'mobilenet_v2', baseChannels: 16, blocks: '21-211-2111211-2112' },
+    ] as const) {
+      for (const neck of [{ kind: 'c4' }, { kind: 'fpn', startLevel: 1, endLevel: 6, channels: 64 }] as const) {
+        const g = buildGraph(arch({ backbone, neck, head: { kind: 'cascade_rcnn', stages: 2, channels: 64 } }), { input: { widthPx: 333, heightPx: 257 } });
+        const adds = g.nodes.filter((n) => n.op === 'add');
+        expect(adds.length).toBeGreaterThan(0);
+        for (const n of adds) {
+          for (const input of n.inputs) expect(g.nodes[input]!.shape).toEqual(n.shape);
+        }
+      }
+    }
+  });
+
   it('gives ResNet-50 levels at strides 2..32 with PyTorch conv arithmetic (1333x800)', () => {
     const g = buildGraph(arch({}));
     // floor((n + 2p - k) / s) + 1: 800 -> 400 -> 200 -> 100 -> 50 -> 25, 1333 -> 667 -> 334 -> 167 -> 84 -> 42.
