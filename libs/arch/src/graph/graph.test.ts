@@ -195,6 +195,8 @@ describe('lowering to a layer graph', () => {
     expect(bad(arch({ neck: { kind: 'fpn', startLevel: 3, endLevel: 3, channels: 256 } }))).toThrow(RangeError);
     expect(bad(arch({ neck: { kind: 'fpn', startLevel: 2, endLevel: 7, channels: 256 } }))).toThrow(RangeError);
     expect(bad(arch({ rpn: 'none' }))).toThrow(RangeError);
+    expect(bad(arch({ input: { widthPx: 0, heightPx: 800 } }))).toThrow(RangeError);
+    expect(bad(arch({ input: { widthPx: 800.5, heightPx: 800 } }))).toThrow(RangeError);
     expect(bad(arch({ head: { kind: 'retinanet', stages: 0, channels: 256 } }))).toThrow(RangeError);
     expect(bad(arch({ head: { kind: 'cascade_rcnn', stages: 5, channels: 256 } }))).toThrow(RangeError);
     expect(sink.nodes).toHaveLength(0); // nothing is emitted before the checks

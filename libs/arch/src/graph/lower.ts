@@ -137,6 +137,9 @@ class Lowerer {
     const { neck, head, rpn } = arch;
     const detection = form === 'detection';
     // Everything is checked before the first node is emitted.
+    if (!(Number.isInteger(input.widthPx) && Number.isInteger(input.heightPx) && input.widthPx > 0 && input.heightPx > 0)) {
+      fail(`input ${input.widthPx}x${input.heightPx}`);
+    }
     if (detection && neck.kind === 'fpn') {
       const { startLevel: lo, endLevel: hi } = neck;
       if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1 && lo < hi && hi <= 6)) {
@@ -553,7 +556,10 @@ class Lowerer {
    * Faster R-CNN (one stage, class-specific boxes) or Cascade R-CNN (n stages, each its own weights,
    * class-agnostic boxes). FPN: RoIAlign 7x7 over P_lo..P_top (top = min(end, 5); P6 feeds only the
    * RPN/RetinaNet, as mmdetection's featmap_strides stop at 32), then mmdetection's
-   * Shared2FCBBoxHead. C4: RoIAlign 14x14 on C4, a copy of backbone stage 4, global avg pool.
+   * Shared2FCBBoxHead. The level map is mmdetection's, counted from the finest level used: a RoI of
+   * scale sqrt(wh) < 112 goes to P_lo, < 224 to P_lo+1, < 448 to P_lo+2, else P_lo+3, clamped to
+   * P_top (with lo = 2, exactly mmdetection's P2..P5). C4: RoIAlign 14x14 on C4, a copy of backbone
+   * stage 4 (first block stride 2, so 7x7), global avg pool.
    */
   private rcnnHeads(c4: boolean, lo: number, top: number, faster: boolean, stages: number, channels: number): void {
     const s = this.s;
