@@ -29,7 +29,16 @@ export {
   type SubjectDefinition,
   type SubjectTokens,
 } from './subject.js';
-export { KV_BUCKETS, STREAMS, SUBJECTS } from './subjects.js';
+export {
+  journalEntry,
+  KV_BUCKETS,
+  profileRequest,
+  profileResponseCodec,
+  STREAMS,
+  SUBJECTS,
+  trainJob,
+  trainJobResult,
+} from './subjects.js';
 export {
   ATTR_MESSAGING_CONSUMER_GROUP_NAME,
   ATTR_MESSAGING_DELIVERY_COUNT,

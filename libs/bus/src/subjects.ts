@@ -2,6 +2,9 @@
 // lower-case, dot-separated; a routing token goes last as a `{token}` (one NATS token, e.g. a
 // hardware class `nvidia-t4`). Payloads are the event messages of proto/nas/<domain>/v1, wrapped
 // with `protoCodec(Msg)` from @sm-nas/proto.
+import { events, profiler } from '@sm-nas/proto';
+import { protoCodec } from './codec.js';
+import { defineSubject } from './subject.js';
 //
 // Streams (see STREAMS below): the search journal is a limits-retention stream over the events, so
 // a restarted controller replays it; training jobs are a work-queue stream that trainers consume
@@ -27,7 +30,7 @@ export const SUBJECTS = {
 
 export const STREAMS = {
   /** The search journal: every `nas.candidate.*` and `nas.search.*` event. */
-  journal: { name: 'NAS_JOURNAL', subjects: ['nas.candidate.>', 'nas.search.>'] },
+  journal: { name: 'NAS_JOURNAL', subjects: ['nas.candidate.>', 'nas.search.>', 'nas.train.result.>'] },
   /** Training jobs, work-queue retention: each job is removed once a trainer acks it. */
   trainJobs: { name: 'NAS_TRAIN_JOBS', subjects: ['nas.train.job'] },
 } as const;
@@ -40,18 +43,35 @@ export const KV_BUCKETS = {
 } as const;
 
 // ---- typed subjects ----------------------------------------------------------------------------
-// To be declared once the event messages exist in @sm-nas/proto, e.g.:
-//
-//   import { CandidateProposed, ProfileRequest } from '@sm-nas/proto';
-//   export const candidateProposed = defineSubject({
-//     subject: SUBJECTS.candidateProposed,
-//     codec: protoCodec(CandidateProposed),
-//   });
-//   export const profileRequest = defineSubject({
-//     subject: SUBJECTS.profileRequest,
-//     codec: protoCodec(ProfileRequest),
-//   });
-//   // publish: bus.request(profileRequest.to({ hardwareClass: 'nvidia-t4' }), req, { reply: protoCodec(LatencyStats) })
-//   // serve:   bus.serve(profileRequest, protoCodec(LatencyStats), handler, { params: { hardwareClass }, queue: `profiler-${hardwareClass}` })
-//
-// (libs/bus then gains a dependency on @sm-nas/proto.)
+// The payloads are the messages of proto/nas/events/v1 (and the profiler's request/response), so a
+// consumer in any language decodes them from the .proto files.
+
+/** One search's journal entries; the journal stream keeps them for replay. */
+export const journalEntry = defineSubject({
+  subject: 'nas.search.journal.{searchId}',
+  codec: protoCodec(events.JournalEntry),
+  description: 'search created, candidates proposed and evaluated, state and stage changes',
+});
+
+/** Training jobs on the durable work queue. */
+export const trainJob = defineSubject({
+  subject: SUBJECTS.trainJob,
+  codec: protoCodec(events.TrainJob),
+  description: 'a candidate to train; any trainer takes it, acks on result',
+});
+
+/** A trainer's result for a job, addressed to the search that asked. */
+export const trainJobResult = defineSubject({
+  subject: 'nas.train.result.{searchId}',
+  codec: protoCodec(events.TrainJobResult),
+  description: 'the result of one training job',
+});
+
+/** Request/reply to the profilers of one hardware class (a queue group per class). */
+export const profileRequest = defineSubject({
+  subject: SUBJECTS.profileRequest,
+  codec: protoCodec(profiler.ProfileRequest),
+  description: 'reply: nas.profiler.v1.ProfileResponse',
+});
+
+export const profileResponseCodec = protoCodec(profiler.ProfileResponse);
