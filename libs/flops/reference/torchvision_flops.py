@@ -388,6 +388,9 @@ MODULAR = {
     'resnet50_b48_1211-2111-21121-21': ('resnet50', 48, '1211-2111-21121-21'),
     'resnext50_32x4d_b80_11-211-2111-21': ('resnext50_32x4d', 80, '11-211-2111-21'),
     'resnet18_b32_2-21-2111-211': ('resnet18', 32, '2-21-2111-211'),
+    # stages starting with '1': stride 2 at the same width needs a projection shortcut
+    'resnet34_b64_11-12-111-1': ('resnet34', 64, '11-12-111-1'),
+    'resnext101_32x8d_b32_1-1211-1-12': ('resnext101_32x8d', 32, '1-1211-1-12'),
     'mobilenet_v2_b48_21-211-2111211-2112': ('mobilenet_v2', 48, STD['mobilenet_v2']),
     'mobilenet_v2_b96_2-2121-21211-2111': ('mobilenet_v2', 96, '2-2121-21211-2111'),
 }

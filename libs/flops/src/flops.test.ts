@@ -38,6 +38,9 @@ const MODULAR_224: Record<string, { kind: BackboneKind; baseChannels: number; bl
   'resnet50_b48_1211-2111-21121-21': { kind: 'resnet50', baseChannels: 48, blocks: '1211-2111-21121-21', multiplyAdds: 15_947_059_200, params: 135_923_224 },
   'resnext50_32x4d_b80_11-211-2111-21': { kind: 'resnext50_32x4d', baseChannels: 80, blocks: '11-211-2111-21', multiplyAdds: 4_854_077_440, params: 27_348_920 },
   'resnet18_b32_2-21-2111-211': { kind: 'resnet18', baseChannels: 32, blocks: '2-21-2111-211', multiplyAdds: 2_166_108_160, params: 18_676_488 },
+  // Stages that start with '1' (stride 2 at the same width: a projection shortcut).
+  'resnet34_b64_11-12-111-1': { kind: 'resnet34', baseChannels: 64, blocks: '11-12-111-1', multiplyAdds: 1_013_281_792, params: 1_809_832 },
+  'resnext101_32x8d_b32_1-1211-1-12': { kind: 'resnext101_32x8d', baseChannels: 32, blocks: '1-1211-1-12', multiplyAdds: 713_512_960, params: 2_092_680 },
   'mobilenet_v2_b48_21-211-2111211-2112': { kind: 'mobilenet_v2', baseChannels: 48, blocks: '21-211-2111211-2112', multiplyAdds: 209_069_792, params: 2_636_424 },
   'mobilenet_v2_b96_2-2121-21211-2111': { kind: 'mobilenet_v2', baseChannels: 96, blocks: '2-2121-21211-2111', multiplyAdds: 1_304_518_752, params: 14_716_968 },
 };
