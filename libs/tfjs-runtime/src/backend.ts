@@ -1,0 +1,169 @@
+// Picks and starts the tfjs backend for training: native TensorFlow (CUDA, then CPU) when its
+// package is installed, otherwise the wasm backend (XNNPACK, SIMD, threads) with this package's
+// gradient kernels. The pure-JS `cpu` backend only when asked for by name.
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import * as wasm from '@tensorflow/tfjs-backend-wasm';
+import { registerCoreGradients } from './gradients.js';
+import { registerWasmKernels } from './kernels/register.js';
+import { withNodeWasmThreads } from './wasm-threads.js';
+
+export const BACKEND_ENV = 'SM_NAS_TFJS_BACKEND';
+export const THREADS_ENV = 'SM_NAS_TFJS_THREADS';
+
+export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow';
+const CHOICES: readonly BackendChoice[] = ['auto', 'wasm', 'cpu', 'tensorflow'];
+
+export interface BackendInfo {
+  /** tfjs backend name: `tensorflow` (libtensorflow through tfjs-node or tfjs-node-gpu), `wasm` or `cpu`. */
+  name: 'tensorflow' | 'wasm' | 'cpu';
+  /** Package and version that runs the kernels, e.g. `@tensorflow/tfjs-backend-wasm@4.22.0`. */
+  version: string;
+  /** Whether the kernels use SIMD (wasm SIMD128; native TensorFlow uses the CPU's own). */
+  simd: boolean;
+  /** Threads the kernels run on (the XNNPACK pool for wasm; 0 when the backend decides). */
+  threads: number;
+  /** Why this backend runs: what was asked for and what was missing. */
+  reason: string;
+}
+
+export interface InitBackendOptions {
+  /** Overrides `SM_NAS_TFJS_BACKEND`; default `auto`. */
+  backend?: BackendChoice;
+  /** wasm threads; overrides `SM_NAS_TFJS_THREADS`; default: all CPUs (at most 8). */
+  threads?: number;
+  /** Where the one line about the choice goes; default `console.info`. `null` to stay silent. */
+  log?: ((line: string) => void) | null;
+  /** wasm: keep the backend's own Conv2DBackpropInput instead of ours (to measure the difference). */
+  keepWasmConv2DBackpropInput?: boolean;
+  /** Environment to read (tests); default `process.env`. */
+  env?: Record<string, string | undefined>;
+}
+
+let started: Promise<BackendInfo> | undefined;
+let current: BackendInfo | undefined;
+
+/**
+ * Starts the backend once; later calls return the same result whatever their options.
+ * Throws when a forced choice cannot start.
+ */
+export function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
+  started ??= start(options).then(
+    (info) => {
+      current = info;
+      if (options.log !== null) (options.log ?? console.info)(describeBackend(info));
+      return info;
+    },
+    (error: unknown) => {
+      started = undefined;
+      throw error;
+    },
+  );
+  return started;
+}
+
+/** The running backend, or undefined before `initBackend` resolved. */
+export function backendInfo(): BackendInfo | undefined {
+  return current;
+}
+
+/** One line: `tfjs backend: wasm 4.22.0 (simd, 2 threads) — <reason>`. */
+export function describeBackend(info: BackendInfo): string {
+  const features = [info.simd ? 'simd' : 'no simd', info.threads > 0 ? `${info.threads} thread${info.threads === 1 ? '' : 's'}` : ''];
+  return `tfjs backend: ${info.name} ${info.version} (${features.filter(Boolean).join(', ')}) — ${info.reason}`;
+}
+
+export function parseBackendChoice(value: string | undefined): BackendChoice {
+  const v = (value ?? '').trim().toLowerCase() || 'auto';
+  if (!(CHOICES as readonly string[]).includes(v)) {
+    throw new Error(`${BACKEND_ENV}=${value}: expected one of ${CHOICES.join(', ')}`);
+  }
+  return v as BackendChoice;
+}
+
+function parseThreads(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${THREADS_ENV}=${value}: expected a positive integer`);
+  return n;
+}
+
+async function start(options: InitBackendOptions): Promise<BackendInfo> {
+  const env = options.env ?? process.env;
+  const choice = options.backend ?? parseBackendChoice(env[BACKEND_ENV]);
+  const threads = options.threads ?? parseThreads(env[THREADS_ENV]) ?? os.availableParallelism();
+  const forced = `${BACKEND_ENV}=${choice}`;
+  await registerCoreGradients();
+
+  if (choice === 'cpu') {
+    if (!(await tf.setBackend('cpu'))) throw new Error('tfjs cpu backend failed to start');
+    return { name: 'cpu', version: `@tensorflow/tfjs-backend-cpu@${tf.version_core}`, simd: false, threads: 1, reason: `${forced} (pure JS, ~150x slower than wasm for training)` };
+  }
+
+  const missing: string[] = [];
+  if (choice === 'auto' || choice === 'tensorflow') {
+    for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+      const native = await tryNative(pkg);
+      if (typeof native !== 'string') {
+        const reason = choice === 'tensorflow' ? forced : `${pkg} installed${missing.length ? `; ${missing.join(', ')}` : ''}`;
+        return { ...native, reason };
+      }
+      missing.push(native);
+    }
+    if (choice === 'tensorflow') throw new Error(`${forced} but ${missing.join(', ')}`);
+  }
+
+  const w = await startWasm(threads, options.keepWasmConv2DBackpropInput ?? false);
+  const why = choice === 'wasm' ? forced : missing.join(', ');
+  return { ...w, reason: w.note ? `${why}; ${w.note}` : why };
+}
+
+/** Loads a native package; returns the backend info or why it is not usable. */
+async function tryNative(pkg: string): Promise<Omit<BackendInfo, 'reason'> | string> {
+  let mod: { version?: Record<string, string> };
+  try {
+    mod = (await import(pkg)) as typeof mod;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return `${pkg} not installed`;
+    return `${pkg} failed to load (${firstLine(error)})`;
+  }
+  // tfjs-node registers `tensorflow` with the tfjs-core it imports; if that is another copy than
+  // ours, our tensors would not reach it.
+  if (tf.findBackendFactory('tensorflow') == null) {
+    return `${pkg} registered with another @tensorflow/tfjs-core than ${tf.version_core}`;
+  }
+  if (!(await tf.setBackend('tensorflow'))) return `${pkg} failed to start`;
+  const version = mod.version?.['tfjs-node'] ?? mod.version?.['tfjs-core'] ?? tf.version_core;
+  return { name: 'tensorflow', version: `${pkg}@${version}`, simd: true, threads: 0 };
+}
+
+async function startWasm(threads: number, keepOwn: boolean): Promise<Omit<BackendInfo, 'reason'> & { note: string }> {
+  registerWasmKernels(keepOwn);
+  const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
+  let note = '';
+  if (threads > 1 && simd) {
+    wasm.setThreadsCount(threads);
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+    let ok = false;
+    try {
+      ok = await withNodeWasmThreads(() => tf.setBackend('wasm'));
+    } catch (error) {
+      note = `threaded wasm failed (${firstLine(error)})`;
+    }
+    if (ok) {
+      return { name: 'wasm', version: `@tensorflow/tfjs-backend-wasm@${wasm.version_wasm}`, simd, threads: wasm.getThreadsCount(), note };
+    }
+    note ||= 'threaded wasm failed to start';
+  }
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  wasm.setThreadsCount(1);
+  if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to start');
+  return { name: 'wasm', version: `@tensorflow/tfjs-backend-wasm@${wasm.version_wasm}`, simd, threads: wasm.getThreadsCount(), note };
+}
+
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0] ?? text;
+}

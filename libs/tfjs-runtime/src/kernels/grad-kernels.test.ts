@@ -1,0 +1,188 @@
+// Every kernel this package registers for wasm, against the cpu backend's own kernels on the same
+// inputs, through tfjs's gradients (the path training takes).
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../backend.js';
+
+type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
+
+function random(n: number, seed: number): Float32Array {
+  // xorshift32, values in [-1, 1)
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+/** Runs `f` on `backend` with fresh tensors from the arrays; returns the results as arrays. */
+function on(backend: 'cpu' | 'wasm', f: () => tf.Tensor[]): Float32Array[] {
+  tf.setBackend(backend);
+  return tf.tidy(() => f()).map((t) => {
+    const data = t.dataSync() as Float32Array;
+    t.dispose();
+    return data;
+  });
+}
+
+function expectClose(actual: Float32Array, expected: Float32Array, what: string): void {
+  expect(actual.length, what).toBe(expected.length);
+  let scale = 1e-6;
+  for (const v of expected) scale = Math.max(scale, Math.abs(v));
+  let worst = 0;
+  for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!));
+  // float32 sums of up to a few thousand products, relative to the largest value
+  expect(worst / scale, what).toBeLessThan(1e-4);
+}
+
+interface ConvCase {
+  x: [number, number, number, number];
+  k: number;
+  kw?: number;
+  out: number;
+  stride: number;
+  pad: Pad;
+  dilation?: number;
+}
+
+function conv2dGrads(c: ConvCase, backend: 'cpu' | 'wasm'): Float32Array[] {
+  const [n, h, w, ci] = c.x;
+  const kw = c.kw ?? c.k;
+  return on(backend, () => {
+    const x = tf.tensor4d(random(n * h * w * ci, 1), c.x);
+    const f = tf.tensor4d(random(c.k * kw * ci * c.out, 2), [c.k, kw, ci, c.out]);
+    const y = tf.conv2d(x, f, c.stride, c.pad);
+    const dy = tf.tensor(random(y.size, 3), y.shape);
+    const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), dy)));
+    return grads([x, f]);
+  });
+}
+
+function depthwiseGrads(c: ConvCase, backend: 'cpu' | 'wasm'): Float32Array[] {
+  const [n, h, w, ch] = c.x;
+  const kw = c.kw ?? c.k;
+  const d = c.dilation ?? 1;
+  const xValues = random(n * h * w * ch, 4);
+  const fValues = random(c.k * kw * ch * c.out, 5);
+  if (d > 1 && backend === 'cpu') return dilatedDepthwiseReference(c, xValues, fValues);
+  return on(backend, () => {
+    const x = tf.tensor4d(xValues, c.x);
+    const f = tf.tensor4d(fValues, [c.k, kw, ch, c.out]);
+    const conv = (a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad, 'NHWC', d);
+    const y = conv(x, f);
+    const dy = tf.tensor(random(y.size, 6), y.shape);
+    if (d === 1) return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), dy)))([x, f]);
+    // tfjs's depthwise gradient refuses dilation; the kernels take it: run them directly.
+    const attrs = { strides: c.stride, dilations: d, pad: c.pad };
+    return [
+      tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: f }, { ...attrs, inputShape: c.x }) as tf.Tensor,
+      tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: f.shape }) as tf.Tensor,
+    ];
+  });
+}
+
+/**
+ * The cpu backend's depthwise gradient kernels ignore dilation, so the reference for a dilated
+ * convolution is the undilated one with the filter spread out (zeros between taps) on cpu.
+ */
+function dilatedDepthwiseReference(c: ConvCase, xValues: Float32Array, fValues: Float32Array): Float32Array[] {
+  const kw = c.kw ?? c.k;
+  const d = c.dilation!;
+  const [kh2, kw2] = [d * (c.k - 1) + 1, d * (kw - 1) + 1];
+  const inner = c.x[3] * c.out;
+  const spread = new Float32Array(kh2 * kw2 * inner);
+  for (let i = 0; i < c.k; i++) {
+    for (let j = 0; j < kw; j++) spread.set(fValues.subarray((i * kw + j) * inner, (i * kw + j + 1) * inner), (i * d * kw2 + j * d) * inner);
+  }
+  const [dx, dSpread] = on('cpu', () => {
+    const x = tf.tensor4d(xValues, c.x);
+    const f = tf.tensor4d(spread, [kh2, kw2, c.x[3], c.out]);
+    const conv = (a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad);
+    const y = conv(x, f);
+    const dy = tf.tensor(random(y.size, 6), y.shape);
+    return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), dy)))([x, f]);
+  });
+  const df = new Float32Array(fValues.length);
+  for (let i = 0; i < c.k; i++) {
+    for (let j = 0; j < kw; j++) df.set(dSpread!.subarray((i * d * kw2 + j * d) * inner, (i * d * kw2 + j * d + 1) * inner), (i * kw + j) * inner);
+  }
+  return [dx!, df];
+}
+
+const name = (c: ConvCase) =>
+  `x ${c.x.join('x')}, k ${c.k}${c.kw ? `x${c.kw}` : ''}, out ${c.out}, stride ${c.stride}, pad ${JSON.stringify(c.pad)}${c.dilation ? `, dilation ${c.dilation}` : ''}`;
+
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm', threads: 2, log: null });
+});
+
+describe('Conv2DBackpropInput and Conv2DBackpropFilter on wasm match cpu', () => {
+  const cases: ConvCase[] = [
+    { x: [2, 9, 9, 3], k: 3, out: 4, stride: 1, pad: 'same' },
+    { x: [2, 9, 7, 3], k: 3, out: 4, stride: 1, pad: 'valid' },
+    { x: [1, 8, 8, 4], k: 1, out: 5, stride: 1, pad: 'valid' },
+    { x: [3, 10, 10, 2], k: 3, out: 3, stride: 2, pad: 'same' },
+    { x: [2, 11, 9, 3], k: 3, out: 4, stride: 2, pad: 'same' },
+    { x: [2, 11, 12, 3], k: 3, out: 2, stride: 2, pad: 'valid' },
+    { x: [2, 8, 8, 4], k: 1, out: 6, stride: 2, pad: 'valid' },
+    { x: [2, 9, 9, 4], k: 1, out: 6, stride: 2, pad: 'same' },
+    { x: [1, 17, 15, 3], k: 7, out: 4, stride: 2, pad: 'same' },
+    { x: [2, 12, 12, 2], k: 7, out: 3, stride: 1, pad: 'same' },
+    { x: [2, 9, 8, 3], k: 3, out: 2, stride: 1, pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+    { x: [2, 10, 9, 3], k: 3, out: 2, stride: 2, pad: [[0, 0], [1, 1], [0, 2], [0, 0]] },
+    { x: [1, 9, 10, 2], k: 5, kw: 3, out: 3, stride: 3, pad: 'same' },
+    { x: [2, 7, 7, 3], k: 2, out: 3, stride: 2, pad: 'valid' },
+  ];
+  for (const c of cases) {
+    it(name(c), () => {
+      const [dxCpu, dwCpu] = conv2dGrads(c, 'cpu');
+      const [dxWasm, dwWasm] = conv2dGrads(c, 'wasm');
+      expectClose(dxWasm!, dxCpu!, 'dx');
+      expectClose(dwWasm!, dwCpu!, 'dfilter');
+    });
+  }
+});
+
+describe('DepthwiseConv2dNativeBackpropInput and ...Filter on wasm match cpu', () => {
+  const cases: ConvCase[] = [
+    { x: [2, 9, 9, 4], k: 3, out: 1, stride: 1, pad: 'same' },
+    { x: [2, 9, 8, 3], k: 3, out: 2, stride: 1, pad: 'valid' },
+    { x: [3, 10, 10, 4], k: 3, out: 1, stride: 2, pad: 'same' },
+    { x: [2, 11, 9, 3], k: 3, out: 2, stride: 2, pad: 'valid' },
+    { x: [1, 15, 13, 2], k: 7, out: 1, stride: 2, pad: 'same' },
+    { x: [2, 8, 8, 5], k: 1, out: 2, stride: 1, pad: 'valid' },
+    { x: [2, 12, 11, 3], k: 3, out: 1, stride: 1, pad: 'same', dilation: 2 },
+    { x: [1, 13, 13, 2], k: 3, out: 2, stride: 1, pad: 'valid', dilation: 3 },
+    { x: [2, 9, 10, 3], k: 3, out: 1, stride: 1, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
+  ];
+  for (const c of cases) {
+    it(name(c), () => {
+      const [dxCpu, dwCpu] = depthwiseGrads(c, 'cpu');
+      const [dxWasm, dwWasm] = depthwiseGrads(c, 'wasm');
+      expectClose(dxWasm!, dxCpu!, 'dx');
+      expectClose(dwWasm!, dwCpu!, 'dfilter');
+    });
+  }
+});
+
+describe('UnsortedSegmentSum on wasm matches cpu', () => {
+  it('direct, with ids out of range dropped', () => {
+    const run = (backend: 'cpu' | 'wasm') =>
+      on(backend, () => [tf.unsortedSegmentSum(tf.tensor2d(random(7 * 5, 7), [7, 5]), tf.tensor1d([0, 2, 2, -1, 3, 0, 9], 'int32'), 4)]);
+    expectClose(run('wasm')[0]!, run('cpu')[0]!, 'sum');
+  });
+  it('as the gradient of gather', () => {
+    const run = (backend: 'cpu' | 'wasm') =>
+      on(backend, () => {
+        const x = tf.tensor3d(random(6 * 4 * 3, 8), [6, 4, 3]);
+        const idx = tf.tensor1d([5, 0, 0, 3, 5, 5, 1], 'int32');
+        const dy = tf.tensor3d(random(7 * 4 * 3, 9), [7, 4, 3]);
+        return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.gather(a, idx), dy)))(x)];
+      });
+    expectClose(run('wasm')[0]!, run('cpu')[0]!, 'dx');
+  });
+});

@@ -1,0 +1,107 @@
+// Gradient kernels for the wasm backend, composed from its XNNPACK forward convolutions.
+import {
+  Conv2DBackpropFilter,
+  Conv2DBackpropInput,
+  DepthwiseConv2dNativeBackpropFilter,
+  DepthwiseConv2dNativeBackpropInput,
+  UnsortedSegmentSum,
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  type Conv2DBackpropFilterAttrs,
+  type Conv2DBackpropInputAttrs,
+  type DepthwiseConv2dNativeBackpropFilterAttrs,
+  type DepthwiseConv2dNativeBackpropInputAttrs,
+  type KernelBackend,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+import { convBackpropFilter, convBackpropInput, convGeometry, flipConv2DFilter } from './conv-grad.js';
+import { withScope } from './scope.js';
+import { unsortedSegmentSumKernel } from './segment.js';
+
+type Shape4 = [number, number, number, number];
+
+function nhwcOnly(kernel: string, dataFormat: string | undefined): void {
+  if (dataFormat !== undefined && dataFormat !== 'NHWC') {
+    throw new Error(`${kernel} on wasm supports dataFormat NHWC only, got ${dataFormat}`);
+  }
+}
+
+/** Kernel configs for `backendName` (registered for wasm; the tests also run them on cpu). */
+export function gradKernelConfigs(backendName: string): KernelConfig[] {
+  const conv2DBackpropFilter: KernelFunc = ({ inputs, backend: b, attrs }) => {
+    const backend = b as KernelBackend;
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as Conv2DBackpropFilterAttrs;
+    nhwcOnly(Conv2DBackpropFilter, dataFormat);
+    const g = convGeometry(x.shape as Shape4, filterShape, strides, 1, pad, dimRoundingMode, false);
+    return withScope(backend, backendName, (s) => convBackpropFilter(s, x, dy, g, filterShape, false));
+  };
+
+  const conv2DBackpropInput: KernelFunc = ({ inputs, backend: b, attrs }) => {
+    const backend = b as KernelBackend;
+    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as Conv2DBackpropInputAttrs;
+    nhwcOnly(Conv2DBackpropInput, dataFormat);
+    const g = convGeometry(inputShape, filter.shape as Shape4, strides, 1, pad, dimRoundingMode, false);
+    return withScope(backend, backendName, (s) => convBackpropInput(s, dy, flipConv2DFilter(s, filter), g, false));
+  };
+
+  const depthwiseBackpropFilter: KernelFunc = ({ inputs, backend: b, attrs }) => {
+    const backend = b as KernelBackend;
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const { strides, dilations, pad, dimRoundingMode, filterShape } = attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs;
+    const g = convGeometry(x.shape as Shape4, filterShape, strides, dilations, pad, dimRoundingMode, true);
+    return withScope(backend, backendName, (s) => convBackpropFilter(s, x, dy, g, filterShape, true));
+  };
+
+  const depthwiseBackpropInput: KernelFunc = ({ inputs, backend: b, attrs }) => {
+    const backend = b as KernelBackend;
+    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+    const { strides, dilations, pad, dimRoundingMode, inputShape } = attrs as unknown as DepthwiseConv2dNativeBackpropInputAttrs;
+    const [kh, kw, c, m] = filter.shape as Shape4;
+    const g = convGeometry(inputShape, filter.shape as Shape4, strides, dilations, pad, dimRoundingMode, true);
+    return withScope(backend, backendName, (s) => {
+      // Each of the c*m output-gradient channels convolves with its own flipped tap; the m
+      // multiplier channels of one input channel then add up.
+      const flipped = s.reshape(s.reverse(filter, [0, 1]), [kh, kw, c * m, 1]);
+      const dx = convBackpropInput(s, dy, flipped, g, true);
+      return m === 1 ? s.reshape(dx, inputShape) : s.sum(s.reshape(dx, [...inputShape, m]), [4]);
+    });
+  };
+
+  return [
+    { kernelName: Conv2DBackpropFilter, backendName, kernelFunc: conv2DBackpropFilter },
+    { kernelName: Conv2DBackpropInput, backendName, kernelFunc: conv2DBackpropInput },
+    { kernelName: DepthwiseConv2dNativeBackpropFilter, backendName, kernelFunc: depthwiseBackpropFilter },
+    { kernelName: DepthwiseConv2dNativeBackpropInput, backendName, kernelFunc: depthwiseBackpropInput },
+    { kernelName: UnsortedSegmentSum, backendName, kernelFunc: unsortedSegmentSumKernel },
+  ];
+}
+
+/** The kernels this package registers for wasm; `Conv2DBackpropInput` replaces the backend's own. */
+export const WASM_GRAD_KERNELS = [
+  Conv2DBackpropFilter,
+  Conv2DBackpropInput,
+  DepthwiseConv2dNativeBackpropFilter,
+  DepthwiseConv2dNativeBackpropInput,
+  UnsortedSegmentSum,
+] as const;
+
+let registered = false;
+
+/**
+ * Registers the gradient kernels for wasm (idempotent; before the backend starts).
+ * `keepOwnConv2DBackpropInput` keeps the backend's own Conv2DBackpropInput (for comparisons).
+ */
+export function registerWasmKernels(keepOwnConv2DBackpropInput = false): void {
+  if (registered) return;
+  registered = true;
+  for (const config of gradKernelConfigs('wasm')) {
+    if (keepOwnConv2DBackpropInput && config.kernelName === Conv2DBackpropInput) continue;
+    if (getKernel(config.kernelName, 'wasm')) unregisterKernel(config.kernelName, 'wasm');
+    registerKernel(config);
+  }
+}
