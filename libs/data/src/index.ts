@@ -12,6 +12,7 @@ export type { CocoAnnotation, CocoBbox, CocoCategory, CocoDataset, CocoImage, De
 export { decodeImage, encodePng } from './image.js';
 export {
   SHAPE_CLASSES,
+  SHAPES_PRESETS,
   generateShapes,
   generateShapesSplits,
   renderShapesImage,

@@ -154,3 +154,13 @@ describe('generateShapes', () => {
 });
 
 const GOLDEN_V1 = '6f4411de173eb1a554aa69ae6357a0a004fa2c0192e0c1542904d89b50b07afd';
+
+describe('SHAPES_PRESETS', () => {
+  it('each preset generates valid data', async () => {
+    const { SHAPES_PRESETS } = await import('./shapes.js');
+    for (const [name, preset] of Object.entries(SHAPES_PRESETS)) {
+      const ds = generateShapes({ ...preset, seed: 1, numImages: 20 });
+      expect(ds.coco.annotations.length, name).toBeGreaterThanOrEqual(20);
+    }
+  });
+});

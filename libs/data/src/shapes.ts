@@ -590,3 +590,38 @@ export function generateShapesSplits(
     val: generateShapes({ ...rest, seed: deriveSeed(seed, 'val'), numImages: valImages, split: 'val' }),
   };
 }
+
+/**
+ * Named difficulty settings (spread into `generateShapes({ ...SHAPES_PRESETS.demo, seed })`).
+ * - `demo`: 64x64, few, mid-sized, strongly colour-coded objects, light clutter — a from-scratch
+ *   detector on 2 CPU cores gets well off the floor in a few epochs, so candidates can be ranked
+ *   in minutes.
+ * - `standard`: the defaults (128x128, 1–6 objects of 8–64 px, moderate clutter and occlusion).
+ * - `hard`: weak colour cue (shape must be learnt), tiny objects, dense clutter and occlusion.
+ */
+export const SHAPES_PRESETS = {
+  demo: {
+    imageSize: 64,
+    maxObjects: 3,
+    sizeRange: [1 / 6, 1 / 2],
+    aspectRange: [2 / 3, 3 / 2],
+    colorCue: 0.9,
+    strokes: 2,
+    backgroundContrast: 0.25,
+    noise: 6,
+    maxOcclusion: 0.4,
+    overlapProbability: 0.15,
+  },
+  standard: {},
+  hard: {
+    maxObjects: 10,
+    sizeRange: [1 / 20, 1 / 2],
+    aspectRange: [1 / 3, 3],
+    colorCue: 0.3,
+    strokes: 8,
+    backgroundContrast: 0.5,
+    noise: 16,
+    maxOcclusion: 0.7,
+    overlapProbability: 0.5,
+  },
+} as const satisfies Record<string, ShapesOptions>;
