@@ -35,8 +35,6 @@ export interface InitBackendOptions {
   threads?: number;
   /** Where the one line about the choice goes; default `console.info`. `null` to stay silent. */
   log?: ((line: string) => void) | null;
-  /** wasm: keep the backend's own Conv2DBackpropInput instead of ours (to measure the difference). */
-  keepWasmConv2DBackpropInput?: boolean;
   /** Environment to read (tests); default `process.env`. */
   env?: Record<string, string | undefined>;
 }
@@ -114,7 +112,7 @@ async function start(options: InitBackendOptions): Promise<BackendInfo> {
     if (choice === 'tensorflow') throw new Error(`${forced} but ${missing.join(', ')}`);
   }
 
-  const w = await startWasm(threads, options.keepWasmConv2DBackpropInput ?? false);
+  const w = await startWasm(threads);
   const why = choice === 'wasm' ? forced : missing.join(', ');
   return { ...w, reason: w.note ? `${why}; ${w.note}` : why };
 }
@@ -139,8 +137,7 @@ async function tryNative(pkg: string): Promise<Omit<BackendInfo, 'reason'> | str
   return { name: 'tensorflow', version: `${pkg}@${version}`, simd: true, threads: 0 };
 }
 
-async function startWasm(threads: number, keepOwn: boolean): Promise<Omit<BackendInfo, 'reason'> & { note: string }> {
-  registerWasmKernels(keepOwn);
+async function startWasm(threads: number): Promise<Omit<BackendInfo, 'reason'> & { note: string }> {
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean;
   let note = '';
   if (threads > 1 && simd) {
@@ -153,6 +150,7 @@ async function startWasm(threads: number, keepOwn: boolean): Promise<Omit<Backen
       note = `threaded wasm failed (${firstLine(error)})`;
     }
     if (ok) {
+      registerWasmKernels();
       return { name: 'wasm', version: `@tensorflow/tfjs-backend-wasm@${wasm.version_wasm}`, simd, threads: wasm.getThreadsCount(), note };
     }
     note ||= 'threaded wasm failed to start';
@@ -160,6 +158,7 @@ async function startWasm(threads: number, keepOwn: boolean): Promise<Omit<Backen
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   wasm.setThreadsCount(1);
   if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to start');
+  registerWasmKernels();
   return { name: 'wasm', version: `@tensorflow/tfjs-backend-wasm@${wasm.version_wasm}`, simd, threads: wasm.getThreadsCount(), note };
 }
 

@@ -9,4 +9,5 @@ export {
   type BackendInfo,
   type InitBackendOptions,
 } from './backend.js';
-export { WASM_GRAD_KERNELS, gradKernelConfigs, registerWasmKernels } from './kernels/register.js';
+export { WASM_GRAD_KERNELS, gradKernelConfigs, registerWasmKernels, useWasmConv2DBackpropInput } from './kernels/register.js';
+export { groupedConv2d, type GroupedConvImpl } from './grouped-conv.js';

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend.js';
+import { groupedConv2d } from '../grouped-conv.js';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -185,4 +186,49 @@ describe('UnsortedSegmentSum on wasm matches cpu', () => {
       });
     expectClose(run('wasm')[0]!, run('cpu')[0]!, 'dx');
   });
+});
+
+describe('groupedConv2d', () => {
+  // Reference: the dense convolution with a block-diagonal filter (zeros across groups) on cpu.
+  const [n, h, w, ci, co, groups, k] = [2, 7, 7, 8, 12, 4, 3];
+  const cg = ci / groups;
+  const xValues = random(n * h * w * ci, 10);
+  const fValues = random(k * k * cg * co, 11);
+  const dense = new Float32Array(k * k * ci * co);
+  for (let t = 0; t < k * k; t++) {
+    for (let j = 0; j < cg; j++) {
+      for (let o = 0; o < co; o++) {
+        const g = Math.floor(o / (co / groups));
+        dense[(t * ci + g * cg + j) * co + o] = fValues[(t * cg + j) * co + o]!;
+      }
+    }
+  }
+  const dyValues = random(n * 4 * 4 * co, 12);
+  const references = () => on('cpu', () => {
+    const x = tf.tensor4d(xValues, [n, h, w, ci]);
+    const dy = tf.tensor4d(dyValues, [n, 4, 4, co]);
+    return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'), dy)))([x, tf.tensor4d(dense, [k, k, ci, co])]);
+  });
+  for (const impl of ['split', 'depthwise'] as const) {
+    it(`${impl}: output and gradients match the block-diagonal dense conv`, () => {
+      const reference = references();
+      const refDf = new Float32Array(fValues.length);
+      for (let t = 0; t < k * k; t++) {
+        for (let j = 0; j < cg; j++) {
+          for (let o = 0; o < co; o++) refDf[(t * cg + j) * co + o] = reference[1]![(t * ci + Math.floor(o / (co / groups)) * cg + j) * co + o]!;
+        }
+      }
+      const [y, dx, df] = on('wasm', () => {
+        const x = tf.tensor4d(xValues, [n, h, w, ci]);
+        const f = tf.tensor4d(fValues, [k, k, cg, co]);
+        const dy = tf.tensor4d(dyValues, [n, 4, 4, co]);
+        const conv = (a: tf.Tensor, b: tf.Tensor) => groupedConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same', groups, impl);
+        return [conv(x, f), ...tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv(a, b), dy)))([x, f])];
+      });
+      const [yRef] = on('cpu', () => [tf.conv2d(tf.tensor4d(xValues, [n, h, w, ci]), tf.tensor4d(dense, [k, k, ci, co]), 2, 'same')]);
+      expectClose(y!, yRef!, 'y');
+      expectClose(dx!, reference[0]!, 'dx');
+      expectClose(df!, refDf, 'dfilter');
+    });
+  }
 });

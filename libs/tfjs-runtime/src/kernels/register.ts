@@ -91,17 +91,31 @@ export const WASM_GRAD_KERNELS = [
 ] as const;
 
 let registered = false;
+let ownConv2DBackpropInput: KernelConfig | undefined;
 
 /**
- * Registers the gradient kernels for wasm (idempotent; before the backend starts).
- * `keepOwnConv2DBackpropInput` keeps the backend's own Conv2DBackpropInput (for comparisons).
+ * Registers the gradient kernels for wasm (idempotent). Call after the wasm backend started, so
+ * that its own Conv2DBackpropInput (which ours replaces) has been set up and can be switched back
+ * to with `useWasmConv2DBackpropInput('wasm')`.
  */
-export function registerWasmKernels(keepOwnConv2DBackpropInput = false): void {
+export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
+  ownConv2DBackpropInput = getKernel(Conv2DBackpropInput, 'wasm');
   for (const config of gradKernelConfigs('wasm')) {
-    if (keepOwnConv2DBackpropInput && config.kernelName === Conv2DBackpropInput) continue;
     if (getKernel(config.kernelName, 'wasm')) unregisterKernel(config.kernelName, 'wasm');
     registerKernel(config);
   }
+}
+
+/**
+ * Which Conv2DBackpropInput the wasm backend runs: `composed` (ours: XNNPACK Conv2D, polyphase;
+ * the default) or `wasm` (the backend's own direct loop). For measurements.
+ */
+export function useWasmConv2DBackpropInput(which: 'composed' | 'wasm'): void {
+  if (!registered) throw new Error('registerWasmKernels() first');
+  const config = which === 'wasm' ? ownConv2DBackpropInput : gradKernelConfigs('wasm').find((k) => k.kernelName === Conv2DBackpropInput);
+  if (!config) throw new Error(`no ${which} Conv2DBackpropInput for wasm`);
+  unregisterKernel(Conv2DBackpropInput, 'wasm');
+  registerKernel(config);
 }
