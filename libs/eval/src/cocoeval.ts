@@ -45,13 +45,19 @@ const MAX_DET = MAX_DETS[M - 1]!;
 interface ImageEval {
   /** Detection scores, sorted descending (stable), at most MAX_DET. */
   readonly scores: Float64Array;
-  /** [A][T][D]: 1 where the detection matched a ground truth (dtMatches != 0). */
-  readonly matched: Uint8Array;
-  /** [A][T][D]: dtIgnore. */
-  readonly ignored: Uint8Array;
+  /**
+   * [D][A][T], det-major so that accumulate() reads one detection's flags in one place:
+   * IGNORED (dtIgnore), TP (dtMatches != 0, not ignored) or FP (unmatched, not ignored).
+   */
+  readonly flags: Uint8Array;
   /** [A]: ground truths with gtIgnore == 0. */
   readonly numGt: Int32Array;
 }
+
+const IGNORED = 0;
+const TP = 1;
+const FP = 2;
+const AT = A * T;
 
 export class CocoEvalInputError extends Error {
   override readonly name = 'CocoEvalInputError';
@@ -71,10 +77,18 @@ function sortedUnique(ids: Iterable<number>): number[] {
   return [...new Set(ids)].sort((a, b) => a - b);
 }
 
-/** Indices of `keys` sorted ascending, ties in original order (np.argsort kind='mergesort'). */
-function stableArgsort(n: number, less: (i: number, j: number) => boolean): number[] {
-  const idx = Array.from({ length: n }, (_, i) => i);
-  return idx.sort((i, j) => (less(i, j) ? -1 : less(j, i) ? 1 : i - j));
+/**
+ * Indices of `scores` from the highest score down, ties in original order: np.argsort(-scores,
+ * kind='mergesort'). Scores are never NaN (checked on input); equal infinities tie.
+ */
+function argsortDescending(scores: ArrayLike<number>): number[] {
+  const idx: number[] = [];
+  for (let i = 0; i < scores.length; i++) idx.push(i);
+  return idx.sort((i, j) => {
+    const a = scores[i]!;
+    const b = scores[j]!;
+    return a > b ? -1 : a < b ? 1 : i - j;
+  });
 }
 
 /**
@@ -172,14 +186,58 @@ export function evaluateBboxes(dataset: CocoDataset, detections: readonly CocoDe
   };
 }
 
+/** `min(t, 1 - 1e-10)`: evaluateImg's starting IoU for each threshold. */
+const IOU_START = IOU_THRESHOLDS.map((t) => Math.min(t, 1 - 1e-10));
+const AREA_LO = AREA_RANGES.map((r) => r.range[0]);
+const AREA_HI = AREA_RANGES.map((r) => r.range[1]);
+const NO_FLAGS = new Uint8Array(0);
+const NO_GT = new Int32Array(A); // shared, never written
+
 /** COCOeval.computeIoU + evaluateImg for one (image, category), every area range. */
 function evaluateImg(gts: readonly CocoAnnotation[], dtsInFileOrder: readonly CocoDetection[]): ImageEval {
-  // Detections: highest score first (mergesort, so ties keep file order), at most maxDets[-1].
-  const order = stableArgsort(dtsInFileOrder.length, (i, j) => dtsInFileOrder[i]!.score > dtsInFileOrder[j]!.score);
-  const dts = order.slice(0, MAX_DET).map((n) => dtsInFileOrder[n]!);
-  const D = dts.length;
   const G = gts.length;
-  const crowd = gts.map((g) => Boolean(g.iscrowd));
+  const numGt = G === 0 ? NO_GT : new Int32Array(A);
+  // gt ignore flags per area range: crowd, or `area` outside the range.
+  const gtIgnore = new Uint8Array(A * G);
+  const crowd = new Uint8Array(G);
+  for (let g = 0; g < G; g++) {
+    const gt = gts[g]!;
+    crowd[g] = gt.iscrowd ? 1 : 0;
+    for (let a = 0; a < A; a++) {
+      const ignore = crowd[g] || gt.area < AREA_LO[a]! || gt.area > AREA_HI[a]! ? 1 : 0;
+      gtIgnore[a * G + g] = ignore;
+      if (!ignore) numGt[a]!++;
+    }
+  }
+
+  // Detections: highest score first (mergesort, so ties keep file order), at most maxDets[-1].
+  let dts = dtsInFileOrder;
+  if (dts.length > 1) {
+    dts = argsortDescending(dts.map((det) => det.score))
+      .slice(0, MAX_DET)
+      .map((n) => dtsInFileOrder[n]!);
+  }
+  const D = dts.length;
+  if (D === 0) return { scores: new Float64Array(0), flags: NO_FLAGS, numGt };
+  const scores = new Float64Array(D);
+  // loadRes sets a detection's area to w*h.
+  const dtArea = new Float64Array(D);
+  for (let d = 0; d < D; d++) {
+    scores[d] = dts[d]!.score;
+    dtArea[d] = dts[d]!.bbox[2]! * dts[d]!.bbox[3]!;
+  }
+
+  // Unmatched detections outside the area range are ignored, the others are false positives;
+  // start from that and overwrite the matched ones below.
+  const flags = new Uint8Array(D * AT);
+  for (let d = 0; d < D; d++) {
+    const area = dtArea[d]!;
+    for (let a = 0; a < A; a++) {
+      const f = area < AREA_LO[a]! || area > AREA_HI[a]! ? IGNORED : FP;
+      for (let at = d * AT + a * T, end = at + T; at < end; at++) flags[at] = f;
+    }
+  }
+  if (G === 0) return { scores, flags, numGt };
 
   // ious[d * G + g] with g in file order (maskUtils.iou(d, g, iscrowd)).
   const ious = new Float64Array(D * G);
@@ -187,63 +245,44 @@ function evaluateImg(gts: readonly CocoAnnotation[], dtsInFileOrder: readonly Co
     const db = dts[d]!.bbox;
     for (let g = 0; g < G; g++) {
       const gb = gts[g]!.bbox;
-      ious[d * G + g] = iouXywh(db[0]!, db[1]!, db[2]!, db[3]!, gb[0]!, gb[1]!, gb[2]!, gb[3]!, crowd[g]!);
+      ious[d * G + g] = iouXywh(db[0]!, db[1]!, db[2]!, db[3]!, gb[0]!, gb[1]!, gb[2]!, gb[3]!, crowd[g] === 1);
     }
   }
-  // loadRes sets a detection's area to w*h.
-  const dtArea = dts.map((det) => det.bbox[2]! * det.bbox[3]!);
 
-  const scores = Float64Array.from(dts, (det) => det.score);
-  const matched = new Uint8Array(A * T * D);
-  const ignored = new Uint8Array(A * T * D);
-  const numGt = new Int32Array(A);
-  const gtIgnoreInFileOrder = new Uint8Array(G);
+  const gtOrder = new Int32Array(G);
   const gtMatched = new Uint8Array(G);
-
   for (let a = 0; a < A; a++) {
-    const [lo, hi] = AREA_RANGES[a]!.range;
-    for (let g = 0; g < G; g++) {
-      const area = gts[g]!.area;
-      gtIgnoreInFileOrder[g] = crowd[g] || area < lo || area > hi ? 1 : 0;
-      if (!gtIgnoreInFileOrder[g]) numGt[a]!++;
-    }
+    const ig = a * G;
     // gt sorted with ignored last (mergesort on the 0/1 flag: stable).
-    const gtOrder: number[] = [];
-    for (let g = 0; g < G; g++) if (!gtIgnoreInFileOrder[g]) gtOrder.push(g);
-    for (let g = 0; g < G; g++) if (gtIgnoreInFileOrder[g]) gtOrder.push(g);
+    let n = 0;
+    for (let g = 0; g < G; g++) if (!gtIgnore[ig + g]) gtOrder[n++] = g;
+    for (let g = 0; g < G; g++) if (gtIgnore[ig + g]) gtOrder[n++] = g;
 
     for (let t = 0; t < T; t++) {
-      const base = (a * T + t) * D;
       gtMatched.fill(0);
-      if (G > 0) {
-        for (let d = 0; d < D; d++) {
-          // information about best match so far (m = -1 -> unmatched)
-          let iou = Math.min(IOU_THRESHOLDS[t]!, 1 - 1e-10);
-          let m = -1;
-          for (let gi = 0; gi < G; gi++) {
-            const g = gtOrder[gi]!;
-            // already matched and not a crowd: skip
-            if (gtMatched[g] && !crowd[g]) continue;
-            // matched to a regular gt and now on ignored ones: stop
-            if (m > -1 && !gtIgnoreInFileOrder[m] && gtIgnoreInFileOrder[g]) break;
-            const v = ious[d * G + g]!;
-            if (v < iou) continue;
-            iou = v;
-            m = g;
-          }
-          if (m === -1) continue;
-          ignored[base + d] = gtIgnoreInFileOrder[m]!;
-          matched[base + d] = 1;
-          gtMatched[m] = 1;
-        }
-      }
-      // unmatched detections outside the area range are ignored
       for (let d = 0; d < D; d++) {
-        if (!matched[base + d] && (dtArea[d]! < lo || dtArea[d]! > hi)) ignored[base + d] = 1;
+        // information about best match so far (m = -1 -> unmatched)
+        let iou = IOU_START[t]!;
+        let m = -1;
+        for (let gi = 0; gi < G; gi++) {
+          const g = gtOrder[gi]!;
+          // already matched and not a crowd: skip
+          if (gtMatched[g] && !crowd[g]) continue;
+          // matched to a regular gt and now on ignored ones: stop
+          if (m > -1 && !gtIgnore[ig + m] && gtIgnore[ig + g]) break;
+          const v = ious[d * G + g]!;
+          if (v < iou) continue;
+          iou = v;
+          m = g;
+        }
+        if (m === -1) continue;
+        // a match to an ignored gt ignores the detection
+        flags[d * AT + a * T + t] = gtIgnore[ig + m] ? IGNORED : TP;
+        gtMatched[m] = 1;
       }
     }
   }
-  return { scores, matched, ignored, numGt };
+  return { scores, flags, numGt };
 }
 
 /** COCOeval.accumulate with the default parameters. */
@@ -251,7 +290,6 @@ function accumulate(evalImgs: readonly (ImageEval | null)[], K: number, I: numbe
   const precision = new Float64Array(T * R * K * A * M).fill(-1);
   const recall = new Float64Array(T * K * A * M).fill(-1);
   const scores = new Float64Array(T * R * K * A * M).fill(-1);
-  const pIndex = (t: number, r: number, k: number, a: number, m: number) => (((t * R + r) * K + k) * A + a) * M + m;
 
   for (let k = 0; k < K; k++) {
     // E: the non-None evalImgs of this category, in image-id order.
@@ -261,47 +299,76 @@ function accumulate(evalImgs: readonly (ImageEval | null)[], K: number, I: numbe
       if (e) E.push(e);
     }
     if (E.length === 0) continue;
+    const npigs = new Int32Array(A);
+    for (const e of E) for (let a = 0; a < A; a++) npigs[a]! += e.numGt[a]!;
+    if (npigs.every((n) => n === 0)) continue; // no gt in any area range: all -1
 
-    for (let m = 0; m < M; m++) {
+    // Concatenate the images' detections (each already sorted, at most MAX_DET) in image order and
+    // sort by score (mergesort). For a smaller maxDet, pycocotools sorts the concatenation of each
+    // image's first maxDet detections; a stable sort of a subsequence keeps its relative order, so
+    // that is this order filtered to per-image rank < maxDet.
+    let total = 0;
+    for (const e of E) total += e.scores.length;
+    const srcImage = new Int32Array(total);
+    const srcDet = new Int32Array(total);
+    const cat = new Float64Array(total);
+    let n = 0;
+    for (let ei = 0; ei < E.length; ei++) {
+      const s = E[ei]!.scores;
+      for (let d = 0; d < s.length; d++, n++) {
+        srcImage[n] = ei;
+        srcDet[n] = d;
+        cat[n] = s[d]!;
+      }
+    }
+    const fullOrder = argsortDescending(cat);
+
+    // Largest maxDet first: when no image has more than a smaller maxDet detections of this
+    // category, that setting sees the same ranking and gets the same numbers.
+    let previous: { m: number; N: number } | null = null;
+    for (let m = M - 1; m >= 0; m--) {
       const maxDet = MAX_DETS[m]!;
-      // Concatenate each image's first maxDet detections, then sort by score (mergesort).
-      let N = 0;
-      for (const e of E) N += Math.min(e.scores.length, maxDet);
-      const srcImage = new Int32Array(N);
-      const srcDet = new Int32Array(N);
-      const cat = new Float64Array(N);
-      let n = 0;
-      E.forEach((e, ei) => {
-        const nd = Math.min(e.scores.length, maxDet);
-        for (let d = 0; d < nd; d++, n++) {
-          srcImage[n] = ei;
-          srcDet[n] = d;
-          cat[n] = e.scores[d]!;
-        }
-      });
-      const order = stableArgsort(N, (x, y) => cat[x]! > cat[y]!);
-      const dtScoresSorted = Float64Array.from(order, (x) => cat[x]!);
+      const order = maxDet >= MAX_DET ? fullOrder : fullOrder.filter((x) => srcDet[x]! < maxDet);
+      const N = order.length;
+      if (previous && previous.N === N) {
+        copySetting(precision, recall, scores, K, k, previous.m, m);
+        continue;
+      }
+      previous = { m, N };
+      const dtScoresSorted = new Float64Array(N);
+      // flags in ranked order, [N][A * T]
+      const ranked = new Uint8Array(N * AT);
+      for (let j = 0; j < N; j++) {
+        const x = order[j]!;
+        dtScoresSorted[j] = cat[x]!;
+        const src = E[srcImage[x]!]!.flags;
+        const base = srcDet[x]! * AT;
+        for (let at = 0; at < AT; at++) ranked[j * AT + at] = src[base + at]!;
+      }
 
       const rc = new Float64Array(N);
       const pr = new Float64Array(N);
       for (let a = 0; a < A; a++) {
-        let npig = 0;
-        for (const e of E) npig += e.numGt[a]!;
+        const npig = npigs[a]!;
         if (npig === 0) continue;
 
         for (let t = 0; t < T; t++) {
+          const col = a * T + t;
+          // tp_sum, fp_sum -> rc = tp / npig, pr = tp / (fp + tp + eps); unchanged across ignored detections
           let tp = 0;
           let fp = 0;
+          let rcj = 0;
+          let prj = 0;
           for (let j = 0; j < N; j++) {
-            const x = order[j]!;
-            const e = E[srcImage[x]!]!;
-            const at = (a * T + t) * e.scores.length + srcDet[x]!;
-            if (!e.ignored[at]) {
-              if (e.matched[at]) tp++;
+            const f = ranked[j * AT + col]!;
+            if (f !== IGNORED) {
+              if (f === TP) tp++;
               else fp++;
+              rcj = tp / npig;
+              prj = tp / (fp + tp + NP_SPACING_1);
             }
-            rc[j] = tp / npig;
-            pr[j] = tp / (fp + tp + NP_SPACING_1);
+            rc[j] = rcj;
+            pr[j] = prj;
           }
           recall[((t * K + k) * A + a) * M + m] = N > 0 ? rc[N - 1]! : 0;
           // precision envelope, monotone from the right
@@ -311,7 +378,7 @@ function accumulate(evalImgs: readonly (ImageEval | null)[], K: number, I: numbe
           for (let r = 0; r < R; r++) {
             const thr = RECALL_THRESHOLDS[r]!;
             while (j < N && rc[j]! < thr) j++;
-            const at = pIndex(t, r, k, a, m);
+            const at = (((t * R + r) * K + k) * A + a) * M + m;
             if (j < N) {
               precision[at] = pr[j]!;
               scores[at] = dtScoresSorted[j]!;
@@ -327,6 +394,21 @@ function accumulate(evalImgs: readonly (ImageEval | null)[], K: number, I: numbe
   return { precision, recall, scores };
 }
 
+/** Copy category k's results for maxDets index `from` to index `to`. */
+function copySetting(precision: Float64Array, recall: Float64Array, scores: Float64Array, K: number, k: number, from: number, to: number): void {
+  for (let t = 0; t < T; t++) {
+    for (let a = 0; a < A; a++) {
+      const rAt = ((t * K + k) * A + a) * M;
+      recall[rAt + to] = recall[rAt + from]!;
+      for (let r = 0; r < R; r++) {
+        const at = (((t * R + r) * K + k) * A + a) * M;
+        precision[at + to] = precision[at + from]!;
+        scores[at + to] = scores[at + from]!;
+      }
+    }
+  }
+}
+
 interface Arrays {
   readonly precision: Float64Array;
   readonly recall: Float64Array;
@@ -335,31 +417,33 @@ interface Arrays {
 
 /** `np.mean(s[s > -1])` over precision[t, :, k, a, m] (all t when iouIndex is null, all k when k is null), or -1. */
 function meanPrecision({ precision, K }: Arrays, iouIndex: number | null, a: number, m: number, k: number | null = null): number {
-  const values: number[] = [];
-  const ts = iouIndex === null ? [...Array(T).keys()] : [iouIndex];
-  const ks = k === null ? [...Array(K).keys()] : [k];
-  for (const t of ts) {
+  const [t0, t1] = iouIndex === null ? [0, T] : [iouIndex, iouIndex + 1];
+  const [k0, k1] = k === null ? [0, K] : [k, k + 1];
+  const values = new Float64Array((t1 - t0) * R * (k1 - k0));
+  let n = 0;
+  for (let t = t0; t < t1; t++) {
     for (let r = 0; r < R; r++) {
-      for (const kk of ks) {
+      for (let kk = k0; kk < k1; kk++) {
         const v = precision[(((t * R + r) * K + kk) * A + a) * M + m]!;
-        if (v > -1) values.push(v);
+        if (v > -1) values[n++] = v;
       }
     }
   }
-  return values.length === 0 ? -1 : npMean(values);
+  return n === 0 ? -1 : npMean(values.subarray(0, n));
 }
 
 /** `np.mean(s[s > -1])` over recall[:, k, a, m] (all k when k is null), or -1. */
 function meanRecall({ recall, K }: Arrays, a: number, m: number, k: number | null = null): number {
-  const values: number[] = [];
-  const ks = k === null ? [...Array(K).keys()] : [k];
+  const [k0, k1] = k === null ? [0, K] : [k, k + 1];
+  const values = new Float64Array(T * (k1 - k0));
+  let n = 0;
   for (let t = 0; t < T; t++) {
-    for (const kk of ks) {
+    for (let kk = k0; kk < k1; kk++) {
       const v = recall[((t * K + kk) * A + a) * M + m]!;
-      if (v > -1) values.push(v);
+      if (v > -1) values[n++] = v;
     }
   }
-  return values.length === 0 ? -1 : npMean(values);
+  return n === 0 ? -1 : npMean(values.subarray(0, n));
 }
 
 /** COCOeval.summarize()._summarizeDets. */
