@@ -1,3 +1,4 @@
+export * as tf from '@tensorflow/tfjs-core';
 export {
   BACKEND_ENV,
   THREADS_ENV,

@@ -1,0 +1,207 @@
+// One training step (forward, backward, SGD-momentum update) in tfjs (the backend initBackend
+// picks) and in PyTorch on the same networks, same batch, same threads, measured in the same run.
+//
+//   pnpm exec tsx bench/train-step.ts
+//   BENCH_STEPS (default 5 timed steps after 2 warm-up steps), BENCH_THREADS (default: all CPUs),
+//   BENCH_NETS (comma list of conv6,resnet18,resnet50), BENCH_PYTHON (default /usr/bin/python3,
+//   Debian's python3-torch).
+//
+// The networks are built by hand here, after torchvision's definitions (ResNet v1.5: the stride on
+// the 3x3 of a bottleneck; BatchNorm in training mode); libs/detector will build them from the
+// architecture IR later.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { initBackend, tf, useWasmConv2DBackpropInput } from '../libs/tfjs-runtime/src/index.js';
+
+type Pad4 = [[0, 0], [number, number], [number, number], [0, 0]];
+const pad = (p: number): Pad4 => [[0, 0], [p, p], [p, p], [0, 0]];
+
+interface Net {
+  name: string;
+  batch: number;
+  size: number;
+  classes: number;
+  params: tf.Variable[];
+  forward: (x: tf.Tensor4D) => tf.Tensor2D;
+}
+
+function builder() {
+  const params: tf.Variable[] = [];
+  const conv = (ci: number, co: number, k: number) => {
+    const w = tf.variable(tf.randomNormal([k, k, ci, co], 0, Math.sqrt(2 / (k * k * ci))));
+    params.push(w);
+    return (x: tf.Tensor4D, stride: number): tf.Tensor4D => tf.conv2d(x, w as tf.Tensor4D, stride, pad(Math.floor(k / 2)));
+  };
+  const bn = (c: number) => {
+    const gamma = tf.variable(tf.ones([c]));
+    const beta = tf.variable(tf.zeros([c]));
+    params.push(gamma, beta);
+    return (x: tf.Tensor4D): tf.Tensor4D => {
+      const { mean, variance } = tf.moments(x, [0, 1, 2]);
+      return tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, beta as tf.Tensor1D, gamma as tf.Tensor1D, 1e-5);
+    };
+  };
+  const linear = (ci: number, co: number) => {
+    const w = tf.variable(tf.randomNormal([ci, co], 0, Math.sqrt(1 / ci)));
+    const b = tf.variable(tf.zeros([co]));
+    params.push(w, b);
+    return (x: tf.Tensor2D) => tf.add(tf.matMul(x, w as tf.Tensor2D), b) as tf.Tensor2D;
+  };
+  return { params, conv, bn, linear };
+}
+
+/** Six 3x3 convolutions with ReLU (two of stride 2), global average pool, linear. */
+function conv6(batch: number, size: number): Net {
+  const { params, conv, linear } = builder();
+  const layers: [ReturnType<typeof conv>, number][] = [
+    [conv(3, 32, 3), 1], [conv(32, 32, 3), 1], [conv(32, 64, 3), 2],
+    [conv(64, 64, 3), 1], [conv(64, 128, 3), 2], [conv(128, 128, 3), 1],
+  ];
+  const fc = linear(128, 10);
+  return {
+    name: 'conv6', batch, size, classes: 10, params,
+    forward: (x) => {
+      let h = x;
+      for (const [c, s] of layers) h = tf.relu(c(h, s));
+      return fc(tf.mean(h, [1, 2]) as tf.Tensor2D);
+    },
+  };
+}
+
+/** torchvision resnet18 / resnet50 (v1.5), num_classes 10. */
+function resnet(depth: 18 | 50, batch: number, size: number): Net {
+  const { params, conv, bn, linear } = builder();
+  const blocks = depth === 18 ? [2, 2, 2, 2] : [3, 4, 6, 3];
+  const expansion = depth === 18 ? 1 : 4;
+  const stem = conv(3, 64, 7);
+  const stemBn = bn(64);
+  type Block = (x: tf.Tensor4D) => tf.Tensor4D;
+  const body: Block[] = [];
+  let inC = 64;
+  [64, 128, 256, 512].forEach((width, stage) => {
+    for (let i = 0; i < blocks[stage]!; i++) {
+      const stride = i === 0 && stage > 0 ? 2 : 1;
+      const outC = width * expansion;
+      const down = stride !== 1 || inC !== outC ? { c: conv(inC, outC, 1), b: bn(outC) } : undefined;
+      let main: Block;
+      if (depth === 18) {
+        const c1 = conv(inC, width, 3), b1 = bn(width), c2 = conv(width, width, 3), b2 = bn(width);
+        main = (x) => b2(c2(tf.relu(b1(c1(x, stride))), 1));
+      } else {
+        const c1 = conv(inC, width, 1), b1 = bn(width), c2 = conv(width, width, 3), b2 = bn(width);
+        const c3 = conv(width, outC, 1), b3 = bn(outC);
+        main = (x) => b3(c3(tf.relu(b2(c2(tf.relu(b1(c1(x, 1))), stride))), 1));
+      }
+      body.push((x) => tf.relu(tf.add(main(x), down ? down.b(down.c(x, stride)) : x)) as tf.Tensor4D);
+      inC = outC;
+    }
+  });
+  const fc = linear(inC, 10);
+  return {
+    name: `resnet${depth}`, batch, size, classes: 10, params,
+    forward: (x) => {
+      let h = tf.maxPool(tf.relu(stemBn(stem(x, 2))), 3, 2, 1) as tf.Tensor4D;
+      for (const b of body) h = b(h);
+      return fc(tf.mean(h, [1, 2]) as tf.Tensor2D);
+    },
+  };
+}
+
+function timeTfjs(net: Net, steps: number): number {
+  const optimizer = tf.train.momentum(0.01, 0.9);
+  const x = tf.randomNormal([net.batch, net.size, net.size, 3]) as tf.Tensor4D;
+  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: net.batch }, (_, i) => i % net.classes), 'int32'), net.classes);
+  const step = () => {
+    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(labels, net.forward(x)) as tf.Scalar, true, net.params);
+    loss!.dataSync();
+    loss!.dispose();
+  };
+  const times: number[] = [];
+  for (let i = 0; i < steps + 2; i++) {
+    const t0 = performance.now();
+    step();
+    if (i >= 2) times.push(performance.now() - t0);
+  }
+  optimizer.dispose();
+  tf.dispose([x, labels]);
+  return median(times);
+}
+
+const PYTORCH = String.raw`
+import json, sys, time, statistics
+import torch, torch.nn as nn, torchvision
+cfg = json.loads(sys.argv[1])
+torch.set_num_threads(cfg['threads'])
+def conv6():
+    layers, c = [], 3
+    for co, s in [(32, 1), (32, 1), (64, 2), (64, 1), (128, 2), (128, 1)]:
+        layers += [nn.Conv2d(c, co, 3, s, 1), nn.ReLU()]
+        c = co
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
+out = {}
+for n in cfg['nets']:
+    net = conv6() if n['name'] == 'conv6' else getattr(torchvision.models, n['name'])(num_classes=10)
+    net.train()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    x = torch.randn(n['batch'], 3, n['size'], n['size'])
+    y = torch.arange(n['batch']) % 10
+    loss_fn = nn.CrossEntropyLoss()
+    times = []
+    for i in range(cfg['steps'] + 2):
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        opt.step()
+        if i >= 2: times.append((time.perf_counter() - t0) * 1000)
+    out[n['name']] = statistics.median(times)
+print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'ms': out}))
+`;
+
+function timePytorch(nets: Net[], steps: number, threads: number): { torch: string; threads: number; ms: Record<string, number> } {
+  const python = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+  const dir = mkdtempSync(join(os.tmpdir(), 'sm-nas-bench-'));
+  try {
+    const script = join(dir, 'train_step.py');
+    writeFileSync(script, PYTORCH);
+    const cfg = { threads, steps, nets: nets.map((n) => ({ name: n.name, batch: n.batch, size: n.size })) };
+    const run = spawnSync(python, [script, JSON.stringify(cfg)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    if (run.status !== 0) throw new Error(`${python} failed: ${run.stderr}`);
+    return JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; ms: Record<string, number> };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+const steps = Number(process.env.BENCH_STEPS ?? 5);
+const threadsEnv = process.env.BENCH_THREADS;
+const info = await initBackend(threadsEnv ? { threads: Number(threadsEnv) } : {});
+const threads = Math.max(1, info.threads);
+const wanted = (process.env.BENCH_NETS ?? 'conv6,resnet18,resnet50').split(',');
+const nets = [conv6(32, 64), resnet(18, 16, 64), resnet(50, 8, 64)].filter((n) => wanted.includes(n.name));
+
+const rows: { name: string; shape: string; tfjs: number; torch?: number; note?: string }[] = [];
+for (const net of nets) {
+  rows.push({ name: net.name, shape: `${net.batch}x${net.size}x${net.size}`, tfjs: timeTfjs(net, steps) });
+  if (net.name === 'conv6' && info.name === 'wasm') {
+    useWasmConv2DBackpropInput('wasm');
+    rows.push({ name: net.name, shape: `${net.batch}x${net.size}x${net.size}`, tfjs: timeTfjs(net, steps), note: "wasm's own Conv2DBackpropInput" });
+    useWasmConv2DBackpropInput('composed');
+  }
+}
+const torch = timePytorch(nets, steps, threads);
+console.log(`\ntfjs ${info.name} (${info.version}, ${info.threads} threads) vs PyTorch ${torch.torch} (${torch.threads} threads), median of ${steps} steps\n`);
+console.log('| network | batch x H x W | tfjs ms/step | PyTorch ms/step | tfjs / PyTorch |');
+console.log('|---|---|---|---|---|');
+for (const r of rows) {
+  const t = torch.ms[r.name]!;
+  console.log(`| ${r.name}${r.note ? ` (${r.note})` : ''} | ${r.shape} | ${r.tfjs.toFixed(0)} | ${t.toFixed(0)} | ${(r.tfjs / t).toFixed(2)} |`);
+}
+process.exit(0);
