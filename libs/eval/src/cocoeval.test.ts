@@ -169,6 +169,12 @@ describe('evaluateBboxes, hand-computed', () => {
     expect(half.summary.ap).toBeCloseTo(0.1, 12); // (101 * 1 + 9 * 101 * 0) / 1010
     expect(half.summary.ar100).toBe(0.1); // recall [1, 0 x 9] -> 1/10
 
+    // [0,0,100,77]: IoU 7700 / 10000 = 0.77 -> TP for t = 0.50 .. 0.75 (6 thresholds), FP for 0.80 .. 0.95.
+    const r77 = evaluateBboxes(dataset([1], [gt(1, 1, BIG)]), [det(1, 1, [0, 0, 100, 77], 0.9)]);
+    expect(r77.summary.ap75).toBeCloseTo(1, 12);
+    expect(r77.summary.ap).toBeCloseTo(0.6, 12); // 6 * 101 * 1/(1+eps) / 1010
+    expect(r77.summary.ar100).toBeCloseTo(0.6, 15); // mean of [1 x 6, 0 x 4]
+
     // gt1 [0,0,100,100], gt2 [20,0,100,100]; d1 [15,0,100,100] (0.9): IoU(gt1) = 8500/11500 = 0.739,
     // IoU(gt2) = 9500/10500 = 0.905 -> d1 takes gt2 (not the first gt over the threshold); d2 = gt1 (0.8) -> TP.
     //   t = 0.50 .. 0.90 (9 thresholds): two TPs -> 1.
@@ -263,6 +269,17 @@ describe('evaluateBboxes, hand-computed', () => {
     // image 2's FP first, then image 10's TP: rc = [0, 1], pr = [0, 0.5] -> AP 0.5.
     expect(r.summary.ap).toBe(0.5);
     expect(r.params.imageIds).toEqual([2, 10]);
+  });
+
+  it('a detection matched to a regular gt stops there, even if a crowd gt overlaps it as well', () => {
+    // Regular gt and crowd gt with the same box; the detection has IoU 1 with both. Ground truth is
+    // sorted regular first; once matched to a regular gt, evaluateImg breaks at the first ignored gt,
+    // so the detection is a TP (without that rule it would move to the crowd gt, be ignored, and
+    // leave the regular gt missed: AP 0).
+    const data = dataset([1], [gt(1, 1, BIG, { iscrowd: 1 }), gt(1, 1, BIG)]);
+    const r = evaluateBboxes(data, [det(1, 1, BIG, 0.9)]);
+    expect(r.summary.ap).toBeCloseTo(1, 12);
+    expect(r.summary.ar100).toBe(1);
   });
 
   it('a non-crowd gt that is ignored by area is consumed by its first match', () => {
