@@ -144,16 +144,16 @@ export function evaluateBboxes(dataset: CocoDataset, detections: readonly CocoDe
     else dtsOf.set(key, [det]);
   });
 
-  // evaluate(): evalImgs[k][i] (all area ranges inside), null where evaluateImg returns None.
-  const evalImgs: (ImageEval | null)[] = new Array<ImageEval | null>(K * I).fill(null);
-  const keys = new Set([...gtsOf.keys(), ...dtsOf.keys()]);
-  for (const key of keys) evalImgs[key] = evaluateImg(gtsOf.get(key) ?? [], dtsOf.get(key) ?? []);
-
-  const { precision, recall, scores } = accumulate(evalImgs, K, I);
-  const numGtAll = new Int32Array(K);
-  for (let k = 0; k < K; k++) {
-    for (let i = 0; i < I; i++) numGtAll[k]! += evalImgs[k * I + i]?.numGt[0] ?? 0;
+  // evaluate(): evalImgs per category in image-id order (key k * I + i sorts that way), leaving out
+  // the (image, category) pairs with neither gt nor detections, where evaluateImg returns None.
+  const keys = [...new Set([...gtsOf.keys(), ...dtsOf.keys()])].sort((a, b) => a - b);
+  const evalImgs: ImageEval[][] = Array.from({ length: K }, () => []);
+  for (const key of keys) {
+    evalImgs[Math.floor(key / I)]!.push(evaluateImg(gtsOf.get(key) ?? [], dtsOf.get(key) ?? []));
   }
+
+  const { precision, recall, scores } = accumulate(evalImgs);
+  const numGtAll = evalImgs.map((E) => E.reduce((n, e) => n + e.numGt[0]!, 0));
 
   const params: CocoEvalParams = {
     iouThresholds: IOU_THRESHOLDS,
@@ -285,19 +285,16 @@ function evaluateImg(gts: readonly CocoAnnotation[], dtsInFileOrder: readonly Co
   return { scores, flags, numGt };
 }
 
-/** COCOeval.accumulate with the default parameters. */
-function accumulate(evalImgs: readonly (ImageEval | null)[], K: number, I: number) {
+/** COCOeval.accumulate with the default parameters; `evalImgs[k]` is E of category k. */
+function accumulate(evalImgs: readonly (readonly ImageEval[])[]) {
+  const K = evalImgs.length;
   const precision = new Float64Array(T * R * K * A * M).fill(-1);
   const recall = new Float64Array(T * K * A * M).fill(-1);
   const scores = new Float64Array(T * R * K * A * M).fill(-1);
 
   for (let k = 0; k < K; k++) {
     // E: the non-None evalImgs of this category, in image-id order.
-    const E: ImageEval[] = [];
-    for (let i = 0; i < I; i++) {
-      const e = evalImgs[k * I + i];
-      if (e) E.push(e);
-    }
+    const E = evalImgs[k]!;
     if (E.length === 0) continue;
     const npigs = new Int32Array(A);
     for (const e of E) for (let a = 0; a < A; a++) npigs[a]! += e.numGt[a]!;
