@@ -1,0 +1,269 @@
+// One training job: dataset, detector at the job's fidelity, a budget of steps and seconds,
+// progress as it goes, evaluation on the validation split, a checkpoint, and a result. Written as an
+// async generator so the gRPC handler streams it and tests and benchmarks drive it directly.
+// A diverging run (non-finite loss) ends as a FAILED result with its reason, never as an exception.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Architecture } from '@sm-nas/arch';
+import { architectureId } from '@sm-nas/arch';
+import {
+  batches,
+  generateShapesSplits,
+  labelMap,
+  loadCoco,
+  SHAPES_PRESETS,
+  toSourceBox,
+  type DetectionDataset,
+} from '@sm-nas/data';
+import { createDetector, fromTorchvisionName, type Detector, type WeightMap } from '@sm-nas/detector';
+import { evaluateBboxes, type CocoDetection, type CocoSummary } from '@sm-nas/eval';
+import { initBackend, tf } from '@sm-nas/tfjs-runtime';
+import { readSafetensors, writeSafetensors } from './safetensors.js';
+
+export type DatasetSpec =
+  | { kind: 'builtin'; seed: number; trainImages: number; valImages: number; imageSizePx: number }
+  | { kind: 'coco'; trainAnnotationsPath: string; trainImagesDir: string; valAnnotationsPath: string; valImagesDir: string };
+
+export interface TrainJobSpec {
+  jobId: string;
+  arch: Architecture;
+  dataset: DatasetSpec;
+  init: 'scratch' | 'pretrained';
+  /** Safetensors with torchvision parameter names (pretrained mode). */
+  pretrainedWeightsPath?: string;
+  batchSize: number;
+  learningRate: number;
+  weightDecay: number;
+  seed: number;
+  /** 0: evaluate only at the end. */
+  evalEverySteps: number;
+  inputScale: number;
+  widthMultiplier: number;
+  /** 0: no limit on that one; at least one must be set. */
+  maxSteps: number;
+  maxSeconds: number;
+  /** Where checkpoints go; none written if undefined. */
+  checkpointDir?: string;
+}
+
+export interface TrainProgressEvent {
+  kind: 'progress';
+  step: number;
+  maxSteps: number;
+  loss: number;
+  components: Record<string, number>;
+  imagesPerSecond: number;
+  elapsedSeconds: number;
+  validation?: CocoSummary;
+}
+
+export interface TrainResultEvent {
+  kind: 'result';
+  jobId: string;
+  architectureId: string;
+  status: 'succeeded' | 'failed' | 'cancelled';
+  failureReason: string;
+  metrics?: CocoSummary;
+  steps: number;
+  trainSeconds: number;
+  checkpointPath: string;
+  backend: string;
+}
+
+export type TrainEvent = TrainProgressEvent | TrainResultEvent;
+
+/** Progress is reported at most this often (plus at evaluations and the end). */
+const PROGRESS_INTERVAL_MS = 1000;
+/** AdamW's decoupled weight decay is skipped for biases and norm affine parameters (mmdetection's norm_decay_mult 0). */
+const NO_DECAY = /(\.bias|norm\d*\.weight|bn\d*\.weight|\.gn\.weight)$/;
+
+async function openDataset(spec: DatasetSpec): Promise<{ train: DetectionDataset; val: DetectionDataset }> {
+  if (spec.kind === 'builtin') {
+    const { train, val } = generateShapesSplits({
+      ...SHAPES_PRESETS.demo,
+      seed: spec.seed,
+      trainImages: spec.trainImages,
+      valImages: spec.valImages,
+      imageSize: spec.imageSizePx,
+    });
+    return { train, val };
+  }
+  const [train, val] = await Promise.all([
+    loadCoco({ annotationsPath: spec.trainAnnotationsPath, imagesDir: spec.trainImagesDir }),
+    loadCoco({ annotationsPath: spec.valAnnotationsPath, imagesDir: spec.valImagesDir }),
+  ]);
+  return { train, val };
+}
+
+/** Backbone weights from torchvision names into the detector (pretrained mode). */
+async function loadPretrained(detector: Detector, path: string): Promise<number> {
+  const { tensors } = await readSafetensors(path);
+  const weights: WeightMap = new Map();
+  for (const [name, tensor] of tensors) {
+    const ours = fromTorchvisionName(detector.arch.backbone, name);
+    if (ours) weights.set(ours, { data: tensor.data, shape: tensor.shape });
+  }
+  if (weights.size === 0) throw new Error(`${path}: no tensor has a torchvision backbone name of ${detector.arch.backbone.kind}`);
+  detector.setWeights(weights, false);
+  return weights.size;
+}
+
+export async function evaluateDetector(
+  detector: Detector,
+  val: DetectionDataset,
+  batchSize: number,
+  signal?: AbortSignal,
+): Promise<CocoSummary> {
+  const labels = labelMap(val.coco);
+  const detections: CocoDetection[] = [];
+  for (const batch of batches({ dataset: val, batchSize, inputSize: { width: detector.inputSize.widthPx, height: detector.inputSize.heightPx }, shuffle: false, augment: false })) {
+    signal?.throwIfAborted();
+    const images = tf.tensor4d(batch.images, batch.shape);
+    const predicted = await detector.predict(images);
+    images.dispose();
+    predicted.forEach((det, i) => {
+      const transform = batch.transforms[i]!;
+      for (let k = 0; k < det.scores.length; k++) {
+        const box = Array.from(det.boxes.subarray(k * 4, k * 4 + 4));
+        detections.push({
+          image_id: batch.imageIds[i]!,
+          category_id: labels.categoryIds[det.labels[k]!]!,
+          bbox: toSourceBox(box, transform),
+          score: det.scores[k]!,
+        });
+      }
+    });
+  }
+  return evaluateBboxes(val.coco, detections).summary;
+}
+
+/** Decoupled weight decay (AdamW): w <- w - lr * wd * w, after the optimiser's step. */
+function decayWeights(variables: readonly tf.Variable[], factor: number): void {
+  if (factor === 0) return;
+  tf.tidy(() => {
+    for (const v of variables) if (!NO_DECAY.test(v.name)) v.assign(tf.mul(v, 1 - factor));
+  });
+}
+
+export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal): AsyncGenerator<TrainEvent> {
+  const backend = await initBackend();
+  const result = (
+    status: TrainResultEvent['status'],
+    failureReason: string,
+    extra: Partial<TrainResultEvent> = {},
+  ): TrainResultEvent => ({
+    kind: 'result',
+    jobId: spec.jobId,
+    architectureId: architectureId(spec.arch),
+    status,
+    failureReason,
+    steps: 0,
+    trainSeconds: 0,
+    checkpointPath: '',
+    backend: backend.name,
+    ...extra,
+  });
+
+  let detector: Detector | undefined;
+  let optimizer: tf.Optimizer | undefined;
+  let step = 0;
+  let trainSeconds = 0;
+  try {
+    const { train, val } = await openDataset(spec.dataset);
+    const numClasses = train.coco.categories.length;
+    detector = createDetector(spec.arch, {
+      numClasses,
+      fidelity: { inputScale: spec.inputScale, widthMultiplier: spec.widthMultiplier },
+      norm: spec.init === 'pretrained' ? 'frozen_batch_norm' : 'group_norm',
+      seed: spec.seed,
+    });
+    if (spec.init === 'pretrained') {
+      if (!spec.pretrainedWeightsPath) throw new Error('pretrained mode needs schedule.pretrained_weights_path');
+      await loadPretrained(detector, spec.pretrainedWeightsPath);
+    }
+    optimizer = tf.train.adam(spec.learningRate);
+    const variables = detector.trainableVariables();
+    const inputSize = { width: detector.inputSize.widthPx, height: detector.inputSize.heightPx };
+    const started = performance.now();
+    let lastProgress = 0;
+    let imagesSinceProgress = 0;
+    let timeAtProgress = started;
+    let validation: CocoSummary | undefined;
+
+    const outOfBudget = () =>
+      (spec.maxSteps > 0 && step >= spec.maxSteps) || (spec.maxSeconds > 0 && trainSeconds >= spec.maxSeconds);
+
+    for (let epoch = 0; !outOfBudget(); epoch++) {
+      for (const batch of batches({
+        dataset: train,
+        batchSize: spec.batchSize,
+        inputSize,
+        seed: spec.seed,
+        epoch,
+        augment: { flip: true, scaleJitter: [0.8, 1.2] },
+        dropLast: true,
+      })) {
+        if (signal?.aborted) {
+          yield result('cancelled', 'cancelled by the client', { steps: step, trainSeconds });
+          return;
+        }
+        const t0 = performance.now();
+        const losses = detector.trainStep(optimizer, batch);
+        decayWeights(variables, spec.learningRate * spec.weightDecay);
+        trainSeconds += (performance.now() - t0) / 1000;
+        step++;
+        imagesSinceProgress += batch.imageIds.length;
+        if (!Number.isFinite(losses.total)) {
+          yield result('failed', `diverged: loss is ${losses.total} at step ${step} (${JSON.stringify(losses.components)})`, {
+            steps: step,
+            trainSeconds,
+          });
+          return;
+        }
+        const evaluateNow = spec.evalEverySteps > 0 && step % spec.evalEverySteps === 0 && !outOfBudget();
+        if (evaluateNow) validation = await evaluateDetector(detector, val, spec.batchSize, signal);
+        const now = performance.now();
+        if (evaluateNow || now - lastProgress >= PROGRESS_INTERVAL_MS || outOfBudget()) {
+          yield {
+            kind: 'progress',
+            step,
+            maxSteps: spec.maxSteps,
+            loss: losses.total,
+            components: losses.components,
+            imagesPerSecond: imagesSinceProgress / ((now - timeAtProgress) / 1000),
+            elapsedSeconds: (now - started) / 1000,
+            ...(evaluateNow && validation ? { validation } : {}),
+          };
+          lastProgress = now;
+          timeAtProgress = now;
+          imagesSinceProgress = 0;
+        }
+        if (outOfBudget()) break;
+      }
+    }
+
+    const metrics = await evaluateDetector(detector, val, spec.batchSize, signal);
+    let checkpointPath = '';
+    if (spec.checkpointDir) {
+      await mkdir(spec.checkpointDir, { recursive: true });
+      checkpointPath = join(spec.checkpointDir, `${spec.jobId}.safetensors`);
+      await writeSafetensors(checkpointPath, detector.getWeights(), {
+        architecture_id: architectureId(spec.arch),
+        built_architecture_id: architectureId(detector.arch),
+        input_scale: String(spec.inputScale),
+        width_multiplier: String(spec.widthMultiplier),
+        steps: String(step),
+      });
+    }
+    yield result('succeeded', '', { metrics, steps: step, trainSeconds, checkpointPath });
+  } catch (err) {
+    if (signal?.aborted) {
+      yield result('cancelled', 'cancelled by the client', { steps: step, trainSeconds });
+      return;
+    }
+    yield result('failed', err instanceof Error ? err.message : String(err), { steps: step, trainSeconds });
+  } finally {
+    optimizer?.dispose();
+    detector?.dispose();
+  }
+}
