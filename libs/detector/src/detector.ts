@@ -1,0 +1,151 @@
+// A detector built from an architecture: fidelity applied, lowered once, instantiated by the
+// executor, with RetinaNet's losses and decoding on top.
+
+import * as tf from '@tensorflow/tfjs-core';
+import type { Architecture, InputSize } from '@sm-nas/arch';
+import { buildGraph, type LayerGraph, type NormKind } from '@sm-nas/arch/graph';
+import { GraphExecutor, type GraphOutputs } from './executor.js';
+import { applyFidelity, FULL_FIDELITY, type Fidelity } from './fidelity.js';
+import type { WeightMap } from './params.js';
+import { RetinaNet, RETINANET_DEFAULTS, type Detections, type ImageTargets, type RetinaNetConfig } from './retinanet.js';
+
+/** mmdetection's optimizer_config grad_clip max_norm (RetinaNet, norm_type 2). */
+export const GRAD_CLIP_MAX_NORM = 35;
+
+export interface DetectorOptions {
+  numClasses: number;
+  /** Default full fidelity (the architecture as given). */
+  fidelity?: Fidelity;
+  /** The backbone's norm: `group_norm` (with weight standardisation; scratch training),
+   * `frozen_batch_norm` (pretrained), `batch_norm` (running statistics; inference, profiling). */
+  norm: NormKind;
+  /** Seed of the initial weights. Default 0. */
+  seed?: number;
+  retinanet?: Partial<RetinaNetConfig>;
+  /** Global-norm gradient clipping in trainStep; 0 disables. Default 35. */
+  gradClipMaxNorm?: number;
+}
+
+/** A batch for training: NHWC images (a tensor, or host data with its shape) and per-image targets. */
+export interface TrainBatch {
+  images: tf.Tensor4D | Float32Array;
+  shape?: readonly [number, number, number, number];
+  boxes: readonly Float32Array[];
+  labels: readonly Int32Array[];
+}
+
+export interface LossValues {
+  total: number;
+  components: Record<string, number>;
+  /** Global L2 norm of the gradients before clipping. */
+  gradNorm: number;
+}
+
+export interface Detector {
+  /** The architecture as built (fidelity applied) and the one asked for. */
+  readonly arch: Architecture;
+  readonly sourceArch: Architecture;
+  readonly fidelity: Fidelity;
+  readonly norm: NormKind;
+  readonly numClasses: number;
+  /** Images must be this size: [N, heightPx, widthPx, 3]. */
+  readonly inputSize: InputSize;
+  readonly graph: LayerGraph;
+  readonly head: RetinaNet;
+  /** All graph outputs by role and level; the caller disposes them. */
+  forward(images: tf.Tensor4D): GraphOutputs;
+  /** Loss tensors (the caller disposes them, or calls this inside tf.tidy / tf.variableGrads). */
+  loss(images: tf.Tensor4D, targets: readonly ImageTargets[]): { total: tf.Scalar; components: Record<string, tf.Scalar> };
+  /** One optimiser step on the batch: gradients of the total loss, clipped by global norm. */
+  trainStep(optimizer: tf.Optimizer, batch: TrainBatch): LossValues;
+  predict(images: tf.Tensor4D): Promise<Detections[]>;
+  trainableVariables(): tf.Variable[];
+  /** Parameters and buffers by name in PyTorch layouts (conv OIHW, linear [out, in]). */
+  getWeights(): WeightMap;
+  setWeights(weights: WeightMap, strict?: boolean): void;
+  dispose(): void;
+}
+
+export function createDetector(sourceArch: Architecture, options: DetectorOptions): Detector {
+  const fidelity = options.fidelity ?? FULL_FIDELITY;
+  const arch = applyFidelity(sourceArch, fidelity);
+  if (arch.rpn !== 'none' || arch.head.kind !== 'retinanet') {
+    throw new Error(`detector: ${arch.head.kind} with rpn '${arch.rpn}' not yet supported (RetinaNet only)`);
+  }
+  const graph = buildGraph(arch, { form: 'detection', numClasses: options.numClasses, norm: options.norm });
+  const executor = new GraphExecutor(graph, options.seed ?? 0);
+  const head = new RetinaNet(graph, { ...RETINANET_DEFAULTS, ...options.retinanet });
+  const maxNorm = options.gradClipMaxNorm ?? GRAD_CLIP_MAX_NORM;
+  const vars = executor.params.trainableVariables();
+
+  const lossFromTargets = (images: tf.Tensor4D, targets: ReturnType<RetinaNet['targets']>, record: boolean) => {
+    const outputs = executor.forward(images, record);
+    const l = head.loss(outputs, targets);
+    return { total: l.total, components: { cls: l.cls, box: l.box } };
+  };
+
+  return {
+    arch, sourceArch, fidelity, norm: options.norm, numClasses: options.numClasses, inputSize: arch.input, graph, head,
+    forward: (images) => executor.forward(images),
+    loss(images, targets) {
+      const t = head.targets(targets);
+      return tf.tidy(() => lossFromTargets(images, t, true));
+    },
+    trainStep(optimizer, batch) {
+      const owned = !(batch.images instanceof tf.Tensor);
+      const images = batch.images instanceof tf.Tensor
+        ? batch.images
+        : tf.tensor4d(batch.images, (batch.shape ?? [batch.boxes.length, arch.input.heightPx, arch.input.widthPx, 3]) as [number, number, number, number]);
+      const t = head.targets(batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! })));
+      let components: Record<string, tf.Scalar> = {};
+      const { value, grads } = tf.variableGrads(() => {
+        const l = lossFromTargets(images, t, true);
+        components = { cls: tf.keep(l.components.cls!), box: tf.keep(l.components.box!) };
+        return l.total;
+      }, vars);
+      const gradNorm = tf.tidy(() => {
+        const list = Object.values(grads);
+        return tf.sqrt(tf.addN(list.map((g) => tf.sum(tf.square(g)))));
+      });
+      const norm = gradNorm.dataSync()[0]!;
+      gradNorm.dispose();
+      if (maxNorm > 0 && norm > maxNorm) {
+        const coef = maxNorm / (norm + 1e-6);
+        for (const name of Object.keys(grads)) {
+          const g = grads[name]!;
+          grads[name] = tf.mul(g, coef);
+          g.dispose();
+        }
+      }
+      optimizer.applyGradients(grads);
+      const out: LossValues = { total: value.dataSync()[0]!, components: {}, gradNorm: norm };
+      for (const [name, c] of Object.entries(components)) {
+        out.components[name] = c.dataSync()[0]!;
+        c.dispose();
+      }
+      value.dispose();
+      for (const g of Object.values(grads)) g.dispose();
+      if (owned) images.dispose();
+      return out;
+    },
+    async predict(images) {
+      const outputs = executor.forward(images);
+      try {
+        return await head.detect(outputs);
+      } finally {
+        const seen = new Set<tf.Tensor>();
+        for (const m of outputs.values()) {
+          for (const t of m.values()) {
+            if (seen.has(t)) continue;
+            seen.add(t);
+            t.dispose();
+          }
+        }
+      }
+    },
+    trainableVariables: () => [...vars],
+    getWeights: () => executor.params.getWeights(),
+    setWeights: (weights, strict) => executor.params.setWeights(weights, strict),
+    dispose: () => executor.dispose(),
+  };
+}

@@ -1,0 +1,16 @@
+export { createDetector, GRAD_CLIP_MAX_NORM, type Detector, type DetectorOptions, type LossValues, type TrainBatch } from './detector.js';
+export { applyFidelity, scaleChannels, FULL_FIDELITY, type Fidelity } from './fidelity.js';
+export { GraphExecutor, standardize, NORM_EPS, WS_EPS, type GraphOutputs } from './executor.js';
+export { convolve, groupedConv2d, GROUPED_CONV_IMPLEMENTATION, type ConvSpec, type FusedActivation } from './conv.js';
+export { ParamStore, paramPrefix, PRIOR_PROB, type Param, type WeightMap, type WeightTensor } from './params.js';
+export {
+  assignAnchors, baseAnchors, decodeBox, encodeBox, gridAnchors, iou,
+  RETINA_ANCHOR_CONFIG, RETINA_ASSIGNER, RETINA_BOX_CODER,
+  type AnchorConfig, type AssignerConfig, type BoxCoderConfig, type FeatureLevel,
+} from './boxes.js';
+export { decodeBoxes, giouLossSum, sigmoidFocalLossSum, smoothL1Sum, RETINA_FOCAL, type FocalLossConfig } from './losses.js';
+export {
+  batchedNms, RetinaNet, RETINANET_DEFAULTS,
+  type BoxLossKind, type Detections, type ImageTargets, type RetinaNetConfig, type RetinaNetTestConfig, type RetinaTargets,
+} from './retinanet.js';
+export { fromTorchvisionName, toTorchvisionName } from './torchvision.js';

@@ -1,0 +1,258 @@
+// RetinaNet on top of the executed graph: anchors for the head's levels, targets (MaxIoUAssigner +
+// DeltaXYWHBBoxCoder), focal + box losses, and mmdetection's test-time decoding.
+
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayerGraph } from '@sm-nas/arch/graph';
+import {
+  assignAnchors, decodeBox, encodeBox, gridAnchors,
+  RETINA_ANCHOR_CONFIG, RETINA_ASSIGNER, RETINA_BOX_CODER,
+  type AnchorConfig, type AssignerConfig, type BoxCoderConfig, type FeatureLevel,
+} from './boxes.js';
+import type { GraphOutputs } from './executor.js';
+import { decodeBoxes, giouLossSum, RETINA_FOCAL, sigmoidFocalLossSum, smoothL1Sum, type FocalLossConfig } from './losses.js';
+
+export type BoxLossKind = 'smooth_l1' | 'giou';
+
+export interface RetinaNetTestConfig {
+  /** Candidates per level (mmdetection nms_pre). */
+  nmsPre: number;
+  scoreThr: number;
+  iouThr: number;
+  maxPerImg: number;
+}
+
+export interface RetinaNetConfig {
+  anchors: AnchorConfig;
+  assigner: AssignerConfig;
+  coder: BoxCoderConfig;
+  focal: FocalLossConfig;
+  boxLoss: BoxLossKind;
+  /** Smooth-L1 beta on the deltas (1/9, Detectron's RetinaNet). */
+  smoothL1Beta: number;
+  boxLossWeight: number;
+  test: RetinaNetTestConfig;
+}
+
+export const RETINANET_DEFAULTS: RetinaNetConfig = {
+  anchors: RETINA_ANCHOR_CONFIG,
+  assigner: RETINA_ASSIGNER,
+  coder: RETINA_BOX_CODER,
+  focal: RETINA_FOCAL,
+  boxLoss: 'smooth_l1',
+  smoothL1Beta: 1 / 9,
+  boxLossWeight: 1,
+  test: { nmsPre: 1000, scoreThr: 0.05, iouThr: 0.5, maxPerImg: 100 },
+};
+
+/** Ground truth of one image: boxes [x1, y1, x2, y2, ...] in input pixels and labels 0..K-1. */
+export interface ImageTargets {
+  boxes: Float32Array;
+  labels: Int32Array;
+}
+
+/** Detections of one image, best first: boxes in input pixels, scores, labels 0..K-1. */
+export interface Detections {
+  boxes: Float32Array;
+  scores: Float32Array;
+  labels: Int32Array;
+}
+
+/** Targets of a batch, flattened over (image, anchor). */
+export interface RetinaTargets {
+  /** [N*A]: 1 for anchors that count (positive or background), 0 for ignored. */
+  anchorWeights: Float32Array;
+  /** (n*A + a) * K + label of each positive. */
+  clsPositives: Int32Array;
+  /** n*A + a of each positive. */
+  positiveRows: Int32Array;
+  /** [P*4] encoded deltas. */
+  boxDeltas: Float32Array;
+  /** [P*4] the positives' anchors and gt boxes. */
+  positiveAnchors: Float32Array;
+  positiveGts: Float32Array;
+  numPositives: number;
+}
+
+export class RetinaNet {
+  readonly levels: FeatureLevel[];
+  readonly anchors: Float32Array;
+  readonly numAnchors: number;
+  readonly anchorsPerLocation: number;
+  readonly numClasses: number;
+  private readonly width: number;
+  private readonly height: number;
+
+  constructor(graph: LayerGraph, readonly config: RetinaNetConfig = RETINANET_DEFAULTS) {
+    this.levels = graph.outputs
+      .filter((o) => o.role === 'head.cls')
+      .sort((a, b) => a.index - b.index)
+      .map((o) => ({ level: o.index, height: graph.nodes[o.node]!.shape[1], width: graph.nodes[o.node]!.shape[2] }));
+    this.anchorsPerLocation = config.anchors.ratios.length * config.anchors.scalesPerOctave;
+    this.anchors = gridAnchors(this.levels, config.anchors);
+    this.numAnchors = this.anchors.length / 4;
+    this.numClasses = graph.numClasses;
+    this.width = graph.input.widthPx;
+    this.height = graph.input.heightPx;
+    const cls = graph.nodes[graph.outputs.find((o) => o.role === 'head.cls')!.node]!;
+    if (cls.shape[0] !== this.anchorsPerLocation * this.numClasses) {
+      throw new Error(`retinanet: head has ${cls.shape[0]} class channels, expected ${this.anchorsPerLocation} x ${this.numClasses}`);
+    }
+  }
+
+  targets(batch: readonly ImageTargets[]): RetinaTargets {
+    const a = this.numAnchors;
+    const k = this.numClasses;
+    const weights = new Float32Array(batch.length * a);
+    const cls: number[] = [];
+    const rows: number[] = [];
+    const pairs: Array<[number, number, number]> = [];
+    batch.forEach((t, n) => {
+      if (t.boxes.length !== 4 * t.labels.length) throw new RangeError(`targets: image ${n} has ${t.boxes.length / 4} boxes and ${t.labels.length} labels`);
+      const assigned = assignAnchors(this.anchors, t.boxes, this.config.assigner);
+      for (let i = 0; i < a; i++) {
+        const g = assigned[i]!;
+        if (g < 0) continue;
+        weights[n * a + i] = 1;
+        if (g === 0) continue;
+        const label = t.labels[g - 1]!;
+        if (!(label >= 0 && label < k)) throw new RangeError(`targets: label ${label} outside 0..${k - 1}`);
+        cls.push((n * a + i) * k + label);
+        rows.push(n * a + i);
+        pairs.push([n, i, g - 1]);
+      }
+    });
+    const p = pairs.length;
+    const boxDeltas = new Float32Array(p * 4);
+    const positiveAnchors = new Float32Array(p * 4);
+    const positiveGts = new Float32Array(p * 4);
+    pairs.forEach(([n, i, g], j) => {
+      const gts = batch[n]!.boxes;
+      encodeBox(this.anchors, i, gts, g, boxDeltas, j, this.config.coder);
+      positiveAnchors.set(this.anchors.subarray(4 * i, 4 * i + 4), 4 * j);
+      positiveGts.set(gts.subarray(4 * g, 4 * g + 4), 4 * j);
+    });
+    return {
+      anchorWeights: weights, clsPositives: Int32Array.from(cls), positiveRows: Int32Array.from(rows),
+      boxDeltas, positiveAnchors, positiveGts, numPositives: p,
+    };
+  }
+
+  /** The head's outputs as [N*A, channelsPerAnchor] in anchor order. */
+  private flatten(outputs: GraphOutputs, role: 'head.cls' | 'head.reg', perAnchor: number): tf.Tensor2D {
+    const m = outputs.get(role);
+    if (!m) throw new Error(`retinanet: no ${role} outputs`);
+    const parts = this.levels.map((l) => {
+      const t = m.get(l.level)!;
+      return tf.reshape(t, [t.shape[0], -1, perAnchor]);
+    });
+    const all = parts.length === 1 ? parts[0]! : tf.concat(parts, 1);
+    return tf.reshape(all, [-1, perAnchor]);
+  }
+
+  /** Focal + box losses (each normalised by the number of positives, at least 1). */
+  loss(outputs: GraphOutputs, targets: RetinaTargets): { total: tf.Scalar; cls: tf.Scalar; box: tf.Scalar } {
+    const { config } = this;
+    const avg = Math.max(targets.numPositives, 1);
+    const logits = this.flatten(outputs, 'head.cls', this.numClasses);
+    const deltas = this.flatten(outputs, 'head.reg', 4);
+    const cls = tf.div(
+      sigmoidFocalLossSum(logits, tf.tensor1d(targets.anchorWeights), tf.tensor1d(targets.clsPositives, 'int32'), config.focal),
+      avg,
+    ) as tf.Scalar;
+    let boxSum: tf.Scalar;
+    if (targets.numPositives === 0) {
+      boxSum = tf.mul(tf.sum(deltas), 0) as tf.Scalar; // keeps the regression branch in the gradient
+    } else {
+      const p = targets.numPositives;
+      const pred = tf.gather(deltas, tf.tensor1d(targets.positiveRows, 'int32')) as tf.Tensor2D;
+      if (config.boxLoss === 'giou') {
+        const boxes = decodeBoxes(tf.tensor2d(targets.positiveAnchors, [p, 4]), pred, config.coder);
+        boxSum = giouLossSum(boxes, tf.tensor2d(targets.positiveGts, [p, 4]));
+      } else {
+        boxSum = smoothL1Sum(pred, tf.tensor2d(targets.boxDeltas, [p, 4]), config.smoothL1Beta);
+      }
+    }
+    const box = tf.mul(tf.div(boxSum, avg), config.boxLossWeight) as tf.Scalar;
+    return { total: tf.add(cls, box) as tf.Scalar, cls, box };
+  }
+
+  /**
+   * mmdetection's RetinaHead test path: per level the top `nmsPre` (anchor, class) scores above
+   * `scoreThr`, their boxes decoded and clipped to the input, then class-wise NMS (one NMS over
+   * class-offset boxes, mmcv's batched_nms) keeping `maxPerImg`.
+   */
+  async detect(outputs: GraphOutputs): Promise<Detections[]> {
+    const { test } = this.config;
+    const clsOut = outputs.get('head.cls')!;
+    const regOut = outputs.get('head.reg')!;
+    const n = clsOut.get(this.levels[0]!.level)!.shape[0];
+    const k = this.numClasses;
+    const perImage = Array.from({ length: n }, () => ({ boxes: [] as number[], scores: [] as number[], labels: [] as number[] }));
+    let anchorBase = 0;
+    const decoded = new Float32Array(4);
+    for (const level of this.levels) {
+      const cls = clsOut.get(level.level)!;
+      const reg = regOut.get(level.level)!;
+      const count = level.height * level.width * this.anchorsPerLocation * k;
+      const top = Math.min(test.nmsPre, count);
+      const { values, indices } = tf.tidy(() => tf.topk(tf.sigmoid(tf.reshape(cls, [n, count])), top, true));
+      const [scores, idx, deltas] = await Promise.all([values.data(), indices.data(), reg.data()]);
+      values.dispose();
+      indices.dispose();
+      const perImageDeltas = level.height * level.width * this.anchorsPerLocation;
+      for (let b = 0; b < n; b++) {
+        const out = perImage[b]!;
+        for (let j = 0; j < top; j++) {
+          const s = scores[b * top + j]!;
+          if (!(s > test.scoreThr)) break; // sorted
+          const flat = idx[b * top + j]!;
+          const anchor = Math.floor(flat / k);
+          decodeBox(this.anchors, anchorBase + anchor, deltas, b * perImageDeltas + anchor, decoded, 0, this.width, this.height, this.config.coder);
+          out.boxes.push(decoded[0]!, decoded[1]!, decoded[2]!, decoded[3]!);
+          out.scores.push(s);
+          out.labels.push(flat % k);
+        }
+      }
+      anchorBase += perImageDeltas;
+    }
+    const results: Detections[] = [];
+    for (const r of perImage) results.push(await batchedNms(r.boxes, r.scores, r.labels, test.iouThr, test.maxPerImg));
+    return results;
+  }
+}
+
+/**
+ * Class-wise NMS as mmcv's batched_nms: boxes of class c are offset by c * (max coordinate + 1) so
+ * boxes of different classes never overlap, then one NMS; at most `maxOut`, best first.
+ */
+export async function batchedNms(
+  boxes: ArrayLike<number>, scores: ArrayLike<number>, labels: ArrayLike<number>, iouThr: number, maxOut: number,
+): Promise<Detections> {
+  const m = scores.length;
+  if (m === 0) return { boxes: new Float32Array(0), scores: new Float32Array(0), labels: new Int32Array(0) };
+  let maxCoord = 0;
+  for (let i = 0; i < 4 * m; i++) maxCoord = Math.max(maxCoord, boxes[i]!);
+  const shifted = new Float32Array(4 * m);
+  for (let i = 0; i < m; i++) {
+    const off = labels[i]! * (maxCoord + 1);
+    // tfjs takes [y1, x1, y2, x2]
+    shifted[4 * i] = boxes[4 * i + 1]! + off;
+    shifted[4 * i + 1] = boxes[4 * i]! + off;
+    shifted[4 * i + 2] = boxes[4 * i + 3]! + off;
+    shifted[4 * i + 3] = boxes[4 * i + 2]! + off;
+  }
+  const b = tf.tensor2d(shifted, [m, 4]);
+  const s = tf.tensor1d(Float32Array.from(scores));
+  const keepT = await tf.image.nonMaxSuppressionAsync(b, s, maxOut, iouThr);
+  const keep = await keepT.data();
+  b.dispose();
+  s.dispose();
+  keepT.dispose();
+  const out: Detections = { boxes: new Float32Array(keep.length * 4), scores: new Float32Array(keep.length), labels: new Int32Array(keep.length) };
+  keep.forEach((i, j) => {
+    for (let c = 0; c < 4; c++) out.boxes[4 * j + c] = boxes[4 * i + c]!;
+    out.scores[j] = scores[i]!;
+    out.labels[j] = labels[i]!;
+  });
+  return out;
+}
