@@ -1,1 +1,24 @@
+import { trainer } from '@sm-nas/proto';
+import { protoset } from '@sm-nas/proto/protoset';
+import { service, startServer, type RunningServer, type ServerLogger } from '@sm-nas/service-kit';
+import { trainerService, type TrainerServiceOptions } from './server.js';
+
 export * from './safetensors.js';
+export { runTrainJob, evaluateDetector, type TrainEvent, type TrainJobSpec, type DatasetSpec } from './train-job.js';
+export { trainerService, eventToWire, metricsToWire, type TrainerServiceOptions } from './server.js';
+export { trainJobFromRequest } from './request.js';
+
+export const SERVICE_NAME = 'trainer';
+export const DEFAULT_PORT = 50054;
+
+export function startTrainerServer(
+  options: { host: string; port: number; logger?: ServerLogger } & TrainerServiceOptions,
+): Promise<RunningServer> {
+  const { dataDir, run, ...server } = options;
+  return startServer({
+    serviceName: SERVICE_NAME,
+    services: [service(trainer.TrainerServiceDefinition, trainerService({ dataDir, run }))],
+    protoset,
+    ...server,
+  });
+}

@@ -1,0 +1,150 @@
+// Handlers of nas.trainer.v1.TrainerService. One training at a time per process (training uses every
+// core), later calls wait their turn; a job id seen before gets its stored result without training
+// again, so a retried or redelivered job is never trained twice.
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { trainer, type common } from '@sm-nas/proto';
+import { DomainError } from '@sm-nas/service-kit';
+import type { CocoSummary } from '@sm-nas/eval';
+import type { ServiceImplementation } from 'nice-grpc';
+import { trainJobFromRequest } from './request.js';
+import { runTrainJob, type TrainEvent, type TrainJobSpec } from './train-job.js';
+
+export interface TrainerServiceOptions {
+  /** Checkpoints and stored results live here; none kept if undefined. */
+  dataDir?: string;
+  /** Replaces the training run (tests of the service plumbing use the real one; this is for benches). */
+  run?: (spec: TrainJobSpec, signal: AbortSignal) => AsyncGenerator<TrainEvent>;
+}
+
+export function metricsToWire(m: CocoSummary | undefined): common.CocoMetrics | undefined {
+  if (!m) return undefined;
+  return {
+    ap: m.ap,
+    ap50: m.ap50,
+    ap75: m.ap75,
+    apSmall: m.apSmall,
+    apMedium: m.apMedium,
+    apLarge: m.apLarge,
+    arMaxDets1: m.ar1,
+    arMaxDets10: m.ar10,
+    arMaxDets100: m.ar100,
+    arSmall: m.arSmall,
+    arMedium: m.arMedium,
+    arLarge: m.arLarge,
+  };
+}
+
+const STATUS: Record<'succeeded' | 'failed' | 'cancelled', trainer.TrainStatus> = {
+  succeeded: trainer.TrainStatus.TRAIN_STATUS_SUCCEEDED,
+  failed: trainer.TrainStatus.TRAIN_STATUS_FAILED,
+  cancelled: trainer.TrainStatus.TRAIN_STATUS_CANCELLED,
+};
+
+export function eventToWire(event: TrainEvent, spec: TrainJobSpec): trainer.TrainResponse {
+  if (event.kind === 'progress') {
+    return {
+      event: {
+        $case: 'progress',
+        value: {
+          step: event.step,
+          maxSteps: event.maxSteps,
+          loss: event.loss,
+          lossComponents: event.components,
+          imagesPerSecond: event.imagesPerSecond,
+          elapsedSeconds: event.elapsedSeconds,
+          validation: metricsToWire(event.validation),
+        },
+      },
+    };
+  }
+  return {
+    event: {
+      $case: 'result',
+      value: {
+        jobId: event.jobId,
+        architectureId: event.architectureId,
+        status: STATUS[event.status],
+        failureReason: event.failureReason,
+        metrics: metricsToWire(event.metrics),
+        steps: event.steps,
+        trainSeconds: event.trainSeconds,
+        fidelity: {
+          inputScale: spec.inputScale,
+          widthMultiplier: spec.widthMultiplier,
+          maxSteps: spec.maxSteps,
+          maxSeconds: spec.maxSeconds,
+        },
+        checkpointUri: event.checkpointPath ? `file://${event.checkpointPath}` : '',
+        backend: event.backend,
+      },
+    },
+  };
+}
+
+export function trainerService(options: TrainerServiceOptions = {}): ServiceImplementation<typeof trainer.TrainerServiceDefinition> {
+  const run = options.run ?? runTrainJob;
+  const resultsDir = options.dataDir ? join(options.dataDir, 'results') : undefined;
+  const checkpointDir = options.dataDir ? join(options.dataDir, 'checkpoints') : undefined;
+  const finished = new Map<string, trainer.TrainResult>();
+  const running = new Set<string>();
+  let queue: Promise<unknown> = Promise.resolve();
+
+  async function storedResult(jobId: string): Promise<trainer.TrainResult | undefined> {
+    const known = finished.get(jobId);
+    if (known || !resultsDir) return known;
+    try {
+      const result = trainer.TrainResult.fromJSON(JSON.parse(await readFile(join(resultsDir, `${jobId}.json`), 'utf8')));
+      finished.set(jobId, result);
+      return result;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function storeResult(result: trainer.TrainResult): Promise<void> {
+    // A cancelled run is not a result: the same job may be asked again.
+    if (result.status === trainer.TrainStatus.TRAIN_STATUS_CANCELLED) return;
+    finished.set(result.jobId, result);
+    if (!resultsDir) return;
+    await mkdir(resultsDir, { recursive: true });
+    const path = join(resultsDir, `${result.jobId}.json`);
+    await writeFile(`${path}.tmp`, JSON.stringify(trainer.TrainResult.toJSON(result)));
+    await rename(`${path}.tmp`, path);
+  }
+
+  return {
+    async *train(request, context) {
+      const spec = trainJobFromRequest(request, checkpointDir, () => randomUUID());
+      const stored = await storedResult(spec.jobId);
+      if (stored) {
+        yield { event: { $case: 'result', value: stored } };
+        return;
+      }
+      if (running.has(spec.jobId)) throw new DomainError('ALREADY_EXISTS', `job_id: job ${spec.jobId} is already training`);
+      running.add(spec.jobId);
+      // Wait for the jobs ahead of this one; training shares the cores with nothing.
+      let release!: () => void;
+      const turn = queue;
+      queue = new Promise<void>((resolve) => (release = resolve));
+      try {
+        await turn;
+        context.signal.throwIfAborted();
+        for await (const event of run(spec, context.signal)) {
+          const wire = eventToWire(event, spec);
+          if (wire.event?.$case === 'result') await storeResult(wire.event.value);
+          yield wire;
+        }
+      } finally {
+        running.delete(spec.jobId);
+        release();
+      }
+    },
+
+    // eslint-disable-next-line require-yield
+    async *pretrain() {
+      throw new DomainError('UNIMPLEMENTED', 'Pretrain is not implemented yet (trainer issue): train a backbone elsewhere and pass its torchvision safetensors as schedule.pretrained_weights_path');
+    },
+  };
+}
