@@ -6,7 +6,8 @@ import { trainerService, type TrainerServiceOptions } from './server.js';
 export * from './safetensors.js';
 export { runTrainJob, evaluateDetector, type TrainEvent, type TrainJobSpec, type DatasetSpec } from './train-job.js';
 export { trainerService, eventToWire, metricsToWire, type TrainerServiceOptions } from './server.js';
-export { trainJobFromRequest } from './request.js';
+export { pretrainJobFromRequest, trainJobFromRequest } from './request.js';
+export { runPretrainJob, cropObjects, type PretrainEvent, type PretrainJobSpec } from './pretrain-job.js';
 
 export const SERVICE_NAME = 'trainer';
 export const DEFAULT_PORT = 50054;

@@ -2,8 +2,10 @@
 // INVALID_ARGUMENT naming the request field for anything unusable.
 import { validateArchitecture } from '@sm-nas/arch';
 import { architectureFromWire, withFieldPrefix } from '@sm-nas/arch/wire';
-import { trainer } from '@sm-nas/proto';
+import { common, trainer } from '@sm-nas/proto';
 import { InvalidArgumentError } from '@sm-nas/service-kit';
+import { join } from 'node:path';
+import type { PretrainJobSpec } from './pretrain-job.js';
 import type { DatasetSpec, TrainJobSpec } from './train-job.js';
 
 export const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -91,5 +93,53 @@ export function trainJobFromRequest(request: trainer.TrainRequest, checkpointDir
     maxSteps,
     maxSeconds,
     ...(checkpointDir ? { checkpointDir } : {}),
+  };
+}
+
+/** Pretrain's dataset is always the built-in one (its crops); COCO input is for Train. */
+export function pretrainJobFromRequest(request: trainer.PretrainRequest, dataDir: string | undefined, newJobId: () => string): PretrainJobSpec {
+  const jobId = request.jobId || newJobId();
+  if (!JOB_ID.test(jobId)) {
+    throw new InvalidArgumentError('job_id', 'letters, digits, ".", "_" and "-", starting with a letter or digit, at most 128');
+  }
+  if (!request.backbone) throw new InvalidArgumentError('backbone', 'required');
+  // Validate the backbone inside a complete architecture (the rest of it is irrelevant here).
+  const arch = withFieldPrefix('backbone', () => {
+    const wire = architectureFromWire({
+      backbone: request.backbone,
+      neck: { kind: common.NeckKind.NECK_KIND_C4, startLevel: 0, endLevel: 0, channels: 0 },
+      rpn: common.RpnKind.RPN_KIND_NONE,
+      head: { kind: common.HeadKind.HEAD_KIND_RETINANET, stages: 0, channels: 0 },
+      input: { widthPx: 512, heightPx: 512 },
+    });
+    return validateArchitecture(wire);
+  });
+  const source = request.dataset?.source;
+  if (source && source.$case !== 'builtin') {
+    throw new InvalidArgumentError('dataset', 'Pretrain trains on the built-in dataset only; leave it unset or set dataset.builtin');
+  }
+  const builtin = source?.$case === 'builtin' ? source.value : undefined;
+  const schedule = request.schedule ?? trainer.TrainSchedule.fromPartial({});
+  const fidelity = request.fidelity;
+  const maxSteps = fidelity?.maxSteps ?? 0;
+  const maxSeconds = inRange('fidelity.max_seconds', fidelity?.maxSeconds ?? 0, 0, 7 * 24 * 3600);
+  if (maxSteps === 0 && maxSeconds === 0) {
+    throw new InvalidArgumentError('fidelity.max_steps', 'set fidelity.max_steps or fidelity.max_seconds: a training run needs a budget');
+  }
+  const outputPath = request.outputPath || (dataDir ? join(dataDir, 'pretrained', `${jobId}.safetensors`) : '');
+  if (!outputPath) throw new InvalidArgumentError('output_path', 'required (the trainer has no data directory)');
+  return {
+    jobId,
+    backbone: arch.backbone,
+    widthMultiplier: inRange('fidelity.width_multiplier', fidelity?.widthMultiplier || 1, 0, LIMITS.widthMultiplier.max, true),
+    seed: builtin?.seed ?? schedule.seed,
+    trainImages: inRange('dataset.builtin.train_images', builtin?.trainImages || 1000, 1, LIMITS.datasetImages),
+    imageSizePx: inRange('dataset.builtin.image_size_px', builtin?.imageSizePx || 64, LIMITS.imageSizePx.min, LIMITS.imageSizePx.max),
+    cropPx: 32,
+    batchSize: inRange('schedule.batch_size', schedule.batchSize || 32, 1, LIMITS.batchSize),
+    learningRate: inRange('schedule.learning_rate', schedule.learningRate || 1e-3, 0, LIMITS.learningRate.max, true),
+    maxSteps,
+    maxSeconds,
+    outputPath,
   };
 }

@@ -8,7 +8,8 @@ import { trainer, type common } from '@sm-nas/proto';
 import { DomainError } from '@sm-nas/service-kit';
 import type { CocoSummary } from '@sm-nas/eval';
 import type { ServiceImplementation } from 'nice-grpc';
-import { trainJobFromRequest } from './request.js';
+import { pretrainJobFromRequest, trainJobFromRequest } from './request.js';
+import { runPretrainJob } from './pretrain-job.js';
 import { runTrainJob, type TrainEvent, type TrainJobSpec } from './train-job.js';
 
 export interface TrainerServiceOptions {
@@ -142,9 +143,46 @@ export function trainerService(options: TrainerServiceOptions = {}): ServiceImpl
       }
     },
 
-    // eslint-disable-next-line require-yield
-    async *pretrain() {
-      throw new DomainError('UNIMPLEMENTED', 'Pretrain is not implemented yet (trainer issue): train a backbone elsewhere and pass its torchvision safetensors as schedule.pretrained_weights_path');
+    async *pretrain(request, context) {
+      const spec = pretrainJobFromRequest(request, options.dataDir, () => randomUUID());
+      let release!: () => void;
+      const turn = queue;
+      queue = new Promise<void>((resolve) => (release = resolve));
+      try {
+        await turn;
+        context.signal.throwIfAborted();
+        for await (const event of runPretrainJob(spec, context.signal)) {
+          if (event.kind === 'progress') {
+            yield {
+              event: {
+                $case: 'progress',
+                value: trainer.TrainProgress.fromPartial({
+                  step: event.step,
+                  maxSteps: event.maxSteps,
+                  loss: event.loss,
+                  imagesPerSecond: event.imagesPerSecond,
+                  elapsedSeconds: event.elapsedSeconds,
+                }),
+              },
+            };
+          } else {
+            yield {
+              event: {
+                $case: 'result',
+                value: {
+                  jobId: event.jobId,
+                  status: STATUS[event.status],
+                  failureReason: event.failureReason,
+                  weightsPath: event.weightsPath,
+                  top1Accuracy: event.top1Accuracy,
+                },
+              },
+            };
+          }
+        }
+      } finally {
+        release();
+      }
     },
   };
 }

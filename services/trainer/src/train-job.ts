@@ -98,10 +98,12 @@ async function openDataset(spec: DatasetSpec): Promise<{ train: DetectionDataset
 /** Backbone weights from torchvision names into the detector (pretrained mode). */
 async function loadPretrained(detector: Detector, path: string): Promise<number> {
   const { tensors } = await readSafetensors(path);
+  // The file may hold more than this detector runs (the classifier; stage 4 under a C4 neck).
+  const known = new Set(detector.getWeights().keys());
   const weights: WeightMap = new Map();
   for (const [name, tensor] of tensors) {
     const ours = fromTorchvisionName(detector.arch.backbone, name);
-    if (ours) weights.set(ours, { data: tensor.data, shape: tensor.shape });
+    if (ours && known.has(ours)) weights.set(ours, { data: tensor.data, shape: tensor.shape });
   }
   if (weights.size === 0) throw new Error(`${path}: no tensor has a torchvision backbone name of ${detector.arch.backbone.kind}`);
   detector.setWeights(weights, false);

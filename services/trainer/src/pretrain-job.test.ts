@@ -1,0 +1,46 @@
+// The offline pretrain job produces torchvision-named backbone weights that the trainer's pretrained
+// mode loads: the whole pretrained path runs here without ImageNet.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseCanonical } from '@sm-nas/arch';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runPretrainJob, type PretrainEvent, type PretrainResultEvent } from './pretrain-job.js';
+import { readSafetensors } from './safetensors.js';
+import { runTrainJob, type TrainResultEvent } from './train-job.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pretrain-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('pretrain, then train in pretrained mode', () => {
+  it('writes torchvision names and the detector loads them', async () => {
+    const arch = parseCanonical('resnet18:64:11-21-21-21/fpn:3-5:256/none/retinanet:256/512x512');
+    const outputPath = join(dir, 'r18.safetensors');
+    const events: PretrainEvent[] = [];
+    for await (const e of runPretrainJob({
+      jobId: 'p', backbone: arch.backbone, widthMultiplier: 0.125, seed: 1, trainImages: 16, imageSizePx: 64,
+      cropPx: 32, batchSize: 8, learningRate: 1e-3, maxSteps: 5, maxSeconds: 0, outputPath,
+    })) events.push(e);
+    const result = events.at(-1) as PretrainResultEvent;
+    expect(result.failureReason).toBe('');
+    expect(result.status).toBe('succeeded');
+    expect(result.top1Accuracy).toBeGreaterThanOrEqual(0);
+
+    const { tensors, metadata } = await readSafetensors(outputPath);
+    expect(metadata.backbone).toBe('resnet18');
+    // torchvision's resnet18 state-dict keys (torchvision/models/resnet.py), at base width 8.
+    expect(tensors.get('conv1.weight')?.shape).toEqual([8, 3, 7, 7]);
+    expect(tensors.get('layer4.1.conv2.weight')?.shape).toEqual([64, 64, 3, 3]);
+    expect(tensors.has('layer2.0.downsample.0.weight')).toBe(true);
+    expect(tensors.has('fc.weight')).toBe(true);
+
+    let trained: TrainResultEvent | undefined;
+    for await (const e of runTrainJob({
+      jobId: 't', arch, dataset: { kind: 'builtin', seed: 2, trainImages: 8, valImages: 4, imageSizePx: 64 },
+      init: 'pretrained', pretrainedWeightsPath: outputPath, batchSize: 4, learningRate: 1e-3, weightDecay: 0, seed: 0,
+      evalEverySteps: 0, inputScale: 1 / 8, widthMultiplier: 0.125, maxSteps: 2, maxSeconds: 0,
+    })) if (e.kind === 'result') trained = e;
+    expect(trained?.failureReason).toBe('');
+    expect(trained?.status).toBe('succeeded');
+  }, 180_000);
+});
