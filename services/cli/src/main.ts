@@ -4,11 +4,14 @@ import { ClientError, Status } from 'nice-grpc';
 import { UsageError } from './arch-arg.js';
 import { FLOPS_USAGE, flopsCommand } from './commands/flops.js';
 import { SPACE_USAGE, spaceCommand } from './commands/space.js';
+import { TRAIN_USAGE, trainCommand } from './commands/train.js';
 
 const USAGE = `usage:
 ${SPACE_USAGE}
 
 ${FLOPS_USAGE}
+
+${TRAIN_USAGE}
 
 sm-nas up [--data-dir DIR]      start nats-server (JetStream) and the implemented services locally
 sm-nas demo [--count N] [--seed N] [--data-dir DIR]
@@ -29,6 +32,14 @@ async function main(argv: string[]): Promise<number> {
       classes: { type: 'string' },
       proposals: { type: 'string' },
       'data-dir': { type: 'string' },
+      steps: { type: 'string' },
+      seconds: { type: 'string' },
+      'input-scale': { type: 'string' },
+      width: { type: 'string' },
+      batch: { type: 'string' },
+      lr: { type: 'string' },
+      images: { type: 'string' },
+      pretrained: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -46,6 +57,10 @@ async function main(argv: string[]): Promise<number> {
     case 'flops':
       console.log(await flopsCommand(rest[0], values));
       return 0;
+    case 'train': {
+      console.log(await trainCommand(rest[0], values, (line) => console.error(line)));
+      return 0;
+    }
     case 'demo': {
       // The mesh modules load only for the commands that start one.
       const { demoCommand } = await import('./commands/demo.js');

@@ -15,7 +15,7 @@ const SERVING = 1;
 
 const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 
-export const MESH_SERVICES = ['searchspace', 'flops'] as const;
+export const MESH_SERVICES = ['searchspace', 'flops', 'trainer'] as const;
 export type MeshService = (typeof MESH_SERVICES)[number];
 
 export interface LocalMesh {

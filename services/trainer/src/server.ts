@@ -3,7 +3,8 @@
 // again, so a retried or redelivered job is never trained twice.
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { trainer, type common } from '@sm-nas/proto';
 import { DomainError } from '@sm-nas/service-kit';
 import type { CocoSummary } from '@sm-nas/eval';
@@ -77,7 +78,7 @@ export function eventToWire(event: TrainEvent, spec: TrainJobSpec): trainer.Trai
           maxSteps: spec.maxSteps,
           maxSeconds: spec.maxSeconds,
         },
-        checkpointUri: event.checkpointPath ? `file://${event.checkpointPath}` : '',
+        checkpointUri: event.checkpointPath ? pathToFileURL(resolve(event.checkpointPath)).href : '',
         backend: event.backend,
       },
     },
