@@ -1,0 +1,75 @@
+// oneDNN convolutions for float32 NHWC tensors that live in one buffer (the tfjs wasm backend's
+// heap), computed in place by a Node-API addon built at install (scripts/build.mjs). When the addon
+// is not built, or `SM_NAS_NATIVE=0`, `loadOneDnn` says why and callers keep their own kernels.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export const NATIVE_ENV = 'SM_NAS_NATIVE';
+
+/** Float64Array slots of a call's arguments (offsets in float32 elements into the heap). */
+export const ConvArg = {
+  A: 0, B: 1, C: 2, BIAS: 3,
+  N: 4, IH: 5, IW: 6, IC: 7, OH: 8, OW: 9, OC: 10, KH: 11, KW: 12,
+  SH: 13, SW: 14, DH: 15, DW: 16, PT: 17, PL: 18, PB: 19, PR: 20, GROUPS: 21, ACT: 22,
+} as const;
+export const CONV_ARGS = 23;
+
+/** Fused activation of the forward convolution. */
+export const ConvActivation = { none: 0, relu: 1, relu6: 2 } as const;
+
+export interface OneDnn {
+  /** oneDNN's version, e.g. `2.6.3`. */
+  readonly version: string;
+  /** y[C] = act(conv(x[A], filter[B]) + bias[BIAS]); bias -1 for none. */
+  convForward(heap: Uint8Array, args: Float64Array): void;
+  /** dx[C] = the input gradient from dy[A] and filter[B]. */
+  convBackwardData(heap: Uint8Array, args: Float64Array): void;
+  /** dfilter[C] = the filter gradient from x[A] and dy[B]. */
+  convBackwardWeights(heap: Uint8Array, args: Float64Array): void;
+  /** OpenMP threads oneDNN runs on. */
+  setThreads(n: number): void;
+  threads(): number;
+  /** Convolution primitives built so far (one per geometry and direction). */
+  cachedPrimitives(): number;
+}
+
+export type OneDnnLoad = { ok: true; addon: OneDnn } | { ok: false; reason: string };
+
+const require = createRequire(import.meta.url);
+const addonPath = fileURLToPath(new URL('../build/Release/onednn.node', import.meta.url));
+const statusPath = fileURLToPath(new URL('../build/status.json', import.meta.url));
+
+let loaded: OneDnnLoad | undefined;
+
+/** `SM_NAS_NATIVE` set to 0, false, off or no. */
+export function nativeDisabled(env: Record<string, string | undefined> = process.env): boolean {
+  return ['0', 'false', 'off', 'no'].includes((env[NATIVE_ENV] ?? '').trim().toLowerCase());
+}
+
+/** Loads the addon once; `{ ok: false, reason }` when it is disabled, not built or fails to load. */
+export function loadOneDnn(env: Record<string, string | undefined> = process.env): OneDnnLoad {
+  if (nativeDisabled(env)) return { ok: false, reason: `${NATIVE_ENV}=${env[NATIVE_ENV]}` };
+  loaded ??= load();
+  return loaded;
+}
+
+function load(): OneDnnLoad {
+  try {
+    return { ok: true, addon: require(addonPath) as OneDnn };
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'MODULE_NOT_FOUND') return { ok: false, reason: `@sm-nas/onednn not built: ${buildStatus()}` };
+    const message = error instanceof Error ? error.message : String(error);
+    return { ok: false, reason: `@sm-nas/onednn failed to load: ${message.split('\n')[0]}` };
+  }
+}
+
+function buildStatus(): string {
+  try {
+    const status = JSON.parse(readFileSync(statusPath, 'utf8')) as { reason?: string };
+    return status.reason ?? 'no reason recorded';
+  } catch {
+    return 'its install script did not run (pnpm install, or pnpm --filter @sm-nas/onednn build)';
+  }
+}
