@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -14,7 +15,7 @@ function finish(built, reason, log = '') {
   mkdirSync(join(root, 'build'), { recursive: true });
   writeFileSync(join(root, 'build', 'status.json'), `${JSON.stringify({ built, reason, node: process.version }, null, 2)}\n`);
   if (log) writeFileSync(join(root, 'build', 'build.log'), log);
-  console.log(`@sm-nas/onednn: ${built ? 'built' : `not built: ${reason}`}`);
+  process.stdout.write(`@sm-nas/onednn: ${built ? 'built' : `not built: ${reason}`}\n`);
   process.exit(0);
 }
 

@@ -132,35 +132,85 @@ Entry& entry(const Geometry& g, char kind) {
   return ref;
 }
 
-void run(char kind, float* heap, const Geometry& g) {
+void run(char kind, const Geometry& g, void* a, void* b, void* c, void* bias) {
   Entry& e = entry(g, kind);
   auto& s = stream();
-  auto at = [&](Arg a) { return static_cast<void*>(heap + g.v[a]); };
-  memory src(g.nhwc(kind == 'd' ? g.dst() : g.src()), engine(), at(A));
+  memory src(g.nhwc(kind == 'd' ? g.dst() : g.src()), engine(), a);
   if (kind == 'f' || kind == 'd') {
-    memory user(e.userWeights, engine(), at(B));
+    memory user(e.userWeights, engine(), b);
     memory w = user;
     if (e.reorder) {
       e.toPrim.execute(s, {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, *e.scratchWeights}});
       w = *e.scratchWeights;
     }
     if (kind == 'f') {
-      memory dst(g.nhwc(g.dst()), engine(), at(C));
+      memory dst(g.nhwc(g.dst()), engine(), c);
       std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}};
-      if (g.v[BIAS] >= 0) args.emplace(DNNL_ARG_BIAS, memory(memory::desc({g.v[OC]}, dt::f32, tag::x), engine(), at(BIAS)));
+      if (bias) args.emplace(DNNL_ARG_BIAS, memory(memory::desc({g.v[OC]}, dt::f32, tag::x), engine(), bias));
       e.prim.execute(s, args);
     } else {
-      memory diffSrc(g.nhwc(g.src()), engine(), at(C));
+      memory diffSrc(g.nhwc(g.src()), engine(), c);
       e.prim.execute(s, {{DNNL_ARG_DIFF_DST, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, diffSrc}});
     }
   } else {
-    memory diffDst(g.nhwc(g.dst()), engine(), at(B));
-    memory user(e.userWeights, engine(), at(C));
+    memory diffDst(g.nhwc(g.dst()), engine(), b);
+    memory user(e.userWeights, engine(), c);
     memory dw = e.reorder ? *e.scratchWeights : user;
     e.prim.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
     if (e.reorder) e.toUser.execute(s, {{DNNL_ARG_FROM, dw}, {DNNL_ARG_TO, user}});
   }
-  s.wait();
+}
+
+// oneDNN 2.6.3's jit_1x1 backward-weights kernel (AVX2, NHWC) gets the filter gradient wrong for
+// a strided 1x1 convolution whose stride leaves the last input rows unused (8x8 input, stride 2).
+// A 1x1 convolution only reads the input at the strided positions: gather them (a strided
+// reorder per image, a 1/(sh*sw) sized copy; oneDNN refuses a 4-D view whose images overlap in
+// its bounding box) and run the stride-1 convolution on them.
+struct Subsample {
+  dnnl::primitive gather;
+  memory::desc strided, dense;
+  std::unique_ptr<memory> buffer;
+};
+std::unordered_map<std::string, std::unique_ptr<Subsample>> subsamples;
+
+bool stridedPointwise(const Geometry& g) {
+  return g.v[KH] == 1 && g.v[KW] == 1 && g.v[PT] == 0 && g.v[PL] == 0 &&
+         ((g.v[IH] - 1) % g.v[SH] != 0 || (g.v[IW] - 1) % g.v[SW] != 0);
+}
+
+void runWeights(const Geometry& g, void* x, void* dy, void* dw) {
+  if (!stridedPointwise(g)) return run('w', g, x, dy, dw, nullptr);
+  Geometry h = g;
+  h.v[IH] = g.v[OH];
+  h.v[IW] = g.v[OW];
+  h.v[SH] = h.v[SW] = 1;
+  h.v[PB] = h.v[PR] = 0;
+  const std::string key = g.key('s');
+  auto it = subsamples.find(key);
+  const int64_t c = g.v[IC], oh = g.v[OH], ow = g.v[OW];
+  if (it == subsamples.end()) {
+    auto sub = std::make_unique<Subsample>();
+    sub->strided = memory::desc({c, oh, ow}, dt::f32, memory::dims{1, g.v[SH] * g.v[IW] * c, g.v[SW] * c});
+    sub->dense = memory::desc({c, oh, ow}, dt::f32, memory::dims{1, ow * c, c});
+    sub->buffer = std::make_unique<memory>(h.nhwc(h.src()), engine());
+    sub->gather = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), sub->strided, engine(), sub->dense));
+    it = subsamples.emplace(key, std::move(sub)).first;
+  }
+  Subsample& sub = *it->second;
+  float* dense = static_cast<float*>(sub.buffer->get_data_handle());
+  for (int64_t n = 0; n < g.v[N]; n++) {
+    memory from(sub.strided, engine(), static_cast<float*>(x) + n * g.v[IH] * g.v[IW] * c);
+    memory to(sub.dense, engine(), dense + n * oh * ow * c);
+    sub.gather.execute(stream(), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+  }
+  run('w', h, dense, dy, dw, nullptr);
+}
+
+void run(char kind, float* heap, const Geometry& g) {
+  auto at = [&](Arg a) { return static_cast<void*>(heap + g.v[a]); };
+  if (kind == 'w') runWeights(g, at(A), at(B), at(C));
+  else run(kind, g, at(A), at(B), at(C), kind == 'f' && g.v[BIAS] >= 0 ? at(BIAS) : nullptr);
+  stream().wait();
 }
 
 // ---- Node-API glue ----

@@ -50,6 +50,8 @@ const cases: Geo[] = [
   { n: 2, ih: 10, iw: 9, ic: 3, oc: 2, kh: 3, kw: 3, s: 2, d: 1, pt: 0, pl: 1, pb: 1, pr: 0, groups: 1 },
   { n: 1, ih: 11, iw: 12, ic: 2, oc: 3, kh: 5, kw: 3, s: 3, d: 1, pt: 2, pl: 0, pb: 0, pr: 2, groups: 1 },
   { n: 2, ih: 8, iw: 8, ic: 8, oc: 12, kh: 3, kw: 3, s: 2, d: 1, pt: 0, pl: 0, pb: 1, pr: 1, groups: 4 },
+  { n: 2, ih: 8, iw: 8, ic: 4, oc: 6, kh: 1, kw: 1, s: 2, d: 1, pt: 0, pl: 0, pb: 0, pr: 0, groups: 1 },
+  { n: 2, ih: 9, iw: 9, ic: 4, oc: 6, kh: 1, kw: 1, s: 2, d: 1, pt: 0, pl: 0, pb: 0, pr: 0, groups: 1 },
   { n: 2, ih: 9, iw: 9, ic: 4, oc: 8, kh: 3, kw: 3, s: 1, d: 2, pt: 2, pl: 2, pb: 2, pr: 2, groups: 4 },
 ];
 

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { registerCoreGradients } from './gradients.js';
+import { registerNativeKernels } from './kernels/native.js';
 import { registerWasmKernels } from './kernels/register.js';
 import { withNodeWasmThreads } from './wasm-threads.js';
 
@@ -24,6 +25,11 @@ export interface BackendInfo {
   simd: boolean;
   /** Threads the kernels run on (the XNNPACK pool for wasm; 0 when the backend decides). */
   threads: number;
+  /**
+   * Native library that runs the wasm backend's convolutions in place on its heap, e.g.
+   * `oneDNN 2.6.3` (@sm-nas/onednn); absent when XNNPACK runs them (`reason` says why).
+   */
+  native?: string;
   /** Why this backend runs: what was asked for and what was missing. */
   reason: string;
 }
@@ -66,10 +72,14 @@ export function backendInfo(): BackendInfo | undefined {
   return current;
 }
 
-/** One line: `tfjs backend: wasm 4.22.0 (simd, 2 threads) — <reason>`. */
+/**
+ * One line: `tfjs backend: wasm @tensorflow/tfjs-backend-wasm@4.22.0 + oneDNN 2.6.3 native
+ * convolutions (simd, 2 threads) — <reason>`.
+ */
 export function describeBackend(info: BackendInfo): string {
   const features = [info.simd ? 'simd' : 'no simd', info.threads > 0 ? `${info.threads} thread${info.threads === 1 ? '' : 's'}` : ''];
-  return `tfjs backend: ${info.name} ${info.version} (${features.filter(Boolean).join(', ')}) — ${info.reason}`;
+  const native = info.native ? ` + ${info.native} native convolutions` : '';
+  return `tfjs backend: ${info.name} ${info.version}${native} (${features.filter(Boolean).join(', ')}) — ${info.reason}`;
 }
 
 export function parseBackendChoice(value: string | undefined): BackendChoice {
@@ -113,8 +123,12 @@ async function start(options: InitBackendOptions): Promise<BackendInfo> {
   }
 
   const w = await startWasm(threads);
-  const why = choice === 'wasm' ? forced : missing.join(', ');
-  return { ...w, reason: w.note ? `${why}; ${w.note}` : why };
+  const why = [choice === 'wasm' ? forced : missing.join(', '), w.note];
+  // oneDNN's OpenMP threads: as many as asked for, even when the wasm pool fell back to one.
+  const native = registerNativeKernels(threads, env);
+  if (!native.active) why.push(`native convolutions off: ${native.reason}`);
+  const { note: _, ...info } = w;
+  return { ...info, ...(native.active ? { native: native.library } : {}), reason: why.filter(Boolean).join('; ') };
 }
 
 /** Loads a native package; returns the backend info or why it is not usable. */

@@ -10,5 +10,7 @@ export {
   type BackendInfo,
   type InitBackendOptions,
 } from './backend.js';
+export { NATIVE_KERNELS, nativeKernelStatus, registerNativeKernels, useNativeKernels, type NativeStatus } from './kernels/native.js';
+export { NATIVE_ENV } from '@sm-nas/onednn';
 export { WASM_GRAD_KERNELS, gradKernelConfigs, registerWasmKernels, useWasmConv2DBackpropInput } from './kernels/register.js';
 export { groupedConv2d, type GroupedConvImpl } from './grouped-conv.js';

@@ -1,8 +1,11 @@
 // Every kernel this package registers for wasm, against the cpu backend's own kernels on the same
-// inputs, through tfjs's gradients (the path training takes).
+// inputs, through tfjs's gradients (the path training takes). The convolutions are oneDNN's when
+// @sm-nas/onednn is built; grad-kernels-fallback.test.ts runs this file again with SM_NAS_NATIVE=0
+// (XNNPACK and the composed gradients).
+import { loadOneDnn } from '@sm-nas/onednn';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../backend.js';
+import { backendInfo, initBackend } from '../backend.js';
 import { groupedConv2d } from '../grouped-conv.js';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -119,6 +122,11 @@ const name = (c: ConvCase) =>
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', threads: 2, log: null });
+});
+
+it(`convolutions run on ${loadOneDnn().ok ? 'oneDNN' : 'XNNPACK (native kernels off)'}`, () => {
+  const load = loadOneDnn();
+  expect(backendInfo()!.native).toBe(load.ok ? `oneDNN ${load.addon.version}` : undefined);
 });
 
 describe('Conv2DBackpropInput and Conv2DBackpropFilter on wasm match cpu', () => {

@@ -1,0 +1,194 @@
+// Convolution kernels for the wasm backend that run oneDNN (@sm-nas/onednn) in place on the wasm
+// heap: the addon reads the inputs and writes the output (allocated by the backend) at their
+// memory offsets, no copy. Any case they do not take (another data format or dtype, a leaky or
+// PReLU activation, a rounding mode oneDNN's output size disagrees with, empty tensors) goes to
+// the kernel registered before them (XNNPACK, or this package's composed gradients).
+import {
+  Conv2D,
+  Conv2DBackpropFilter,
+  Conv2DBackpropInput,
+  DepthwiseConv2dNative,
+  DepthwiseConv2dNativeBackpropFilter,
+  DepthwiseConv2dNativeBackpropInput,
+  FusedConv2D,
+  FusedDepthwiseConv2D,
+  backend_util,
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  util,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+import { CONV_ARGS, ConvActivation, ConvArg, loadOneDnn, type OneDnn } from '@sm-nas/onednn';
+
+/** The parts of tfjs-backend-wasm's BackendWasm these kernels use. */
+interface WasmBackend {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+}
+
+type Shape4 = [number, number, number, number];
+type Direction = 'forward' | 'data' | 'weights';
+
+/** The kernels registered when the addon loads. */
+export const NATIVE_KERNELS = [
+  Conv2D,
+  FusedConv2D,
+  Conv2DBackpropInput,
+  Conv2DBackpropFilter,
+  DepthwiseConv2dNative,
+  FusedDepthwiseConv2D,
+  DepthwiseConv2dNativeBackpropInput,
+  DepthwiseConv2dNativeBackpropFilter,
+] as const;
+
+export type NativeStatus = { active: true; library: string; threads: number } | { active: false; reason: string };
+
+let status: NativeStatus | undefined;
+const fallbacks = new Map<string, KernelConfig>();
+
+/**
+ * Replaces the wasm backend's convolution kernels with oneDNN's when @sm-nas/onednn loads and
+ * `SM_NAS_NATIVE` is not 0 (idempotent; call after `registerWasmKernels`). Returns whether they
+ * run, or why not.
+ */
+export function registerNativeKernels(threads: number, env: Record<string, string | undefined> = process.env): NativeStatus {
+  if (status) return status;
+  const load = loadOneDnn(env);
+  if (!load.ok) return (status = { active: false, reason: load.reason });
+  const dnn = load.addon;
+  dnn.setThreads(Math.max(1, threads));
+  for (const [kernelName, kernelFunc] of Object.entries(nativeKernelFuncs(dnn))) {
+    const previous = getKernel(kernelName, 'wasm');
+    if (previous) {
+      fallbacks.set(kernelName, previous);
+      unregisterKernel(kernelName, 'wasm');
+    }
+    registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+  }
+  return (status = { active: true, library: `oneDNN ${dnn.version}`, threads: dnn.threads() });
+}
+
+/** Whether the native kernels run; undefined before `registerNativeKernels`. */
+export function nativeKernelStatus(): NativeStatus | undefined {
+  return status;
+}
+
+function fallback(kernelName: string, args: Parameters<KernelFunc>[0]): TensorInfo {
+  const config = fallbacks.get(kernelName);
+  if (!config) throw new Error(`${kernelName}: oneDNN does not take this case and the wasm backend has no other kernel`);
+  return config.kernelFunc(args) as TensorInfo;
+}
+
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: backend_util.ExplicitPadding | 'valid' | 'same' | number;
+  dataFormat?: string;
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** The geometry part of the addon's arguments, or undefined when oneDNN cannot run it. */
+function geometry(xShape: Shape4, filterShape: Shape4, attrs: ConvAttrs, depthwise: boolean): Float64Array | undefined {
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') return undefined;
+  const info = backend_util.computeConv2DInfo(xShape, filterShape, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, depthwise, 'channelsLast');
+  const p = info.padInfo;
+  // oneDNN's output size is floor((in + pads - effective filter) / stride) + 1.
+  const oh = Math.floor((info.inHeight + p.top + p.bottom - info.effectiveFilterHeight) / info.strideHeight) + 1;
+  const ow = Math.floor((info.inWidth + p.left + p.right - info.effectiveFilterWidth) / info.strideWidth) + 1;
+  if (oh !== info.outHeight || ow !== info.outWidth || Math.min(p.top, p.bottom, p.left, p.right) < 0) return undefined;
+  if (util.sizeFromShape(xShape) === 0 || util.sizeFromShape(info.outShape) === 0) return undefined;
+  const groups = depthwise ? info.inChannels : 1;
+  const args = new Float64Array(CONV_ARGS);
+  args.set(
+    [
+      info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
+      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
+      p.top, p.left, p.bottom, p.right, groups,
+    ],
+    ConvArg.N,
+  );
+  args[ConvArg.BIAS] = -1;
+  return args;
+}
+
+function floatOffset(backend: WasmBackend, t: TensorInfo): number {
+  const offset = backend.dataIdMap.get(t.dataId)?.memoryOffset;
+  if (offset == null || offset % 4 !== 0) throw new Error(`tensor [${t.shape.join(', ')}] has no float32 offset on the wasm heap`);
+  return offset / 4;
+}
+
+function nativeKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
+  const run = (direction: Direction, backend: WasmBackend, args: Float64Array, a: TensorInfo, b: TensorInfo, outShape: number[], bias?: TensorInfo): TensorInfo => {
+    const out = backend.makeOutput(outShape, 'float32');
+    args[ConvArg.A] = floatOffset(backend, a);
+    args[ConvArg.B] = floatOffset(backend, b);
+    args[ConvArg.C] = floatOffset(backend, out);
+    if (bias) args[ConvArg.BIAS] = floatOffset(backend, bias);
+    // The heap is read at each call: a non-shared wasm memory is a new buffer after it grows.
+    const heap = backend.wasm.HEAPU8;
+    if (direction === 'forward') dnn.convForward(heap, args);
+    else if (direction === 'data') dnn.convBackwardData(heap, args);
+    else dnn.convBackwardWeights(heap, args);
+    return out;
+  };
+  const float32 = (...ts: (TensorInfo | undefined)[]) => ts.every((t) => t === undefined || t.dtype === 'float32');
+
+  const forward = (kernelName: string, depthwise: boolean, fused: boolean): KernelFunc => (params) => {
+    const backend = params.backend as unknown as WasmBackend;
+    const { x, filter, bias, preluActivationWeights } = params.inputs as Record<string, TensorInfo | undefined>;
+    const attrs = params.attrs as unknown as ConvAttrs & { activation?: backend_util.Activation };
+    const activation = fused ? (attrs.activation ?? 'linear') : 'linear';
+    const act = activation === 'linear' ? ConvActivation.none : activation === 'relu' ? ConvActivation.relu : activation === 'relu6' ? ConvActivation.relu6 : undefined;
+    const args = geometry(x!.shape as Shape4, filter!.shape as Shape4, attrs, depthwise);
+    const oc = filter!.shape[depthwise ? 2 : 3]! * (depthwise ? filter!.shape[3]! : 1);
+    if (!args || act === undefined || preluActivationWeights || (bias && util.sizeFromShape(bias.shape) !== oc) || !float32(x, filter, bias)) {
+      return fallback(kernelName, params);
+    }
+    args[ConvArg.ACT] = act;
+    return run('forward', backend, args, x!, filter!, [args[ConvArg.N]!, args[ConvArg.OH]!, args[ConvArg.OW]!, oc], bias);
+  };
+
+  const backwardData = (kernelName: string, depthwise: boolean): KernelFunc => (params) => {
+    const backend = params.backend as unknown as WasmBackend;
+    const { dy, filter } = params.inputs as Record<string, TensorInfo>;
+    const attrs = params.attrs as unknown as ConvAttrs & { inputShape: Shape4 };
+    const args = geometry(attrs.inputShape, filter!.shape as Shape4, attrs, depthwise);
+    if (!args || !float32(dy, filter)) return fallback(kernelName, params);
+    return run('data', backend, args, dy!, filter!, [...attrs.inputShape]);
+  };
+
+  const backwardWeights = (kernelName: string, depthwise: boolean): KernelFunc => (params) => {
+    const backend = params.backend as unknown as WasmBackend;
+    const { x, dy } = params.inputs as Record<string, TensorInfo>;
+    const attrs = params.attrs as unknown as ConvAttrs & { filterShape: Shape4 };
+    const args = geometry(x!.shape as Shape4, attrs.filterShape, attrs, depthwise);
+    if (!args || !float32(x, dy)) return fallback(kernelName, params);
+    return run('weights', backend, args, x!, dy!, [...attrs.filterShape]);
+  };
+
+  return {
+    [Conv2D]: forward(Conv2D, false, false),
+    [FusedConv2D]: forward(FusedConv2D, false, true),
+    [DepthwiseConv2dNative]: forward(DepthwiseConv2dNative, true, false),
+    [FusedDepthwiseConv2D]: forward(FusedDepthwiseConv2D, true, true),
+    [Conv2DBackpropInput]: backwardData(Conv2DBackpropInput, false),
+    [DepthwiseConv2dNativeBackpropInput]: backwardData(DepthwiseConv2dNativeBackpropInput, true),
+    [Conv2DBackpropFilter]: backwardWeights(Conv2DBackpropFilter, false),
+    [DepthwiseConv2dNativeBackpropFilter]: backwardWeights(DepthwiseConv2dNativeBackpropFilter, true),
+  } satisfies Record<(typeof NATIVE_KERNELS)[number], KernelFunc>;
+}
+
+/** For tests and measurements: switch between the native kernels and the ones they replaced. */
+export function useNativeKernels(on: boolean): void {
+  if (!status?.active) throw new Error('native kernels are not active');
+  const natives = nativeConfigs ??= NATIVE_KERNELS.map((k) => getKernel(k, 'wasm')!);
+  for (const config of on ? natives : [...fallbacks.values()]) {
+    unregisterKernel(config.kernelName, 'wasm');
+    registerKernel(config);
+  }
+}
+let nativeConfigs: KernelConfig[] | undefined;
