@@ -2,6 +2,8 @@
 // picks) and in PyTorch on the same networks, same batch, same threads, measured in the same run.
 //
 //   pnpm exec tsx bench/train-step.ts
+//   With @sm-nas/onednn built, each network runs with the native (oneDNN) convolutions and again
+//   with XNNPACK's (BENCH_NATIVE_OFF=0 skips the second run); SM_NAS_NATIVE=0 turns native off.
 //   BENCH_STEPS (default 5 timed steps after 2 warm-up steps), BENCH_THREADS (default: all CPUs),
 //   BENCH_NETS (comma list of conv6,resnet18,resnet50), BENCH_PYTHON (default /usr/bin/python3,
 //   Debian's python3-torch).
@@ -13,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { initBackend, tf, useWasmConv2DBackpropInput } from '../libs/tfjs-runtime/src/index.js';
+import { initBackend, tf, useNativeKernels, useWasmConv2DBackpropInput } from '../libs/tfjs-runtime/src/index.js';
 
 type Pad4 = [[0, 0], [number, number], [number, number], [0, 0]];
 const pad = (p: number): Pad4 => [[0, 0], [p, p], [p, p], [0, 0]];
@@ -188,16 +190,21 @@ const wanted = (process.env.BENCH_NETS ?? 'conv6,resnet18,resnet50').split(',');
 const nets = [conv6(32, 64), resnet(18, 16, 64), resnet(50, 8, 64)].filter((n) => wanted.includes(n.name));
 
 const rows: { name: string; shape: string; tfjs: number; torch?: number; note?: string }[] = [];
+const compareOff = info.native !== undefined && process.env.BENCH_NATIVE_OFF !== '0';
 for (const net of nets) {
-  rows.push({ name: net.name, shape: `${net.batch}x${net.size}x${net.size}`, tfjs: timeTfjs(net, steps) });
-  if (net.name === 'conv6' && info.name === 'wasm') {
+  rows.push({ name: net.name, shape: `${net.batch}x${net.size}x${net.size}`, tfjs: timeTfjs(net, steps), note: info.native ? `${info.native} convolutions` : undefined });
+  if (compareOff) {
+    useNativeKernels(false);
+    rows.push({ name: net.name, shape: `${net.batch}x${net.size}x${net.size}`, tfjs: timeTfjs(net, steps), note: 'native off: XNNPACK' });
+    useNativeKernels(true);
+  } else if (net.name === 'conv6' && info.name === 'wasm' && !info.native) {
     useWasmConv2DBackpropInput('wasm');
     rows.push({ name: net.name, shape: `${net.batch}x${net.size}x${net.size}`, tfjs: timeTfjs(net, steps), note: "wasm's own Conv2DBackpropInput" });
     useWasmConv2DBackpropInput('composed');
   }
 }
 const torch = timePytorch(nets, steps, threads);
-console.log(`\ntfjs ${info.name} (${info.version}, ${info.threads} threads) vs PyTorch ${torch.torch} (${torch.threads} threads), median of ${steps} steps\n`);
+console.log(`\ntfjs ${info.name} (${info.version}${info.native ? ` + ${info.native}` : ''}, ${info.threads} threads) vs PyTorch ${torch.torch} (${torch.threads} threads), median of ${steps} steps\n`);
 console.log('| network | batch x H x W | tfjs ms/step | PyTorch ms/step | tfjs / PyTorch |');
 console.log('|---|---|---|---|---|');
 for (const r of rows) {

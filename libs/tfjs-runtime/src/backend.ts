@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { registerCoreGradients } from './gradients.js';
+import { registerLeanGradients } from './kernels/batchnorm-grad.js';
 import { registerNativeKernels } from './kernels/native.js';
 import { registerWasmKernels } from './kernels/register.js';
 import { withNodeWasmThreads } from './wasm-threads.js';
@@ -103,6 +104,7 @@ async function start(options: InitBackendOptions): Promise<BackendInfo> {
   const threads = options.threads ?? parseThreads(env[THREADS_ENV]) ?? os.availableParallelism();
   const forced = `${BACKEND_ENV}=${choice}`;
   await registerCoreGradients();
+  registerLeanGradients();
 
   if (choice === 'cpu') {
     if (!(await tf.setBackend('cpu'))) throw new Error('tfjs cpu backend failed to start');
