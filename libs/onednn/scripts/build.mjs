@@ -3,7 +3,7 @@
 // build fails, it writes why to build/status.json, and the package reports that at run time.
 //   node scripts/build.mjs    (also `pnpm --filter @sm-nas/onednn build`)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,8 @@ const prefix = join(dirname(process.execPath), '..');
 
 function finish(built, reason, log = '') {
   mkdirSync(join(root, 'build'), { recursive: true });
+  // A stale addon from an earlier build would contradict the status.
+  if (!built) rmSync(join(root, 'build', 'Release', 'onednn.node'), { force: true });
   writeFileSync(join(root, 'build', 'status.json'), `${JSON.stringify({ built, reason, node: process.version }, null, 2)}\n`);
   if (log) writeFileSync(join(root, 'build', 'build.log'), log);
   process.stdout.write(`@sm-nas/onednn: ${built ? 'built' : `not built: ${reason}`}\n`);
