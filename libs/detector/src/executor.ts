@@ -247,8 +247,8 @@ export class GraphExecutor {
 
 /** mmcv conv_ws_2d: per output channel, (w - mean) / (std + eps), std unbiased. */
 export function standardize(weight: tf.Tensor4D): tf.Tensor4D {
-  const [k, , cinG] = weight.shape;
-  const n = k * k * cinG;
+  const [kh, kw, cinG] = weight.shape;
+  const n = kh * kw * cinG;
   const { mean, variance } = tf.moments(weight, [0, 1, 2], true);
   const std = tf.sqrt(tf.mul(variance, n > 1 ? n / (n - 1) : 1));
   return tf.div(tf.sub(weight, mean), tf.add(std, WS_EPS));
