@@ -18,14 +18,25 @@ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || apt_pa
 command -v protoc >/dev/null 2>&1 || apt_packages+=(protobuf-compiler)
 command -v grpc_python_plugin >/dev/null 2>&1 || apt_packages+=(protobuf-compiler-grpc)
 /usr/bin/python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1 || apt_packages+=(python3-grpcio python3-protobuf)
+# oneDNN + a C++ toolchain: libs/onednn compiles its native convolutions at install (the trainer
+# falls back to the wasm kernels without them, ~3x slower).
+[ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || apt_packages+=(libdnnl-dev)
+command -v g++ >/dev/null 2>&1 || apt_packages+=(g++)
+command -v make >/dev/null 2>&1 || apt_packages+=(make)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${apt_packages[*]}" >&2
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${apt_packages[@]}" >&2
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >&2
 fi
 
 if [ ! -d node_modules/.pnpm ] || [ pnpm-lock.yaml -nt node_modules/.pnpm/lock.yaml ] || [ -n "${CI:-}" ]; then
-  pnpm install --frozen-lockfile --reporter=silent >&2
+  # append-only + warn: quiet on success, but a failing install says why (silent hid it).
+  pnpm install --frozen-lockfile --reporter=append-only --loglevel=warn >&2
+fi
+# oneDNN installed after the workspace: build the addon now rather than at the next install.
+if [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] && grep -q '"built": false' libs/onednn/build/status.json 2>/dev/null \
+  && ! grep -q 'SM_NAS_NATIVE' libs/onednn/build/status.json; then
+  node libs/onednn/scripts/build.mjs >&2
 fi
