@@ -57,3 +57,4 @@ export {
 // Re-exported so services need no direct `nats` import for stream settings.
 export { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType } from 'nats';
 export { freePort, natsServerBinary, startNatsServer, type NatsServer, type NatsServerOptions } from './nats-server.js';
+export { DUPLICATE_WINDOW_MS, ensurePipelineStreams, ensureTrainersConsumer, TRAINERS_DURABLE } from './pipeline.js';

@@ -34,8 +34,9 @@ describe('typed subjects of the project', () => {
     await bus.publishDurable(journalEntry.to({ searchId: 's-1' }), {
       searchId: 's-1',
       entry: { $case: 'candidateProposed', value: candidate },
+      reason: '',
     });
-    await bus.publishDurable(journalEntry.to({ searchId: 's-2' }), { searchId: 's-2', entry: undefined });
+    await bus.publishDurable(journalEntry.to({ searchId: 's-2' }), { searchId: 's-2', entry: undefined, reason: '' });
 
     const seen: string[] = [];
     const consumption = await bus.consume(STREAMS.journal.name, 'replay', journalEntry, (entry) => {

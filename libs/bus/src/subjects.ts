@@ -40,6 +40,8 @@ export const KV_BUCKETS = {
   flopsCache: 'nas-flops-cache',
   /** Latency measurements by architecture id, input, batch and hardware class. */
   latencyCache: 'nas-latency-cache',
+  /** Training results by job id: what makes a redelivered job come back without training again. */
+  trainResults: 'nas-train-results',
 } as const;
 
 // ---- typed subjects ----------------------------------------------------------------------------

@@ -23,3 +23,4 @@ export function startTrainerServer(
     ...server,
   });
 }
+export { startTrainJobWorker, type TrainJobWorker, type TrainJobWorkerOptions } from './job-worker.js';

@@ -1,11 +1,16 @@
+import { connectBus } from '@sm-nas/bus';
 import { envVar, loadServiceConfig, runMain, runUntilSignal, startTelemetry } from '@sm-nas/service-kit';
 import { DEFAULT_PORT, SERVICE_NAME, startTrainerServer } from './index.js';
+import { startTrainJobWorker } from './job-worker.js';
 
 await runMain(async () => {
   const config = loadServiceConfig({
     service: SERVICE_NAME,
     defaultPort: DEFAULT_PORT,
-    extra: { TRAINER_DATA_DIR: envVar.string('a directory for checkpoints and results').optional() },
+    extra: {
+      TRAINER_DATA_DIR: envVar.string('a directory for checkpoints and results').optional(),
+      TRAINER_JOB_ACK_WAIT_SECONDS: envVar.positiveInt('seconds a queued job may go without progress before another trainer gets it').optional(),
+    },
   });
   const telemetry = startTelemetry(config.telemetry);
   const server = await startTrainerServer({
@@ -13,5 +18,20 @@ await runMain(async () => {
     port: config.port,
     dataDir: config.extra.TRAINER_DATA_DIR ?? '.sm-nas/trainer',
   });
-  runUntilSignal({ servers: [server], telemetry });
+  const lifecycle = runUntilSignal({ servers: [server], telemetry });
+  // With NATS, the trainer also consumes the training work queue of searches.
+  if (config.natsUrl) {
+    const bus = await connectBus({
+      servers: config.natsUrl,
+      name: `trainer-${process.pid}`,
+      connectOptions: { maxReconnectAttempts: -1, reconnectTimeWait: 500 },
+    });
+    const worker = await startTrainJobWorker({
+      bus,
+      trainerAddress: server.address,
+      ...(config.extra.TRAINER_JOB_ACK_WAIT_SECONDS ? { ackWaitMs: config.extra.TRAINER_JOB_ACK_WAIT_SECONDS * 1000 } : {}),
+    });
+    lifecycle.onShutdown('train job worker', () => worker.stop());
+    lifecycle.onShutdown('nats', () => bus.drain());
+  }
 });

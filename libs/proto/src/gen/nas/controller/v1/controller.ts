@@ -10,12 +10,20 @@ import type { CallContext, CallOptions } from "nice-grpc-common";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 import {
   Architecture,
+  BackboneKind,
+  backboneKindFromJSON,
+  backboneKindToJSON,
   DescribedArchitecture,
+  HeadKind,
+  headKindFromJSON,
+  headKindToJSON,
+  InputSize,
   SearchStage,
   searchStageFromJSON,
   searchStageToJSON,
 } from "../../common/v1/architecture.js";
 import { CocoMetrics, Fidelity, LatencyStats } from "../../common/v1/metrics.js";
+import { ProfileSettings } from "../../profiler/v1/profiler.js";
 import { DatasetRef, TrainSchedule } from "../../trainer/v1/trainer.js";
 
 export const protobufPackage = "nas.controller.v1";
@@ -165,6 +173,25 @@ export interface SearchSpec {
   seed: number;
   /** Architectures to evaluate first in the structural stage (e.g. hand-made baselines). */
   initialArchitectures: Architecture[];
+  /**
+   * Restricts both stages' spaces (empty: the whole space). The controller never evaluates a
+   * suggestion outside it; suggestion services may read it to propose inside it.
+   */
+  constraints:
+    | SpaceConstraints
+    | undefined;
+  /** How the structural stage's latencies are measured (unset: CV 0.05 or 10 s, 5 iterations per round). */
+  profiling: ProfileSettings | undefined;
+}
+
+/**
+ * Allowed values of some structural genes; an empty list allows every value of that gene. Used,
+ * e.g., to keep a local demo to what its trainer and profiler can run in minutes.
+ */
+export interface SpaceConstraints {
+  backbones: BackboneKind[];
+  heads: HeadKind[];
+  inputs: InputSize[];
 }
 
 /** Which suggestion service proposes candidates (nas.suggestion.v1.SuggestionService). */
@@ -361,6 +388,8 @@ function createBaseSearchSpec(): SearchSpec {
     earlyStopping: undefined,
     seed: 0,
     initialArchitectures: [],
+    constraints: undefined,
+    profiling: undefined,
   };
 }
 
@@ -404,6 +433,12 @@ export const SearchSpec: MessageFns<SearchSpec> = {
     }
     for (const v of message.initialArchitectures) {
       Architecture.encode(v!, writer.uint32(106).fork()).join();
+    }
+    if (message.constraints !== undefined) {
+      SpaceConstraints.encode(message.constraints, writer.uint32(114).fork()).join();
+    }
+    if (message.profiling !== undefined) {
+      ProfileSettings.encode(message.profiling, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -525,6 +560,22 @@ export const SearchSpec: MessageFns<SearchSpec> = {
             message.initialArchitectures.push(Architecture.decode(reader, reader.uint32()));
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.constraints = SpaceConstraints.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.profiling = ProfileSettings.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -568,6 +619,8 @@ export const SearchSpec: MessageFns<SearchSpec> = {
         : globalThis.Array.isArray(object?.initial_architectures)
         ? object.initial_architectures.map((e: any) => Architecture.fromJSON(e))
         : [],
+      constraints: isSet(object.constraints) ? SpaceConstraints.fromJSON(object.constraints) : undefined,
+      profiling: isSet(object.profiling) ? ProfileSettings.fromJSON(object.profiling) : undefined,
     };
   },
 
@@ -612,6 +665,12 @@ export const SearchSpec: MessageFns<SearchSpec> = {
     if (message.initialArchitectures?.length) {
       obj.initialArchitectures = message.initialArchitectures.map((e) => Architecture.toJSON(e));
     }
+    if (message.constraints !== undefined) {
+      obj.constraints = SpaceConstraints.toJSON(message.constraints);
+    }
+    if (message.profiling !== undefined) {
+      obj.profiling = ProfileSettings.toJSON(message.profiling);
+    }
     return obj;
   },
 
@@ -649,6 +708,143 @@ export const SearchSpec: MessageFns<SearchSpec> = {
       : undefined;
     message.seed = object.seed ?? 0;
     message.initialArchitectures = object.initialArchitectures?.map((e) => Architecture.fromPartial(e)) || [];
+    message.constraints = (object.constraints !== undefined && object.constraints !== null)
+      ? SpaceConstraints.fromPartial(object.constraints)
+      : undefined;
+    message.profiling = (object.profiling !== undefined && object.profiling !== null)
+      ? ProfileSettings.fromPartial(object.profiling)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSpaceConstraints(): SpaceConstraints {
+  return { backbones: [], heads: [], inputs: [] };
+}
+
+export const SpaceConstraints: MessageFns<SpaceConstraints> = {
+  encode(message: SpaceConstraints, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.backbones.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.backbones) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.heads.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.heads) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    for (const v of message.inputs) {
+      InputSize.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SpaceConstraints {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpaceConstraints();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.backbones.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.backbones.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.heads.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.heads.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.inputs.push(InputSize.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SpaceConstraints {
+    return {
+      backbones: globalThis.Array.isArray(object?.backbones)
+        ? object.backbones.map((e: any) => backboneKindFromJSON(e))
+        : [],
+      heads: globalThis.Array.isArray(object?.heads) ? object.heads.map((e: any) => headKindFromJSON(e)) : [],
+      inputs: globalThis.Array.isArray(object?.inputs) ? object.inputs.map((e: any) => InputSize.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: SpaceConstraints): unknown {
+    const obj: any = {};
+    if (message.backbones?.length) {
+      obj.backbones = message.backbones.map((e) => backboneKindToJSON(e));
+    }
+    if (message.heads?.length) {
+      obj.heads = message.heads.map((e) => headKindToJSON(e));
+    }
+    if (message.inputs?.length) {
+      obj.inputs = message.inputs.map((e) => InputSize.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SpaceConstraints>): SpaceConstraints {
+    return SpaceConstraints.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SpaceConstraints>): SpaceConstraints {
+    const message = createBaseSpaceConstraints();
+    message.backbones = object.backbones?.map((e) => e) || [];
+    message.heads = object.heads?.map((e) => e) || [];
+    message.inputs = object.inputs?.map((e) => InputSize.fromPartial(e)) || [];
     return message;
   },
 };

@@ -9,6 +9,7 @@ import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { InputSize, SearchStage, searchStageFromJSON, searchStageToJSON } from "../../common/v1/architecture.js";
 import { LatencyStats } from "../../common/v1/metrics.js";
 import {
+  Budget,
   Candidate,
   SearchSpec,
   SearchState,
@@ -30,7 +31,12 @@ export interface JournalEntry {
     | { $case: "candidateEvaluated"; value: Candidate }
     | { $case: "searchStateChanged"; value: SearchState }
     | { $case: "stageStarted"; value: SearchStage }
+    | //
+    /** ResumeSearch with a new budget. */
+    { $case: "budgetChanged"; value: Budget }
     | undefined;
+  /** With search_state_changed: why the search failed or stopped (empty otherwise). */
+  reason: string;
 }
 
 /**
@@ -58,7 +64,7 @@ export interface LatencyMeasured {
 }
 
 function createBaseJournalEntry(): JournalEntry {
-  return { searchId: "", entry: undefined };
+  return { searchId: "", entry: undefined, reason: "" };
 }
 
 export const JournalEntry: MessageFns<JournalEntry> = {
@@ -82,6 +88,12 @@ export const JournalEntry: MessageFns<JournalEntry> = {
       case "stageStarted":
         writer.uint32(48).int32(message.entry.value);
         break;
+      case "budgetChanged":
+        Budget.encode(message.entry.value, writer.uint32(66).fork()).join();
+        break;
+    }
+    if (message.reason !== "") {
+      writer.uint32(58).string(message.reason);
     }
     return writer;
   },
@@ -147,6 +159,22 @@ export const JournalEntry: MessageFns<JournalEntry> = {
             message.entry = { $case: "stageStarted", value: reader.int32() as any };
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.entry = { $case: "budgetChanged", value: Budget.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -186,7 +214,12 @@ export const JournalEntry: MessageFns<JournalEntry> = {
         ? { $case: "stageStarted", value: searchStageFromJSON(object.stageStarted) }
         : isSet(object.stage_started)
         ? { $case: "stageStarted", value: searchStageFromJSON(object.stage_started) }
+        : isSet(object.budgetChanged)
+        ? { $case: "budgetChanged", value: Budget.fromJSON(object.budgetChanged) }
+        : isSet(object.budget_changed)
+        ? { $case: "budgetChanged", value: Budget.fromJSON(object.budget_changed) }
         : undefined,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
     };
   },
 
@@ -205,6 +238,11 @@ export const JournalEntry: MessageFns<JournalEntry> = {
       obj.searchStateChanged = searchStateToJSON(message.entry.value);
     } else if (message.entry?.$case === "stageStarted") {
       obj.stageStarted = searchStageToJSON(message.entry.value);
+    } else if (message.entry?.$case === "budgetChanged") {
+      obj.budgetChanged = Budget.toJSON(message.entry.value);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
     }
     return obj;
   },
@@ -246,7 +284,14 @@ export const JournalEntry: MessageFns<JournalEntry> = {
         }
         break;
       }
+      case "budgetChanged": {
+        if (object.entry?.value !== undefined && object.entry?.value !== null) {
+          message.entry = { $case: "budgetChanged", value: Budget.fromPartial(object.entry.value) };
+        }
+        break;
+      }
     }
+    message.reason = object.reason ?? "";
     return message;
   },
 };

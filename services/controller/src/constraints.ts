@@ -1,0 +1,51 @@
+// SearchSpec.constraints: allowed values of the backbone, head and input genes. A suggestion outside
+// them is repaired into them, gene by gene, rather than dropped: a random or evolutionary proposal
+// lands outside a narrow constraint most of the time (2 of 7 backbones x 1 of 9 heads x 1 of 4
+// inputs is under 1 %), and dropping would starve the search. The replacement value is picked by a
+// hash of the suggestion, so a repair is deterministic; the modular genes of a replaced backbone
+// become its standard ones. Repaired candidates say so in their origin.
+import { createHash } from 'node:crypto';
+import { common, type controller } from '@sm-nas/proto';
+
+export function hasConstraints(c: controller.SpaceConstraints | undefined): boolean {
+  return !!c && (c.backbones.length > 0 || c.heads.length > 0 || c.inputs.length > 0);
+}
+
+/** Whether an architecture is inside the constraints (an empty list allows any value). */
+export function allowedBy(c: controller.SpaceConstraints | undefined, a: common.Architecture | undefined): boolean {
+  if (!c || !a) return true;
+  if (c.backbones.length > 0 && !c.backbones.includes(a.backbone?.kind ?? 0)) return false;
+  if (c.heads.length > 0 && !c.heads.includes(a.head?.kind ?? 0)) return false;
+  if (c.inputs.length > 0 && !c.inputs.some((i) => i.widthPx === a.input?.widthPx && i.heightPx === a.input?.heightPx)) return false;
+  return true;
+}
+
+function pick<T>(values: readonly T[], salt: string, gene: string): T {
+  const h = createHash('sha256').update(`${gene}:${salt}`).digest().readUInt32BE(0);
+  return values[h % values.length]!;
+}
+
+/** The architecture with each gene outside the constraints replaced by an allowed one. */
+export function repairInto(
+  c: controller.SpaceConstraints | undefined,
+  a: common.Architecture,
+): { architecture: common.Architecture; repaired: boolean } {
+  if (!hasConstraints(c) || allowedBy(c, a)) return { architecture: a, repaired: false };
+  const salt = JSON.stringify(common.Architecture.toJSON(a));
+  const out: common.Architecture = structuredClone(a);
+  if (c!.backbones.length > 0 && !c!.backbones.includes(a.backbone?.kind ?? 0)) {
+    // 0 and '' mean the backbone's standard base channels and block string.
+    out.backbone = { kind: pick(c!.backbones, salt, 'backbone'), baseChannels: 0, blocks: '' };
+  }
+  if (c!.heads.length > 0 && !c!.heads.includes(a.head?.kind ?? 0)) {
+    const kind = pick(c!.heads, salt, 'head');
+    const oneStage = kind === common.HeadKind.HEAD_KIND_RETINANET;
+    out.head = { kind, stages: 0, channels: a.head?.channels ?? 0 };
+    if (oneStage) out.rpn = common.RpnKind.RPN_KIND_NONE;
+    else if (a.rpn === common.RpnKind.RPN_KIND_NONE || a.rpn === common.RpnKind.RPN_KIND_UNSPECIFIED) out.rpn = common.RpnKind.RPN_KIND_RPN;
+  }
+  if (c!.inputs.length > 0 && !c!.inputs.some((i) => i.widthPx === a.input?.widthPx && i.heightPx === a.input?.heightPx)) {
+    out.input = { ...pick(c!.inputs, salt, 'input') };
+  }
+  return { architecture: out, repaired: true };
+}

@@ -1,0 +1,185 @@
+// The controller: replays the journal into the searches' state, runs one SearchRunner per search
+// that is not finished, and answers the API from that state. It owns no other state: kill it at any
+// point, start another on the same NATS, and the searches go on where the journal says they were.
+import { randomBytes } from 'node:crypto';
+import { trace, type Tracer } from '@opentelemetry/api';
+import { ensurePipelineStreams, type Bus } from '@sm-nas/bus';
+import { common, controller, type events } from '@sm-nas/proto';
+import { DomainError, NotFoundError } from '@sm-nas/service-kit';
+import type { ServiceClients } from './clients.js';
+import { Journal } from './journal.js';
+import { SearchRunner } from './runner.js';
+import { validateSpec, SEARCH_ID } from './spec.js';
+import { applyJournalEntry, applyTrainResult, frontOf, searchMessage, TERMINAL_SEARCH_STATES, type SearchRecord } from './state.js';
+
+const { SearchState } = controller;
+
+export interface ControllerOptions {
+  bus: Bus;
+  clients: ServiceClients;
+  searchspaceAddress: string;
+  tracer?: Tracer;
+  logger?: { info(message: string): void; error(message: string): void };
+}
+
+export class Controller {
+  readonly searches = new Map<string, SearchRecord>();
+  private readonly runners = new Map<string, SearchRunner>();
+  private readonly listeners = new Set<() => void>();
+  private readonly journal: Journal;
+  private readonly logger: { info(message: string): void; error(message: string): void };
+  private started = false;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.logger = options.logger ?? console;
+    this.journal = new Journal(options.bus, this.logger);
+  }
+
+  /** Ensures the streams, replays the journal and resumes every unfinished search. */
+  async start(): Promise<void> {
+    await ensurePipelineStreams(this.options.bus);
+    await this.journal.follow({
+      entry: (entry, sequence, time) => this.changed(applyJournalEntry(this.searches, entry, sequence, time)),
+      trainResult: (result) => this.changed(applyTrainResult(this.searches, result)),
+    });
+    this.started = true;
+    const resumed = [...this.searches.values()].filter((s) => !TERMINAL_SEARCH_STATES.has(s.state));
+    if (this.searches.size > 0) {
+      this.logger.info(`controller: replayed ${this.searches.size} search(es) from the journal; resuming ${resumed.length}`);
+    }
+    for (const record of resumed) this.runnerOf(record).start();
+  }
+
+  private changed(record: SearchRecord | undefined): void {
+    if (!record) return;
+    if (this.started) {
+      const runner = this.runnerOf(record);
+      // A resumed search (RUNNING again after STOPPED) needs its loop back.
+      if (!TERMINAL_SEARCH_STATES.has(record.state)) runner.start();
+      runner.notify();
+    }
+    for (const listener of this.listeners) listener();
+  }
+
+  private runnerOf(record: SearchRecord): SearchRunner {
+    let runner = this.runners.get(record.id);
+    if (!runner) {
+      runner = new SearchRunner(record, {
+        journal: this.journal,
+        clients: this.options.clients,
+        bus: this.options.bus,
+        tracer: this.options.tracer ?? trace.getTracer('@sm-nas/controller'),
+        searchspaceAddress: this.options.searchspaceAddress,
+        log: (m) => this.logger.info(m),
+      });
+      this.runners.set(record.id, runner);
+    }
+    return runner;
+  }
+
+  get(searchId: string): SearchRecord {
+    const record = this.searches.get(searchId);
+    if (!record) throw new NotFoundError(`search_id: no search ${JSON.stringify(searchId)}`);
+    return record;
+  }
+
+  async create(request: controller.CreateSearchRequest): Promise<controller.Search> {
+    const spec = await validateSpec(request.spec, this.options.clients);
+    if (request.searchId && !SEARCH_ID.test(request.searchId)) {
+      throw new DomainError('INVALID_ARGUMENT', 'search_id: lowercase letters, digits and "-", starting with a letter, at most 63');
+    }
+    const searchId = request.searchId || `search-${randomBytes(4).toString('hex')}`;
+    if (this.searches.has(searchId)) throw new DomainError('ALREADY_EXISTS', `search_id: search ${searchId} already exists`);
+    await this.journal.append({ searchId, entry: { $case: 'searchCreated', value: spec }, reason: '' }, `${searchId}/created`);
+    return searchMessage(this.get(searchId));
+  }
+
+  async stop(searchId: string): Promise<controller.Search> {
+    const record = this.get(searchId);
+    if (!TERMINAL_SEARCH_STATES.has(record.state) && record.state !== SearchState.SEARCH_STATE_STOPPING) {
+      await this.appendState(record, SearchState.SEARCH_STATE_STOPPING, 'StopSearch');
+    }
+    return searchMessage(record);
+  }
+
+  async resume(request: controller.ResumeSearchRequest): Promise<controller.Search> {
+    const record = this.get(request.searchId);
+    if (record.state === SearchState.SEARCH_STATE_RUNNING || record.state === SearchState.SEARCH_STATE_PENDING) return searchMessage(record);
+    if (record.state === SearchState.SEARCH_STATE_STOPPING) {
+      throw new DomainError('FAILED_PRECONDITION', `search ${record.id} is stopping; resume it once it has stopped`);
+    }
+    if (request.budget) {
+      await this.journal.append(
+        { searchId: record.id, entry: { $case: 'budgetChanged', value: request.budget }, reason: '' },
+        `${record.id}/budget@${record.lastSequence}`,
+      );
+    }
+    await this.appendState(record, SearchState.SEARCH_STATE_RUNNING, 'ResumeSearch');
+    return searchMessage(record);
+  }
+
+  private appendState(record: SearchRecord, state: controller.SearchState, reason: string): Promise<number> {
+    const entry: events.JournalEntry = { searchId: record.id, entry: { $case: 'searchStateChanged', value: state }, reason };
+    return this.journal.append(entry, `${record.id}/state/${state}@${record.lastSequence}`);
+  }
+
+  listCandidates(request: controller.ListCandidatesRequest): controller.ListCandidatesResponse {
+    const record = this.get(request.searchId);
+    const all = [...record.candidates.values()].filter(
+      (c) => request.stage === common.SearchStage.SEARCH_STAGE_UNSPECIFIED || c.stage === request.stage,
+    );
+    return paginate(all, request.pageSize, request.pageToken, (candidates, nextPageToken) => ({ candidates, nextPageToken }));
+  }
+
+  listSearches(request: controller.ListSearchesRequest): controller.ListSearchesResponse {
+    const all = [...this.searches.values()].map(searchMessage);
+    return paginate(all, request.pageSize, request.pageToken, (searches, nextPageToken) => ({ searches, nextPageToken }));
+  }
+
+  front(request: controller.GetParetoFrontRequest): controller.ParetoFront {
+    return frontOf(this.get(request.searchId), request.stage);
+  }
+
+  /** The search's events after `afterSequence`, then live ones, until the search ends or `signal` aborts. */
+  async *watch(request: controller.WatchSearchRequest, signal: AbortSignal): AsyncGenerator<controller.WatchSearchResponse> {
+    const record = this.get(request.searchId);
+    let index = 0;
+    for (;;) {
+      while (index < record.log.length) {
+        const event = record.log[index++]!;
+        if (event.sequence > request.afterSequence) yield event;
+      }
+      if (TERMINAL_SEARCH_STATES.has(record.state) || signal.aborted) return;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.listeners.delete(done);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        this.listeners.add(done);
+        signal.addEventListener('abort', done);
+      });
+    }
+  }
+
+  /** Waits until every runner has ended (tests). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.runners.values()].map((r) => r.settled()));
+  }
+
+  async close(): Promise<void> {
+    for (const runner of this.runners.values()) runner.close();
+    await this.journal.close();
+    for (const listener of this.listeners) listener();
+  }
+}
+
+const MAX_PAGE = 1000;
+
+function paginate<T, R>(all: T[], pageSize: number, pageToken: string, make: (items: T[], next: string) => R): R {
+  const start = pageToken ? Number(pageToken) : 0;
+  if (!Number.isInteger(start) || start < 0) throw new DomainError('INVALID_ARGUMENT', 'page_token: not a token this API returned');
+  const size = Math.min(MAX_PAGE, pageSize || 100);
+  const items = all.slice(start, start + size);
+  return make(items, start + size < all.length ? String(start + size) : '');
+}

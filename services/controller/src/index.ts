@@ -1,0 +1,27 @@
+import { controller } from '@sm-nas/proto';
+import { protoset } from '@sm-nas/proto/protoset';
+import { service, startServer, type RunningServer, type ServerLogger } from '@sm-nas/service-kit';
+import type { Controller } from './controller.js';
+import { controllerService } from './server.js';
+
+export { Controller, type ControllerOptions } from './controller.js';
+export { controllerService } from './server.js';
+export { ServiceClients, withRetry, isTransient } from './clients.js';
+export { DEFAULT_PROFILE_SETTINGS, trainJobId } from './evaluate.js';
+export { dominates, objectivesOf, paretoFront, type Objectives } from './pareto.js';
+export { stageName } from './runner.js';
+export { allowedBy, hasConstraints, repairInto } from './constraints.js';
+
+export const SERVICE_NAME = 'controller';
+export const DEFAULT_PORT = 50050;
+
+/** The controller's gRPC server over a started Controller. */
+export function startControllerServer(options: { host: string; port: number; controller: Controller; logger?: ServerLogger }): Promise<RunningServer> {
+  const { controller: ctl, ...server } = options;
+  return startServer({
+    serviceName: SERVICE_NAME,
+    services: [service(controller.ControllerServiceDefinition, controllerService(ctl))],
+    protoset,
+    ...server,
+  });
+}

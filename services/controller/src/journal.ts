@@ -1,0 +1,88 @@
+// The journal: the JetStream stream NAS_JOURNAL read from its first message by an ordered consumer
+// (replay, then live), and appended to with de-duplicating message ids. Everything the controller
+// knows comes back through `follow`, including its own appends, so the state after a restart is the
+// state before it. A publish that fails while nats-server is away is retried until it is stored.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { journalEntry, STREAMS, trainJobResult, type Bus, type BusLogger } from '@sm-nas/bus';
+import type { events } from '@sm-nas/proto';
+import type { ConsumerMessages } from 'nats';
+
+export interface JournalHandlers {
+  entry(entry: events.JournalEntry, sequence: number, time: Date): void;
+  trainResult(result: events.TrainJobResult, sequence: number, time: Date): void;
+}
+
+export class Journal {
+  private applied = 0;
+  private waiters: { sequence: number; resolve: () => void }[] = [];
+  private messages: ConsumerMessages | undefined;
+  private done: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly logger: BusLogger,
+  ) {}
+
+  /** Replays the stream into `handlers`, resolving once caught up with what it held at the call; then follows it live. */
+  async follow(handlers: JournalHandlers): Promise<void> {
+    const info = await this.bus.jsm.streams.info(STREAMS.journal.name);
+    const caughtUpAt = info.state.last_seq;
+    const consumer = await this.bus.js.consumers.get(STREAMS.journal.name);
+    this.messages = await consumer.consume();
+    const messages = this.messages;
+    this.done = (async () => {
+      for await (const msg of messages) {
+        const time = new Date(Math.floor(msg.info.timestampNanos / 1e6));
+        try {
+          if (journalEntry.match(msg.subject)) handlers.entry(journalEntry.codec.decode(msg.data), msg.seq, time);
+          else if (trainJobResult.match(msg.subject)) handlers.trainResult(trainJobResult.codec.decode(msg.data), msg.seq, time);
+        } catch (err) {
+          this.logger.error(`journal: message #${msg.seq} on ${msg.subject} not applied: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        this.markApplied(msg.seq);
+      }
+    })();
+    await this.waitApplied(caughtUpAt);
+  }
+
+  private markApplied(sequence: number): void {
+    this.applied = Math.max(this.applied, sequence);
+    const ready = this.waiters.filter((w) => w.sequence <= this.applied);
+    this.waiters = this.waiters.filter((w) => w.sequence > this.applied);
+    for (const w of ready) w.resolve();
+  }
+
+  /** Resolves when the entry at `sequence` has been applied. */
+  waitApplied(sequence: number): Promise<void> {
+    if (sequence <= this.applied) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ sequence, resolve }));
+  }
+
+  /**
+   * Appends an entry (stored once per `msgId`, however often retried) and resolves once it has been
+   * applied. Retries until nats-server takes it, unless the journal is closed.
+   */
+  async append(entry: events.JournalEntry, msgId: string): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) throw new Error('journal closed');
+      try {
+        const ack = await this.bus.publishDurable(journalEntry.to({ searchId: entry.searchId }), entry, { msgId, timeoutMs: 5000 });
+        await this.waitApplied(ack.seq);
+        return ack.seq;
+      } catch (err) {
+        if (this.closed) throw err;
+        if (attempt % 10 === 0) {
+          this.logger.error(`journal: append ${msgId} failed (${err instanceof Error ? err.message : String(err)}); retrying`);
+        }
+        await sleep(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.messages?.close();
+    await this.done?.catch(() => {});
+  }
+}

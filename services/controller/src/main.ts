@@ -1,0 +1,38 @@
+import { connectBus } from '@sm-nas/bus';
+import { ConfigError, envVar, loadServiceConfig, runMain, runUntilSignal, startTelemetry } from '@sm-nas/service-kit';
+import { Controller } from './controller.js';
+import { ServiceClients } from './clients.js';
+import { DEFAULT_PORT, SERVICE_NAME, startControllerServer } from './index.js';
+
+await runMain(async () => {
+  const config = loadServiceConfig({
+    service: SERVICE_NAME,
+    defaultPort: DEFAULT_PORT,
+    extra: {
+      SEARCHSPACE_ADDR: envVar.string('host:port of the searchspace service'),
+      FLOPS_ADDR: envVar.string('host:port of the flops service'),
+      SUGGESTION_ADDR: envVar.string('host:port of the default suggestion service').optional(),
+    },
+  });
+  if (!config.natsUrl) {
+    throw new ConfigError([{ variable: 'NATS_URL', expected: 'nats://host:port (the journal and the pipeline live on JetStream)', received: undefined }]);
+  }
+  const telemetry = startTelemetry(config.telemetry);
+  const bus = await connectBus({
+    servers: config.natsUrl,
+    name: `controller-${process.pid}`,
+    // nats-server may restart under a running search: keep reconnecting.
+    connectOptions: { maxReconnectAttempts: -1, reconnectTimeWait: 500 },
+  });
+  const clients = new ServiceClients(
+    { searchspace: config.extra.SEARCHSPACE_ADDR, flops: config.extra.FLOPS_ADDR, suggestion: config.extra.SUGGESTION_ADDR },
+    bus,
+  );
+  const ctl = new Controller({ bus, clients, searchspaceAddress: config.extra.SEARCHSPACE_ADDR, tracer: telemetry.tracer });
+  await ctl.start();
+  const server = await startControllerServer({ host: config.host, port: config.port, controller: ctl });
+  const lifecycle = runUntilSignal({ servers: [server], telemetry });
+  lifecycle.onShutdown('controller', () => ctl.close());
+  lifecycle.onShutdown('nats', () => bus.drain());
+  lifecycle.onShutdown('clients', () => clients.close());
+});

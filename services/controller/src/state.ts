@@ -1,0 +1,169 @@
+// A search's state is a reduction of its journal: `applyJournalEntry` and `applyTrainResult` are the
+// only ways it changes, on replay after a restart and live alike, so a restarted controller holds
+// exactly what the one before it held. Every change also becomes WatchSearch events, numbered by the
+// journal sequence of the entry that caused it.
+import type { events, trainer } from '@sm-nas/proto';
+import { common, controller } from '@sm-nas/proto';
+import { paretoFront } from './pareto.js';
+
+const { SearchState, CandidateState } = controller;
+const STRUCTURAL = common.SearchStage.SEARCH_STAGE_STRUCTURAL;
+
+export interface SearchRecord {
+  id: string;
+  spec: controller.SearchSpec;
+  state: controller.SearchState;
+  stage: common.SearchStage;
+  /** Effective budget: the spec's, replaced by ResumeSearch's. */
+  budget: controller.Budget;
+  reason: string;
+  createTime: Date;
+  updateTime: Date;
+  /** Proposal order. */
+  candidates: Map<string, controller.Candidate>;
+  /** Training results that came back for this search, by candidate id (possibly before or after a restart). */
+  trainResults: Map<string, trainer.TrainResult>;
+  /** What WatchSearch replays, in journal order. */
+  log: controller.WatchSearchResponse[];
+  /** The last journal sequence applied to this search. */
+  lastSequence: number;
+}
+
+export const TERMINAL_SEARCH_STATES: ReadonlySet<controller.SearchState> = new Set([
+  SearchState.SEARCH_STATE_STOPPED,
+  SearchState.SEARCH_STATE_SUCCEEDED,
+  SearchState.SEARCH_STATE_FAILED,
+]);
+
+export const DONE_CANDIDATE_STATES: ReadonlySet<controller.CandidateState> = new Set([
+  CandidateState.CANDIDATE_STATE_SUCCEEDED,
+  CandidateState.CANDIDATE_STATE_FAILED,
+  CandidateState.CANDIDATE_STATE_EARLY_STOPPED,
+]);
+
+export function isDone(candidate: controller.Candidate): boolean {
+  return DONE_CANDIDATE_STATES.has(candidate.state);
+}
+
+export function newRecord(id: string, spec: controller.SearchSpec, time: Date): SearchRecord {
+  return {
+    id,
+    spec,
+    state: SearchState.SEARCH_STATE_PENDING,
+    stage: common.SearchStage.SEARCH_STAGE_UNSPECIFIED,
+    budget: spec.budget ?? { maxCandidates: 0, maxWallSeconds: 0 },
+    reason: '',
+    createTime: time,
+    updateTime: time,
+    candidates: new Map(),
+    trainResults: new Map(),
+    log: [],
+    lastSequence: 0,
+  };
+}
+
+export function searchMessage(record: SearchRecord): controller.Search {
+  let evaluated = 0;
+  let failed = 0;
+  for (const c of record.candidates.values()) {
+    if (c.state === CandidateState.CANDIDATE_STATE_SUCCEEDED) evaluated++;
+    else if (c.state === CandidateState.CANDIDATE_STATE_FAILED || c.state === CandidateState.CANDIDATE_STATE_EARLY_STOPPED) failed++;
+  }
+  return {
+    searchId: record.id,
+    spec: { ...record.spec, budget: record.budget },
+    state: record.state,
+    currentStage: record.stage,
+    candidatesEvaluated: evaluated,
+    candidatesFailed: failed,
+    createTime: record.createTime,
+    updateTime: record.updateTime,
+    failureReason: record.reason,
+  };
+}
+
+/** The Pareto front of a stage (UNSPECIFIED: the modular one if it has candidates, else the structural one). */
+export function frontOf(record: SearchRecord, stage: common.SearchStage): controller.ParetoFront {
+  let chosen = stage;
+  if (chosen === common.SearchStage.SEARCH_STAGE_UNSPECIFIED) {
+    const modularDone = [...record.candidates.values()].some(
+      (c) => c.stage === common.SearchStage.SEARCH_STAGE_MODULAR && c.state === CandidateState.CANDIDATE_STATE_SUCCEEDED,
+    );
+    chosen = modularDone ? common.SearchStage.SEARCH_STAGE_MODULAR : STRUCTURAL;
+  }
+  const evaluated = [...record.candidates.values()].filter(
+    (c) => c.stage === chosen && c.state === CandidateState.CANDIDATE_STATE_SUCCEEDED,
+  );
+  const { members, hypervolume } = paretoFront(evaluated, chosen);
+  return { stage: chosen, candidates: members, hypervolume };
+}
+
+function push(record: SearchRecord, sequence: number, time: Date, event: controller.WatchSearchResponse['event']): void {
+  record.log.push({ sequence, time, event });
+}
+
+/** Applies one journal entry; returns the record (created by `searchCreated`), or undefined for an unknown search. */
+export function applyJournalEntry(
+  searches: Map<string, SearchRecord>,
+  entry: events.JournalEntry,
+  sequence: number,
+  time: Date,
+): SearchRecord | undefined {
+  const e = entry.entry;
+  if (!e) return searches.get(entry.searchId);
+  if (e.$case === 'searchCreated') {
+    if (searches.has(entry.searchId)) return searches.get(entry.searchId);
+    const record = newRecord(entry.searchId, e.value, time);
+    record.lastSequence = sequence;
+    searches.set(record.id, record);
+    push(record, sequence, time, { $case: 'searchUpdated', value: searchMessage(record) });
+    return record;
+  }
+  const record = searches.get(entry.searchId);
+  if (!record || sequence <= record.lastSequence) return record;
+  record.lastSequence = sequence;
+  record.updateTime = time;
+  switch (e.$case) {
+    case 'candidateProposed': {
+      // A re-published proposal (after a crash) never replaces what is known of the candidate.
+      if (record.candidates.has(e.value.candidateId)) return record;
+      const candidate = { ...e.value, createTime: time, updateTime: time };
+      record.candidates.set(candidate.candidateId, candidate);
+      push(record, sequence, time, { $case: 'candidateUpdated', value: candidate });
+      return record;
+    }
+    case 'candidateEvaluated': {
+      const known = record.candidates.get(e.value.candidateId);
+      // Evaluated once: a second evaluation of the same candidate is ignored.
+      if (known && isDone(known)) return record;
+      const candidate = { ...e.value, createTime: known?.createTime ?? time, updateTime: time };
+      record.candidates.set(candidate.candidateId, candidate);
+      push(record, sequence, time, { $case: 'candidateUpdated', value: candidate });
+      if (candidate.state === CandidateState.CANDIDATE_STATE_SUCCEEDED) {
+        push(record, sequence, time, { $case: 'paretoFrontUpdated', value: frontOf(record, candidate.stage) });
+      }
+      return record;
+    }
+    case 'searchStateChanged':
+      record.state = e.value;
+      record.reason = entry.reason;
+      break;
+    case 'stageStarted':
+      record.stage = e.value;
+      if (record.state === SearchState.SEARCH_STATE_PENDING) record.state = SearchState.SEARCH_STATE_RUNNING;
+      break;
+    case 'budgetChanged':
+      record.budget = e.value;
+      break;
+  }
+  push(record, sequence, time, { $case: 'searchUpdated', value: searchMessage(record) });
+  return record;
+}
+
+/** A trainer's result for one of the search's candidates; the first one per candidate counts. */
+export function applyTrainResult(searches: Map<string, SearchRecord>, result: events.TrainJobResult): SearchRecord | undefined {
+  const record = searches.get(result.searchId);
+  if (!record || !result.result || record.trainResults.has(result.candidateId)) return record;
+  record.trainResults.set(result.candidateId, result.result);
+  return record;
+}

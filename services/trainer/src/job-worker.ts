@@ -1,0 +1,139 @@
+// The trainer as a consumer of the durable training work queue (NAS_TRAIN_JOBS, durable
+// "trainers"): any number of trainer processes take jobs from it, one at a time each. A job is
+// trained through this process's own Train RPC (so queue jobs and direct gRPC calls share its
+// one-run-at-a-time turn, and the trace goes queue -> gRPC -> training), its result is stored in the
+// KV bucket nas-train-results by job id, published on nas.train.result.{searchId} (de-duplicated by
+// the job id), and only then acked. A trainer that dies mid-job never acks: JetStream redelivers the
+// job to another after the ack wait. A redelivered job whose result is already stored is answered
+// from the store, so no job is trained twice once it has a result.
+import { BusRequestError, ensurePipelineStreams, ensureTrainersConsumer, KV_BUCKETS, protoCodec, STREAMS, trainJob, trainJobResult, TRAINERS_DURABLE, type Bus, type Consumption, type JetStreamDelivery } from '@sm-nas/bus';
+import { events, trainer } from '@sm-nas/proto';
+import { ClientError, createChannel, createClientFactory, Status } from 'nice-grpc';
+import { openTelemetryClientMiddleware } from 'nice-grpc-opentelemetry';
+
+export interface TrainJobWorkerOptions {
+  bus: Bus;
+  /** host:port of the TrainerService that trains the jobs (normally this process's own server). */
+  trainerAddress: string;
+  /** A job silent (no progress) for this long is given to another trainer; default 60 s. */
+  ackWaitMs?: number;
+  /** After this many deliveries a job is answered with a FAILED result instead of trained again. */
+  maxDeliveries?: number;
+  logger?: { info(message: string): void; error(message: string): void };
+}
+
+export interface TrainJobWorker {
+  stop(): Promise<void>;
+}
+
+const DEFAULT_ACK_WAIT_MS = 60_000;
+const DEFAULT_MAX_DELIVERIES = 5;
+/** Lets timers and socket I/O (heartbeats, NATS pings) run between synchronous training steps. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export async function startTrainJobWorker(options: TrainJobWorkerOptions): Promise<TrainJobWorker> {
+  const { bus } = options;
+  const logger = options.logger ?? console;
+  const ackWaitMs = options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+  const maxDeliveries = options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES;
+  await ensurePipelineStreams(bus);
+  await ensureTrainersConsumer(bus, ackWaitMs);
+  const results = await bus.kv(KV_BUCKETS.trainResults, protoCodec(events.TrainJobResult), { history: 1 });
+  const channel = createChannel(options.trainerAddress);
+  const client = createClientFactory().use(openTelemetryClientMiddleware()).create(trainer.TrainerServiceDefinition, channel);
+  const abort = new AbortController();
+
+  async function publish(result: events.TrainJobResult): Promise<void> {
+    await bus.publishDurable(trainJobResult.to({ searchId: result.searchId }), result, { msgId: result.result?.jobId ?? `${result.searchId}.${result.candidateId}` });
+  }
+
+  async function handle(job: events.TrainJob, delivery: JetStreamDelivery): Promise<void> {
+    const jobId = job.request?.jobId ?? '';
+    if (!job.request || !jobId) {
+      logger.error(`train job ${delivery.msgId ?? '?'}: no request or job id; dropped`);
+      delivery.term();
+      return;
+    }
+    const stored = await results.get(jobId);
+    if (stored) {
+      // Trained before (by this or another trainer that died before acking): answer, do not retrain.
+      await publish(stored);
+      delivery.ack();
+      return;
+    }
+    if (delivery.deliveryCount > maxDeliveries) {
+      const failed: events.TrainJobResult = {
+        searchId: job.searchId,
+        candidateId: job.candidateId,
+        result: trainer.TrainResult.fromPartial({
+          jobId,
+          status: trainer.TrainStatus.TRAIN_STATUS_FAILED,
+          failureReason: `given up after ${delivery.deliveryCount - 1} deliveries without a result (trainers died or timed out on it)`,
+        }),
+      };
+      await results.put(jobId, failed);
+      await publish(failed);
+      delivery.ack();
+      return;
+    }
+    logger.info(`trainer: job ${jobId} (delivery ${delivery.deliveryCount})`);
+    // Heartbeats keep the job ours while it trains; progress events add one each.
+    const heartbeat = setInterval(() => delivery.working(), Math.max(500, ackWaitMs / 3));
+    let result: trainer.TrainResult | undefined;
+    try {
+      for await (const response of client.train(job.request, { signal: abort.signal })) {
+        if (response.event?.$case === 'result') result = response.event.value;
+        else delivery.working();
+        await yieldToEventLoop();
+      }
+    } catch (err) {
+      clearInterval(heartbeat);
+      if (abort.signal.aborted) {
+        delivery.nak();
+        return;
+      }
+      // The trainer server is away (restarting) or refused the request.
+      if (err instanceof ClientError && err.code === Status.INVALID_ARGUMENT) {
+        result = trainer.TrainResult.fromPartial({ jobId, status: trainer.TrainStatus.TRAIN_STATUS_FAILED, failureReason: `invalid request: ${err.details}` });
+      } else {
+        logger.error(`trainer: job ${jobId}: ${err instanceof Error ? err.message : String(err)}; redelivering`);
+        delivery.nak(2000);
+        return;
+      }
+    } finally {
+      clearInterval(heartbeat);
+    }
+    if (!result || result.status === trainer.TrainStatus.TRAIN_STATUS_CANCELLED) {
+      // Cancelled (this trainer is shutting down): another trainer takes it.
+      delivery.nak();
+      return;
+    }
+    const message: events.TrainJobResult = { searchId: job.searchId, candidateId: job.candidateId, result };
+    await publishUntilStored(async () => void (await results.put(jobId, message)), abort.signal);
+    await publishUntilStored(() => publish(message), abort.signal);
+    delivery.ack();
+  }
+
+  const consumption: Consumption = await bus.consume(STREAMS.trainJobs.name, TRAINERS_DURABLE, trainJob, handle, { ack: 'manual' });
+  logger.info(`trainer: consuming ${STREAMS.trainJobs.name} as ${TRAINERS_DURABLE} (ack wait ${ackWaitMs} ms)`);
+  return {
+    async stop() {
+      abort.abort();
+      await consumption.stop();
+      channel.close();
+    },
+  };
+}
+
+/** nats-server may be restarting when a result is ready: keep trying, the result is not lost. */
+async function publishUntilStored(publish: () => Promise<void>, signal: AbortSignal): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await publish();
+      return;
+    } catch (err) {
+      if (signal.aborted && !(err instanceof BusRequestError)) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** Math.min(attempt, 5))));
+    }
+  }
+}

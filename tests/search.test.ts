@@ -1,0 +1,98 @@
+// A two-stage search end to end over the real pipeline: CreateSearch over gRPC, candidates proposed
+// by a suggestion service, FLOPs counted, latency requested per hardware class over NATS, training
+// jobs on the JetStream work queue consumed by a trainer, results back through the journal; then a
+// new controller replays the journal into the same state.
+import { architectureFromWire } from '@sm-nas/arch/wire';
+import { common, controller } from '@sm-nas/proto';
+import { ClientError, Status } from 'nice-grpc';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSearchMesh, SUCCEEDED, tinySpec, type SearchMesh } from './fixtures/search-mesh.js';
+
+const { CandidateState } = controller;
+const { SEARCH_STAGE_STRUCTURAL: STRUCTURAL, SEARCH_STAGE_MODULAR: MODULAR } = common.SearchStage;
+
+let mesh: SearchMesh;
+beforeAll(async () => {
+  mesh = await startSearchMesh();
+}, 120_000);
+afterAll(async () => {
+  await mesh?.stop();
+});
+
+async function watchToEnd(searchId: string): Promise<controller.WatchSearchResponse[]> {
+  const seen: controller.WatchSearchResponse[] = [];
+  for await (const event of mesh.client.watchSearch({ searchId, afterSequence: 0 })) seen.push(event);
+  return seen;
+}
+
+/** The structure (everything but the modular genes) of an architecture, to match modular candidates to their seeds. */
+function structureOf(a: common.Architecture | undefined): string {
+  const d = architectureFromWire(a);
+  return `${d.backbone.kind}/${d.neck.kind}${d.neck.kind === 'fpn' ? `:${d.neck.startLevel}-${d.neck.endLevel}` : ''}/${d.rpn}/${d.head.kind}.${d.head.stages}/${d.input.widthPx}x${d.input.heightPx}`;
+}
+
+describe('a two-stage search over NATS', () => {
+  it('rejects a bad spec with INVALID_ARGUMENT naming the field', async () => {
+    const bad = tinySpec({ fidelity: { inputScale: 0.125, widthMultiplier: 0.125, maxSteps: 0, maxSeconds: 0 } });
+    const err = await mesh.client.createSearch({ spec: bad, searchId: '' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClientError);
+    expect((err as ClientError).code).toBe(Status.INVALID_ARGUMENT);
+    expect((err as ClientError).details).toMatch(/^spec\.fidelity\.max_steps/);
+    const noSpace = await mesh.client.createSearch({ spec: tinySpec({ hardwareClass: '' }), searchId: '' }).catch((e: unknown) => e);
+    expect((noSpace as ClientError).details).toMatch(/^spec\.hardware_class/);
+    const badId = await mesh.client.createSearch({ spec: tinySpec(), searchId: 'Not An Id' }).catch((e: unknown) => e);
+    expect((badId as ClientError).details).toMatch(/^search_id/);
+  });
+
+  it('runs both stages, evaluates each architecture once, and a new controller replays the same state', async () => {
+    const { search } = await mesh.client.createSearch({ spec: tinySpec(), searchId: 'two-stage' });
+    expect(search?.searchId).toBe('two-stage');
+    const events = await watchToEnd('two-stage');
+    const final = (await mesh.client.getSearch({ searchId: 'two-stage' })).search!;
+    expect(final.failureReason).toBe('');
+    expect(final.state).toBe(SUCCEEDED);
+
+    const { candidates } = await mesh.client.listCandidates({ searchId: 'two-stage', stage: 0, pageSize: 0, pageToken: '' });
+    const structural = candidates.filter((c) => c.stage === STRUCTURAL);
+    const modular = candidates.filter((c) => c.stage === MODULAR);
+    expect(structural).toHaveLength(3);
+    expect(modular).toHaveLength(2);
+    for (const c of candidates) {
+      expect(c.failureReason).toBe('');
+      expect(c.state).toBe(CandidateState.CANDIDATE_STATE_SUCCEEDED);
+      expect(c.metrics?.accuracy).toBeDefined();
+      expect(c.metrics?.flopsMultiplyAdds).toBeGreaterThan(0);
+      expect(c.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(c.checkpointUri).toMatch(/^file:\/\//);
+    }
+    // Latency is the structural objective; the modular stage's is FLOPs.
+    for (const c of structural) expect(c.metrics?.latency?.latencyMsP50).toBeGreaterThan(0);
+    // The baseline goes first; every architecture once; all inside the constraints.
+    expect(structural[0]!.origin).toBe('initial');
+    expect(new Set(candidates.map((c) => c.architecture?.id)).size).toBe(candidates.length);
+    for (const c of candidates) expect(c.architecture?.architecture?.head?.kind).toBe(common.HeadKind.HEAD_KIND_RETINANET);
+    // The modular stage refines the structural Pareto models.
+    const structuralFront = (await mesh.client.getParetoFront({ searchId: 'two-stage', stage: STRUCTURAL })).front!;
+    const seedStructures = new Set(structuralFront.candidates.map((c) => structureOf(c.architecture?.architecture)));
+    for (const c of modular) expect(seedStructures.has(structureOf(c.architecture?.architecture))).toBe(true);
+    // Each training job trained exactly once.
+    expect([...mesh.trainings.values()].every((n) => n === 1)).toBe(true);
+    expect(mesh.trainings.size).toBe(5);
+
+    // The watch saw the whole story in journal order, ending with the final state.
+    const sequences = events.map((e) => e.sequence);
+    expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+    const last = events.at(-1)!;
+    expect(last.event?.$case === 'searchUpdated' && last.event.value.state).toBe(SUCCEEDED);
+    expect(events.some((e) => e.event?.$case === 'paretoFrontUpdated')).toBe(true);
+
+    // A restarted controller holds exactly the same state.
+    const front = (await mesh.client.getParetoFront({ searchId: 'two-stage', stage: 0 })).front!;
+    await mesh.stopController();
+    await mesh.startController();
+    const replayed = await mesh.client.listCandidates({ searchId: 'two-stage', stage: 0, pageSize: 0, pageToken: '' });
+    expect(replayed.candidates).toEqual(candidates);
+    expect((await mesh.client.getParetoFront({ searchId: 'two-stage', stage: 0 })).front).toEqual(front);
+    expect((await mesh.client.getSearch({ searchId: 'two-stage' })).search).toEqual(final);
+  }, 300_000);
+});
