@@ -5,6 +5,7 @@ import { UsageError } from './arch-arg.js';
 import { FLOPS_USAGE, flopsCommand } from './commands/flops.js';
 import { SPACE_USAGE, spaceCommand } from './commands/space.js';
 import { TRAIN_USAGE, trainCommand } from './commands/train.js';
+import { SEARCH_USAGE } from './commands/search.js';
 
 const USAGE = `usage:
 ${SPACE_USAGE}
@@ -12,6 +13,8 @@ ${SPACE_USAGE}
 ${FLOPS_USAGE}
 
 ${TRAIN_USAGE}
+
+${SEARCH_USAGE}
 
 sm-nas up [--data-dir DIR]      start nats-server (JetStream) and the implemented services locally
 sm-nas demo [--count N] [--seed N] [--data-dir DIR]
@@ -41,6 +44,13 @@ async function main(argv: string[]): Promise<number> {
       images: { type: 'string' },
       pretrained: { type: 'string' },
       json: { type: 'boolean' },
+      structural: { type: 'string' },
+      modular: { type: 'string' },
+      minutes: { type: 'string' },
+      parallelism: { type: 'string' },
+      algorithm: { type: 'string' },
+      out: { type: 'string' },
+      nats: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -59,6 +69,11 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'train': {
       console.log(await trainCommand(rest[0], values, (line) => console.error(line)));
+      return 0;
+    }
+    case 'search': {
+      const { searchCommand } = await import('./commands/search.js');
+      console.log(await searchCommand({ ...values, dataDir }, (line) => console.error(line)));
       return 0;
     }
     case 'demo': {

@@ -2,7 +2,7 @@
 // and each implemented service as its own child process on loopback, exactly as they run in a
 // cluster (same main.ts, configured by environment variables).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNatsServer, type NatsServer } from '@sm-nas/bus';
@@ -15,13 +15,26 @@ const SERVING = 1;
 
 const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 
-export const MESH_SERVICES = ['searchspace', 'flops', 'trainer'] as const;
+/**
+ * In start order: the controller last, as it calls the others. Services whose folder does not exist
+ * in this checkout are skipped (see `meshServices`).
+ */
+export const MESH_SERVICES = ['searchspace', 'flops', 'trainer', 'profiler', 'suggestion', 'controller'] as const;
 export type MeshService = (typeof MESH_SERVICES)[number];
+
+const mainOf = (service: string) => resolve(repoRoot, `services/${service}/src/main.ts`);
+
+/** The mesh services this checkout has. */
+export function meshServices(): MeshService[] {
+  return MESH_SERVICES.filter((s) => existsSync(mainOf(s)));
+}
 
 export interface LocalMesh {
   natsUrl: string;
   dataDir: string;
-  addresses: Record<MeshService, string>;
+  addresses: Partial<Record<MeshService, string>>;
+  /** The service children by name, e.g. to kill one in a test. */
+  children: Partial<Record<MeshService, ChildProcess>>;
   stop(): Promise<void>;
 }
 
@@ -30,6 +43,10 @@ export interface LocalMeshOptions {
   services?: readonly MeshService[];
   /** Where service logs go; default: inherit (the terminal). */
   log?: 'inherit' | 'ignore';
+  /** Use this nats-server instead of starting one (an existing mesh's). */
+  natsUrl?: string;
+  /** Extra environment for every service. */
+  env?: Record<string, string>;
 }
 
 async function waitServing(address: string, service: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
@@ -68,34 +85,49 @@ function stopChild(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
 export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMesh> {
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  const nats: NatsServer = await startNatsServer({ jetstream: true, storeDir: resolve(dataDir, 'jetstream') });
-  const children: ChildProcess[] = [];
-  const addresses = {} as Record<MeshService, string>;
+  const nats: NatsServer | undefined = options.natsUrl
+    ? undefined
+    : await startNatsServer({ jetstream: true, storeDir: resolve(dataDir, 'jetstream') });
+  const natsUrl = options.natsUrl ?? nats!.url;
+  const children: Partial<Record<MeshService, ChildProcess>> = {};
+  const addresses: Partial<Record<MeshService, string>> = {};
+  const all = () => Object.values(children) as ChildProcess[];
   try {
-    for (const service of options.services ?? MESH_SERVICES) {
+    for (const service of options.services ?? meshServices()) {
       const port = await freePort();
       const prefix = service.toUpperCase();
+      // Each service finds the ones started before it (the controller needs them all).
+      const known = Object.fromEntries(Object.entries(addresses).map(([s, a]) => [`${s.toUpperCase()}_ADDR`, a]));
       // The CLI runs under tsx; its loader flags (execArgv) let the children run TypeScript too.
-      const child = spawn(process.execPath, [...process.execArgv, resolve(repoRoot, `services/${service}/src/main.ts`)], {
-        env: { ...process.env, [`${prefix}_HOST`]: '127.0.0.1', [`${prefix}_PORT`]: String(port), NATS_URL: nats.url },
+      const child = spawn(process.execPath, [...process.execArgv, mainOf(service)], {
+        env: {
+          ...process.env,
+          ...known,
+          ...options.env,
+          [`${prefix}_HOST`]: '127.0.0.1',
+          [`${prefix}_PORT`]: String(port),
+          [`${prefix}_DATA_DIR`]: resolve(dataDir, service),
+          NATS_URL: natsUrl,
+        },
         stdio: ['ignore', options.log ?? 'inherit', 'inherit'],
       });
-      children.push(child);
+      children[service] = child;
       addresses[service] = `127.0.0.1:${port}`;
       await waitServing(addresses[service], service, child);
     }
   } catch (err) {
-    await Promise.all(children.map((c) => stopChild(c)));
-    await nats.stop();
+    await Promise.all(all().map((c) => stopChild(c)));
+    await nats?.stop();
     throw err;
   }
   return {
-    natsUrl: nats.url,
+    natsUrl,
     dataDir,
     addresses,
+    children,
     async stop() {
-      await Promise.all(children.map((c) => stopChild(c)));
-      await nats.stop();
+      await Promise.all(all().map((c) => stopChild(c)));
+      await nats?.stop();
     },
   };
 }

@@ -14,8 +14,8 @@ export interface DemoOptions {
 }
 
 export async function demoCommand(options: DemoOptions): Promise<string> {
-  const mesh = await startLocalMesh({ dataDir: options.dataDir, log: 'ignore' });
-  const channels = [createChannel(mesh.addresses.searchspace), createChannel(mesh.addresses.flops)];
+  const mesh = await startLocalMesh({ dataDir: options.dataDir, log: 'ignore', services: ['searchspace', 'flops'] });
+  const channels = [createChannel(mesh.addresses.searchspace!), createChannel(mesh.addresses.flops!)];
   try {
     const space = createClient(searchspace.SearchSpaceServiceDefinition, channels[0]!);
     const counter = createClient(flops.FlopsServiceDefinition, channels[1]!);

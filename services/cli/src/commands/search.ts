@@ -1,0 +1,169 @@
+// `sm-nas search`: the embedded default. Starts the local mesh (nats-server with JetStream in the
+// data directory and every service as its own process on loopback; with --nats, the services join
+// that nats-server instead), asks the profiler which hardware class it measures, creates a
+// two-stage search on the built-in dataset at the demo fidelity, shows its progress from
+// WatchSearch, and writes the results folder (see report.ts).
+import { resolve } from 'node:path';
+import { common, controller, profiler } from '@sm-nas/proto';
+import { createChannel, createClient } from 'nice-grpc';
+import { UsageError } from '../arch-arg.js';
+import { writeResults } from '../report.js';
+import type { LocalMesh } from '../mesh.js';
+
+export const SEARCH_USAGE = `sm-nas search [--structural N] [--modular N] [--minutes M] [--parallelism N] [--algorithm NAME]
+                 [--seed N] [--out DIR] [--data-dir DIR] [--nats URL] [--addr HOST:PORT]
+  A two-stage search (structural: accuracy vs latency measured here; modular: accuracy vs FLOPs on
+  the structural Pareto models) on the built-in dataset at the demo fidelity. Writes pareto.json,
+  candidates.jsonl, report.html and winners/ (IR + weights) to --out (default DATA_DIR/results/ID).
+  --nats URL: the services join that nats-server instead of a new one; --addr: use that controller.`;
+
+export interface SearchOptions {
+  structural?: string;
+  modular?: string;
+  minutes?: string;
+  parallelism?: string;
+  algorithm?: string;
+  seed?: string;
+  out?: string;
+  nats?: string;
+  addr?: string;
+  dataDir: string;
+}
+
+const { BackboneKind, HeadKind, NeckKind, RpnKind } = common;
+
+// PROVISIONAL until @sm-nas/trainer exports DEMO_FIDELITY (the learning helper's choice, backed by
+// the rank-fidelity benchmark): the values it proposes, here so the search runs meanwhile.
+const DEMO = {
+  dataset: { seed: 0, trainImages: 2000, valImages: 200, imageSizePx: 64 },
+  inputScale: 1 / 8,
+  widthMultiplier: 0.25,
+  batchSize: 16,
+  learningRate: 2e-3,
+  weightDecay: 1e-4,
+  maxSteps: 100,
+} as const;
+
+/** The hand-made baseline that is in the demo's space: RetinaNet-ResNet-18-FPN (P3-P6) at 512x512. */
+export function retinaNetResNet18Baseline(): common.Architecture {
+  return {
+    backbone: { kind: BackboneKind.BACKBONE_KIND_RESNET18, baseChannels: 64, blocks: '11-21-21-21' },
+    neck: { kind: NeckKind.NECK_KIND_FPN, startLevel: 3, endLevel: 6, channels: 256 },
+    rpn: RpnKind.RPN_KIND_NONE,
+    head: { kind: HeadKind.HEAD_KIND_RETINANET, stages: 0, channels: 256 },
+    input: { widthPx: 512, heightPx: 512 },
+  };
+}
+
+function count(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag}: expected a non-negative number, got "${text}"`);
+  return n;
+}
+
+export function demoSearchSpec(options: SearchOptions, hardwareClass: string): controller.SearchSpec {
+  return controller.SearchSpec.fromPartial({
+    displayName: 'sm-nas search (demo)',
+    hardwareClass,
+    dataset: { source: { $case: 'builtin', value: DEMO.dataset } },
+    schedule: { batchSize: DEMO.batchSize, learningRate: DEMO.learningRate, weightDecay: DEMO.weightDecay, seed: 0 },
+    fidelity: { inputScale: DEMO.inputScale, widthMultiplier: DEMO.widthMultiplier, maxSteps: DEMO.maxSteps },
+    algorithm: { name: options.algorithm ?? 'evolution' },
+    structural: { maxCandidates: count(options.structural, '--structural', 14), populationSize: 8, paretoModels: 3 },
+    modular: { maxCandidates: count(options.modular, '--modular', 10), populationSize: 6 },
+    budget: { maxWallSeconds: count(options.minutes, '--minutes', 18) * 60 },
+    parallelism: count(options.parallelism, '--parallelism', 2),
+    seed: count(options.seed, '--seed', 1),
+    // What trains and profiles in seconds on 2 CPU cores: one-stage heads (the trainer builds only
+    // those until the two-stage heads land), the smallest input, the four lighter backbones.
+    constraints: {
+      heads: [HeadKind.HEAD_KIND_RETINANET],
+      backbones: [BackboneKind.BACKBONE_KIND_RESNET18, BackboneKind.BACKBONE_KIND_RESNET34, BackboneKind.BACKBONE_KIND_RESNET50, BackboneKind.BACKBONE_KIND_MOBILENET_V2],
+      inputs: [{ widthPx: 512, heightPx: 512 }],
+    },
+    initialArchitectures: [retinaNetResNet18Baseline()],
+  });
+}
+
+function bar(done: number, total: number, width = 20): string {
+  const filled = total > 0 ? Math.min(width, Math.round((done / total) * width)) : 0;
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}`;
+}
+
+const stageName = (s: common.SearchStage) => (s === common.SearchStage.SEARCH_STAGE_MODULAR ? 'modular' : 'structural');
+
+export async function searchCommand(options: SearchOptions, log: (line: string) => void): Promise<string> {
+  const started = Date.now();
+  const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s`;
+  let mesh: LocalMesh | undefined;
+  let controllerAddr = options.addr ?? process.env.CONTROLLER_ADDR;
+  let hardwareClass = process.env.HARDWARE_CLASS ?? '';
+  const channels = [];
+  try {
+    if (!controllerAddr) {
+      log(`${elapsed()}  starting the local mesh in ${resolve(options.dataDir)}${options.nats ? ` on ${options.nats}` : ''} ...`);
+      // The mesh modules load only when a mesh starts.
+      const { startLocalMesh } = await import('../mesh.js');
+      mesh = await startLocalMesh({ dataDir: options.dataDir, log: 'ignore', ...(options.nats ? { natsUrl: options.nats } : {}) });
+      log(`${elapsed()}  mesh up: nats ${mesh.natsUrl}; ${Object.entries(mesh.addresses).map(([s, a]) => `${s} ${a}`).join(', ')}`);
+      controllerAddr = mesh.addresses.controller;
+      if (!controllerAddr) throw new Error('this checkout has no services/controller');
+      if (!mesh.addresses.profiler) throw new Error('this checkout has no services/profiler: the structural stage needs latency measurements');
+      const pc = createChannel(mesh.addresses.profiler);
+      channels.push(pc);
+      const { hardware } = await createClient(profiler.ProfilerServiceDefinition, pc).describe({});
+      hardwareClass = hardware?.hardwareClass ?? '';
+    }
+    if (!hardwareClass) throw new UsageError('set HARDWARE_CLASS to the target hardware class when using --addr');
+    const channel = createChannel(controllerAddr);
+    channels.push(channel);
+    const client = createClient(controller.ControllerServiceDefinition, channel);
+    const spec = demoSearchSpec(options, hardwareClass);
+    const { search } = await client.createSearch({ spec, searchId: '' });
+    const searchId = search!.searchId;
+    const f = spec.fidelity!;
+    log(`${elapsed()}  search ${searchId}: ${spec.structural!.maxCandidates} structural + ${spec.modular!.maxCandidates} modular candidates, ${spec.algorithm!.name}, on ${hardwareClass}`);
+    log(`${elapsed()}  each candidate trains ${f.maxSteps} steps at input scale ${f.inputScale}, width ${f.widthMultiplier} on the built-in dataset`);
+
+    const done = new Map<common.SearchStage, number>();
+    let final: controller.Search | undefined;
+    for await (const event of client.watchSearch({ searchId, afterSequence: 0 })) {
+      const e = event.event;
+      if (e?.$case === 'candidateUpdated') {
+        const c = e.value;
+        if (c.state === controller.CandidateState.CANDIDATE_STATE_PROPOSED) continue;
+        done.set(c.stage, (done.get(c.stage) ?? 0) + 1);
+        const max = c.stage === common.SearchStage.SEARCH_STAGE_MODULAR ? spec.modular!.maxCandidates : spec.structural!.maxCandidates;
+        const m = c.metrics;
+        const what =
+          c.state === controller.CandidateState.CANDIDATE_STATE_SUCCEEDED
+            ? `AP ${m?.accuracy?.ap.toFixed(3)} AP50 ${m?.accuracy?.ap50.toFixed(3)}${m?.latency ? `  ${m.latency.latencyMsP50.toFixed(1)} ms` : ''}  ${((m?.flopsMultiplyAdds ?? 0) / 1e9).toFixed(1)} GMACs`
+            : `failed: ${c.failureReason}`;
+        log(`${elapsed()}  ${stageName(c.stage).padEnd(10)} ${bar(done.get(c.stage)!, max)}  ${c.candidateId} ${c.architecture?.canonical}  ${what}`);
+      } else if (e?.$case === 'searchUpdated') {
+        final = e.value;
+        const state = controller.searchStateToJSON(e.value.state).replace('SEARCH_STATE_', '').toLowerCase();
+        log(`${elapsed()}  search ${state}, stage ${stageName(e.value.currentStage)}${e.value.failureReason ? `: ${e.value.failureReason}` : ''}`);
+      }
+    }
+    const searchNow = (await client.getSearch({ searchId })).search ?? final!;
+    const { candidates } = await client.listCandidates({ searchId, stage: 0, pageSize: 1000, pageToken: '' });
+    const structural = (await client.getParetoFront({ searchId, stage: common.SearchStage.SEARCH_STAGE_STRUCTURAL })).front!;
+    const modularRan = candidates.some((c) => c.stage === common.SearchStage.SEARCH_STAGE_MODULAR);
+    const modular = modularRan ? (await client.getParetoFront({ searchId, stage: common.SearchStage.SEARCH_STAGE_MODULAR })).front! : undefined;
+    const out = resolve(options.out ?? resolve(options.dataDir, 'results', searchId));
+    await writeResults(out, { search: searchNow, candidates, structural, modular, final: modular ?? structural });
+    const trained = candidates.filter((c) => c.state === controller.CandidateState.CANDIDATE_STATE_SUCCEEDED).length;
+    const state = controller.searchStateToJSON(searchNow.state).replace('SEARCH_STATE_', '').toLowerCase();
+    return [
+      `search ${searchId} ${state} in ${((Date.now() - started) / 60_000).toFixed(1)} min: ${trained} candidates trained, ${candidates.length - trained} failed`,
+      `final Pareto front (${modular ? 'modular' : 'structural'}):`,
+      ...(modular ?? structural).candidates.map((c) => `  ${c.architecture?.canonical}  AP ${c.metrics?.accuracy?.ap.toFixed(3)}  ${((c.metrics?.flopsMultiplyAdds ?? 0) / 1e9).toFixed(1)} GMACs${c.metrics?.latency ? `  ${c.metrics.latency.latencyMsP50.toFixed(1)} ms` : ''}`),
+      `results: ${out} (report.html, pareto.json, candidates.jsonl, winners/)`,
+    ].join('\n');
+  } finally {
+    for (const c of channels) c.close();
+    await mesh?.stop();
+  }
+}

@@ -1,0 +1,154 @@
+// The results folder of a search: pareto.json (both stages' fronts), candidates.jsonl (every
+// candidate, one JSON object a line, as the API returns them), report.html (both stages' Pareto
+// plots as inline SVG, no scripts, no network), and winners/ (each final Pareto model's IR and its
+// trained weights).
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { common, controller } from '@sm-nas/proto';
+
+export interface SearchResults {
+  search: controller.Search;
+  candidates: controller.Candidate[];
+  structural: controller.ParetoFront;
+  modular: controller.ParetoFront | undefined;
+  /** The final front: modular if it ran, else structural. */
+  final: controller.ParetoFront;
+}
+
+const json = (v: unknown) => JSON.stringify(v, null, 2);
+
+export async function writeResults(dir: string, r: SearchResults): Promise<string[]> {
+  await mkdir(join(dir, 'winners'), { recursive: true });
+  const written: string[] = [];
+  const put = async (name: string, text: string) => {
+    await writeFile(join(dir, name), text);
+    written.push(join(dir, name));
+  };
+  await put(
+    'pareto.json',
+    json({
+      search: controller.Search.toJSON(r.search),
+      structural: controller.ParetoFront.toJSON(r.structural),
+      modular: r.modular ? controller.ParetoFront.toJSON(r.modular) : null,
+      final: controller.ParetoFront.toJSON(r.final),
+    }),
+  );
+  await put('candidates.jsonl', r.candidates.map((c) => JSON.stringify(controller.Candidate.toJSON(c))).join('\n') + '\n');
+  await put('report.html', reportHtml(r));
+  for (const c of r.final.candidates) {
+    const id = c.architecture?.id ?? c.candidateId;
+    await put(
+      join('winners', `${id}.json`),
+      json({
+        id,
+        canonical: c.architecture?.canonical,
+        architecture: c.architecture?.architecture ? common.Architecture.toJSON(c.architecture.architecture) : null,
+        candidate: c.candidateId,
+        metrics: c.metrics ? controller.CandidateMetrics.toJSON(c.metrics) : null,
+        weights: c.checkpointUri ? `${id}.safetensors` : null,
+      }),
+    );
+    if (c.checkpointUri.startsWith('file:')) {
+      const target = join(dir, 'winners', `${id}.safetensors`);
+      await copyFile(fileURLToPath(c.checkpointUri), target);
+      written.push(target);
+    }
+  }
+  return written;
+}
+
+// ---- report.html -------------------------------------------------------------------------------
+
+const escape = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+interface Point {
+  x: number;
+  y: number;
+  label: string;
+  onFront: boolean;
+}
+
+/** A scatter plot of accuracy against cost with the front as a step line, as SVG markup. */
+function scatter(title: string, xLabel: string, points: Point[]): string {
+  const W = 560;
+  const H = 360;
+  const m = { left: 64, right: 16, top: 32, bottom: 48 };
+  if (points.length === 0) return `<p>${escape(title)}: no evaluated candidates.</p>`;
+  const xs = points.map((p) => p.x);
+  const ys = points.map((p) => p.y);
+  const [x0, x1] = [Math.min(...xs) * 0.95, Math.max(...xs) * 1.05 || 1];
+  const [y0, y1] = [0, Math.max(...ys, 1e-3) * 1.1];
+  const sx = (x: number) => m.left + ((x - x0) / (x1 - x0 || 1)) * (W - m.left - m.right);
+  const sy = (y: number) => H - m.bottom - ((y - y0) / (y1 - y0 || 1)) * (H - m.top - m.bottom);
+  const front = points.filter((p) => p.onFront).sort((a, b) => a.x - b.x);
+  let step = '';
+  for (const [i, p] of front.entries()) {
+    step += `${i === 0 ? 'M' : 'L'}${sx(p.x).toFixed(1)},${sy(front[i - 1]?.y ?? p.y).toFixed(1)} L${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)} `;
+  }
+  const ticks = (lo: number, hi: number, n: number) => Array.from({ length: n + 1 }, (_, i) => lo + ((hi - lo) * i) / n);
+  const fmt = (v: number) => (Math.abs(v) >= 1e9 ? `${(v / 1e9).toFixed(1)}G` : Math.abs(v) >= 1e6 ? `${(v / 1e6).toFixed(1)}M` : v.toPrecision(3));
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="${escape(title)}">
+<text x="${W / 2}" y="20" text-anchor="middle" font-weight="bold">${escape(title)}</text>
+<line x1="${m.left}" y1="${H - m.bottom}" x2="${W - m.right}" y2="${H - m.bottom}" stroke="#333"/>
+<line x1="${m.left}" y1="${m.top}" x2="${m.left}" y2="${H - m.bottom}" stroke="#333"/>
+${ticks(x0, x1, 5).map((t) => `<text x="${sx(t).toFixed(1)}" y="${H - m.bottom + 16}" text-anchor="middle" font-size="11">${fmt(t)}</text>`).join('\n')}
+${ticks(y0, y1, 5).map((t) => `<text x="${m.left - 6}" y="${(sy(t) + 4).toFixed(1)}" text-anchor="end" font-size="11">${t.toFixed(3)}</text>`).join('\n')}
+<text x="${W / 2}" y="${H - 10}" text-anchor="middle" font-size="12">${escape(xLabel)}</text>
+<text x="16" y="${H / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 16 ${H / 2})">AP (COCO, 0.50:0.95)</text>
+<path d="${step}" fill="none" stroke="#d62728" stroke-width="1.5"/>
+${points
+  .map(
+    (p) =>
+      `<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="${p.onFront ? 5 : 3.5}" fill="${p.onFront ? '#d62728' : '#1f77b4'}" fill-opacity="0.8"><title>${escape(p.label)}</title></circle>`,
+  )
+  .join('\n')}
+</svg>`;
+}
+
+function points(r: SearchResults, stage: common.SearchStage, front: controller.ParetoFront | undefined): Point[] {
+  const onFront = new Set(front?.candidates.map((c) => c.candidateId));
+  return r.candidates
+    .filter((c) => c.stage === stage && c.state === controller.CandidateState.CANDIDATE_STATE_SUCCEEDED && c.metrics?.accuracy)
+    .map((c) => {
+      const x = stage === common.SearchStage.SEARCH_STAGE_MODULAR ? c.metrics!.flopsMultiplyAdds : (c.metrics!.latency?.latencyMsP50 ?? 0);
+      return { x, y: c.metrics!.accuracy!.ap, label: `${c.candidateId} ${c.architecture?.canonical ?? ''} AP ${c.metrics!.accuracy!.ap.toFixed(3)}`, onFront: onFront.has(c.candidateId) };
+    })
+    .filter((p) => p.x > 0);
+}
+
+function frontTable(front: controller.ParetoFront): string {
+  const rows = front.candidates
+    .map((c) => {
+      const m = c.metrics;
+      return `<tr><td>${escape(c.candidateId)}</td><td><code>${escape(c.architecture?.canonical ?? '')}</code></td><td>${m?.accuracy?.ap.toFixed(3) ?? ''}</td><td>${m?.accuracy?.ap50.toFixed(3) ?? ''}</td><td>${m?.latency ? m.latency.latencyMsP50.toFixed(1) : ''}</td><td>${m ? (m.flopsMultiplyAdds / 1e9).toFixed(2) : ''}</td><td>${escape(c.origin)}</td></tr>`;
+    })
+    .join('\n');
+  return `<table><thead><tr><th>candidate</th><th>architecture</th><th>AP</th><th>AP50</th><th>latency p50 (ms)</th><th>GMACs</th><th>origin</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+export function reportHtml(r: SearchResults): string {
+  const s = r.search;
+  const f = s.spec?.fidelity;
+  const trained = r.candidates.filter((c) => c.state === controller.CandidateState.CANDIDATE_STATE_SUCCEEDED).length;
+  const failed = r.candidates.filter((c) => c.state === controller.CandidateState.CANDIDATE_STATE_FAILED);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>sm-nas search ${escape(s.searchId)}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}code{font-size:12px}.plots{display:flex;flex-wrap:wrap;gap:1em}</style>
+</head><body>
+<h1>sm-nas search <code>${escape(s.searchId)}</code></h1>
+<p>State ${escape(controller.searchStateToJSON(s.state).replace('SEARCH_STATE_', '').toLowerCase())}${s.failureReason ? ` (${escape(s.failureReason)})` : ''}; ${trained} candidates trained, ${failed.length} failed.
+Hardware class <code>${escape(s.spec?.hardwareClass ?? '')}</code>; algorithm ${escape(s.spec?.algorithm?.name ?? '')};
+training fidelity: input scale ${f?.inputScale ?? 1}, width ${f?.widthMultiplier ?? 1}, ${f?.maxSteps ?? 0} steps${f?.maxSeconds ? ` or ${f.maxSeconds} s` : ''}.
+Accuracy is AP on the validation split after this proxy training; latency and FLOPs are of the full architecture at its input size.</p>
+<div class="plots">
+${scatter('Structural stage: accuracy vs latency', 'latency p50 (ms), measured on the target hardware', points(r, common.SearchStage.SEARCH_STAGE_STRUCTURAL, r.structural))}
+${scatter('Modular stage: accuracy vs FLOPs', 'multiply-adds', points(r, common.SearchStage.SEARCH_STAGE_MODULAR, r.modular))}
+</div>
+<h2>Structural Pareto front (hypervolume ${r.structural.hypervolume.toPrecision(4)})</h2>
+${frontTable(r.structural)}
+${r.modular ? `<h2>Modular Pareto front (hypervolume ${r.modular.hypervolume.toPrecision(4)})</h2>\n${frontTable(r.modular)}` : ''}
+${failed.length ? `<h2>Failed candidates</h2><ul>${failed.map((c) => `<li>${escape(c.candidateId)} <code>${escape(c.architecture?.canonical ?? '')}</code>: ${escape(c.failureReason)}</li>`).join('')}</ul>` : ''}
+</body></html>
+`;
+}

@@ -1,0 +1,106 @@
+// One trace per candidate: the span tree of one evaluation, from the controller's
+// `candidate.evaluate` through gRPC (searchspace, flops, trainer) and NATS (the profiler's
+// request/reply, the training work queue, the result) back to the controller. The context crosses
+// each hop only in gRPC metadata or NATS headers: a consumer's handler runs in its subscription's
+// context, not the publisher's, so a parent link here is propagation at work.
+import { SpanKind } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { useInMemoryTracing } from '@sm-nas/service-kit/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HARDWARE_CLASS, startSearchMesh, SUCCEEDED, tinySpec, type SearchMesh } from './fixtures/search-mesh.js';
+
+const exporter = useInMemoryTracing('search-trace-test');
+
+let mesh: SearchMesh;
+beforeAll(async () => {
+  mesh = await startSearchMesh();
+}, 120_000);
+afterAll(async () => {
+  await mesh?.stop();
+});
+
+async function eventually<T>(probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('the trace of one candidate', () => {
+  it('is one tree rooted at candidate.evaluate spanning searchspace, flops, profiler and trainer', async () => {
+    exporter.reset();
+    const spec = tinySpec({ structural: { maxCandidates: 1, populationSize: 1, paretoModels: 1 }, modular: { maxCandidates: 0, populationSize: 0, paretoModels: 0 }, parallelism: 1 });
+    await mesh.client.createSearch({ spec, searchId: 'traced' });
+    for await (const _ of mesh.client.watchSearch({ searchId: 'traced', afterSequence: 0 })) void _;
+    expect((await mesh.client.getSearch({ searchId: 'traced' })).search?.state).toBe(SUCCEEDED);
+    const [candidate] = (await mesh.client.listCandidates({ searchId: 'traced', stage: 0, pageSize: 0, pageToken: '' })).candidates;
+    const traceId = candidate!.traceId;
+
+    const root = await eventually(() =>
+      exporter.getFinishedSpans().find((s) => s.name === 'candidate.evaluate' && s.spanContext().traceId === traceId),
+    );
+    const spans = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
+    expect(root.parentSpanContext).toBeUndefined();
+    expect(root.attributes).toMatchObject({
+      'nas.candidate.id': candidate!.candidateId,
+      'nas.search.id': 'traced',
+      'nas.search.stage': 'structural',
+      'nas.arch.id': candidate!.architecture!.id,
+    });
+
+    const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
+    const chain = (s: ReadableSpan): string[] => {
+      const names = [s.name];
+      let at = s;
+      while (at.parentSpanContext) {
+        const parent = byId.get(at.parentSpanContext.spanId);
+        if (!parent) return [...names, '<missing parent>'];
+        names.push(parent.name);
+        at = parent;
+      }
+      return names;
+    };
+    // Every span of the trace hangs from the root.
+    for (const s of spans) expect(chain(s).at(-1)).toBe('candidate.evaluate');
+
+    const find = (name: string, kind: SpanKind) => {
+      const found = spans.filter((s) => s.name === name && s.kind === kind);
+      expect(found, `${SpanKind[kind]} ${name}`).toHaveLength(1);
+      return found[0]!;
+    };
+    // gRPC: client span in the controller, server span in the service, one under the other.
+    for (const method of ['nas.searchspace.v1.SearchSpaceService/Validate', 'nas.flops.v1.FlopsService/Count']) {
+      const client = find(method, SpanKind.CLIENT);
+      const server = find(method, SpanKind.SERVER);
+      expect(client.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+      expect(server.parentSpanContext?.spanId).toBe(client.spanContext().spanId);
+    }
+    // NATS request/reply to the profilers of the search's hardware class.
+    const profileSend = find('send nas.profile.request.{hardwareClass}', SpanKind.PRODUCER);
+    const profileProcess = find('process nas.profile.request.{hardwareClass}', SpanKind.CONSUMER);
+    expect(profileSend.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+    expect(profileProcess.parentSpanContext?.spanId).toBe(profileSend.spanContext().spanId);
+    expect(profileSend.attributes['messaging.destination.name']).toBe(`nas.profile.request.${HARDWARE_CLASS}`);
+    // The work queue: published by the controller, processed by a trainer, trained over gRPC, the
+    // result published back to the journal.
+    const jobSend = find('send nas.train.job', SpanKind.PRODUCER);
+    const jobProcess = find('process nas.train.job', SpanKind.CONSUMER);
+    const trainClient = find('nas.trainer.v1.TrainerService/Train', SpanKind.CLIENT);
+    const trainServer = find('nas.trainer.v1.TrainerService/Train', SpanKind.SERVER);
+    const resultSend = find('send nas.train.result.{searchId}', SpanKind.PRODUCER);
+    expect(jobSend.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+    expect(jobProcess.parentSpanContext?.spanId).toBe(jobSend.spanContext().spanId);
+    expect(trainClient.parentSpanContext?.spanId).toBe(jobProcess.spanContext().spanId);
+    expect(trainServer.parentSpanContext?.spanId).toBe(trainClient.spanContext().spanId);
+    expect(resultSend.parentSpanContext?.spanId).toBe(jobProcess.spanContext().spanId);
+    expect(jobProcess.attributes['messaging.consumer.group.name']).toBe('trainers');
+    // The root covers the whole evaluation, training included.
+    const end = (s: ReadableSpan) => s.endTime[0] * 1e9 + s.endTime[1];
+    expect(end(root)).toBeGreaterThanOrEqual(end(trainServer));
+    // Another candidate of another search is another trace.
+    expect(exporter.getFinishedSpans().filter((s) => s.name === 'candidate.evaluate' && s.spanContext().traceId === traceId)).toHaveLength(1);
+  }, 180_000);
+});
