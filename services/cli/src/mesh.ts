@@ -35,6 +35,10 @@ export interface LocalMesh {
   addresses: Partial<Record<MeshService, string>>;
   /** The service children by name, e.g. to kill one in a test. */
   children: Partial<Record<MeshService, ChildProcess>>;
+  /** Sends `signal` (default SIGKILL) to a service and waits for it to exit. */
+  kill(service: MeshService, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a service again, same port and environment (stopping it first if it runs). */
+  restart(service: MeshService): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -91,43 +95,62 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
   const natsUrl = options.natsUrl ?? nats!.url;
   const children: Partial<Record<MeshService, ChildProcess>> = {};
   const addresses: Partial<Record<MeshService, string>> = {};
+  const envs: Partial<Record<MeshService, NodeJS.ProcessEnv>> = {};
   const all = () => Object.values(children) as ChildProcess[];
+  // The CLI runs under tsx and its loader flags (execArgv) let the children run TypeScript too;
+  // elsewhere (a test runner) the children load tsx themselves.
+  const loader = process.execArgv.some((a) => a.includes('tsx')) ? process.execArgv : ['--import', 'tsx'];
+  const launch = async (service: MeshService) => {
+    const child = spawn(process.execPath, [...loader, mainOf(service)], {
+      env: envs[service],
+      stdio: ['ignore', options.log ?? 'inherit', 'inherit'],
+    });
+    children[service] = child;
+    await waitServing(addresses[service]!, service, child);
+  };
   try {
     for (const service of options.services ?? meshServices()) {
       const port = await freePort();
       const prefix = service.toUpperCase();
       // Each service finds the ones started before it (the controller needs them all).
       const known = Object.fromEntries(Object.entries(addresses).map(([s, a]) => [`${s.toUpperCase()}_ADDR`, a]));
-      // The CLI runs under tsx; its loader flags (execArgv) let the children run TypeScript too.
-      const child = spawn(process.execPath, [...process.execArgv, mainOf(service)], {
-        env: {
-          ...process.env,
-          ...known,
-          ...options.env,
-          [`${prefix}_HOST`]: '127.0.0.1',
-          [`${prefix}_PORT`]: String(port),
-          [`${prefix}_DATA_DIR`]: resolve(dataDir, service),
-          NATS_URL: natsUrl,
-        },
-        stdio: ['ignore', options.log ?? 'inherit', 'inherit'],
-      });
-      children[service] = child;
+      envs[service] = {
+        ...process.env,
+        ...known,
+        ...options.env,
+        [`${prefix}_HOST`]: '127.0.0.1',
+        [`${prefix}_PORT`]: String(port),
+        [`${prefix}_DATA_DIR`]: resolve(dataDir, service),
+        NATS_URL: natsUrl,
+      };
       addresses[service] = `127.0.0.1:${port}`;
-      await waitServing(addresses[service], service, child);
+      await launch(service);
     }
   } catch (err) {
     await Promise.all(all().map((c) => stopChild(c)));
     await nats?.stop();
     throw err;
   }
-  return {
+  const mesh: LocalMesh = {
     natsUrl,
     dataDir,
     addresses,
     children,
+    async kill(service, signal = 'SIGKILL') {
+      const child = children[service];
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill(signal);
+      await exited;
+    },
+    async restart(service) {
+      await mesh.kill(service, 'SIGTERM');
+      await launch(service);
+    },
     async stop() {
       await Promise.all(all().map((c) => stopChild(c)));
       await nats?.stop();
     },
   };
+  return mesh;
 }

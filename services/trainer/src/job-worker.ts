@@ -38,7 +38,8 @@ export async function startTrainJobWorker(options: TrainJobWorkerOptions): Promi
   const maxDeliveries = options.maxDeliveries ?? DEFAULT_MAX_DELIVERIES;
   await ensurePipelineStreams(bus);
   await ensureTrainersConsumer(bus, ackWaitMs);
-  const results = await bus.kv(KV_BUCKETS.trainResults, protoCodec(events.TrainJobResult), { history: 1 });
+  // History kept so a job stored twice (trained twice) would show: the kill tests check it never is.
+  const results = await bus.kv(KV_BUCKETS.trainResults, protoCodec(events.TrainJobResult), { history: 5 });
   const channel = createChannel(options.trainerAddress);
   const client = createClientFactory().use(openTelemetryClientMiddleware()).create(trainer.TrainerServiceDefinition, channel);
   const abort = new AbortController();
