@@ -77,3 +77,50 @@ export const profileRequest = defineSubject({
 });
 
 export const profileResponseCodec = protoCodec(profiler.ProfileResponse);
+
+// A hardware-class id (`cpu.amd-epyc.2c-avx2-fma.wasm-simd-4.22`) is dot-separated, but a subject
+// token cannot hold a dot. The class grammar never uses `_`, so dots become underscores: the map is
+// one-to-one and reversible, and this is the only place that knows it.
+
+/** Hardware-class ids: dot-separated parts of lower-case letters, digits and dashes. */
+export const HARDWARE_CLASS_PATTERN = /^[a-z0-9][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)*$/;
+export const MAX_HARDWARE_CLASS_LENGTH = 200;
+
+/** Why `hardwareClass` is not a valid class id, or undefined when it is. */
+export function hardwareClassProblem(hardwareClass: string): string | undefined {
+  if (hardwareClass === '') return 'required';
+  if (hardwareClass.length > MAX_HARDWARE_CLASS_LENGTH) return `at most ${MAX_HARDWARE_CLASS_LENGTH} characters`;
+  if (!HARDWARE_CLASS_PATTERN.test(hardwareClass)) {
+    return `expected dot-separated parts of a-z, 0-9 and '-' (e.g. gpu.nvidia-t4-16gb.tfjs-node-gpu-4.22), got ${JSON.stringify(hardwareClass)}`;
+  }
+  return undefined;
+}
+
+/** The class id as one NATS subject token. Throws on a malformed id. */
+export function hardwareClassToken(hardwareClass: string): string {
+  const problem = hardwareClassProblem(hardwareClass);
+  if (problem) throw new Error(`hardware class: ${problem}`);
+  return hardwareClass.replaceAll('.', '_');
+}
+
+/** The inverse of hardwareClassToken. */
+export function hardwareClassFromToken(token: string): string {
+  return token.replaceAll('_', '.');
+}
+
+/** Where to send a ProfileRequest for `hardwareClass`: only that class's profilers listen there. */
+export function profileRequestFor(hardwareClass: string) {
+  return profileRequest.to({ hardwareClass: hardwareClassToken(hardwareClass) });
+}
+
+/** The queue group of one class's profilers: each request is measured by one of them. */
+export function profilerQueueGroup(hardwareClass: string): string {
+  return `profilers-${hardwareClassToken(hardwareClass)}`;
+}
+
+/** A profiler's measurement (not a cache hit), for anyone keeping latency tables. */
+export const latencyMeasured = defineSubject({
+  subject: 'nas.profile.measured.{hardwareClass}',
+  codec: protoCodec(events.LatencyMeasured),
+  description: 'a latency a profiler measured (hardware class as its subject token)',
+});

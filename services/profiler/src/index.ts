@@ -1,0 +1,84 @@
+import { connectBus, type Bus, type Subscription } from '@sm-nas/bus';
+import { profiler } from '@sm-nas/proto';
+import { protoset } from '@sm-nas/proto/protoset';
+import { service, startServer, type RunningServer, type ServerLogger } from '@sm-nas/service-kit';
+import { initBackend } from '@sm-nas/tfjs-runtime';
+import { KvLatencyCache, MemoryLatencyCache, type LatencyCache } from './cache.js';
+import { describeHardware, readHardwareSources, type HardwareDescription } from './hardware.js';
+import type { MeasureSettings } from './measure.js';
+import { Profiler } from './profiler.js';
+import { profilerService, publishMeasurements, serveProfileRequests } from './server.js';
+
+export * from './cache.js';
+export * from './hardware.js';
+export * from './measure.js';
+export * from './model.js';
+export * from './predictor.js';
+export * from './profiler.js';
+export * from './server.js';
+export * from './stats.js';
+
+export const SERVICE_NAME = 'profiler';
+export const DEFAULT_PORT = 50053;
+
+/** Starts the tfjs backend (once per process) and describes this machine's hardware class. */
+export async function detectHardware(label?: string): Promise<HardwareDescription> {
+  const info = await initBackend();
+  return describeHardware(readHardwareSources(info, label));
+}
+
+export interface StartProfilerOptions {
+  host: string;
+  port: number;
+  logger?: ServerLogger;
+  /** Default: this machine, as detectHardware(label) sees it. */
+  hardware?: HardwareDescription;
+  /** Appended to the detected class id (see HardwareSources.label). */
+  label?: string;
+  /** With NATS: the KV cache, the class's request subject, measurement events. Without: an in-memory cache. */
+  natsUrl?: string;
+  measure?: Partial<MeasureSettings>;
+}
+
+export interface RunningProfiler {
+  server: RunningServer;
+  profiler: Profiler;
+  bus: Bus | undefined;
+  /** Stops the NATS responder (finishing the request in hand), the gRPC server, then the connection. */
+  stop(options?: { graceMs?: number }): Promise<void>;
+}
+
+export async function startProfiler(options: StartProfilerOptions): Promise<RunningProfiler> {
+  const hardware = options.hardware ?? (await detectHardware(options.label));
+  const bus = options.natsUrl
+    ? await connectBus({ servers: options.natsUrl, name: `profiler-${hardware.hardwareClass}`, ...(options.logger ? { logger: options.logger } : {}) })
+    : undefined;
+  let subscription: Subscription | undefined;
+  try {
+    const cache: LatencyCache = bus ? await KvLatencyCache.open(bus) : new MemoryLatencyCache();
+    const p = new Profiler({ hardware, cache, ...(options.measure ? { measure: options.measure } : {}), ...(bus ? { onMeasured: publishMeasurements(bus) } : {}) });
+    const server = await startServer({
+      serviceName: SERVICE_NAME,
+      services: [service(profiler.ProfilerServiceDefinition, profilerService(p))],
+      protoset,
+      host: options.host,
+      port: options.port,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+    subscription = bus ? serveProfileRequests(bus, p) : undefined;
+    if (bus) await bus.flush();
+    return {
+      server,
+      profiler: p,
+      bus,
+      async stop(stopOptions = {}) {
+        await subscription?.drain();
+        await server.shutdown(stopOptions);
+        await bus?.drain();
+      },
+    };
+  } catch (err) {
+    await bus?.close();
+    throw err;
+  }
+}

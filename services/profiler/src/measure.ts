@@ -1,0 +1,92 @@
+// The timing protocol: warm up until the iteration time settles, then rounds of N synchronised
+// iterations until a round's coefficient of variation is under the target or the time is up (and
+// say which). `run` must return only once the device has finished (the caller reads the outputs
+// back with dataSync, which waits for every kernel).
+import { summarize, type TimingSummary } from './stats.js';
+
+export interface MeasureSettings {
+  /** Stop when a round's CV is below this. */
+  targetCv: number;
+  /** ...or when this much time has passed (warm-up included). A round in progress finishes. */
+  maxSeconds: number;
+  iterationsPerRound: number;
+  /** Warm-up: at least this many iterations... */
+  minWarmup: number;
+  /** ...at most this many... */
+  maxWarmup: number;
+  /** ...until the last `settleWindow` iterations lie within `settleTolerance` of their median. */
+  settleWindow: number;
+  settleTolerance: number;
+}
+
+export const DEFAULT_MEASURE: MeasureSettings = {
+  targetCv: 0.02,
+  maxSeconds: 60,
+  iterationsPerRound: 20,
+  minWarmup: 2,
+  maxWarmup: 30,
+  settleWindow: 3,
+  settleTolerance: 0.1,
+};
+
+export type StopReason = 'target_cv' | 'time_limit';
+
+export interface Measurement {
+  /** The summary of the round that ended the measurement. */
+  summary: TimingSummary;
+  /** That round's iteration times, ms. */
+  times: number[];
+  warmupIterations: number;
+  rounds: number;
+  stopReason: StopReason;
+  elapsedSeconds: number;
+}
+
+export type Clock = () => number;
+
+/** Whether the last `window` times lie within `tolerance` (relative) of their median. */
+export function settled(times: readonly number[], window: number, tolerance: number): boolean {
+  if (times.length < window) return false;
+  const last = [...times.slice(-window)].sort((a, b) => a - b);
+  const median = last[Math.floor(last.length / 2)]!;
+  return last.every((t) => Math.abs(t - median) <= tolerance * median);
+}
+
+export async function measure(
+  run: () => unknown,
+  settings: MeasureSettings = DEFAULT_MEASURE,
+  clock: Clock = () => performance.now(),
+  signal?: AbortSignal,
+): Promise<Measurement> {
+  const start = clock();
+  const elapsed = () => (clock() - start) / 1000;
+  const timeOne = async () => {
+    // Let timers and I/O (gRPC keep-alives, NATS pings) run between iterations, outside the timing.
+    await new Promise((r) => setImmediate(r));
+    const t0 = clock();
+    await run();
+    return clock() - t0;
+  };
+
+  const warm: number[] = [];
+  while (warm.length < settings.maxWarmup) {
+    signal?.throwIfAborted();
+    warm.push(await timeOne());
+    if (warm.length >= settings.minWarmup && settled(warm, settings.settleWindow, settings.settleTolerance)) break;
+    // Half the budget at most goes to warming up: a model that never settles is still measured.
+    if (warm.length >= settings.minWarmup && elapsed() > settings.maxSeconds / 2) break;
+  }
+
+  let rounds = 0;
+  for (;;) {
+    const times: number[] = [];
+    for (let i = 0; i < settings.iterationsPerRound; i++) {
+      signal?.throwIfAborted();
+      times.push(await timeOne());
+    }
+    rounds++;
+    const summary = summarize(times);
+    const stopReason: StopReason | undefined = summary.cv < settings.targetCv ? 'target_cv' : elapsed() >= settings.maxSeconds ? 'time_limit' : undefined;
+    if (stopReason) return { summary, times, warmupIterations: warm.length, rounds, stopReason, elapsedSeconds: elapsed() };
+  }
+}

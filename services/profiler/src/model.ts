@@ -1,0 +1,194 @@
+// What gets timed: the real network at its real input size, built by libs/detector (random weights,
+// inference norms folded into the convolutions), run on a random batch and read back so the device
+// has finished. Detectors run `predict` (network + decoding + NMS); the classification form (the
+// backbone with its classifier, as torchvision's models) runs the graph to its logits.
+//
+// Per-module times come from cumulative prefixes of the same layer graph: the backbone alone, then
+// backbone + neck, then + RPN, each instantiated by the same executor; a module's time is the
+// difference of consecutive prefixes, the head's is the whole network minus the last dense prefix,
+// and post-processing is `predict` minus the network. This needs no hooks inside the executor and
+// works for any head libs/detector builds (two-stage heads run per RoI, so their time, RoI decoding
+// included, is `predict` minus the dense prefix).
+import type { Architecture } from '@sm-nas/arch';
+import { buildGraph, type LayerGraph, type LayerNode } from '@sm-nas/arch/graph';
+import { createDetector, GraphExecutor, type GraphOutputs } from '@sm-nas/detector';
+import { tf } from '@sm-nas/tfjs-runtime';
+
+export type ModelForm = 'detection' | 'classification';
+
+/** COCO's 80 classes for detectors, ImageNet's 1000 for the classification form. */
+export const DETECTION_CLASSES = 80;
+export const CLASSIFICATION_CLASSES = 1000;
+
+export interface TimedModel {
+  form: ModelForm;
+  /** One synchronised inference on the batch. */
+  run(): Promise<void>;
+  /** Cumulative prefixes, in order, each ending at the named module; the last is the whole network. */
+  prefixes: Prefix[];
+  /** Whether `run` does more than the last prefix (post-processing, per-RoI heads). */
+  hasPostprocess: boolean;
+  /** Name for run() minus the last prefix: `postprocess`, or `head` when per-RoI heads are in it. */
+  tailModule: string;
+  dispose(): void;
+}
+
+export interface Prefix {
+  module: string;
+  run(): void;
+  dispose(): void;
+}
+
+/** The module group a layer belongs to in the reported breakdown. */
+export function moduleGroup(node: Pick<LayerNode, 'module'>): string {
+  if (node.module === 'backbone.classifier') return 'classifier';
+  if (node.module.startsWith('backbone')) return 'backbone';
+  if (node.module.startsWith('head')) return 'head';
+  return node.module;
+}
+
+function disposeOutputs(outputs: GraphOutputs): void {
+  const seen = new Set<tf.Tensor>();
+  for (const m of outputs.values()) {
+    for (const t of m.values()) {
+      if (seen.has(t)) continue;
+      seen.add(t);
+      t.dispose();
+    }
+  }
+}
+
+/** Reads every output back (waits for the device), then frees them. */
+function syncOutputs(outputs: GraphOutputs): void {
+  for (const m of outputs.values()) for (const t of m.values()) t.dataSync();
+  disposeOutputs(outputs);
+}
+
+/**
+ * The graph's nodes up to and including the last node of `groups`, with every value the rest of
+ * the graph would read as an output (so nothing the prefix computes is dead code).
+ */
+export function prefixGraph(graph: LayerGraph, lastNode: number): LayerGraph {
+  const nodes = graph.nodes.slice(0, lastNode + 1);
+  const outputs = graph.outputs.filter((o) => o.node <= lastNode);
+  const exported = new Set(outputs.map((o) => o.node));
+  for (const n of graph.nodes.slice(lastNode + 1)) {
+    for (const i of n.inputs) {
+      if (i <= lastNode && !exported.has(i)) {
+        exported.add(i);
+        outputs.push({ role: 'features', index: 1000 + i, node: i });
+      }
+    }
+  }
+  return { ...graph, nodes, outputs };
+}
+
+function prefixesOf(graph: LayerGraph, images: tf.Tensor4D, stopBeforePerRoi: boolean): Prefix[] {
+  const order: string[] = [];
+  const last = new Map<string, number>();
+  for (const node of graph.nodes) {
+    if (node.op === 'input') continue;
+    if (stopBeforePerRoi && node.perRoi) break;
+    const g = moduleGroup(node);
+    if (!last.has(g)) order.push(g);
+    last.set(g, node.id);
+  }
+  return order.map((module) => {
+    const executor = new GraphExecutor(prefixGraph(graph, last.get(module)!), 0);
+    return { module, run: () => syncOutputs(executor.forward(images)), dispose: () => executor.dispose() };
+  });
+}
+
+export interface BuildOptions {
+  form: ModelForm;
+  batch: number;
+  numClasses?: number;
+}
+
+/**
+ * Builds `arch` at `arch.input` for timing. Throws whatever libs/detector throws for a head it
+ * cannot build yet (the caller maps it to UNIMPLEMENTED).
+ */
+export function buildTimedModel(arch: Architecture, options: BuildOptions): TimedModel {
+  const { widthPx, heightPx } = arch.input;
+  const images = tf.randomUniform([options.batch, heightPx, widthPx, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
+  if (options.form === 'classification') {
+    const graph = buildGraph(arch, { form: 'classification', numClasses: options.numClasses ?? CLASSIFICATION_CLASSES, norm: 'batch_norm' });
+    const executor = new GraphExecutor(graph, 0);
+    const prefixes = prefixesOf(graph, images, false);
+    // The last prefix is the whole graph: time it with the main executor.
+    prefixes.at(-1)!.dispose();
+    prefixes[prefixes.length - 1] = { module: prefixes.at(-1)!.module, run: () => syncOutputs(executor.forward(images)), dispose: () => {} };
+    return {
+      form: 'classification',
+      run: async () => syncOutputs(executor.forward(images)),
+      prefixes,
+      hasPostprocess: false,
+      tailModule: 'postprocess',
+      dispose() {
+        for (const p of prefixes) p.dispose();
+        executor.dispose();
+        images.dispose();
+      },
+    };
+  }
+  let detector: ReturnType<typeof createDetector>;
+  try {
+    detector = createDetector(arch, { numClasses: options.numClasses ?? DETECTION_CLASSES, norm: 'batch_norm', seed: 0 });
+  } catch (err) {
+    images.dispose();
+    throw err;
+  }
+  const perRoi = detector.graph.nodes.some((n) => n.perRoi);
+  const prefixes = prefixesOf(detector.graph, images, perRoi);
+  if (!perRoi) {
+    // Dense detectors: the whole network is the detector's own forward.
+    prefixes.at(-1)!.dispose();
+    prefixes[prefixes.length - 1] = { module: prefixes.at(-1)!.module, run: () => syncOutputs(detector.forward(images)), dispose: () => {} };
+  }
+  return {
+    form: 'detection',
+    run: async () => {
+      await detector.predict(images);
+    },
+    prefixes,
+    hasPostprocess: true,
+    tailModule: perRoi ? 'head' : 'postprocess',
+    dispose() {
+      for (const p of prefixes) p.dispose();
+      detector.dispose();
+      images.dispose();
+    },
+  };
+}
+
+/**
+ * Mean time per module (ms): each prefix timed `iterations` times after one warm-up run, modules as
+ * differences of consecutive prefixes (clamped at 0: noise can make a tiny module negative), and
+ * the tail (post-processing, or per-RoI heads) as `totalMeanMs` minus the network.
+ */
+export async function moduleTimes(model: TimedModel, iterations: number, totalMeanMs: number): Promise<{ name: string; ms: number }[]> {
+  const out: { name: string; ms: number }[] = [];
+  let before = 0;
+  for (const prefix of model.prefixes) {
+    prefix.run();
+    const times: number[] = [];
+    for (let i = 0; i < iterations; i++) {
+      const t0 = performance.now();
+      prefix.run();
+      times.push(performance.now() - t0);
+      // Let timers and I/O (gRPC keep-alives, NATS pings) run between iterations.
+      await new Promise((r) => setImmediate(r));
+    }
+    const mean = times.reduce((s, t) => s + t, 0) / times.length;
+    out.push({ name: prefix.module, ms: Math.max(0, mean - before) });
+    before = Math.max(before, mean);
+  }
+  if (model.hasPostprocess) {
+    const tail = out.find((m) => m.name === model.tailModule);
+    const extra = Math.max(0, totalMeanMs - before);
+    if (tail) tail.ms += extra;
+    else out.push({ name: model.tailModule, ms: extra });
+  }
+  return out;
+}

@@ -1,0 +1,271 @@
+// The profiler of one hardware class: request checks (INVALID_ARGUMENT naming the field), the cache,
+// one measurement at a time, and the class's latency predictor. The gRPC handlers and the NATS
+// responder both call this, so both paths share the queue and the cache.
+import { trace } from '@opentelemetry/api';
+import { architectureId, parseCanonical, toCanonical, validateArchitecture, validateInputSize, type Architecture, type InputSize } from '@sm-nas/arch';
+import { architectureFromWire, withFieldPrefix } from '@sm-nas/arch/wire';
+import { hardwareClassProblem } from '@sm-nas/bus';
+import { profiler, type common } from '@sm-nas/proto';
+import {
+  ATTR_NAS_ARCH_ID,
+  ATTR_NAS_BATCH_SIZE,
+  ATTR_NAS_HARDWARE_CLASS,
+  ATTR_NAS_INPUT_SIZE,
+  ATTR_NAS_LATENCY_MS_P50,
+  DomainError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+} from '@sm-nas/service-kit';
+import { cacheKey, type CachedMeasurement, type LatencyCache } from './cache.js';
+import type { HardwareDescription } from './hardware.js';
+import { DEFAULT_MEASURE, measure, type MeasureSettings } from './measure.js';
+import { buildTimedModel, moduleTimes } from './model.js';
+import { heldOutSpearman, LatencyModel, moduleFeatures, type Sample } from './predictor.js';
+
+export const MAX_BATCH = 64;
+export const MAX_SECONDS = 3600;
+export const MAX_ITERATIONS_PER_ROUND = 10_000;
+/** Iterations per cumulative prefix for the per-module breakdown (capped by the round size). */
+export const MODULE_ITERATIONS = 10;
+
+export interface ProfilerOptions {
+  hardware: HardwareDescription;
+  cache: LatencyCache;
+  /** Defaults for what a request leaves at 0, and the warm-up rule. */
+  measure?: Partial<MeasureSettings>;
+  /** Called after each new measurement (not on cache hits), e.g. to publish an event. */
+  onMeasured?: (response: profiler.ProfileResponse) => unknown;
+}
+
+interface ProfileJob {
+  arch: Architecture;
+  archId: string;
+  input: InputSize;
+  batch: number;
+  settings: MeasureSettings;
+  key: string;
+  bypassCache: boolean;
+}
+
+// Looked up per call: a tracer provider registered after this module loaded (tests) still applies.
+const tracer = () => trace.getTracer('@sm-nas/profiler');
+
+const inputText = (i: InputSize) => `${i.widthPx}x${i.heightPx}`;
+
+function finiteIn(field: string, value: number, min: number, max: number, maxExclusive = false): number {
+  if (!Number.isFinite(value) || value < min || (maxExclusive ? value >= max : value > max)) {
+    throw new InvalidArgumentError(field, `must be from ${min} to ${max}${maxExclusive ? ' (exclusive)' : ''}, got ${value}`);
+  }
+  return value;
+}
+
+export class Profiler {
+  /** Measurements made by this process (cache hits excluded): what the tests count. */
+  measurements = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly inFlight = new Map<string, Promise<profiler.ProfileResponse>>();
+  private model: { version: string; model: LatencyModel; spearman: number } | undefined;
+  private readonly features = new Map<string, Sample['features']>();
+  private readonly defaults: MeasureSettings;
+
+  constructor(private readonly options: ProfilerOptions) {
+    this.defaults = { ...DEFAULT_MEASURE, ...options.measure };
+  }
+
+  get hardware(): HardwareDescription {
+    return this.options.hardware;
+  }
+
+  describe(): profiler.DescribeResponse {
+    const h = this.options.hardware;
+    return {
+      hardware: {
+        hardwareClass: h.hardwareClass,
+        deviceKind: h.deviceKind === 'gpu' ? profiler.DeviceKind.DEVICE_KIND_GPU : profiler.DeviceKind.DEVICE_KIND_CPU,
+        gpuProduct: h.gpu?.product ?? '',
+        gpuMemoryBytes: h.gpu?.memoryBytes ?? 0,
+        gpuDriverVersion: h.gpu?.driverVersion ?? '',
+        cudaVersion: h.gpu?.cudaVersion ?? '',
+        cpuModel: h.cpuModel,
+        cpuCores: h.cpuCores,
+        cpuIsaFlags: h.cpuIsaFlags,
+        backend: h.backend,
+        backendVersion: h.backendVersion,
+      },
+    };
+  }
+
+  /** The class check shared by Profile and PredictLatency: this profiler answers for its own class only. */
+  private checkClass(hardwareClass: string): void {
+    const problem = hardwareClassProblem(hardwareClass);
+    if (problem) throw new InvalidArgumentError('hardware_class', problem);
+    if (hardwareClass !== this.options.hardware.hardwareClass) {
+      throw new InvalidArgumentError(
+        'hardware_class',
+        `this profiler measures ${this.options.hardware.hardwareClass}, not ${hardwareClass}; send the request to that class's profilers`,
+      );
+    }
+  }
+
+  private archAndInput(wire: common.Architecture | undefined, wireInput: common.InputSize | undefined): { arch: Architecture; input: InputSize } {
+    const arch = withFieldPrefix('architecture', () => validateArchitecture(architectureFromWire(wire)));
+    const input = wireInput ? validateInputSize(wireInput, 'input') : arch.input;
+    return { arch: { ...arch, input }, input };
+  }
+
+  private job(request: profiler.ProfileRequest): ProfileJob {
+    this.checkClass(request.hardwareClass);
+    const { arch, input } = this.archAndInput(request.architecture, request.input);
+    const batch = request.batchSize || 1;
+    if (batch > MAX_BATCH) throw new InvalidArgumentError('batch_size', `must be at most ${MAX_BATCH}, got ${batch}`);
+    const s = request.settings;
+    const settings: MeasureSettings = {
+      ...this.defaults,
+      targetCv: finiteIn('settings.target_coefficient_of_variation', s?.targetCoefficientOfVariation ?? 0, 0, 1, true) || this.defaults.targetCv,
+      maxSeconds: finiteIn('settings.max_seconds', s?.maxSeconds ?? 0, 0, MAX_SECONDS) || this.defaults.maxSeconds,
+      iterationsPerRound: finiteIn('settings.iterations_per_round', s?.iterationsPerRound ?? 0, 0, MAX_ITERATIONS_PER_ROUND) || this.defaults.iterationsPerRound,
+    };
+    const archId = architectureId(arch);
+    const h = this.options.hardware;
+    const key = cacheKey({ architectureId: archId, hardwareClass: h.hardwareClass, input, batch, backendVersion: h.backendVersion });
+    return { arch, archId, input, batch, settings, key, bypassCache: request.bypassCache };
+  }
+
+  async profile(request: profiler.ProfileRequest, signal?: AbortSignal): Promise<profiler.ProfileResponse> {
+    const job = this.job(request);
+    return tracer().startActiveSpan('profiler.profile', async (span) => {
+      span.setAttributes({
+        [ATTR_NAS_ARCH_ID]: job.archId,
+        [ATTR_NAS_HARDWARE_CLASS]: this.options.hardware.hardwareClass,
+        [ATTR_NAS_INPUT_SIZE]: inputText(job.input),
+        [ATTR_NAS_BATCH_SIZE]: job.batch,
+      });
+      try {
+        const response = await this.cachedOrMeasured(job, signal);
+        if (response.cached) span.addEvent('cache hit');
+        span.setAttribute(ATTR_NAS_LATENCY_MS_P50, response.latency?.latencyMsP50 ?? 0);
+        return response;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  private async fromCache(job: ProfileJob): Promise<profiler.ProfileResponse | undefined> {
+    if (job.bypassCache) return undefined;
+    const hit = await this.options.cache.get(job.key);
+    return hit ? { ...profiler.ProfileResponse.fromJSON(hit.response), cached: true } : undefined;
+  }
+
+  private async cachedOrMeasured(job: ProfileJob, signal?: AbortSignal): Promise<profiler.ProfileResponse> {
+    const hit = await this.fromCache(job);
+    if (hit) return hit;
+    // The same candidate asked twice at once is measured once.
+    const pending = job.bypassCache ? undefined : this.inFlight.get(job.key);
+    if (pending) return { ...(await pending), cached: true };
+    const run = this.serialised(async () => (await this.fromCache(job)) ?? this.measureAndStore(job, signal));
+    if (!job.bypassCache) {
+      this.inFlight.set(job.key, run);
+      void run.finally(() => this.inFlight.delete(job.key)).catch(() => {});
+    }
+    return run;
+  }
+
+  /** One measurement at a time on this device: later calls wait their turn. */
+  private serialised<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(fn);
+    this.queue = result.catch(() => {});
+    return result;
+  }
+
+  private async measureAndStore(job: ProfileJob, signal?: AbortSignal): Promise<profiler.ProfileResponse> {
+    signal?.throwIfAborted();
+    const h = this.options.hardware;
+    let model: ReturnType<typeof buildTimedModel>;
+    try {
+      model = buildTimedModel(job.arch, { form: 'detection', batch: job.batch });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (/not yet supported/.test(message)) {
+        throw new DomainError('UNIMPLEMENTED', `architecture.head.kind: libs/detector cannot build this detector yet (${message})`);
+      }
+      throw err;
+    }
+    try {
+      const m = await measure(() => model.run(), job.settings, undefined, signal);
+      const modules = await moduleTimes(model, Math.min(MODULE_ITERATIONS, job.settings.iterationsPerRound), m.summary.mean);
+      this.measurements++;
+      const response: profiler.ProfileResponse = {
+        architectureId: job.archId,
+        hardwareClass: h.hardwareClass,
+        input: job.input,
+        latency: {
+          latencyMsP50: m.summary.p50,
+          latencyMsP90: m.summary.p90,
+          latencyMsP99: m.summary.p99,
+          latencyMsMean: m.summary.mean,
+          latencyMsStddev: m.summary.stddev,
+          coefficientOfVariation: m.summary.cv,
+          iterations: m.summary.n,
+          warmupIterations: m.warmupIterations,
+          batchSize: job.batch,
+          modules: modules.map((x) => ({ name: x.name, latencyMsMean: x.ms })),
+        },
+        stopReason: m.stopReason === 'target_cv' ? profiler.StopReason.STOP_REASON_TARGET_CV_REACHED : profiler.StopReason.STOP_REASON_TIME_LIMIT,
+        cached: false,
+        backendVersion: h.backendVersion,
+      };
+      const record: CachedMeasurement = {
+        canonical: toCanonical(job.arch),
+        batch: job.batch,
+        hardwareClass: h.hardwareClass,
+        backendVersion: h.backendVersion,
+        response: profiler.ProfileResponse.toJSON(response),
+      };
+      await this.options.cache.put(job.key, record);
+      await this.options.onMeasured?.(response);
+      return response;
+    } finally {
+      model.dispose();
+    }
+  }
+
+  // ---- prediction ------------------------------------------------------------------------------
+
+  private sample(record: CachedMeasurement): Sample | undefined {
+    const response = profiler.ProfileResponse.fromJSON(record.response);
+    const latency = response.latency;
+    if (!latency) return undefined;
+    const key = `${record.canonical}|${record.batch}`;
+    let features = this.features.get(key);
+    if (!features) this.features.set(key, (features = moduleFeatures(parseCanonical(record.canonical), record.batch)));
+    return {
+      key,
+      features,
+      modules: new Map(latency.modules.map((m) => [m.name, m.latencyMsMean])),
+      latencyMs: latency.latencyMsP50,
+    };
+  }
+
+  async predict(request: profiler.PredictLatencyRequest): Promise<profiler.PredictLatencyResponse> {
+    this.checkClass(request.hardwareClass);
+    const { arch } = this.archAndInput(request.architecture, request.input);
+    const hardwareClass = this.options.hardware.hardwareClass;
+    const records = await this.options.cache.list(hardwareClass);
+    const samples = records.filter((r) => r.batch === 1).map((r) => this.sample(r)).filter((s): s is Sample => s !== undefined);
+    if (samples.length === 0) {
+      throw new FailedPreconditionError(`hardware_class: no measurements of ${hardwareClass} yet; the predictor learns from this class's Profile results`);
+    }
+    // Refit when the measurements changed (a new one, or one re-measured with bypass_cache).
+    const version = samples.map((s) => `${s.key}=${s.latencyMs}`).join(';');
+    if (this.model?.version !== version) {
+      this.model = { version, model: new LatencyModel(samples), spearman: heldOutSpearman(samples) };
+    }
+    const prediction = this.model.model.predict(moduleFeatures(arch, 1));
+    return {
+      latencyMsPredicted: prediction.totalMs,
+      heldOutSpearman: this.model.spearman,
+      trainingMeasurements: samples.length,
+    };
+  }
+}
