@@ -4,6 +4,7 @@ import { ClientError, Status } from 'nice-grpc';
 import { UsageError } from './arch-arg.js';
 import { FLOPS_USAGE, flopsCommand } from './commands/flops.js';
 import { SPACE_USAGE, spaceCommand } from './commands/space.js';
+import { PROFILE_USAGE, profileCommand } from './commands/profile.js';
 import { TRAIN_USAGE, trainCommand } from './commands/train.js';
 import { SEARCH_USAGE } from './commands/search.js';
 
@@ -13,6 +14,8 @@ ${SPACE_USAGE}
 ${FLOPS_USAGE}
 
 ${TRAIN_USAGE}
+
+${PROFILE_USAGE}
 
 ${SEARCH_USAGE}
 
@@ -43,6 +46,11 @@ async function main(argv: string[]): Promise<number> {
       lr: { type: 'string' },
       images: { type: 'string' },
       pretrained: { type: 'string' },
+      iterations: { type: 'string' },
+      cv: { type: 'string' },
+      fresh: { type: 'boolean' },
+      class: { type: 'string' },
+      predict: { type: 'boolean' },
       json: { type: 'boolean' },
       structural: { type: 'string' },
       modular: { type: 'string' },
@@ -76,6 +84,9 @@ async function main(argv: string[]): Promise<number> {
       console.log(await searchCommand({ ...values, dataDir }, (line) => console.error(line)));
       return 0;
     }
+    case 'profile':
+      console.log(await profileCommand(rest[0], values));
+      return 0;
     case 'demo': {
       // The mesh modules load only for the commands that start one.
       const { demoCommand } = await import('./commands/demo.js');
