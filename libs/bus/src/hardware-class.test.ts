@@ -17,7 +17,10 @@ describe('hardware class subject tokens', () => {
       expect(hardwareClassFromToken(token)).toBe(c);
       const destination = profileRequestFor(c);
       expect(destination.subject.split('.')).toHaveLength(profileRequest.pattern.split('.').length);
-      expect(profileRequest.match(destination.subject)).toEqual({ hardwareClass: token });
+      expect(destination.subject).toBe(`nas.profile.request.${token}`);
+      // The subject speaks class ids on both ends.
+      expect(profileRequest.match(destination.subject)).toEqual({ hardwareClass: c });
+      expect(profileRequest.filter({ hardwareClass: c })).toBe(destination.subject);
     }
     // Distinct classes, distinct subjects and queue groups (the two-profilers test relies on it).
     expect(new Set(classes.map(hardwareClassToken)).size).toBe(classes.length);

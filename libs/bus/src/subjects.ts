@@ -69,12 +69,27 @@ export const trainJobResult = defineSubject({
   description: 'the result of one training job',
 });
 
-/** Request/reply to the profilers of one hardware class (a queue group per class). */
-export const profileRequest = defineSubject({
+const profileRequestTokens = defineSubject({
   subject: SUBJECTS.profileRequest,
   codec: protoCodec(profiler.ProfileRequest),
   description: 'reply: nas.profiler.v1.ProfileResponse',
 });
+
+/**
+ * Request/reply to the profilers of one hardware class (a queue group per class). Its token is a
+ * hardware-class id (`cpu.amd-epyc.2c-avx2-fma.wasm-simd-4.22`): `to`, `filter` and `match` take
+ * and give class ids and map them to the subject token themselves (see hardwareClassToken).
+ */
+export const profileRequest: typeof profileRequestTokens = {
+  ...profileRequestTokens,
+  filter: (params = {}) =>
+    profileRequestTokens.filter(params.hardwareClass === undefined ? {} : { hardwareClass: hardwareClassToken(params.hardwareClass) }),
+  to: (params) => profileRequestTokens.to({ hardwareClass: hardwareClassToken(params.hardwareClass) }),
+  match(subject) {
+    const params = profileRequestTokens.match(subject);
+    return params && { hardwareClass: hardwareClassFromToken(params.hardwareClass) };
+  },
+};
 
 export const profileResponseCodec = protoCodec(profiler.ProfileResponse);
 
@@ -110,7 +125,7 @@ export function hardwareClassFromToken(token: string): string {
 
 /** Where to send a ProfileRequest for `hardwareClass`: only that class's profilers listen there. */
 export function profileRequestFor(hardwareClass: string) {
-  return profileRequest.to({ hardwareClass: hardwareClassToken(hardwareClass) });
+  return profileRequest.to({ hardwareClass });
 }
 
 /** The queue group of one class's profilers: each request is measured by one of them. */

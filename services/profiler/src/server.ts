@@ -18,7 +18,7 @@ export function profilerService(p: Profiler): ServiceImplementation<typeof profi
 export function serveProfileRequests(bus: Bus, p: Profiler): Subscription {
   const hardwareClass = p.hardware.hardwareClass;
   return bus.serve(profileRequest, profileResponseCodec, (request) => p.profile(request), {
-    params: { hardwareClass: hardwareClassToken(hardwareClass) },
+    params: { hardwareClass },
     queue: profilerQueueGroup(hardwareClass),
   });
 }
