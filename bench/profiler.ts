@@ -8,7 +8,8 @@
 //
 //   flock -x /tmp/sm-nas-cpu.lock pnpm exec tsx bench/profiler.ts
 //   BENCH_SECONDS (per measurement, default 8), BENCH_ITERATIONS (per round, default 10),
-//   BENCH_DET_SIZE (detector input, default 320), BENCH_PYTHON (default /usr/bin/python3).
+//   BENCH_DET_SIZE (detector input, default 320), BENCH_CLS_SIZE (classification input, default
+//   224), BENCH_PYTHON (default /usr/bin/python3).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BACKBONE_KINDS, parseCanonical, standardBackbone, type Architecture } from '../libs/arch/src/index.js';
@@ -60,7 +61,7 @@ interface Model {
   torch: Record<string, unknown>;
 }
 
-const CLASSIFICATION_SIZE = 224;
+const CLASSIFICATION_SIZE = Number(process.env.BENCH_CLS_SIZE ?? 224);
 const models: Model[] = BACKBONE_KINDS.map((kind) => ({
   name: kind,
   form: 'classification' as const,
