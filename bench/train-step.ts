@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { initBackend, tf, useNativeKernels, useWasmConv2DBackpropInput } from '../libs/tfjs-runtime/src/index.js';
+import { batchNormTraining, initBackend, tf, useNativeKernels, useWasmConv2DBackpropInput } from '../libs/tfjs-runtime/src/index.js';
 
 type Pad4 = [[0, 0], [number, number], [number, number], [0, 0]];
 const pad = (p: number): Pad4 => [[0, 0], [p, p], [p, p], [0, 0]];
@@ -40,10 +40,9 @@ function builder() {
     const gamma = tf.variable(tf.ones([c]));
     const beta = tf.variable(tf.zeros([c]));
     params.push(gamma, beta);
-    return (x: tf.Tensor4D): tf.Tensor4D => {
-      const { mean, variance } = tf.moments(x, [0, 1, 2]);
-      return tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, beta as tf.Tensor1D, gamma as tf.Tensor1D, 1e-5);
-    };
+    // Training mode (batch statistics), ReLU fused when one follows; native with @sm-nas/onednn,
+    // else tfjs's moments + batchNorm.
+    return (x: tf.Tensor4D, relu = false): tf.Tensor4D => batchNormTraining(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, { epsilon: 1e-5, relu }).y;
   };
   const linear = (ci: number, co: number) => {
     const w = tf.variable(tf.randomNormal([ci, co], 0, Math.sqrt(1 / ci)));
@@ -90,11 +89,11 @@ function resnet(depth: 18 | 50, batch: number, size: number): Net {
       let main: Block;
       if (depth === 18) {
         const c1 = conv(inC, width, 3), b1 = bn(width), c2 = conv(width, width, 3), b2 = bn(width);
-        main = (x) => b2(c2(tf.relu(b1(c1(x, stride))), 1));
+        main = (x) => b2(c2(b1(c1(x, stride), true), 1));
       } else {
         const c1 = conv(inC, width, 1), b1 = bn(width), c2 = conv(width, width, 3), b2 = bn(width);
         const c3 = conv(width, outC, 1), b3 = bn(outC);
-        main = (x) => b3(c3(tf.relu(b2(c2(tf.relu(b1(c1(x, 1))), stride))), 1));
+        main = (x) => b3(c3(b2(c2(b1(c1(x, 1), true), stride), true), 1));
       }
       body.push((x) => tf.relu(tf.add(main(x), down ? down.b(down.c(x, stride)) : x)) as tf.Tensor4D);
       inC = outC;
@@ -104,7 +103,7 @@ function resnet(depth: 18 | 50, batch: number, size: number): Net {
   return {
     name: `resnet${depth}`, batch, size, classes: 10, params,
     forward: (x) => {
-      let h = tf.maxPool(tf.relu(stemBn(stem(x, 2))), 3, 2, 1) as tf.Tensor4D;
+      let h = tf.maxPool(stemBn(stem(x, 2), true), 3, 2, 1) as tf.Tensor4D;
       for (const b of body) h = b(h);
       return fc(tf.mean(h, [1, 2]) as tf.Tensor2D);
     },

@@ -15,6 +15,18 @@ export const ConvArg = {
 } as const;
 export const CONV_ARGS = 23;
 
+/**
+ * Float64Array slots of the normalisation calls (src/norm.h): offsets in float32 elements, -1 for an
+ * absent tensor. The tensor is [N, P, C] with statistics per (n, group of C/G channels): group norm
+ * of [n, h, w, c] is N = n, P = h*w; batch norm is N = 1, P = n*h*w, G = c.
+ */
+export const NormForwardArg = { X: 0, SCALE: 1, OFFSET: 2, Y: 3, MEAN: 4, VARIANCE: 5, N: 6, P: 7, C: 8, G: 9, EPS: 10, RELU: 11 } as const;
+export const NORM_FORWARD_ARGS = 12;
+export const NormBackwardArg = {
+  DY: 0, X: 1, Y: 2, SCALE: 3, MEAN: 4, VARIANCE: 5, DX: 6, DSCALE: 7, DOFFSET: 8, N: 9, P: 10, C: 11, G: 12, EPS: 13,
+} as const;
+export const NORM_BACKWARD_ARGS = 14;
+
 /** Fused activation of the forward convolution. */
 export const ConvActivation = { none: 0, relu: 1, relu6: 2 } as const;
 
@@ -27,6 +39,13 @@ export interface OneDnn {
   convBackwardData(heap: Uint8Array, args: Float64Array): void;
   /** dfilter[C] = the filter gradient from x[A] and dy[B]. */
   convBackwardWeights(heap: Uint8Array, args: Float64Array): void;
+  /**
+   * Training-mode normalisation: y[Y] = relu?(scale * (x - mean) / sqrt(variance + eps) + offset)
+   * with the batch statistics written to MEAN and VARIANCE ([N, G], variance biased).
+   */
+  normForward(heap: Uint8Array, args: Float64Array): void;
+  /** dx[DX], dscale[DSCALE], doffset[DOFFSET] of normForward; Y is its output when it fused a ReLU, else -1. */
+  normBackward(heap: Uint8Array, args: Float64Array): void;
   /** OpenMP threads oneDNN runs on. */
   setThreads(n: number): void;
   threads(): number;

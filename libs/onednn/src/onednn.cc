@@ -16,6 +16,8 @@
 #include <node_api.h>
 #include <omp.h>
 
+#include "norm.h"
+
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <cstdint>
@@ -258,6 +260,28 @@ napi_value conv(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Training-mode group / batch normalisation (norm.cc): (heap, args) like the convolutions.
+template <void (*Fn)(float*, const double*), size_t Nargs>
+napi_value norm(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  void* heap;
+  void* args;
+  size_t heapLength, nargs;
+  if (argc < 2 || !typedArray(env, argv[0], napi_uint8_array, &heap, &heapLength) ||
+      !typedArray(env, argv[1], napi_float64_array, &args, &nargs) || nargs != Nargs) {
+    napi_throw_type_error(env, nullptr, ("onednn: expected (heap: Uint8Array, args: Float64Array of " + std::to_string(Nargs) + ")").c_str());
+    return nullptr;
+  }
+  try {
+    Fn(static_cast<float*>(heap), static_cast<const double*>(args));
+  } catch (const std::exception& e) {
+    napi_throw_error(env, nullptr, (std::string("onednn: ") + e.what()).c_str());
+  }
+  return nullptr;
+}
+
 napi_value setThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -293,6 +317,8 @@ napi_value init(napi_env env, napi_value exports) {
       {"convForward", nullptr, conv<'f'>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"convBackwardData", nullptr, conv<'d'>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"convBackwardWeights", nullptr, conv<'w'>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"normForward", nullptr, norm<normForward, NF_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"normBackward", nullptr, norm<normBackward, NB_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, setThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"cachedPrimitives", nullptr, cachedPrimitives, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backendInfo, initBackend } from '../backend.js';
 import { groupedConv2d } from '../grouped-conv.js';
+import { batchNormTraining, groupNorm, nativeNormActive } from '../norm.js';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -237,6 +238,48 @@ describe('groupedConv2d', () => {
       expectClose(y!, yRef!, 'y');
       expectClose(dx!, reference[0]!, 'dx');
       expectClose(df!, refDf, 'dfilter');
+    });
+  }
+});
+
+describe('batchNormTraining and groupNorm on wasm match the cpu backend\'s composition', () => {
+  // On cpu the ops are composed from tfjs ops (moments, batchNorm) and differentiated by tfjs: the
+  // reference. On wasm with @sm-nas/onednn they are the native kernels.
+  interface NormCase { shape: [number, number, number, number]; groups?: number; relu: boolean; shift?: number }
+  const cases: NormCase[] = [
+    { shape: [3, 5, 4, 6], relu: false },
+    { shape: [2, 7, 9, 16], relu: true },
+    { shape: [1, 33, 31, 8], relu: false, shift: 50 },
+    { shape: [2, 5, 7, 12], groups: 3, relu: false },
+    { shape: [3, 6, 5, 32], groups: 8, relu: true },
+    { shape: [2, 4, 4, 10], groups: 10, relu: false, shift: 50 },
+    { shape: [2, 3, 3, 4], groups: 1, relu: true },
+  ];
+  const run = (c: NormCase, backend: 'cpu' | 'wasm') => {
+    const size = c.shape.reduce((a, b) => a * b, 1);
+    const ch = c.shape[3];
+    return on(backend, () => {
+      const x = tf.add(tf.tensor4d(random(size, 13), c.shape), c.shift ?? 0) as tf.Tensor4D;
+      const scale = tf.tensor1d(random(ch, 14));
+      const offset = tf.tensor1d(random(ch, 15));
+      const dy = tf.tensor4d(random(size, 16), c.shape);
+      const f = (a: tf.Tensor, b: tf.Tensor, o: tf.Tensor) => c.groups
+        ? groupNorm(a as tf.Tensor4D, b as tf.Tensor1D, o as tf.Tensor1D, c.groups, { relu: c.relu })
+        : batchNormTraining(a as tf.Tensor4D, b as tf.Tensor1D, o as tf.Tensor1D, { relu: c.relu }).y;
+      const stats = c.groups ? [] : (({ mean, variance }) => [mean, variance])(batchNormTraining(x, scale, offset));
+      return [f(x, scale, offset), ...stats, ...tf.grads((a: tf.Tensor, b: tf.Tensor, o: tf.Tensor) => tf.sum(tf.mul(f(a, b, o), dy)))([x, scale, offset])];
+    });
+  };
+  it(`runs ${loadOneDnn().ok ? 'natively' : 'composed (native kernels off)'} on wasm`, () => {
+    tf.setBackend('wasm');
+    expect(nativeNormActive(tf.zeros([1]))).toBe(loadOneDnn().ok);
+  });
+  for (const c of cases) {
+    it(`${c.groups ? `group norm (${c.groups} groups)` : 'batch norm'} of ${c.shape.join('x')}${c.relu ? ' + ReLU' : ''}${c.shift ? `, mean ${c.shift}` : ''}`, () => {
+      const ref = run(c, 'cpu');
+      const got = run(c, 'wasm');
+      const names = c.groups ? ['y', 'dx', 'dscale', 'doffset'] : ['y', 'mean', 'variance', 'dx', 'dscale', 'doffset'];
+      names.forEach((what, i) => expectClose(got[i]!, ref[i]!, what));
     });
   }
 });

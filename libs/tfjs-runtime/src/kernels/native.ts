@@ -22,6 +22,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { CONV_ARGS, ConvActivation, ConvArg, loadOneDnn, type OneDnn } from '@sm-nas/onednn';
+import { normKernelFuncs } from './norm-native.js';
 
 /** The parts of tfjs-backend-wasm's BackendWasm these kernels use. */
 interface WasmBackend {
@@ -69,6 +70,9 @@ export function registerNativeKernels(threads: number, env: Record<string, strin
     }
     registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }
+  // The norms are new kernels (nothing to fall back to): ../norm.ts composes tfjs ops without them.
+  normConfigs = Object.entries(normKernelFuncs(dnn)).map(([kernelName, kernelFunc]) => ({ kernelName, backendName: 'wasm', kernelFunc }));
+  for (const config of normConfigs) registerKernel(config);
   return (status = { active: true, library: `oneDNN ${dnn.version}`, threads: dnn.threads() });
 }
 
@@ -182,7 +186,10 @@ function nativeKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
   } satisfies Record<(typeof NATIVE_KERNELS)[number], KernelFunc>;
 }
 
-/** For tests and measurements: switch between the native kernels and the ones they replaced. */
+/**
+ * For tests and measurements: switch between the native kernels and the ones they replaced (the
+ * native norms off: composed from tfjs ops).
+ */
 export function useNativeKernels(on: boolean): void {
   if (!status?.active) throw new Error('native kernels are not active');
   const natives = nativeConfigs ??= NATIVE_KERNELS.map((k) => getKernel(k, 'wasm')!);
@@ -190,5 +197,10 @@ export function useNativeKernels(on: boolean): void {
     unregisterKernel(config.kernelName, 'wasm');
     registerKernel(config);
   }
+  for (const config of normConfigs) {
+    if (getKernel(config.kernelName, 'wasm')) unregisterKernel(config.kernelName, 'wasm');
+    if (on) registerKernel(config);
+  }
 }
 let nativeConfigs: KernelConfig[] | undefined;
+let normConfigs: KernelConfig[] = [];

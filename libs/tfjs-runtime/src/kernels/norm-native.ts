@@ -1,0 +1,89 @@
+// The normalisation kernels that run @sm-nas/onednn's training-mode group / batch norm in place on
+// the wasm heap (one pass for the statistics, one for the output; the gradient likewise).
+// Registered with the native convolutions; ../norm.ts decides when to call them.
+import { util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { NORM_BACKWARD_ARGS, NORM_FORWARD_ARGS, NormBackwardArg, NormForwardArg, type OneDnn } from '@sm-nas/onednn';
+
+/** Kernel: inputs x [n, h, w, c], scale [c], offset [c]; outputs y, mean, variance ([groups] or [n, groups]). */
+export const NORM_KERNEL = 'SmNasNorm';
+/** Kernel: inputs dy, x, y, scale, mean, variance (the forward's); outputs dx, dscale, doffset. */
+export const NORM_GRAD_KERNEL = 'SmNasNormGrad';
+
+export interface NormAttrs {
+  /** Channel groups with their own statistics: c for batch norm. */
+  groups: number;
+  /** Statistics over the whole batch (batch norm) or per sample (group norm). */
+  acrossBatch: boolean;
+  epsilon: number;
+  /** ReLU fused into the output. */
+  relu: boolean;
+}
+
+interface WasmBackend {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+}
+
+function floatOffset(backend: WasmBackend, t: TensorInfo): number {
+  const offset = backend.dataIdMap.get(t.dataId)?.memoryOffset;
+  if (offset == null || offset % 4 !== 0) throw new Error(`tensor [${t.shape.join(', ')}] has no float32 offset on the wasm heap`);
+  return offset / 4;
+}
+
+/** [N, P, C, G] of the addon's view of x. */
+function view(x: TensorInfo, attrs: NormAttrs): [number, number, number, number] {
+  const c = x.shape[x.shape.length - 1]!;
+  const n = x.shape[0]!;
+  const p = util.sizeFromShape(x.shape) / (n * c);
+  return attrs.acrossBatch ? [1, n * p, c, attrs.groups] : [n, p, c, attrs.groups];
+}
+
+export function normKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
+  const forward: KernelFunc = ({ inputs, backend: b, attrs }) => {
+    const backend = b as unknown as WasmBackend;
+    const { x, scale, offset } = inputs as Record<string, TensorInfo>;
+    const a = attrs as unknown as NormAttrs;
+    const [n, p, c, g] = view(x!, a);
+    const y = backend.makeOutput([...x!.shape], 'float32');
+    const statShape = a.acrossBatch ? [g] : [n, g];
+    const mean = backend.makeOutput(statShape, 'float32');
+    const variance = backend.makeOutput(statShape, 'float32');
+    const args = new Float64Array(NORM_FORWARD_ARGS);
+    args[NormForwardArg.X] = floatOffset(backend, x!);
+    args[NormForwardArg.SCALE] = floatOffset(backend, scale!);
+    args[NormForwardArg.OFFSET] = floatOffset(backend, offset!);
+    args[NormForwardArg.Y] = floatOffset(backend, y);
+    args[NormForwardArg.MEAN] = floatOffset(backend, mean);
+    args[NormForwardArg.VARIANCE] = floatOffset(backend, variance);
+    args.set([n, p, c, g, a.epsilon, a.relu ? 1 : 0], NormForwardArg.N);
+    // The heap is read after the outputs exist: a non-shared wasm memory is a new buffer after it grows.
+    dnn.normForward(backend.wasm.HEAPU8, args);
+    return [y, mean, variance];
+  };
+
+  const backward: KernelFunc = ({ inputs, backend: b, attrs }) => {
+    const backend = b as unknown as WasmBackend;
+    const { dy, x, y, scale, mean, variance } = inputs as Record<string, TensorInfo>;
+    const a = attrs as unknown as NormAttrs;
+    const [n, p, c, g] = view(x!, a);
+    const dx = backend.makeOutput([...x!.shape], 'float32');
+    const dscale = backend.makeOutput([c], 'float32');
+    const doffset = backend.makeOutput([c], 'float32');
+    const args = new Float64Array(NORM_BACKWARD_ARGS);
+    args[NormBackwardArg.DY] = floatOffset(backend, dy!);
+    args[NormBackwardArg.X] = floatOffset(backend, x!);
+    args[NormBackwardArg.Y] = a.relu ? floatOffset(backend, y!) : -1;
+    args[NormBackwardArg.SCALE] = floatOffset(backend, scale!);
+    args[NormBackwardArg.MEAN] = floatOffset(backend, mean!);
+    args[NormBackwardArg.VARIANCE] = floatOffset(backend, variance!);
+    args[NormBackwardArg.DX] = floatOffset(backend, dx);
+    args[NormBackwardArg.DSCALE] = floatOffset(backend, dscale);
+    args[NormBackwardArg.DOFFSET] = floatOffset(backend, doffset);
+    args.set([n, p, c, g, a.epsilon], NormBackwardArg.N);
+    dnn.normBackward(backend.wasm.HEAPU8, args);
+    return [dx, dscale, doffset];
+  };
+
+  return { [NORM_KERNEL]: forward, [NORM_GRAD_KERNEL]: backward };
+}
