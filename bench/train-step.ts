@@ -5,16 +5,20 @@
 //   With @sm-nas/onednn built, each network runs with the native (oneDNN) convolutions and again
 //   with XNNPACK's (BENCH_NATIVE_OFF=0 skips the second run); SM_NAS_NATIVE=0 turns native off.
 //   BENCH_STEPS (default 5 timed steps after 2 warm-up steps), BENCH_THREADS (default: all CPUs),
-//   BENCH_NETS (comma list of conv6,resnet18,resnet50), BENCH_PYTHON (default /usr/bin/python3,
-//   Debian's python3-torch).
+//   BENCH_NETS (comma list of conv6,resnet18,resnet50,retinanet), BENCH_PYTHON (default
+//   /usr/bin/python3, Debian's python3-torch).
 //
-// The networks are built by hand here, after torchvision's definitions (ResNet v1.5: the stride on
-// the 3x3 of a bottleneck; BatchNorm in training mode); libs/detector will build them from the
-// architecture IR later.
+// The classifiers are built by hand here, after torchvision's definitions (ResNet v1.5: the stride
+// on the 3x3 of a bottleneck; BatchNorm in training mode, libs/tfjs-runtime's batchNormTraining).
+// The detector is libs/detector's from the architecture IR, against bench/learning's PyTorch
+// RetinaNet; the bench checks that both have the same number of parameters.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArchitecture } from '../libs/arch/src/index.js';
+import { createDetector } from '../libs/detector/src/index.js';
 import { batchNormTraining, initBackend, tf, useNativeKernels, useWasmConv2DBackpropInput } from '../libs/tfjs-runtime/src/index.js';
 
 type Pad4 = [[0, 0], [number, number], [number, number], [0, 0]];
@@ -26,7 +30,9 @@ interface Net {
   size: number;
   classes: number;
   params: tf.Variable[];
-  forward: (x: tf.Tensor4D) => tf.Tensor2D;
+  forward?: (x: tf.Tensor4D) => tf.Tensor2D;
+  /** A whole training step of its own (the detector); else softmax cross-entropy on `forward`. */
+  trainStep?: (optimizer: tf.Optimizer) => void;
 }
 
 function builder() {
@@ -110,12 +116,38 @@ function resnet(depth: 18 | 50, batch: number, size: number): Net {
   };
 }
 
+/** Three boxes per image (x1, y1, x2, y2 in input pixels) and their labels: the same on both sides. */
+function detectionTargets(batch: number, size: number, classes: number): { boxes: number[][]; labels: number[][] } {
+  const s = size / 64;
+  const boxes = Array.from({ length: batch }, (_, i) => [4 + i, 6, 30, 34, 20, 16, 60, 62, 40, 4 + (i % 4), 52, 14].map((v) => Math.round(v * s)));
+  const labels = Array.from({ length: batch }, (_, i) => [i % classes, (i + 2) % classes, (i + 4) % classes]);
+  return { boxes, labels };
+}
+
+/**
+ * RetinaNet-ResNet-18-FPN (P3-P6, width 64, GN + WS, from scratch) from libs/detector: the network
+ * bench/learning/pytorch_retinanet.py defines in PyTorch (equal parameter counts; see its header).
+ * Step: focal + smooth-L1 loss with anchor assignment, gradient clipping at 35, SGD momentum.
+ */
+function retinanet(batch: number, size: number): Net {
+  const classes = 6;
+  const arch = parseArchitecture(`resnet18:64:11-21-21-21/fpn:3-6:64/none/retinanet:64/${size}x${size}`);
+  const det = createDetector(arch, { numClasses: classes, norm: 'group_norm', seed: 0, gradClipMaxNorm: 35 });
+  const images = tf.randomNormal([batch, size, size, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
+  const t = detectionTargets(batch, size, classes);
+  const trainBatch = { images, boxes: t.boxes.map((b) => Float32Array.from(b)), labels: t.labels.map((l) => Int32Array.from(l)) };
+  return {
+    name: 'retinanet', batch, size, classes, params: det.trainableVariables(),
+    trainStep: (optimizer) => void det.trainStep(optimizer, trainBatch),
+  };
+}
+
 function timeTfjs(net: Net, steps: number): number {
   const optimizer = tf.train.momentum(0.01, 0.9);
   const x = tf.randomNormal([net.batch, net.size, net.size, 3]) as tf.Tensor4D;
   const labels = tf.oneHot(tf.tensor1d(Array.from({ length: net.batch }, (_, i) => i % net.classes), 'int32'), net.classes);
-  const step = () => {
-    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(labels, net.forward(x)) as tf.Scalar, true, net.params);
+  const step = net.trainStep ? () => net.trainStep!(optimizer) : () => {
+    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(labels, net.forward!(x)) as tf.Scalar, true, net.params);
     loss!.dataSync();
     loss!.dispose();
   };
@@ -141,36 +173,61 @@ def conv6():
         layers += [nn.Conv2d(c, co, 3, s, 1), nn.ReLU()]
         c = co
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10))
-out = {}
+def detector_step(n):
+    sys.path.insert(0, cfg['learning_dir'])
+    import pytorch_retinanet as pr
+    torch.manual_seed(0)
+    net = pr.RetinaNetR18(n['classes'], 64, 64)
+    x = torch.randn(n['batch'], 3, n['size'], n['size'])
+    targets = [(torch.tensor(b, dtype=torch.float32).reshape(-1, 4), torch.tensor(l)) for b, l in zip(n['boxes'], n['labels'])]
+    anchors = []
+    def loss():
+        cls, reg, shapes = net(x)
+        if not anchors: anchors.append(pr.grid_anchors(shapes))
+        l_cls, l_box, _ = pr.retina_loss(cls, reg, anchors[0], targets)
+        return l_cls + l_box
+    return net, loss, lambda: nn.utils.clip_grad_norm_(net.parameters(), 35)
+out, params = {}, {}
 for n in cfg['nets']:
-    net = conv6() if n['name'] == 'conv6' else getattr(torchvision.models, n['name'])(num_classes=10)
+    clip = lambda: None
+    if n['name'] == 'retinanet':
+        net, loss_of, clip = detector_step(n)
+    else:
+        net = conv6() if n['name'] == 'conv6' else getattr(torchvision.models, n['name'])(num_classes=10)
+        x = torch.randn(n['batch'], 3, n['size'], n['size'])
+        y = torch.arange(n['batch']) % 10
+        loss_fn = nn.CrossEntropyLoss()
+        loss_of = lambda: loss_fn(net(x), y)
     net.train()
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-    x = torch.randn(n['batch'], 3, n['size'], n['size'])
-    y = torch.arange(n['batch']) % 10
-    loss_fn = nn.CrossEntropyLoss()
     times = []
     for i in range(cfg['steps'] + 2):
         t0 = time.perf_counter()
         opt.zero_grad()
-        loss = loss_fn(net(x), y)
+        loss = loss_of()
         loss.backward()
+        clip()
         opt.step()
         if i >= 2: times.append((time.perf_counter() - t0) * 1000)
     out[n['name']] = statistics.median(times)
-print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'ms': out}))
+    params[n['name']] = sum(p.numel() for p in net.parameters())
+print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'ms': out, 'params': params}))
 `;
 
-function timePytorch(nets: Net[], steps: number, threads: number): { torch: string; threads: number; ms: Record<string, number> } {
+function timePytorch(nets: Net[], steps: number, threads: number): { torch: string; threads: number; ms: Record<string, number>; params: Record<string, number> } {
   const python = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
   const dir = mkdtempSync(join(os.tmpdir(), 'sm-nas-bench-'));
   try {
     const script = join(dir, 'train_step.py');
     writeFileSync(script, PYTORCH);
-    const cfg = { threads, steps, nets: nets.map((n) => ({ name: n.name, batch: n.batch, size: n.size })) };
+    const learningDir = fileURLToPath(new URL('./learning', import.meta.url));
+    const cfg = {
+      threads, steps, learning_dir: learningDir,
+      nets: nets.map((n) => ({ name: n.name, batch: n.batch, size: n.size, classes: n.classes, ...(n.trainStep ? detectionTargets(n.batch, n.size, n.classes) : {}) })),
+    };
     const run = spawnSync(python, [script, JSON.stringify(cfg)], { encoding: 'utf8', maxBuffer: 1 << 20 });
     if (run.status !== 0) throw new Error(`${python} failed: ${run.stderr}`);
-    return JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; ms: Record<string, number> };
+    return JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; ms: Record<string, number>; params: Record<string, number> };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -185,13 +242,16 @@ const steps = Number(process.env.BENCH_STEPS ?? 5);
 const threadsEnv = process.env.BENCH_THREADS;
 const info = await initBackend(threadsEnv ? { threads: Number(threadsEnv) } : {});
 const threads = Math.max(1, info.threads);
-const wanted = (process.env.BENCH_NETS ?? 'conv6,resnet18,resnet50').split(',');
-const nets = [conv6(32, 64), resnet(18, 16, 64), resnet(50, 8, 64)].filter((n) => wanted.includes(n.name));
+const wanted = (process.env.BENCH_NETS ?? 'conv6,resnet18,resnet50,retinanet').split(',');
+const builders: Record<string, () => Net> = {
+  conv6: () => conv6(32, 64), resnet18: () => resnet(18, 16, 64), resnet50: () => resnet(50, 8, 64), retinanet: () => retinanet(8, 128),
+};
+const nets = Object.keys(builders).filter((n) => wanted.includes(n)).map((n) => builders[n]!());
 
 const rows: { name: string; shape: string; tfjs: number; torch?: number; note?: string }[] = [];
 const compareOff = info.native !== undefined && process.env.BENCH_NATIVE_OFF !== '0';
 for (const net of nets) {
-  rows.push({ name: net.name, shape: `${net.batch}x${net.size}x${net.size}`, tfjs: timeTfjs(net, steps), note: info.native ? `${info.native} convolutions` : undefined });
+  rows.push({ name: net.name, shape: `${net.batch}x${net.size}x${net.size}`, tfjs: timeTfjs(net, steps), note: info.native ? `${info.native} convolutions, native norms` : undefined });
   if (compareOff) {
     useNativeKernels(false);
     rows.push({ name: net.name, shape: `${net.batch}x${net.size}x${net.size}`, tfjs: timeTfjs(net, steps), note: 'native off: XNNPACK' });
@@ -204,6 +264,10 @@ for (const net of nets) {
 }
 const torch = timePytorch(nets, steps, threads);
 console.log(`\ntfjs ${info.name} (${info.version}${info.native ? ` + ${info.native}` : ''}, ${info.threads} threads) vs PyTorch ${torch.torch} (${torch.threads} threads), median of ${steps} steps\n`);
+for (const net of nets) {
+  const ours = net.params.reduce((a, p) => a + p.size, 0);
+  if (ours !== torch.params[net.name]) throw new Error(`${net.name}: ${ours} parameters in tfjs, ${torch.params[net.name]} in PyTorch: not the same network`);
+}
 console.log('| network | batch x H x W | tfjs ms/step | PyTorch ms/step | tfjs / PyTorch |');
 console.log('|---|---|---|---|---|');
 for (const r of rows) {

@@ -8,6 +8,7 @@
 // gradient is being recorded.
 
 import * as tf from '@tensorflow/tfjs-core';
+import { groupNorm, weightStandardize } from '@sm-nas/tfjs-runtime';
 import type { Conv2dNode, LayerGraph, LayerNode, NormNode, OutputRole } from '@sm-nas/arch/graph';
 import { activate, convolve, type FusedActivation } from './conv.js';
 import { paramPrefix, ParamStore } from './params.js';
@@ -80,7 +81,8 @@ export class GraphExecutor {
             covered[after.id] = 1;
           }
           const norm = this.normFn(node);
-          this.steps.push({ out: last.id, inputs: node.inputs, run: ([x]) => activate(norm(x!), act) });
+          const relu = act === 'relu';
+          this.steps.push({ out: last.id, inputs: node.inputs, run: ([x]) => activate(norm(x!, relu), relu ? 'linear' : act) });
           break;
         }
         case 'activation': {
@@ -173,16 +175,17 @@ export class GraphExecutor {
     if (norm) {
       // group_norm: weight standardisation on the conv, then GN (+ activation).
       const gn = this.normFn(norm);
+      const relu = act === 'relu';
       return {
         out, inputs: node.inputs,
-        run: ([x]) => activate(gn(convolve(x!, standardize(weight), bias, 'linear', spec)), act),
+        run: ([x]) => activate(gn(convolve(x!, standardize(weight), bias, 'linear', spec), relu), relu ? 'linear' : act),
       };
     }
     return { out, inputs: node.inputs, run: ([x]) => convolve(x!, weight, bias, act, spec) };
   }
 
-  /** A norm on its own (not folded into a convolution). */
-  private normFn(node: NormNode): (x: tf.Tensor4D) => tf.Tensor4D {
+  /** A norm on its own (not folded into a convolution); `relu`: a ReLU follows (group norm fuses it). */
+  private normFn(node: NormNode): (x: tf.Tensor4D, relu: boolean) => tf.Tensor4D {
     const np = paramPrefix(this.graph, node);
     const p = this.params;
     const [gamma, beta] = node.affine ? [p.get(`${np}.weight`), p.get(`${np}.bias`)] : [null, null];
@@ -192,17 +195,18 @@ export class GraphExecutor {
       return y;
     };
     if (node.kind === 'group_norm') {
+      // libs/tfjs-runtime's group norm: one native kernel each way with @sm-nas/onednn, else tfjs ops.
       const g = node.groups;
-      return (x) => {
-        const [n, h, w, c] = x.shape;
-        const xg = tf.reshape(x, [n, h * w, g, c / g]);
-        const { mean, variance } = tf.moments(xg, [1, 3], true);
-        const y = tf.mul(tf.sub(xg, mean), tf.rsqrt(tf.add(variance, NORM_EPS)));
-        return affine(tf.reshape(y, [n, h, w, c]));
+      return (x, relu) => {
+        const c = x.shape[3];
+        return groupNorm(x, (gamma ?? tf.ones([c])) as tf.Tensor1D, (beta ?? tf.zeros([c])) as tf.Tensor1D, g, { epsilon: NORM_EPS, relu });
       };
     }
     const [mean, variance] = [p.get(`${np}.running_mean`), p.get(`${np}.running_var`)];
-    return (x) => affine(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, NORM_EPS))));
+    return (x, relu) => {
+      const y = affine(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, NORM_EPS))));
+      return relu ? tf.relu(y) : y;
+    };
   }
 
   /**
@@ -245,11 +249,10 @@ export class GraphExecutor {
   }
 }
 
-/** mmcv conv_ws_2d: per output channel, (w - mean) / (std + eps), std unbiased. */
+/**
+ * mmcv conv_ws_2d: per output channel, (w - mean) / (std + eps), std unbiased. libs/tfjs-runtime's
+ * (one native kernel each way with @sm-nas/onednn, else tfjs ops).
+ */
 export function standardize(weight: tf.Tensor4D): tf.Tensor4D {
-  const [kh, kw, cinG] = weight.shape;
-  const n = kh * kw * cinG;
-  const { mean, variance } = tf.moments(weight, [0, 1, 2], true);
-  const std = tf.sqrt(tf.mul(variance, n > 1 ? n / (n - 1) : 1));
-  return tf.div(tf.sub(weight, mean), tf.add(std, WS_EPS));
+  return weightStandardize(weight, WS_EPS);
 }

@@ -27,6 +27,12 @@ export const NormBackwardArg = {
 } as const;
 export const NORM_BACKWARD_ARGS = 14;
 
+/** Slots of the weight-standardisation calls: the filter seen as [K, O], statistics per column. */
+export const StandardizeForwardArg = { W: 0, Y: 1, MEAN: 2, STD: 3, K: 4, O: 5, EPS: 6 } as const;
+export const STANDARDIZE_FORWARD_ARGS = 7;
+export const StandardizeBackwardArg = { DY: 0, W: 1, MEAN: 2, STD: 3, DW: 4, K: 5, O: 6, EPS: 7 } as const;
+export const STANDARDIZE_BACKWARD_ARGS = 8;
+
 /** Fused activation of the forward convolution. */
 export const ConvActivation = { none: 0, relu: 1, relu6: 2 } as const;
 
@@ -46,6 +52,10 @@ export interface OneDnn {
   normForward(heap: Uint8Array, args: Float64Array): void;
   /** dx[DX], dscale[DSCALE], doffset[DOFFSET] of normForward; Y is its output when it fused a ReLU, else -1. */
   normBackward(heap: Uint8Array, args: Float64Array): void;
+  /** Weight standardisation (mmcv conv_ws_2d): y[Y] = (w - mean) / (std + eps) per column, std unbiased. */
+  standardizeForward(heap: Uint8Array, args: Float64Array): void;
+  /** dw[DW] of standardizeForward from dy[DY], w[W] and its MEAN and STD. */
+  standardizeBackward(heap: Uint8Array, args: Float64Array): void;
   /** OpenMP threads oneDNN runs on. */
   setThreads(n: number): void;
   threads(): number;

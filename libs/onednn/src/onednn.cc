@@ -319,6 +319,8 @@ napi_value init(napi_env env, napi_value exports) {
       {"convBackwardWeights", nullptr, conv<'w'>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"normForward", nullptr, norm<normForward, NF_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"normBackward", nullptr, norm<normBackward, NB_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"standardizeForward", nullptr, norm<standardizeForward, WF_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"standardizeBackward", nullptr, norm<standardizeBackward, WB_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, setThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"cachedPrimitives", nullptr, cachedPrimitives, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -14,4 +14,4 @@ export { NATIVE_KERNELS, nativeKernelStatus, registerNativeKernels, useNativeKer
 export { NATIVE_ENV } from '@sm-nas/onednn';
 export { WASM_GRAD_KERNELS, gradKernelConfigs, registerWasmKernels, useWasmConv2DBackpropInput } from './kernels/register.js';
 export { groupedConv2d, type GroupedConvImpl } from './grouped-conv.js';
-export { batchNormTraining, groupNorm, nativeNormActive, type BatchNormResult, type NormOptions } from './norm.js';
+export { batchNormTraining, groupNorm, nativeNormActive, weightStandardize, type BatchNormResult, type NormOptions } from './norm.js';

@@ -7,7 +7,7 @@
 // The native path's batch statistics (mean, variance) carry no gradient: they are for running
 // averages, not for a loss.
 import * as tf from '@tensorflow/tfjs-core';
-import { NORM_GRAD_KERNEL, NORM_KERNEL, type NormAttrs } from './kernels/norm-native.js';
+import { NORM_GRAD_KERNEL, NORM_KERNEL, STANDARDIZE_GRAD_KERNEL, STANDARDIZE_KERNEL, type NormAttrs, type StandardizeAttrs } from './kernels/norm-native.js';
 
 export interface NormOptions {
   /** Added to the variance; default 1e-5 (PyTorch's BatchNorm2d and GroupNorm). */
@@ -69,6 +69,37 @@ export function groupNorm(x: tf.Tensor4D, scale: tf.Tensor1D, offset: tf.Tensor1
     return relu ? tf.relu(y) : y;
   });
 }
+
+/**
+ * Weight standardisation (Qiao et al. 2019; mmcv conv_ws_2d) of a filter [..., o]: per output
+ * channel (last axis), (w - mean) / (std + epsilon) with the unbiased std; epsilon default 1e-5.
+ */
+export function weightStandardize<T extends tf.Tensor>(w: T, epsilon = 1e-5): T {
+  if (nativeNormActive(w) && w.size > w.shape[w.rank - 1]!) {
+    const attrs: StandardizeAttrs = { epsilon };
+    const [y] = tf.engine().runKernel(STANDARDIZE_KERNEL, { w }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    return y as T;
+  }
+  return tf.tidy(() => {
+    const axes = Array.from({ length: w.rank - 1 }, (_, i) => i);
+    const n = w.size / w.shape[w.rank - 1]!;
+    const { mean, variance } = tf.moments(w, axes, true);
+    const std = tf.sqrt(tf.mul(variance, n > 1 ? n / (n - 1) : 1));
+    return tf.div(tf.sub(w, mean), tf.add(std, epsilon)) as T;
+  });
+}
+
+tf.registerGradient({
+  kernelName: STANDARDIZE_KERNEL,
+  inputsToSave: ['w'],
+  outputsToSave: [false, true, true],
+  gradFunc: (dys, saved, attrs) => {
+    const [w, mean, std] = saved as tf.Tensor[];
+    const dy = Array.isArray(dys) ? dys[0]! : dys;
+    const dw = tf.engine().runKernel(STANDARDIZE_GRAD_KERNEL, { dy, w: w!, mean: mean!, std: std! }, attrs) as tf.Tensor;
+    return { w: () => dw };
+  },
+});
 
 tf.registerGradient({
   kernelName: NORM_KERNEL,

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backendInfo, initBackend } from '../backend.js';
 import { groupedConv2d } from '../grouped-conv.js';
-import { batchNormTraining, groupNorm, nativeNormActive } from '../norm.js';
+import { batchNormTraining, groupNorm, nativeNormActive, weightStandardize } from '../norm.js';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -280,6 +280,25 @@ describe('batchNormTraining and groupNorm on wasm match the cpu backend\'s compo
       const got = run(c, 'wasm');
       const names = c.groups ? ['y', 'dx', 'dscale', 'doffset'] : ['y', 'mean', 'variance', 'dx', 'dscale', 'doffset'];
       names.forEach((what, i) => expectClose(got[i]!, ref[i]!, what));
+    });
+  }
+});
+
+describe('weightStandardize on wasm matches the cpu backend\'s composition', () => {
+  // Reference: moments + sqrt + div on cpu, differentiated by tfjs (mmcv conv_ws_2d's formula).
+  const shapes: [number, number, number, number][] = [[3, 3, 4, 5], [1, 1, 16, 3], [7, 7, 3, 40], [3, 3, 1, 8]];
+  for (const shape of shapes) {
+    it(`filter ${shape.join('x')}`, () => {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const run = (backend: 'cpu' | 'wasm') => on(backend, () => {
+        const w = tf.add(tf.mul(tf.tensor4d(random(size, 17), shape), 0.1), 0.05);
+        const dy = tf.tensor4d(random(size, 18), shape);
+        return [weightStandardize(w), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(weightStandardize(a), dy)))(w)];
+      });
+      const ref = run('cpu');
+      const got = run('wasm');
+      expectClose(got[0]!, ref[0]!, 'y');
+      expectClose(got[1]!, ref[1]!, 'dw');
     });
   }
 });

@@ -2,12 +2,25 @@
 // the wasm heap (one pass for the statistics, one for the output; the gradient likewise).
 // Registered with the native convolutions; ../norm.ts decides when to call them.
 import { util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { NORM_BACKWARD_ARGS, NORM_FORWARD_ARGS, NormBackwardArg, NormForwardArg, type OneDnn } from '@sm-nas/onednn';
+import {
+  NORM_BACKWARD_ARGS, NORM_FORWARD_ARGS, NormBackwardArg, NormForwardArg,
+  STANDARDIZE_BACKWARD_ARGS, STANDARDIZE_FORWARD_ARGS, StandardizeBackwardArg, StandardizeForwardArg, type OneDnn,
+} from '@sm-nas/onednn';
 
 /** Kernel: inputs x [n, h, w, c], scale [c], offset [c]; outputs y, mean, variance ([groups] or [n, groups]). */
 export const NORM_KERNEL = 'SmNasNorm';
 /** Kernel: inputs dy, x, y, scale, mean, variance (the forward's); outputs dx, dscale, doffset. */
 export const NORM_GRAD_KERNEL = 'SmNasNormGrad';
+
+/** Kernel: input w [..., o]; outputs y (standardised per last-axis column), mean [o], std [o]. */
+export const STANDARDIZE_KERNEL = 'SmNasWeightStandardize';
+/** Kernel: inputs dy, w, mean, std (the forward's); output dw. */
+export const STANDARDIZE_GRAD_KERNEL = 'SmNasWeightStandardizeGrad';
+
+export interface StandardizeAttrs {
+  /** Added to the standard deviation (mmcv ConvWS: 1e-5). */
+  epsilon: number;
+}
 
 export interface NormAttrs {
   /** Channel groups with their own statistics: c for batch norm. */
@@ -85,5 +98,38 @@ export function normKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
     return [dx, dscale, doffset];
   };
 
-  return { [NORM_KERNEL]: forward, [NORM_GRAD_KERNEL]: backward };
+  const standardize: KernelFunc = ({ inputs, backend: b, attrs }) => {
+    const backend = b as unknown as WasmBackend;
+    const { w } = inputs as Record<string, TensorInfo>;
+    const o = w!.shape[w!.shape.length - 1]!;
+    const y = backend.makeOutput([...w!.shape], 'float32');
+    const mean = backend.makeOutput([o], 'float32');
+    const std = backend.makeOutput([o], 'float32');
+    const args = new Float64Array(STANDARDIZE_FORWARD_ARGS);
+    args[StandardizeForwardArg.W] = floatOffset(backend, w!);
+    args[StandardizeForwardArg.Y] = floatOffset(backend, y);
+    args[StandardizeForwardArg.MEAN] = floatOffset(backend, mean);
+    args[StandardizeForwardArg.STD] = floatOffset(backend, std);
+    args.set([util.sizeFromShape(w!.shape) / o, o, (attrs as unknown as StandardizeAttrs).epsilon], StandardizeForwardArg.K);
+    dnn.standardizeForward(backend.wasm.HEAPU8, args);
+    return [y, mean, std];
+  };
+
+  const standardizeGrad: KernelFunc = ({ inputs, backend: b, attrs }) => {
+    const backend = b as unknown as WasmBackend;
+    const { dy, w, mean, std } = inputs as Record<string, TensorInfo>;
+    const o = w!.shape[w!.shape.length - 1]!;
+    const dw = backend.makeOutput([...w!.shape], 'float32');
+    const args = new Float64Array(STANDARDIZE_BACKWARD_ARGS);
+    args[StandardizeBackwardArg.DY] = floatOffset(backend, dy!);
+    args[StandardizeBackwardArg.W] = floatOffset(backend, w!);
+    args[StandardizeBackwardArg.MEAN] = floatOffset(backend, mean!);
+    args[StandardizeBackwardArg.STD] = floatOffset(backend, std!);
+    args[StandardizeBackwardArg.DW] = floatOffset(backend, dw);
+    args.set([util.sizeFromShape(w!.shape) / o, o, (attrs as unknown as StandardizeAttrs).epsilon], StandardizeBackwardArg.K);
+    dnn.standardizeBackward(backend.wasm.HEAPU8, args);
+    return dw;
+  };
+
+  return { [NORM_KERNEL]: forward, [NORM_GRAD_KERNEL]: backward, [STANDARDIZE_KERNEL]: standardize, [STANDARDIZE_GRAD_KERNEL]: standardizeGrad };
 }
