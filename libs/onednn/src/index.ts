@@ -33,6 +33,10 @@ export const STANDARDIZE_FORWARD_ARGS = 7;
 export const StandardizeBackwardArg = { DY: 0, W: 1, MEAN: 2, STD: 3, DW: 4, K: 5, O: 6, EPS: 7 } as const;
 export const STANDARDIZE_BACKWARD_ARGS = 8;
 
+/** Slots of sumMiddle: x seen as [OUTER, MID, INNER], y[o, i] = SCALE * sum over m. */
+export const SumArg = { X: 0, Y: 1, OUTER: 2, MID: 3, INNER: 4, SCALE: 5 } as const;
+export const SUM_ARGS = 6;
+
 /** Fused activation of the forward convolution. */
 export const ConvActivation = { none: 0, relu: 1, relu6: 2 } as const;
 
@@ -56,6 +60,8 @@ export interface OneDnn {
   standardizeForward(heap: Uint8Array, args: Float64Array): void;
   /** dw[DW] of standardizeForward from dy[DY], w[W] and its MEAN and STD. */
   standardizeBackward(heap: Uint8Array, args: Float64Array): void;
+  /** y[Y] = SCALE * the sum of x[X] over its middle axis (Sum / Mean over non-innermost axes). */
+  sumMiddle(heap: Uint8Array, args: Float64Array): void;
   /** OpenMP threads oneDNN runs on. */
   setThreads(n: number): void;
   threads(): number;

@@ -19,3 +19,9 @@ enum StandardizeBackwardArg { WB_DY, WB_W, WB_MEAN, WB_STD, WB_DW, WB_K, WB_O, W
 
 void standardizeForward(float* heap, const double* args);
 void standardizeBackward(float* heap, const double* args);
+
+// y[o, i] = scale * sum_m x[o, m, i] for x seen as [OUTER, MID, INNER] (a Sum or Mean over a
+// block of consecutive axes that are not the innermost).
+enum SumArg { S_X, S_Y, S_OUTER, S_MID, S_INNER, S_SCALE, S_ARGS };
+
+void sumMiddle(float* heap, const double* args);

@@ -321,6 +321,7 @@ napi_value init(napi_env env, napi_value exports) {
       {"normBackward", nullptr, norm<normBackward, NB_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"standardizeForward", nullptr, norm<standardizeForward, WF_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"standardizeBackward", nullptr, norm<standardizeBackward, WB_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"sumMiddle", nullptr, norm<sumMiddle, S_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, setThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"cachedPrimitives", nullptr, cachedPrimitives, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

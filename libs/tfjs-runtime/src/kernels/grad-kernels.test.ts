@@ -302,3 +302,23 @@ describe('weightStandardize on wasm matches the cpu backend\'s composition', () 
     });
   }
 });
+
+describe('Sum and Mean on wasm match cpu', () => {
+  // Middle-axis reductions run natively with @sm-nas/onednn; innermost ones stay the backend's.
+  const cases: [number[], number[], boolean][] = [
+    [[4, 5, 6, 8], [0, 1, 2], false], [[4, 5, 6, 8], [1, 2], true], [[3, 700, 16], [1], false],
+    [[2, 3, 4, 5], [0], false], [[2, 3, 4, 5], [3], false], [[2, 3, 4, 5], [0, 2], true], [[6, 3], [0], false],
+  ];
+  for (const [shape, axes, keepDims] of cases) {
+    it(`over ${JSON.stringify(axes)} of ${shape.join('x')}${keepDims ? ', keepDims' : ''}`, () => {
+      const run = (backend: 'cpu' | 'wasm') => on(backend, () => {
+        const x = tf.add(tf.tensor(random(shape.reduce((a, b) => a * b, 1), 19), shape), 3);
+        return [tf.sum(x, axes, keepDims), tf.mean(x, axes, keepDims)];
+      });
+      const ref = run('cpu');
+      const got = run('wasm');
+      expectClose(got[0]!, ref[0]!, 'sum');
+      expectClose(got[1]!, ref[1]!, 'mean');
+    });
+  }
+});

@@ -12,6 +12,8 @@ import {
   DepthwiseConv2dNativeBackpropInput,
   FusedConv2D,
   FusedDepthwiseConv2D,
+  Mean,
+  Sum,
   backend_util,
   getKernel,
   registerKernel,
@@ -21,7 +23,7 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { CONV_ARGS, ConvActivation, ConvArg, loadOneDnn, type OneDnn } from '@sm-nas/onednn';
+import { CONV_ARGS, ConvActivation, ConvArg, SUM_ARGS, SumArg, loadOneDnn, type OneDnn } from '@sm-nas/onednn';
 import { normKernelFuncs } from './norm-native.js';
 
 /** The parts of tfjs-backend-wasm's BackendWasm these kernels use. */
@@ -44,6 +46,8 @@ export const NATIVE_KERNELS = [
   FusedDepthwiseConv2D,
   DepthwiseConv2dNativeBackpropInput,
   DepthwiseConv2dNativeBackpropFilter,
+  Sum,
+  Mean,
 ] as const;
 
 export type NativeStatus = { active: true; library: string; threads: number } | { active: false; reason: string };
@@ -174,7 +178,34 @@ function nativeKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
     return run('weights', backend, args, x!, dy!, [...attrs.filterShape]);
   };
 
+  // Sum / Mean over consecutive axes that are not the innermost (a bias gradient, a global pool):
+  // one in-order pass instead of the backend's transpose-then-reduce.
+  const reduce = (kernelName: string, mean: boolean): KernelFunc => (params) => {
+    const backend = params.backend as unknown as WasmBackend;
+    const { x } = params.inputs as Record<string, TensorInfo>;
+    const { axis, keepDims } = params.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const shape = x!.shape;
+    const axes = util.parseAxisParam(axis, shape).sort((a, b) => a - b);
+    const first = axes[0] ?? 0, last = axes[axes.length - 1] ?? 0;
+    const product = (from: number, to: number) => shape.slice(from, to).reduce((a, b) => a * b, 1);
+    const inner = product(last + 1, shape.length);
+    if (x!.dtype !== 'float32' || axes.length === 0 || last - first + 1 !== axes.length || inner < 4 || util.sizeFromShape(shape) === 0) {
+      return fallback(kernelName, params);
+    }
+    const mid = product(first, last + 1);
+    const outShape = keepDims ? shape.map((n, i) => (i >= first && i <= last ? 1 : n)) : shape.filter((_, i) => i < first || i > last);
+    const out = backend.makeOutput(outShape, 'float32');
+    const args = new Float64Array(SUM_ARGS);
+    args[SumArg.X] = floatOffset(backend, x!);
+    args[SumArg.Y] = floatOffset(backend, out);
+    args.set([product(0, first), mid, inner, mean ? 1 / mid : 1], SumArg.OUTER);
+    dnn.sumMiddle(backend.wasm.HEAPU8, args);
+    return out;
+  };
+
   return {
+    [Sum]: reduce(Sum, false),
+    [Mean]: reduce(Mean, true),
     [Conv2D]: forward(Conv2D, false, false),
     [FusedConv2D]: forward(FusedConv2D, false, true),
     [DepthwiseConv2dNative]: forward(DepthwiseConv2dNative, true, false),
