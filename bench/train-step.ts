@@ -142,7 +142,7 @@ function retinanet(batch: number, size: number): Net {
   };
 }
 
-function timeTfjs(net: Net, steps: number): number {
+function timeTfjs(net: Net, steps: number): { ms: number; cpuMs: number } {
   const optimizer = tf.train.momentum(0.01, 0.9);
   const x = tf.randomNormal([net.batch, net.size, net.size, 3]) as tf.Tensor4D;
   const labels = tf.oneHot(tf.tensor1d(Array.from({ length: net.batch }, (_, i) => i % net.classes), 'int32'), net.classes);
@@ -152,14 +152,20 @@ function timeTfjs(net: Net, steps: number): number {
     loss!.dispose();
   };
   const times: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < steps + 2; i++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     step();
-    if (i >= 2) times.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    if (i >= 2) {
+      times.push(performance.now() - t0);
+      cpu.push((c.user + c.system) / 1000);
+    }
   }
   optimizer.dispose();
   tf.dispose([x, labels]);
-  return median(times);
+  return { ms: median(times), cpuMs: median(cpu) };
 }
 
 const PYTORCH = String.raw`
@@ -187,7 +193,7 @@ def detector_step(n):
         l_cls, l_box, _ = pr.retina_loss(cls, reg, anchors[0], targets)
         return l_cls + l_box
     return net, loss, lambda: nn.utils.clip_grad_norm_(net.parameters(), 35)
-out, params = {}, {}
+out, cpu_ms, params = {}, {}, {}
 for n in cfg['nets']:
     clip = lambda: None
     if n['name'] == 'retinanet':
@@ -200,21 +206,24 @@ for n in cfg['nets']:
         loss_of = lambda: loss_fn(net(x), y)
     net.train()
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-    times = []
+    times, cpu = [], []
     for i in range(cfg['steps'] + 2):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad()
         loss = loss_of()
         loss.backward()
         clip()
         opt.step()
-        if i >= 2: times.append((time.perf_counter() - t0) * 1000)
+        if i >= 2:
+            times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
     out[n['name']] = statistics.median(times)
+    cpu_ms[n['name']] = statistics.median(cpu)
     params[n['name']] = sum(p.numel() for p in net.parameters())
-print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'ms': out, 'params': params}))
+print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'ms': out, 'cpu_ms': cpu_ms, 'params': params}))
 `;
 
-function timePytorch(nets: Net[], steps: number, threads: number): { torch: string; threads: number; ms: Record<string, number>; params: Record<string, number> } {
+function timePytorch(nets: Net[], steps: number, threads: number): { torch: string; threads: number; ms: Record<string, number>; cpu_ms: Record<string, number>; params: Record<string, number> } {
   const python = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
   const dir = mkdtempSync(join(os.tmpdir(), 'sm-nas-bench-'));
   try {
@@ -227,7 +236,7 @@ function timePytorch(nets: Net[], steps: number, threads: number): { torch: stri
     };
     const run = spawnSync(python, [script, JSON.stringify(cfg)], { encoding: 'utf8', maxBuffer: 1 << 20 });
     if (run.status !== 0) throw new Error(`${python} failed: ${run.stderr}`);
-    return JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; ms: Record<string, number>; params: Record<string, number> };
+    return JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; ms: Record<string, number>; cpu_ms: Record<string, number>; params: Record<string, number> };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -248,7 +257,7 @@ const builders: Record<string, () => Net> = {
 };
 const nets = Object.keys(builders).filter((n) => wanted.includes(n)).map((n) => builders[n]!());
 
-const rows: { name: string; shape: string; tfjs: number; torch?: number; note?: string }[] = [];
+const rows: { name: string; shape: string; tfjs: { ms: number; cpuMs: number }; note?: string }[] = [];
 const compareOff = info.native !== undefined && process.env.BENCH_NATIVE_OFF !== '0';
 for (const net of nets) {
   rows.push({ name: net.name, shape: `${net.batch}x${net.size}x${net.size}`, tfjs: timeTfjs(net, steps), note: info.native ? `${info.native} convolutions, native norms` : undefined });
@@ -268,10 +277,13 @@ for (const net of nets) {
   const ours = net.params.reduce((a, p) => a + p.size, 0);
   if (ours !== torch.params[net.name]) throw new Error(`${net.name}: ${ours} parameters in tfjs, ${torch.params[net.name]} in PyTorch: not the same network`);
 }
-console.log('| network | batch x H x W | tfjs ms/step | PyTorch ms/step | tfjs / PyTorch |');
-console.log('|---|---|---|---|---|');
+// CPU time (all threads of the process) next to wall time: on a machine shared with other jobs the
+// wall-time ratio moves with their load, the CPU-time ratio much less.
+console.log('| network | batch x H x W | tfjs ms/step | PyTorch ms/step | tfjs / PyTorch | tfjs CPU ms | PyTorch CPU ms | CPU ratio |');
+console.log('|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const t = torch.ms[r.name]!;
-  console.log(`| ${r.name}${r.note ? ` (${r.note})` : ''} | ${r.shape} | ${r.tfjs.toFixed(0)} | ${t.toFixed(0)} | ${(r.tfjs / t).toFixed(2)} |`);
+  const c = torch.cpu_ms[r.name]!;
+  console.log(`| ${r.name}${r.note ? ` (${r.note})` : ''} | ${r.shape} | ${r.tfjs.ms.toFixed(0)} | ${t.toFixed(0)} | ${(r.tfjs.ms / t).toFixed(2)} | ${r.tfjs.cpuMs.toFixed(0)} | ${c.toFixed(0)} | ${(r.tfjs.cpuMs / c).toFixed(2)} |`);
 }
 process.exit(0);

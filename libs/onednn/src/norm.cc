@@ -27,6 +27,9 @@
 namespace {
 
 constexpr int64_t BLOCK = 64;  // pixels summed in float before the running sum in double
+// Below this many elements a loop runs on the calling thread: waking the OpenMP team costs more
+// (and on a busy machine a parallel region waits for a descheduled thread).
+constexpr int64_t PARALLEL_MIN = 1 << 15;
 
 // s1[c] += sum(x - shift[c]), s2[c] += sum((x - shift[c])^2) over pixels [0, np).
 VECTOR_CLONES void momentSums(const float* x, int64_t np, int64_t C, const float* shift, double* s1, double* s2, float* a, float* b) {
@@ -115,6 +118,7 @@ struct Split {
     chunks = std::max<int64_t>(1, std::min(want, P / (4 * BLOCK)));
   }
   int64_t items() const { return N * chunks; }
+  bool parallel() const { return N * P * C >= PARALLEL_MIN; }
   int64_t begin(int64_t item) const { return P * (item % chunks) / chunks; }
   int64_t end(int64_t item) const { return P * (item % chunks + 1) / chunks; }
   int64_t sample(int64_t item) const { return item / chunks; }
@@ -139,7 +143,7 @@ void normForward(float* heap, const double* args) {
 
   // Per-channel sums of x - x[n, 0, c] (shifted: no cancellation when |mean| >> std).
   std::vector<double> sums(s.items() * 2 * C, 0.0);
-#pragma omp parallel
+#pragma omp parallel if (s.parallel())
   {
     std::vector<float> scratch(2 * C);
 #pragma omp for schedule(static)
@@ -179,7 +183,7 @@ void normForward(float* heap, const double* args) {
       }
     }
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (s.parallel())
   for (int64_t i = 0; i < s.items(); i++) {
     affine(s.at(x, i), s.at(y, i), s.end(i) - s.begin(i), C, &A[s.sample(i) * C], &B[s.sample(i) * C], relu);
   }
@@ -207,7 +211,7 @@ void normBackward(float* heap, const double* args) {
     for (int64_t c = 0; c < C; c++) mu[n * C + c] = mean[n * G + c / cg];
   }
   std::vector<double> sums(s.items() * 2 * C, 0.0);
-#pragma omp parallel
+#pragma omp parallel if (s.parallel())
   {
     std::vector<float> scratch(2 * C);
 #pragma omp for schedule(static)
@@ -251,7 +255,7 @@ void normBackward(float* heap, const double* args) {
   }
   if (dscale) for (int64_t c = 0; c < C; c++) dscale[c] = static_cast<float>(ds[c]);
   if (doffset) for (int64_t c = 0; c < C; c++) doffset[c] = static_cast<float>(db[c]);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (s.parallel())
   for (int64_t i = 0; i < s.items(); i++) {
     const int64_t first = s.sample(i) * P + s.begin(i), n = s.sample(i);
     gradApply(dy + first * C, x + first * C, y ? y + first * C : nullptr, dx + first * C, s.end(i) - s.begin(i), C, &A[n * C], &B[n * C], &K[n * C]);
@@ -268,7 +272,7 @@ namespace {
 struct Columns {
   int64_t K, O, blocks;
   explicit Columns(int64_t k, int64_t o) : K(k), O(o) {
-    blocks = std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), O / 16));
+    blocks = K * O < PARALLEL_MIN ? 1 : std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), O / 16));
   }
   int64_t begin(int64_t b) const { return O * b / blocks; }
   int64_t end(int64_t b) const { return O * (b + 1) / blocks; }
@@ -325,7 +329,7 @@ void standardizeForward(float* heap, const double* args) {
   auto off = [&](StandardizeForwardArg a) { return static_cast<int64_t>(args[a]); };
   const Columns cols(off(WF_K), off(WF_O));
   const float eps = static_cast<float>(args[WF_EPS]);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (cols.blocks > 1)
   for (int64_t b = 0; b < cols.blocks; b++) {
     wsForwardBlock(heap + off(WF_W), heap + off(WF_Y), heap + off(WF_MEAN), heap + off(WF_STD), cols.K, cols.O, cols.begin(b), cols.end(b), eps);
   }
@@ -335,7 +339,7 @@ void standardizeBackward(float* heap, const double* args) {
   auto off = [&](StandardizeBackwardArg a) { return static_cast<int64_t>(args[a]); };
   const Columns cols(off(WB_K), off(WB_O));
   const float eps = static_cast<float>(args[WB_EPS]);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (cols.blocks > 1)
   for (int64_t b = 0; b < cols.blocks; b++) {
     wsBackwardBlock(heap + off(WB_DY), heap + off(WB_W), heap + off(WB_MEAN), heap + off(WB_STD), heap + off(WB_DW), cols.K, cols.O, cols.begin(b), cols.end(b), eps);
   }
@@ -368,9 +372,10 @@ void sumMiddle(float* heap, const double* args) {
   const float* x = heap + at(S_X);
   float* y = heap + at(S_Y);
   const int64_t threads = omp_get_max_threads();
-  const int64_t chunks = std::max<int64_t>(1, std::min((2 * threads + outer - 1) / outer, mid / (4 * BLOCK)));
+  const bool parallel = outer * mid * inner >= PARALLEL_MIN;
+  const int64_t chunks = parallel ? std::max<int64_t>(1, std::min((2 * threads + outer - 1) / outer, mid / (4 * BLOCK))) : 1;
   std::vector<double> acc(outer * chunks * inner, 0.0);
-#pragma omp parallel
+#pragma omp parallel if (parallel)
   {
     std::vector<float> block(inner);
 #pragma omp for schedule(static)
