@@ -219,7 +219,8 @@ describe('groupedConv2d', () => {
     return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'), dy)))([x, tf.tensor4d(dense, [k, k, ci, co])]);
   });
   for (const impl of ['split', 'depthwise'] as const) {
-    it(`${impl}: output and gradients match the block-diagonal dense conv`, () => {
+    // With @sm-nas/onednn both run as one oneDNN grouped convolution; the fallback file tests the compositions.
+    it(`${loadOneDnn().ok ? 'oneDNN groups' : impl}: output and gradients match the block-diagonal dense conv`, () => {
       const reference = references();
       const refDf = new Float32Array(fValues.length);
       for (let t = 0; t < k * k; t++) {

@@ -74,8 +74,9 @@ export function registerNativeKernels(threads: number, env: Record<string, strin
     }
     registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }
-  // The norms are new kernels (nothing to fall back to): ../norm.ts composes tfjs ops without them.
-  normConfigs = Object.entries(normKernelFuncs(dnn)).map(([kernelName, kernelFunc]) => ({ kernelName, backendName: 'wasm', kernelFunc }));
+  // The norms and grouped convolutions are new kernels (nothing to fall back to): ../norm.ts and
+  // ../grouped-conv.ts compose tfjs ops without them.
+  normConfigs = Object.entries({ ...normKernelFuncs(dnn), ...groupedKernelFuncs(dnn) }).map(([kernelName, kernelFunc]) => ({ kernelName, backendName: 'wasm', kernelFunc }));
   for (const config of normConfigs) registerKernel(config);
   return (status = { active: true, library: `oneDNN ${dnn.version}`, threads: dnn.threads() });
 }
@@ -100,7 +101,7 @@ interface ConvAttrs {
 }
 
 /** The geometry part of the addon's arguments, or undefined when oneDNN cannot run it. */
-function geometry(xShape: Shape4, filterShape: Shape4, attrs: ConvAttrs, depthwise: boolean): Float64Array | undefined {
+function geometry(xShape: Shape4, filterShape: Shape4, attrs: ConvAttrs, depthwise: boolean, grouped = 1): Float64Array | undefined {
   if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') return undefined;
   const info = backend_util.computeConv2DInfo(xShape, filterShape, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, depthwise, 'channelsLast');
   const p = info.padInfo;
@@ -109,7 +110,8 @@ function geometry(xShape: Shape4, filterShape: Shape4, attrs: ConvAttrs, depthwi
   const ow = Math.floor((info.inWidth + p.left + p.right - info.effectiveFilterWidth) / info.strideWidth) + 1;
   if (oh !== info.outHeight || ow !== info.outWidth || Math.min(p.top, p.bottom, p.left, p.right) < 0) return undefined;
   if (util.sizeFromShape(xShape) === 0 || util.sizeFromShape(info.outShape) === 0) return undefined;
-  const groups = depthwise ? info.inChannels : 1;
+  const groups = depthwise ? info.inChannels : grouped;
+  if (!depthwise && (filterShape[2] * groups !== xShape[3] || filterShape[3] % groups !== 0)) return undefined;
   const args = new Float64Array(CONV_ARGS);
   args.set(
     [
@@ -215,6 +217,58 @@ function nativeKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
     [Conv2DBackpropFilter]: backwardWeights(Conv2DBackpropFilter, false),
     [DepthwiseConv2dNativeBackpropFilter]: backwardWeights(DepthwiseConv2dNativeBackpropFilter, true),
   } satisfies Record<(typeof NATIVE_KERNELS)[number], KernelFunc>;
+}
+
+/** Kernels: grouped convolution (PyTorch's `groups`), filter [kh, kw, ci/groups, co], and its gradients. */
+export const GROUPED_CONV_KERNEL = 'SmNasGroupedConv2D';
+export const GROUPED_CONV_INPUT_GRAD_KERNEL = 'SmNasGroupedConv2DBackpropInput';
+export const GROUPED_CONV_FILTER_GRAD_KERNEL = 'SmNasGroupedConv2DBackpropFilter';
+
+export interface GroupedConvAttrs extends ConvAttrs {
+  groups: number;
+}
+
+function groupedKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
+  const call = (direction: Direction, backend: WasmBackend, args: Float64Array, a: TensorInfo, b: TensorInfo, outShape: number[]): TensorInfo => {
+    const out = backend.makeOutput(outShape, 'float32');
+    args[ConvArg.A] = floatOffset(backend, a);
+    args[ConvArg.B] = floatOffset(backend, b);
+    args[ConvArg.C] = floatOffset(backend, out);
+    const heap = backend.wasm.HEAPU8;
+    if (direction === 'forward') dnn.convForward(heap, args);
+    else if (direction === 'data') dnn.convBackwardData(heap, args);
+    else dnn.convBackwardWeights(heap, args);
+    return out;
+  };
+  const refuse = (what: string): never => {
+    throw new Error(`${what}: oneDNN does not take this grouped convolution (callers check with groupedConvGeometryOk first)`);
+  };
+  return {
+    [GROUPED_CONV_KERNEL]: ({ inputs, backend, attrs }) => {
+      const { x, filter } = inputs as Record<string, TensorInfo>;
+      const a = attrs as unknown as GroupedConvAttrs;
+      const args = geometry(x!.shape as Shape4, filter!.shape as Shape4, a, false, a.groups) ?? refuse(GROUPED_CONV_KERNEL);
+      args[ConvArg.ACT] = ConvActivation.none;
+      return call('forward', backend as unknown as WasmBackend, args, x!, filter!, [args[ConvArg.N]!, args[ConvArg.OH]!, args[ConvArg.OW]!, filter!.shape[3]!]);
+    },
+    [GROUPED_CONV_INPUT_GRAD_KERNEL]: ({ inputs, backend, attrs }) => {
+      const { dy, filter } = inputs as Record<string, TensorInfo>;
+      const a = attrs as unknown as GroupedConvAttrs & { inputShape: Shape4 };
+      const args = geometry(a.inputShape, filter!.shape as Shape4, a, false, a.groups) ?? refuse(GROUPED_CONV_INPUT_GRAD_KERNEL);
+      return call('data', backend as unknown as WasmBackend, args, dy!, filter!, [...a.inputShape]);
+    },
+    [GROUPED_CONV_FILTER_GRAD_KERNEL]: ({ inputs, backend, attrs }) => {
+      const { x, dy } = inputs as Record<string, TensorInfo>;
+      const a = attrs as unknown as GroupedConvAttrs & { filterShape: Shape4 };
+      const args = geometry(x!.shape as Shape4, a.filterShape, a, false, a.groups) ?? refuse(GROUPED_CONV_FILTER_GRAD_KERNEL);
+      return call('weights', backend as unknown as WasmBackend, args, x!, dy!, [...a.filterShape]);
+    },
+  };
+}
+
+/** Whether oneDNN takes this grouped convolution (NHWC float32, PyTorch's output size). */
+export function groupedConvGeometryOk(xShape: Shape4, filterShape: Shape4, attrs: GroupedConvAttrs): boolean {
+  return geometry(xShape, filterShape, attrs, false, attrs.groups) !== undefined;
 }
 
 /**
