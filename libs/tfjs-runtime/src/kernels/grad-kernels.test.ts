@@ -323,3 +323,20 @@ describe('Sum and Mean on wasm match cpu', () => {
     });
   }
 });
+
+describe('Identity on wasm', () => {
+  it('shares the input\'s memory (tfjs clones every tensor it saves for backprop), and both stay readable after either is disposed', () => {
+    tf.setBackend('wasm');
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    const before = tf.memory().numDataBuffers;
+    const y = tf.clone(x);
+    expect(y.dataId).toBe(x.dataId);
+    expect(tf.memory().numDataBuffers).toBe(before);
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
+    const v = tf.variable(y);
+    v.assign(tf.tensor2d([0, 0, 0, 0, 0, 0], [2, 3]));
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3, 4, 5, 6]);
+    tf.dispose([y, v]);
+  });
+});

@@ -1,5 +1,6 @@
 // Gradient kernels for the wasm backend, composed from its XNNPACK forward convolutions.
 import {
+  Identity,
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
   DepthwiseConv2dNativeBackpropFilter,
@@ -90,6 +91,24 @@ export const WASM_GRAD_KERNELS = [
   UnsortedSegmentSum,
 ] as const;
 
+/**
+ * Identity (tf.clone) sharing the input's memory, as the cpu backend's does: the wasm backend's
+ * copies it, and tfjs clones every tensor it saves for the backward pass (a full copy of most
+ * activations per training step). Safe because tfjs tensors are immutable: no kernel writes into
+ * its inputs, and a variable's assign rebinds it to another buffer.
+ */
+export const sharingIdentity: KernelConfig = {
+  kernelName: Identity,
+  backendName: 'wasm',
+  kernelFunc: ({ inputs, backend }) => {
+    const { x } = inputs as { x: TensorInfo };
+    if (x.dtype === 'string') return identityCopy!.kernelFunc({ inputs, backend, attrs: {} }) as TensorInfo;
+    (backend as KernelBackend & { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  },
+};
+let identityCopy: KernelConfig | undefined;
+
 let registered = false;
 let ownConv2DBackpropInput: KernelConfig | undefined;
 
@@ -102,7 +121,8 @@ export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
   ownConv2DBackpropInput = getKernel(Conv2DBackpropInput, 'wasm');
-  for (const config of gradKernelConfigs('wasm')) {
+  identityCopy = getKernel(Identity, 'wasm');
+  for (const config of [...gradKernelConfigs('wasm'), sharingIdentity]) {
     if (getKernel(config.kernelName, 'wasm')) unregisterKernel(config.kernelName, 'wasm');
     registerKernel(config);
   }
