@@ -1,6 +1,7 @@
 // oneDNN convolutions (and src/norm.cc's hand-written norms, weight standardisation and sums) for
 // float32 NHWC tensors that live in one buffer (the tfjs wasm backend's heap), computed in place
-// by a Node-API addon built at install (scripts/build.mjs). When the addon is not built, or `SM_NAS_NATIVE=0`, `loadOneDnn` says why and callers keep their own kernels.
+// by a Node-API addon built at install (scripts/build.mjs). When the addon is not built, or
+// `SM_NAS_NATIVE=0`, `loadOneDnn` says why and callers keep their own kernels.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
