@@ -1,0 +1,109 @@
+// What an algorithm needs from a request's history: every architecture id already proposed (to
+// de-duplicate), and the evaluated individuals of the stage with their objectives, both minimised:
+// structural [-AP, latency p50 in ms], modular [-AP, multiply-adds]. In the modular stage the
+// structural Pareto models that seed it (stage_seeds) are individuals too: they have AP and FLOPs.
+import { architectureFromWire, describedToWire, withFieldPrefix } from '@sm-nas/arch/wire';
+import { validateArchitecture, type Architecture, type SearchStage } from '@sm-nas/arch';
+import { common, controller } from '@sm-nas/proto';
+import { InvalidArgumentError } from '@sm-nas/service-kit';
+
+export interface Individual {
+  /** The history candidate's id (empty for a stage seed absent from the history). */
+  candidateId: string;
+  described: common.DescribedArchitecture;
+  /** Minimised objectives, see the module comment. */
+  objectives: [number, number];
+  /** Same key, same structure (the modular stage refines a structure's modules). */
+  structureKey: string;
+}
+
+export interface StageHistory {
+  /** Ids of every architecture in the history (any stage, any state) and of the stage seeds. */
+  seen: Set<string>;
+  /** Evaluated (SUCCEEDED) individuals of the stage, in history order; modular: seeds first. */
+  evaluated: Individual[];
+  /** Candidates of this stage in the history, whatever their state (plus the seeds in the modular stage). */
+  stageCount: number;
+  /** Modular stage: the structures to refine, from stage_seeds (empty in the structural stage). */
+  seeds: common.DescribedArchitecture[];
+}
+
+/** The structural genes only: two architectures with the same key differ in modules alone. */
+export function structureKey(a: Architecture): string {
+  const neck = a.neck.kind === 'fpn' ? `fpn:${a.neck.startLevel}-${a.neck.endLevel}` : 'c4';
+  return `${a.backbone.kind}/${neck}/${a.rpn}/${a.head.kind}.${a.head.stages}/${a.input.widthPx}x${a.input.heightPx}`;
+}
+
+/** `structureKey` of an architecture on the wire (one that already passed validation). */
+export function structureKeyOfDescribed(d: common.DescribedArchitecture): string {
+  return structureKey(validateArchitecture(architectureFromWire(d.architecture), { space: 'any' }));
+}
+
+function describe(wire: common.Architecture | undefined, field: string): { described: common.DescribedArchitecture; arch: Architecture } {
+  const arch = withFieldPrefix(field, () => validateArchitecture(architectureFromWire(wire), { space: 'any' }));
+  return { described: describedToWire(arch), arch };
+}
+
+function objectivesOf(c: controller.Candidate, stage: SearchStage, field: string): [number, number] {
+  const m = c.metrics;
+  const ap = m?.accuracy?.ap;
+  if (ap === undefined || !Number.isFinite(ap) || ap < 0 || ap > 1) {
+    throw new InvalidArgumentError(`${field}.metrics.accuracy.ap`, `a succeeded candidate needs an AP in [0, 1], got ${ap}`);
+  }
+  if (stage === 'structural') {
+    const ms = m?.latency?.latencyMsP50;
+    if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
+      throw new InvalidArgumentError(`${field}.metrics.latency.latency_ms_p50`, `a succeeded structural candidate needs a positive latency, got ${ms}`);
+    }
+    return [-ap, ms];
+  }
+  const flops = m?.flopsMultiplyAdds ?? 0;
+  if (!(flops > 0)) {
+    throw new InvalidArgumentError(`${field}.metrics.flops_multiply_adds`, 'a succeeded modular candidate needs its multiply-adds');
+  }
+  return [-ap, flops];
+}
+
+export function readHistory(
+  stage: SearchStage,
+  history: readonly controller.Candidate[],
+  stageSeeds: readonly common.DescribedArchitecture[],
+): StageHistory {
+  const wireStage = stage === 'structural' ? common.SearchStage.SEARCH_STAGE_STRUCTURAL : common.SearchStage.SEARCH_STAGE_MODULAR;
+  const seen = new Set<string>();
+  const evaluated: Individual[] = [];
+  let stageCount = 0;
+  const byId = new Map<string, { candidate: controller.Candidate; index: number }>();
+  for (const [i, c] of history.entries()) {
+    const field = `history[${i}]`;
+    const { described, arch } = describe(c.architecture?.architecture, `${field}.architecture.architecture`);
+    seen.add(described.id);
+    if (c.state === controller.CandidateState.CANDIDATE_STATE_SUCCEEDED) byId.set(described.id, { candidate: c, index: i });
+    if (c.stage !== wireStage) continue;
+    stageCount++;
+    if (c.state !== controller.CandidateState.CANDIDATE_STATE_SUCCEEDED) continue;
+    evaluated.push({ candidateId: c.candidateId, described, objectives: objectivesOf(c, stage, field), structureKey: structureKey(arch) });
+  }
+  const seeds: common.DescribedArchitecture[] = [];
+  if (stage === 'modular') {
+    if (stageSeeds.length === 0) throw new InvalidArgumentError('stage_seeds', 'the modular stage needs at least one structural model to refine');
+    const seedIndividuals: Individual[] = [];
+    for (const [i, s] of stageSeeds.entries()) {
+      const field = `stage_seeds[${i}].architecture`;
+      const { described, arch } = describe(s.architecture, field);
+      withFieldPrefix(field, () => validateArchitecture(arch, { space: 'modular' }));
+      if (seeds.some((x) => x.id === described.id)) throw new InvalidArgumentError(field, `repeats stage seed ${described.id}`);
+      seeds.push(described);
+      stageCount++;
+      const inHistory = byId.get(described.id);
+      // A seed evaluated in the structural stage has AP and multiply-adds: a modular individual.
+      if (inHistory && inHistory.candidate.stage !== wireStage && (inHistory.candidate.metrics?.flopsMultiplyAdds ?? 0) > 0) {
+        const objectives = objectivesOf(inHistory.candidate, 'modular', `history[${inHistory.index}]`);
+        seedIndividuals.push({ candidateId: inHistory.candidate.candidateId, described, objectives, structureKey: structureKey(arch) });
+      }
+      seen.add(described.id);
+    }
+    evaluated.unshift(...seedIndividuals);
+  }
+  return { seen, evaluated, stageCount, seeds };
+}
