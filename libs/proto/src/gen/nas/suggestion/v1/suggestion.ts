@@ -40,7 +40,10 @@ export interface GetSuggestionsResponse {
 }
 
 export interface Suggestion {
-  architecture: Architecture | undefined;
+  architecture:
+    | Architecture
+    | undefined;
+  /** The parents' candidate_id in the history (a stage seed's architecture id if no candidate has it). */
   parentIds: string[];
   /** e.g. "sample", "mutate", "crossover". */
   origin: string;
