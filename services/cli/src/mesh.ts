@@ -99,7 +99,10 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
   const all = () => Object.values(children) as ChildProcess[];
   // The CLI runs under tsx and its loader flags (execArgv) let the children run TypeScript too;
   // elsewhere (a test runner) the children load tsx themselves.
-  const loader = process.execArgv.some((a) => a.includes('tsx')) ? process.execArgv : ['--import', 'tsx'];
+  // (A real tsx loader flag is `tsx` or a path into tsx/dist; a vitest worker's flags also mention
+  // "tsx" inside pnpm's folder names, e.g. vitest@4.1.12_..._tsx@4.23.15, which is no loader.)
+  const underTsx = process.execArgv.some((a) => a === 'tsx' || /[/\\]tsx[/\\]dist[/\\]/.test(a));
+  const loader = underTsx ? process.execArgv : ['--import', 'tsx'];
   const launch = async (service: MeshService) => {
     const child = spawn(process.execPath, [...loader, mainOf(service)], {
       env: envs[service],

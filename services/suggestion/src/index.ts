@@ -2,7 +2,7 @@ import { suggestion } from '@sm-nas/proto';
 import { protoset } from '@sm-nas/proto/protoset';
 import { service, startServer, type RunningServer, type ServerLogger } from '@sm-nas/service-kit';
 import { suggestionService } from './server.js';
-import type { AlgorithmName } from './settings.js';
+import { ALGORITHMS, type AlgorithmName } from './settings.js';
 
 export { suggestionService, MAX_SUGGESTIONS } from './server.js';
 export {
@@ -16,20 +16,22 @@ export {
 } from './settings.js';
 
 export const SERVICE_NAME = 'suggestion';
-/** One server per algorithm; these are their default ports (`SUGGESTION_PORT` overrides). */
-export const DEFAULT_PORTS: Readonly<Record<AlgorithmName, number>> = { evolution: 50056, nsga2: 50057, random: 50058 };
+export const DEFAULT_PORT = 50056;
 
-/** A suggestion gRPC server running `algorithm` (health, reflection, tracing included), for main() and tests. */
+/**
+ * A suggestion gRPC server (health, reflection, tracing included), for main() and tests: running
+ * `algorithm` alone, or, without one, every algorithm (the one each request's spec names).
+ */
 export function startSuggestionServer(options: {
-  algorithm: AlgorithmName;
+  algorithm?: AlgorithmName;
   host: string;
   port: number;
   logger?: ServerLogger;
 }): Promise<RunningServer> {
   const { algorithm, ...rest } = options;
   return startServer({
-    serviceName: `${SERVICE_NAME} (${algorithm})`,
-    services: [service(suggestion.SuggestionServiceDefinition, suggestionService(algorithm))],
+    serviceName: algorithm ? `${SERVICE_NAME} (${algorithm})` : SERVICE_NAME,
+    services: [service(suggestion.SuggestionServiceDefinition, suggestionService(algorithm ?? ALGORITHMS))],
     protoset,
     ...rest,
   });

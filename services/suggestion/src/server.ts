@@ -24,15 +24,24 @@ const PROPOSERS: Record<AlgorithmName, (ctx: ProposeContext) => Promise<Proposal
   random: proposeRandom,
 };
 
-export function suggestionService(algorithm: AlgorithmName): ServiceImplementation<typeof suggestion.SuggestionServiceDefinition> {
+/**
+ * The handlers for a server running `algorithms`: one (a server per algorithm, as a search names
+ * its algorithm by address) or several (the mesh's default service, which runs the one the spec
+ * names). A spec naming an algorithm the server does not run is INVALID_ARGUMENT.
+ */
+export function suggestionService(
+  algorithms: AlgorithmName | readonly AlgorithmName[],
+): ServiceImplementation<typeof suggestion.SuggestionServiceDefinition> {
+  const served = typeof algorithms === 'string' ? [algorithms] : [...algorithms];
   return {
     async validateSettings(request) {
-      parseSettings(algorithm, request.spec);
+      parseSettings(served, request.spec);
       return {};
     },
 
     async getSuggestions(request, context: CallContext) {
-      const settings = parseSettings(algorithm, request.spec);
+      const settings = parseSettings(served, request.spec);
+      const { algorithm } = settings;
       const stage = requireStage(request.stage);
       if (!Number.isInteger(request.count) || request.count < 1 || request.count > MAX_SUGGESTIONS) {
         throw new InvalidArgumentError('count', `must be 1..${MAX_SUGGESTIONS}, got ${request.count}`);

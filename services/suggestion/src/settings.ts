@@ -65,29 +65,22 @@ function populationSize(stage: controller.StageSpec | undefined, field: string):
   if (size < MIN_POPULATION_SIZE || size > MAX_POPULATION_SIZE) {
     throw new InvalidArgumentError(`${field}.population_size`, `expected ${MIN_POPULATION_SIZE} to ${MAX_POPULATION_SIZE} (0 for ${DEFAULT_POPULATION_SIZE}), got ${size}`);
   }
-  const max = stage?.maxCandidates ?? 0;
-  if (max > 0 && size > max) {
-    throw new InvalidArgumentError(
-      `${field}.population_size`,
-      `${size} exceeds ${field}.max_candidates (${max}): the initial population would use the whole budget and nothing would evolve`,
-    );
-  }
   return size;
 }
 
 /**
- * Checks `spec` for the service running `algorithm` and returns its settings with defaults
- * applied. `field` is where the spec sits in the request.
+ * Checks `spec` for a service running the algorithms `served` (one, or all for the mesh's default
+ * service) and returns the settings of the algorithm it names, with defaults applied. `field` is
+ * where the spec sits in the request.
  */
-export function parseSettings(algorithm: AlgorithmName, spec: controller.SearchSpec | undefined, field = 'spec'): AlgorithmSettings {
+export function parseSettings(served: readonly AlgorithmName[], spec: controller.SearchSpec | undefined, field = 'spec'): AlgorithmSettings {
   if (!spec) throw new InvalidArgumentError(field, 'required');
   const name = spec.algorithm?.name ?? '';
-  if (name !== algorithm) {
-    throw new InvalidArgumentError(
-      `${field}.algorithm.name`,
-      name === '' ? `required (this service runs "${algorithm}")` : `this service runs "${algorithm}", not "${name}"`,
-    );
+  const runs = served.length === 1 ? `this service runs "${served[0]}"` : `this service runs ${served.map((a) => `"${a}"`).join(', ')}`;
+  if (!(served as readonly string[]).includes(name)) {
+    throw new InvalidArgumentError(`${field}.algorithm.name`, name === '' ? `required (${runs})` : `${runs}, not "${name}"`);
   }
+  const algorithm = name as AlgorithmName;
   const settings = spec.algorithm?.settings ?? {};
   const known = knownSettings(algorithm);
   for (const key of Object.keys(settings).sort()) {

@@ -80,7 +80,7 @@ describe('ValidateSettings', () => {
       ['nsga2', searchSpec('nsga2', { settings: { tournament: '3' } }), /^spec\.algorithm\.settings\.tournament: unknown setting for nsga2/],
       ['random', searchSpec('random', { settings: { mutation_rate: '0.5' } }), /^spec\.algorithm\.settings\.mutation_rate: unknown setting for random/],
       ['evolution', searchSpec('evolution', { structural: { populationSize: 1 } }), /^spec\.structural\.population_size: /],
-      ['nsga2', searchSpec('nsga2', { modular: { populationSize: 30, maxCandidates: 20 } }), /^spec\.modular\.population_size: 30 exceeds/],
+      ['nsga2', searchSpec('nsga2', { modular: { populationSize: 1001 } }), /^spec\.modular\.population_size: expected 2 to 1000/],
       ['evolution', searchSpec('nsga2'), /^spec\.algorithm\.name: this service runs "evolution", not "nsga2"/],
       ['random', searchSpec(''), /^spec\.algorithm\.name: required/],
     ];
@@ -90,6 +90,24 @@ describe('ValidateSettings', () => {
       expect(details).toMatch(message);
     }
     expect((await statusOf(raw.random.validateSettings({}))).details).toMatch(/^spec: required/);
+  });
+
+  it('a server without an algorithm runs the one the spec names, and refuses others', async () => {
+    const all = await startSuggestionServer({ host: '127.0.0.1', port: 0, logger: quiet });
+    const client = new SuggestionClient(all.address);
+    try {
+      for (const algorithm of ALGORITHMS) {
+        await client.validateSettings(searchSpec(algorithm));
+        const { accepted } = await client.getSuggestions({ spec: searchSpec(algorithm), stage: 'structural', history: [], count: 2, seed: 1, searchspaceAddress: space.address });
+        expect(accepted).toHaveLength(2);
+      }
+      const refused = await statusOf(client.validateSettings(searchSpec('cmaes')));
+      expect(refused.code).toBe(Status.INVALID_ARGUMENT);
+      expect(refused.details).toBe('spec.algorithm.name: this service runs "evolution", "nsga2", "random", not "cmaes"');
+    } finally {
+      client.close();
+      await all.shutdown({ graceMs: 1000 });
+    }
   });
 });
 
