@@ -20,7 +20,7 @@ export interface Individual {
 export interface StageHistory {
   /** Ids of every architecture in the history (any stage, any state) and of the stage seeds. */
   seen: Set<string>;
-  /** Evaluated (SUCCEEDED) individuals of the stage, in history order; modular: seeds first. */
+  /** Evaluated (SUCCEEDED, with the stage's metrics) individuals of the stage, in history order; modular: seeds first. */
   evaluated: Individual[];
   /** Candidates of this stage in the history, whatever their state (plus the seeds in the modular stage). */
   stageCount: number;
@@ -44,24 +44,31 @@ function describe(wire: common.Architecture | undefined, field: string): { descr
   return { described: describedToWire(arch), arch };
 }
 
-function objectivesOf(c: controller.Candidate, stage: SearchStage, field: string): [number, number] {
+/**
+ * The stage's objectives of a succeeded candidate, or undefined when a metric is absent (proto3:
+ * no accuracy message, no latency message or a zero p50, zero multiply-adds): such a candidate is
+ * still de-duplicated against, but cannot be ranked. A present but impossible value (an AP
+ * outside [0, 1], a negative or non-finite latency) is INVALID_ARGUMENT naming the field.
+ */
+function objectivesOf(c: controller.Candidate, stage: SearchStage, field: string): [number, number] | undefined {
   const m = c.metrics;
-  const ap = m?.accuracy?.ap;
-  if (ap === undefined || !Number.isFinite(ap) || ap < 0 || ap > 1) {
+  if (!m?.accuracy) return undefined;
+  const ap = m.accuracy.ap;
+  if (!Number.isFinite(ap) || ap < 0 || ap > 1) {
     throw new InvalidArgumentError(`${field}.metrics.accuracy.ap`, `a succeeded candidate needs an AP in [0, 1], got ${ap}`);
   }
   if (stage === 'structural') {
-    const ms = m?.latency?.latencyMsP50;
-    if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
-      throw new InvalidArgumentError(`${field}.metrics.latency.latency_ms_p50`, `a succeeded structural candidate needs a positive latency, got ${ms}`);
+    const ms = m.latency?.latencyMsP50 ?? 0;
+    if (!Number.isFinite(ms) || ms < 0) {
+      throw new InvalidArgumentError(`${field}.metrics.latency.latency_ms_p50`, `expected a positive latency, got ${ms}`);
     }
-    return [-ap, ms];
+    return ms > 0 ? [-ap, ms] : undefined;
   }
-  const flops = m?.flopsMultiplyAdds ?? 0;
-  if (!(flops > 0)) {
-    throw new InvalidArgumentError(`${field}.metrics.flops_multiply_adds`, 'a succeeded modular candidate needs its multiply-adds');
+  const flops = m.flopsMultiplyAdds;
+  if (!Number.isFinite(flops) || flops < 0) {
+    throw new InvalidArgumentError(`${field}.metrics.flops_multiply_adds`, `expected a positive count, got ${flops}`);
   }
-  return [-ap, flops];
+  return flops > 0 ? [-ap, flops] : undefined;
 }
 
 export function readHistory(
@@ -82,7 +89,8 @@ export function readHistory(
     if (c.stage !== wireStage) continue;
     stageCount++;
     if (c.state !== controller.CandidateState.CANDIDATE_STATE_SUCCEEDED) continue;
-    evaluated.push({ candidateId: c.candidateId, described, objectives: objectivesOf(c, stage, field), structureKey: structureKey(arch) });
+    const objectives = objectivesOf(c, stage, field);
+    if (objectives) evaluated.push({ candidateId: c.candidateId, described, objectives, structureKey: structureKey(arch) });
   }
   const seeds: common.DescribedArchitecture[] = [];
   if (stage === 'modular') {
@@ -97,8 +105,8 @@ export function readHistory(
       stageCount++;
       const inHistory = byId.get(described.id);
       // A seed evaluated in the structural stage has AP and multiply-adds: a modular individual.
-      if (inHistory && inHistory.candidate.stage !== wireStage && (inHistory.candidate.metrics?.flopsMultiplyAdds ?? 0) > 0) {
-        const objectives = objectivesOf(inHistory.candidate, 'modular', `history[${inHistory.index}]`);
+      const objectives = inHistory && inHistory.candidate.stage !== wireStage ? objectivesOf(inHistory.candidate, 'modular', `history[${inHistory.index}]`) : undefined;
+      if (inHistory && objectives) {
         seedIndividuals.push({ candidateId: inHistory.candidate.candidateId, described, objectives, structureKey: structureKey(arch) });
       }
       seen.add(described.id);

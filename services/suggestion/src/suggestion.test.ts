@@ -152,6 +152,19 @@ describe('GetSuggestions', () => {
     for (const s of accepted) for (const p of s.parentIds) expect(['c0', 'c11']).toContain(p);
   });
 
+  it('does not rank a succeeded candidate whose metrics are absent, but never proposes it again', async () => {
+    const history = await structuralHistory();
+    // c11 (the most accurate) loses its latency: the front is then c0..c8's, and c11 no parent.
+    history[11] = controller.Candidate.fromPartial({ ...history[11], metrics: { accuracy: { ap: 0.55 } } });
+    const { accepted, rejected } = await clients.evolution.getSuggestions({
+      spec: searchSpec('evolution'), stage: 'structural', history, count: 10, seed: 3, searchspaceAddress: space.address,
+    });
+    expect(rejected).toEqual([]);
+    const parents = new Set(accepted.flatMap((s) => s.parentIds));
+    expect(parents.has('c11')).toBe(false);
+    for (const p of parents) expect(FRONT).toContain(p);
+  });
+
   it('fills the initial population before evolving', async () => {
     const history = (await structuralHistory()).slice(0, 2);
     const spec = searchSpec('nsga2', { structural: { populationSize: 5, maxCandidates: 40 } });
@@ -189,14 +202,16 @@ describe('GetSuggestions', () => {
       spec: searchSpec('evolution'), stage: STRUCTURAL, history: [], count: 2, stageSeeds: [], seed: 1, searchspaceAddress: space.address,
     };
     const history = await structuralHistory();
-    const noLatency = controller.Candidate.fromPartial({ ...history[0], metrics: { accuracy: { ap: 0.3 } } });
+    const badLatency = controller.Candidate.fromPartial({ ...history[0], metrics: { accuracy: { ap: 0.3 }, latency: { latencyMsP50: -1 } } });
+    const badAp = controller.Candidate.fromPartial({ ...history[0], metrics: { accuracy: { ap: 1.5 }, latency: { latencyMsP50: 3 } } });
     const broken = controller.Candidate.fromPartial({ ...history[1], architecture: { architecture: { ...history[1]!.architecture!.architecture, backbone: { kind: 1, baseChannels: 0, blocks: '1-1' } } } });
     const cases: [Partial<suggestion.GetSuggestionsRequest>, RegExp][] = [
       [{ count: 0 }, /^count: /],
       [{ stage: SearchStage.SEARCH_STAGE_UNSPECIFIED }, /^stage: /],
       [{ searchspaceAddress: '' }, /^searchspace_address: required/],
       [{ stage: MODULAR }, /^stage_seeds: /],
-      [{ history: [noLatency] }, /^history\[0\]\.metrics\.latency\.latency_ms_p50: /],
+      [{ history: [badLatency] }, /^history\[0\]\.metrics\.latency\.latency_ms_p50: /],
+      [{ history: [history[0]!, badAp] }, /^history\[1\]\.metrics\.accuracy\.ap: /],
       [{ history: [history[0]!, broken] }, /^history\[1\]\.architecture\.architecture\.backbone\.blocks: /],
       [{ spec: searchSpec('evolution', { settings: { mutation_rate: '2' } }) }, /^spec\.algorithm\.settings\.mutation_rate: /],
     ];
