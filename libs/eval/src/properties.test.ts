@@ -121,8 +121,10 @@ describe('properties', () => {
   });
 });
 
-describe('speed', () => {
-  it('evaluates 500 images x 100 detections (80 categories) well under a second', () => {
+// Not a timed test (speed belongs in bench/): a COCO-sized run whose summary must obey the
+// orderings pycocotools' definitions imply, whatever the detections are.
+describe('at scale', () => {
+  it('evaluates 500 images x 100 detections (80 categories) with consistent summary numbers', () => {
     const rand = mulberry32(7);
     const images = 500;
     const annotations: CocoAnnotation[] = [];
@@ -151,11 +153,15 @@ describe('speed', () => {
       annotations,
       categories: Array.from({ length: 80 }, (_, k) => ({ id: k + 1, name: `c${k + 1}` })),
     };
-    evaluateBboxes(dataset, detections); // warm up the JIT
-    const start = performance.now();
     const r = evaluateBboxes(dataset, detections);
-    const ms = performance.now() - start;
-    console.log(`evaluateBboxes: 500 images x 100 detections in ${ms.toFixed(0)} ms, AP ${r.summary.ap.toFixed(3)}`);
-    expect(ms).toBeLessThan(1000);
+    const s = r.summary;
+    // AP averages the thresholds 0.50:0.95 and a stricter IoU threshold never matches more, so AP,
+    // AP75 <= AP50; recall can only grow with more detections allowed per image.
+    expect(s.ap50).toBeGreaterThan(0);
+    expect(s.ap50).toBeGreaterThanOrEqual(s.ap75);
+    expect(s.ap).toBeLessThanOrEqual(s.ap50);
+    expect(s.ar1).toBeLessThanOrEqual(s.ar10);
+    expect(s.ar10).toBeLessThanOrEqual(s.ar100);
+    for (const v of r.stats) expect(v === -1 || (v >= 0 && v <= 1)).toBe(true);
   });
 });
