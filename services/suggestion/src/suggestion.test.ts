@@ -128,7 +128,8 @@ describe('GetSuggestions', () => {
 
   it('evolution breeds from the Pareto front only, and never repeats the history', async () => {
     const history = await structuralHistory();
-    const query = { spec: searchSpec('evolution'), stage: 'structural' as const, history, count: 10, seed: 3, searchspaceAddress: space.address };
+    const spec = searchSpec('evolution', { settings: { crossover_rate: '0.5' } });
+    const query = { spec, stage: 'structural' as const, history, count: 10, seed: 3, searchspaceAddress: space.address };
     const { accepted, rejected } = await clients.evolution.getSuggestions(query);
     expect(rejected).toEqual([]); // the client found no duplicate and no invalid architecture
     expect(accepted).toHaveLength(10);
@@ -137,7 +138,7 @@ describe('GetSuggestions', () => {
       expect(s.parentIds.length).toBe(s.origin === 'mutate' ? 1 : 2);
       for (const p of s.parentIds) expect(FRONT).toContain(p);
     }
-    // Both operators are used at the default rates (0.5): 10 children all one way is unlikely
+    // Both operators are used at a crossover rate of 0.5: 10 children all one way is unlikely
     // (2 * 0.5^10), and the answer is deterministic for this seed anyway.
     expect(new Set(accepted.map((s) => s.origin.split('+')[0])).size).toBe(2);
   });
