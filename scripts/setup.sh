@@ -23,6 +23,8 @@ command -v grpc_python_plugin >/dev/null 2>&1 || apt_packages+=(protobuf-compile
 [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || apt_packages+=(libdnnl-dev)
 command -v g++ >/dev/null 2>&1 || apt_packages+=(g++)
 command -v make >/dev/null 2>&1 || apt_packages+=(make)
+# openssl: the security tests make a throw-away CA and certificates with it.
+command -v openssl >/dev/null 2>&1 || apt_packages+=(openssl)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${apt_packages[*]}" >&2
   sudo_cmd=""
@@ -40,3 +42,5 @@ if [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] && grep -q '"built": false' libs/one
   && ! grep -q 'SM_NAS_NATIVE' libs/onednn/build/status.json; then
   node libs/onednn/scripts/build.mjs >&2
 fi
+# kubectl with kustomize: the deploy/k8s test renders every overlay with it (see the script).
+bash scripts/install-kubectl.sh >/dev/null

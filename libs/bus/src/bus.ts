@@ -25,6 +25,7 @@ import {
 } from 'nats';
 import { context } from '@opentelemetry/api';
 import type { Codec } from './codec.js';
+import { natsConnectOptions, type BusSecurity } from './security.js';
 import type { AnySubject, Destination } from './subject.js';
 import {
   ATTR_MESSAGING_CONSUMER_GROUP_NAME,
@@ -55,6 +56,8 @@ export interface ConnectBusOptions {
   /** The connection name the server shows (`flops-7c9f`). */
   name: string;
   logger?: BusLogger;
+  /** Credentials and TLS (security.ts); applied before `connectOptions`. */
+  security?: BusSecurity;
   /** Anything else nats.js's connect() takes (reconnect policy, auth, ...). */
   connectOptions?: Omit<Partial<ConnectionOptions>, 'servers' | 'name'>;
 }
@@ -171,7 +174,12 @@ function normalizeServers(servers: string | string[]): string[] {
 }
 
 export async function connectBus(options: ConnectBusOptions): Promise<Bus> {
-  const nc = await connect({ ...options.connectOptions, servers: normalizeServers(options.servers), name: options.name });
+  const nc = await connect({
+    ...natsConnectOptions(options.security),
+    ...options.connectOptions,
+    servers: normalizeServers(options.servers),
+    name: options.name,
+  });
   const jsm = await nc.jetstreamManager({ checkAPI: false });
   return new Bus(nc, nc.jetstream(), jsm, options.logger ?? console);
 }

@@ -19,6 +19,7 @@ export {
   type Subscription,
   type TypedKv,
 } from './bus.js';
+export { natsConnectOptions, type BusSecurity } from './security.js';
 export { emptyCodec, jsonCodec, protoCodec, type Codec, type MessageFns } from './codec.js';
 export {
   defineSubject,

@@ -18,6 +18,8 @@ export interface NatsServerOptions {
   port?: number;
   /** How long to wait for the server to accept connections; default 10 s. */
   startTimeoutMs?: number;
+  /** More nats-server arguments, e.g. `['-c', 'auth.conf']` or `['--user', 'u', '--pass', 'p']`. */
+  extraArgs?: string[];
 }
 
 export interface NatsServer {
@@ -82,7 +84,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const port = options.port ?? (await freePort());
   const ownsStore = options.jetstream === true && options.storeDir === undefined;
   const storeDir = options.jetstream ? (options.storeDir ?? mkdtempSync(join(tmpdir(), 'sm-nas-nats-'))) : undefined;
-  const args = ['-a', '127.0.0.1', '-p', String(port), ...(storeDir ? ['-js', '-sd', storeDir] : [])];
+  const args = ['-a', '127.0.0.1', '-p', String(port), ...(storeDir ? ['-js', '-sd', storeDir] : []), ...(options.extraArgs ?? [])];
   const timeoutMs = options.startTimeoutMs ?? 10_000;
 
   let child: ChildProcess | undefined;

@@ -52,3 +52,29 @@ export {
   type RunUntilSignalOptions,
 } from './shutdown.js';
 export { startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry.js';
+export {
+  NATS_SECURITY_ENV,
+  NO_SECURITY,
+  SECURITY_ENV,
+  bearerTokenClientMiddleware,
+  bearerTokenMiddleware,
+  channelCredentials,
+  isLoopbackHost,
+  loadNatsSecurity,
+  loadSecurityConfig,
+  serverCredentials,
+  type ClientTlsConfig,
+  type NatsSecurityConfig,
+  type SecurityConfig,
+  type TlsConfig,
+} from './security.js';
+export {
+  DEFAULT_LIMITS,
+  LIMIT_ENV,
+  checkInputSize,
+  checkLimit,
+  concurrencyGate,
+  loadLimits,
+  type ConcurrencyGate,
+  type Limits,
+} from './limits.js';

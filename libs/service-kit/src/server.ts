@@ -11,6 +11,7 @@ import { openTelemetryServerMiddleware } from 'nice-grpc-opentelemetry';
 import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-server-health';
 import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
 import { errorMappingMiddleware, type ErrorLogger } from './errors.js';
+import { bearerTokenMiddleware, isLoopbackHost, serverCredentials, type SecurityConfig } from './security.js';
 
 export const DEFAULT_MAX_RECEIVE_MESSAGE_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
@@ -61,6 +62,11 @@ export interface StartServerOptions {
   port: number;
   /** Larger requests fail with RESOURCE_EXHAUSTED; default 4 MiB. */
   maxReceiveMessageBytes?: number;
+  /**
+   * TLS / mutual TLS, a bearer token, a plaintext health-only port (see security.ts and
+   * loadSecurityConfig); all off when not given.
+   */
+  security?: Partial<SecurityConfig>;
   logger?: ServerLogger;
 }
 
@@ -77,6 +83,8 @@ export interface RunningServer {
   port: number;
   /** `host:port` as bound, ready for createChannel. */
   address: string;
+  /** The plaintext health-only port when `security.healthPort` was given. */
+  healthPort?: number;
   health: HealthState;
   /** Full names of the services added (the health/reflection ones excluded). */
   serviceNames: readonly string[];
@@ -144,11 +152,12 @@ function hostPort(host: string, port: number): string {
 /** Starts a gRPC server with health, reflection, tracing and error mapping; see the module comment. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? console;
+  const security = options.security ?? {};
   const terminator = createTerminator();
-  const server = createServer({
-    'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
-  })
-    .use(tracingMiddleware())
+  const maxReceive = options.maxReceiveMessageBytes ?? DEFAULT_MAX_RECEIVE_MESSAGE_BYTES;
+  const base = createServer({ 'grpc.max_receive_message_length': maxReceive }).use(tracingMiddleware());
+  // The token check runs before error mapping so that a refused call never reaches a handler.
+  const server = (security.bearerToken ? base.use(bearerTokenMiddleware(security.bearerToken)) : base)
     .use(errorMappingMiddleware(logger))
     .use(terminator.middleware);
 
@@ -160,19 +169,43 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   server.add(HealthDefinition, HealthServiceImpl(health));
   if (options.protoset) server.add(ServerReflectionService, ServerReflection(options.protoset, serviceNames));
 
-  const port = await server.listen(hostPort(options.host, options.port));
+  if (!security.tls && !isLoopbackHost(options.host)) {
+    logger.info(
+      `${options.serviceName}: serving plaintext gRPC on ${options.host}, reachable from other hosts: ` +
+        'set GRPC_TLS_CERT_FILE/GRPC_TLS_KEY_FILE (and GRPC_TLS_CA_FILE for mutual TLS) unless the network is trusted',
+    );
+  }
+  const port = await server.listen(hostPort(options.host, options.port), serverCredentials(security.tls));
+  // kubelet's gRPC probes speak plaintext only: with TLS on, they use this health-only listener.
+  let healthServer: ReturnType<typeof createServer> | undefined;
+  let healthPort: number | undefined;
+  if (security.healthPort !== undefined) {
+    healthServer = createServer({ 'grpc.max_receive_message_length': 4096 });
+    healthServer.add(HealthDefinition, HealthServiceImpl(health));
+    healthPort = await healthServer.listen(hostPort(options.host, security.healthPort));
+  }
   health.setStatus('healthy');
   for (const name of serviceNames) health.setStatus('healthy', name);
   const address = hostPort(options.host, port);
-  logger.info(`${options.serviceName}: gRPC listening on ${address} (${serviceNames.join(', ')})`);
+  const mode = [security.tls ? (security.tls.requireClientCert ? 'mutual TLS' : 'TLS') : 'plaintext', security.bearerToken ? 'bearer token' : '']
+    .filter(Boolean)
+    .join(', ');
+  logger.info(
+    `${options.serviceName}: gRPC listening on ${address}, ${mode} (${serviceNames.join(', ')})` +
+      (healthPort !== undefined ? `; health on ${hostPort(options.host, healthPort)}` : ''),
+  );
 
   let stopping: Promise<void> | undefined;
   return {
     port,
     address,
+    ...(healthPort !== undefined ? { healthPort } : {}),
     health,
     serviceNames,
-    forceShutdown: () => server.forceShutdown(),
+    forceShutdown: () => {
+      server.forceShutdown();
+      healthServer?.forceShutdown();
+    },
     shutdown({ graceMs = DEFAULT_SHUTDOWN_GRACE_MS } = {}) {
       stopping ??= (async () => {
         health.setStatus('unhealthy');
@@ -188,6 +221,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           logger.info(`${options.serviceName}: calls still running after ${graceMs} ms, cancelling them`);
           server.forceShutdown();
         }
+        // Last, so probes see NOT_SERVING while the main server drains.
+        healthServer?.forceShutdown();
       })();
       return stopping;
     },

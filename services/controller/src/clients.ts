@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BusRequestError, profileRequest, profileResponseCodec, type Bus } from '@sm-nas/bus';
 import type { profiler} from '@sm-nas/proto';
 import { flops, searchspace, suggestion } from '@sm-nas/proto';
-import { ClientError, createChannel, createClientFactory, Status, type Channel, type Client } from 'nice-grpc';
+import { ClientError, createChannel, createClientFactory, Status, type Channel, type ChannelCredentials, type Client } from 'nice-grpc';
 import { openTelemetryClientMiddleware } from 'nice-grpc-opentelemetry';
 
 export type SearchSpaceClient = Client<typeof searchspace.SearchSpaceServiceDefinition>;
@@ -59,13 +59,15 @@ export class ServiceClients {
   constructor(
     readonly addresses: { searchspace: string; flops: string; suggestion: string | undefined },
     readonly bus: Bus,
+    /** TLS credentials for the services' channels (libs/service-kit channelCredentials); plaintext when absent. */
+    private readonly credentials?: ChannelCredentials,
   ) {
     this.searchspace = factory.create(searchspace.SearchSpaceServiceDefinition, this.channel(addresses.searchspace));
     this.flops = factory.create(flops.FlopsServiceDefinition, this.channel(addresses.flops));
   }
 
   private channel(address: string): Channel {
-    const channel = createChannel(address);
+    const channel = createChannel(address, this.credentials);
     this.channels.push(channel);
     return channel;
   }

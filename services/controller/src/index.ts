@@ -1,6 +1,6 @@
 import { controller } from '@sm-nas/proto';
 import { protoset } from '@sm-nas/proto/protoset';
-import { service, startServer, type RunningServer, type ServerLogger } from '@sm-nas/service-kit';
+import { service, startServer, type RunningServer, type ServerLogger, type StartServerOptions } from '@sm-nas/service-kit';
 import type { Controller } from './controller.js';
 import { controllerService } from './server.js';
 
@@ -16,7 +16,9 @@ export const SERVICE_NAME = 'controller';
 export const DEFAULT_PORT = 50050;
 
 /** The controller's gRPC server over a started Controller. */
-export function startControllerServer(options: { host: string; port: number; controller: Controller; logger?: ServerLogger }): Promise<RunningServer> {
+export function startControllerServer(
+  options: Pick<StartServerOptions, 'host' | 'port' | 'logger' | 'security' | 'maxReceiveMessageBytes'> & { controller: Controller },
+): Promise<RunningServer> {
   const { controller: ctl, ...server } = options;
   return startServer({
     serviceName: SERVICE_NAME,

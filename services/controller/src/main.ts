@@ -1,5 +1,16 @@
 import { connectBus } from '@sm-nas/bus';
-import { ConfigError, envVar, loadServiceConfig, runMain, runUntilSignal, startTelemetry } from '@sm-nas/service-kit';
+import {
+  ConfigError,
+  channelCredentials,
+  envVar,
+  loadLimits,
+  loadNatsSecurity,
+  loadSecurityConfig,
+  loadServiceConfig,
+  runMain,
+  runUntilSignal,
+  startTelemetry,
+} from '@sm-nas/service-kit';
 import { Controller } from './controller.js';
 import { ServiceClients } from './clients.js';
 import { DEFAULT_PORT, SERVICE_NAME, startControllerServer } from './index.js';
@@ -17,20 +28,33 @@ await runMain(async () => {
   if (!config.natsUrl) {
     throw new ConfigError([{ variable: 'NATS_URL', expected: 'nats://host:port (the journal and the pipeline live on JetStream)', received: undefined }]);
   }
+  // TLS / mutual TLS, the API's bearer token (CONTROLLER_AUTH_TOKEN_FILE), NATS credentials and the
+  // limits: all opt-in, see libs/service-kit security.ts and limits.ts.
+  const security = loadSecurityConfig(SERVICE_NAME);
+  const natsSecurity = loadNatsSecurity();
+  const limits = loadLimits();
   const telemetry = startTelemetry(config.telemetry);
   const bus = await connectBus({
     servers: config.natsUrl,
     name: `controller-${process.pid}`,
+    ...(natsSecurity ? { security: natsSecurity } : {}),
     // nats-server may restart under a running search: keep reconnecting.
     connectOptions: { maxReconnectAttempts: -1, reconnectTimeWait: 500 },
   });
   const clients = new ServiceClients(
     { searchspace: config.extra.SEARCHSPACE_ADDR, flops: config.extra.FLOPS_ADDR, suggestion: config.extra.SUGGESTION_ADDR },
     bus,
+    security.clientTls ? channelCredentials(security.clientTls) : undefined,
   );
   const ctl = new Controller({ bus, clients, searchspaceAddress: config.extra.SEARCHSPACE_ADDR, tracer: telemetry.tracer });
   await ctl.start();
-  const server = await startControllerServer({ host: config.host, port: config.port, controller: ctl });
+  const server = await startControllerServer({
+    host: config.host,
+    port: config.port,
+    controller: ctl,
+    security,
+    maxReceiveMessageBytes: limits.maxMessageBytes,
+  });
   const lifecycle = runUntilSignal({ servers: [server], telemetry });
   lifecycle.onShutdown('controller', () => ctl.close());
   lifecycle.onShutdown('nats', () => bus.drain());

@@ -1,6 +1,6 @@
 import { flops } from '@sm-nas/proto';
 import { protoset } from '@sm-nas/proto/protoset';
-import { service, startServer, type RunningServer, type ServerLogger } from '@sm-nas/service-kit';
+import { service, startServer, type RunningServer, type StartServerOptions } from '@sm-nas/service-kit';
 import { flopsService } from './server.js';
 
 export { flopsService, MAX_CLASSES, MAX_PROPOSALS } from './server.js';
@@ -9,7 +9,7 @@ export const SERVICE_NAME = 'flops';
 export const DEFAULT_PORT = 50052;
 
 /** The FLOPs gRPC server (health, reflection, tracing included), for main() and tests. */
-export function startFlopsServer(options: { host: string; port: number; logger?: ServerLogger }): Promise<RunningServer> {
+export function startFlopsServer(options: Pick<StartServerOptions, 'host' | 'port' | 'logger' | 'security' | 'maxReceiveMessageBytes'>): Promise<RunningServer> {
   return startServer({
     serviceName: SERVICE_NAME,
     services: [service(flops.FlopsServiceDefinition, flopsService())],

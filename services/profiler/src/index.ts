@@ -1,7 +1,7 @@
-import { connectBus, type Bus, type Subscription } from '@sm-nas/bus';
+import { connectBus, type Bus, type BusSecurity, type Subscription } from '@sm-nas/bus';
 import { profiler } from '@sm-nas/proto';
 import { protoset } from '@sm-nas/proto/protoset';
-import { service, startServer, type RunningServer, type ServerLogger } from '@sm-nas/service-kit';
+import { service, startServer, type RunningServer, type ServerLogger, type StartServerOptions } from '@sm-nas/service-kit';
 import { initBackend } from '@sm-nas/tfjs-runtime';
 import { KvLatencyCache, MemoryLatencyCache, type LatencyCache } from './cache.js';
 import { describeHardware, readHardwareSources, type HardwareDescription } from './hardware.js';
@@ -37,6 +37,11 @@ export interface StartProfilerOptions {
   label?: string;
   /** With NATS: the KV cache, the class's request subject, measurement events. Without: an in-memory cache. */
   natsUrl?: string;
+  /** NATS credentials and TLS (libs/service-kit loadNatsSecurity). */
+  natsSecurity?: BusSecurity;
+  /** gRPC TLS, bearer token, health port (libs/service-kit loadSecurityConfig). */
+  security?: StartServerOptions['security'];
+  maxReceiveMessageBytes?: number;
   measure?: Partial<MeasureSettings>;
 }
 
@@ -51,7 +56,12 @@ export interface RunningProfiler {
 export async function startProfiler(options: StartProfilerOptions): Promise<RunningProfiler> {
   const hardware = options.hardware ?? (await detectHardware(options.label));
   const bus = options.natsUrl
-    ? await connectBus({ servers: options.natsUrl, name: `profiler-${hardware.hardwareClass}`, ...(options.logger ? { logger: options.logger } : {}) })
+    ? await connectBus({
+        servers: options.natsUrl,
+        name: `profiler-${hardware.hardwareClass}`,
+        ...(options.logger ? { logger: options.logger } : {}),
+        ...(options.natsSecurity ? { security: options.natsSecurity } : {}),
+      })
     : undefined;
   let subscription: Subscription | undefined;
   try {
@@ -64,6 +74,8 @@ export async function startProfiler(options: StartProfilerOptions): Promise<Runn
       host: options.host,
       port: options.port,
       ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.security ? { security: options.security } : {}),
+      ...(options.maxReceiveMessageBytes ? { maxReceiveMessageBytes: options.maxReceiveMessageBytes } : {}),
     });
     subscription = bus ? serveProfileRequests(bus, p) : undefined;
     if (bus) await bus.flush();

@@ -3,7 +3,16 @@
 //   PROFILER_CPUS         CPU list to pin to (taskset syntax, e.g. `2-3`); default: as launched
 //   PROFILER_GPU          GPU index for CUDA_VISIBLE_DEVICES (tfjs-node-gpu); default: as launched
 //   PROFILER_DEVICE_LABEL appended to the class id, for devices the description cannot tell apart
-import { envVar, loadServiceConfig, runMain, runUntilSignal, startTelemetry } from '@sm-nas/service-kit';
+import {
+  envVar,
+  loadLimits,
+  loadNatsSecurity,
+  loadSecurityConfig,
+  loadServiceConfig,
+  runMain,
+  runUntilSignal,
+  startTelemetry,
+} from '@sm-nas/service-kit';
 import { pinToCpus } from './affinity.js';
 import { DEFAULT_PORT, SERVICE_NAME, startProfiler } from './index.js';
 
@@ -17,6 +26,10 @@ await runMain(async () => {
       PROFILER_DEVICE_LABEL: envVar.string().regex(/^[A-Za-z0-9-]+$/, 'letters, digits and dashes').optional(),
     },
   });
+  // TLS, bearer token, health port, NATS credentials and limits: all opt-in (libs/service-kit).
+  const security = loadSecurityConfig(SERVICE_NAME);
+  const natsSecurity = loadNatsSecurity();
+  const limits = loadLimits();
   // Before the backend starts its threads, so they inherit the pinning.
   if (config.extra.PROFILER_GPU !== undefined) process.env.CUDA_VISIBLE_DEVICES = config.extra.PROFILER_GPU;
   if (config.extra.PROFILER_CPUS) pinToCpus(config.extra.PROFILER_CPUS);
@@ -25,6 +38,9 @@ await runMain(async () => {
     host: config.host,
     port: config.port,
     ...(config.natsUrl ? { natsUrl: config.natsUrl } : {}),
+    ...(natsSecurity ? { natsSecurity } : {}),
+    security,
+    maxReceiveMessageBytes: limits.maxMessageBytes,
     ...(config.extra.PROFILER_DEVICE_LABEL ? { label: config.extra.PROFILER_DEVICE_LABEL } : {}),
   });
   console.info(`profiler: hardware class ${running.profiler.hardware.hardwareClass} on ${running.server.address}`);

@@ -1,6 +1,6 @@
 import { searchspace } from '@sm-nas/proto';
 import { protoset } from '@sm-nas/proto/protoset';
-import { service, startServer, type RunningServer, type ServerLogger } from '@sm-nas/service-kit';
+import { service, startServer, type RunningServer, type StartServerOptions } from '@sm-nas/service-kit';
 import { searchSpaceService } from './server.js';
 
 export { searchSpaceService, MAX_SAMPLE_COUNT } from './server.js';
@@ -9,7 +9,7 @@ export const SERVICE_NAME = 'searchspace';
 export const DEFAULT_PORT = 50051;
 
 /** The search-space gRPC server (health, reflection, tracing included), for main() and tests. */
-export function startSearchSpaceServer(options: { host: string; port: number; logger?: ServerLogger }): Promise<RunningServer> {
+export function startSearchSpaceServer(options: Pick<StartServerOptions, 'host' | 'port' | 'logger' | 'security' | 'maxReceiveMessageBytes'>): Promise<RunningServer> {
   return startServer({
     serviceName: SERVICE_NAME,
     services: [service(searchspace.SearchSpaceServiceDefinition, searchSpaceService())],

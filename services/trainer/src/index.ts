@@ -1,6 +1,6 @@
 import { trainer } from '@sm-nas/proto';
 import { protoset } from '@sm-nas/proto/protoset';
-import { service, startServer, type RunningServer, type ServerLogger } from '@sm-nas/service-kit';
+import { service, startServer, type RunningServer, type StartServerOptions } from '@sm-nas/service-kit';
 import { trainerService, type TrainerServiceOptions } from './server.js';
 
 export * from './safetensors.js';
@@ -13,7 +13,7 @@ export const SERVICE_NAME = 'trainer';
 export const DEFAULT_PORT = 50054;
 
 export function startTrainerServer(
-  options: { host: string; port: number; logger?: ServerLogger } & TrainerServiceOptions,
+  options: Pick<StartServerOptions, 'host' | 'port' | 'logger' | 'security' | 'maxReceiveMessageBytes'> & TrainerServiceOptions,
 ): Promise<RunningServer> {
   const { dataDir, run, ...server } = options;
   return startServer({

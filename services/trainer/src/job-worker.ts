@@ -8,13 +8,16 @@
 // from the store, so no job is trained twice once it has a result.
 import { BusRequestError, ensurePipelineStreams, ensureTrainersConsumer, KV_BUCKETS, protoCodec, STREAMS, trainJob, trainJobResult, TRAINERS_DURABLE, type Bus, type Consumption, type JetStreamDelivery } from '@sm-nas/bus';
 import { events, trainer } from '@sm-nas/proto';
-import { ClientError, createChannel, createClientFactory, Status } from 'nice-grpc';
+import { ClientError, createChannel, createClientFactory, Status, type ChannelCredentials, type ChannelOptions } from 'nice-grpc';
 import { openTelemetryClientMiddleware } from 'nice-grpc-opentelemetry';
 
 export interface TrainJobWorkerOptions {
   bus: Bus;
   /** host:port of the TrainerService that trains the jobs (normally this process's own server). */
   trainerAddress: string;
+  /** TLS credentials (and options, e.g. the certificate's name) when that server speaks TLS. */
+  trainerCredentials?: ChannelCredentials;
+  trainerChannelOptions?: ChannelOptions;
   /** A job silent (no progress) for this long is given to another trainer; default 60 s. */
   ackWaitMs?: number;
   /** After this many deliveries a job is answered with a FAILED result instead of trained again. */
@@ -40,7 +43,7 @@ export async function startTrainJobWorker(options: TrainJobWorkerOptions): Promi
   await ensureTrainersConsumer(bus, ackWaitMs);
   // History kept so a job stored twice (trained twice) would show: the kill tests check it never is.
   const results = await bus.kv(KV_BUCKETS.trainResults, protoCodec(events.TrainJobResult), { history: 5 });
-  const channel = createChannel(options.trainerAddress);
+  const channel = createChannel(options.trainerAddress, options.trainerCredentials, options.trainerChannelOptions ?? {});
   const client = createClientFactory().use(openTelemetryClientMiddleware()).create(trainer.TrainerServiceDefinition, channel);
   const abort = new AbortController();
 

@@ -1,5 +1,15 @@
 import { connectBus } from '@sm-nas/bus';
-import { envVar, loadServiceConfig, runMain, runUntilSignal, startTelemetry } from '@sm-nas/service-kit';
+import {
+  channelCredentials,
+  envVar,
+  loadLimits,
+  loadNatsSecurity,
+  loadSecurityConfig,
+  loadServiceConfig,
+  runMain,
+  runUntilSignal,
+  startTelemetry,
+} from '@sm-nas/service-kit';
 import { DEFAULT_PORT, SERVICE_NAME, startTrainerServer } from './index.js';
 import { startTrainJobWorker } from './job-worker.js';
 
@@ -12,10 +22,17 @@ await runMain(async () => {
       TRAINER_JOB_ACK_WAIT_SECONDS: envVar.positiveInt('seconds a queued job may go without progress before another trainer gets it').optional(),
     },
   });
+  // TLS, bearer token, health port, NATS credentials and limits: all opt-in, see libs/service-kit
+  // security.ts and limits.ts.
+  const security = loadSecurityConfig(SERVICE_NAME);
+  const natsSecurity = loadNatsSecurity();
+  const limits = loadLimits();
   const telemetry = startTelemetry(config.telemetry);
   const server = await startTrainerServer({
     host: config.host,
     port: config.port,
+    security,
+    maxReceiveMessageBytes: limits.maxMessageBytes,
     dataDir: config.extra.TRAINER_DATA_DIR ?? '.sm-nas/trainer',
   });
   const lifecycle = runUntilSignal({ servers: [server], telemetry });
@@ -24,11 +41,17 @@ await runMain(async () => {
     const bus = await connectBus({
       servers: config.natsUrl,
       name: `trainer-${process.pid}`,
+      ...(natsSecurity ? { security: natsSecurity } : {}),
       connectOptions: { maxReconnectAttempts: -1, reconnectTimeWait: 500 },
     });
     const worker = await startTrainJobWorker({
       bus,
       trainerAddress: server.address,
+      // With TLS on, this process's own server wants its client certificate too, and is verified
+      // under the Service name its certificate carries.
+      ...(security.tls
+        ? { trainerCredentials: channelCredentials(security.clientTls), trainerChannelOptions: { 'grpc.ssl_target_name_override': SERVICE_NAME } }
+        : {}),
       ...(config.extra.TRAINER_JOB_ACK_WAIT_SECONDS ? { ackWaitMs: config.extra.TRAINER_JOB_ACK_WAIT_SECONDS * 1000 } : {}),
     });
     lifecycle.onShutdown('train job worker', () => worker.stop());
