@@ -1,6 +1,6 @@
 import { controller } from '@sm-nas/proto';
 import { protoset } from '@sm-nas/proto/protoset';
-import { service, startServer, type RunningServer, type ServerLogger, type StartServerOptions } from '@sm-nas/service-kit';
+import { service, startServer, type RunningServer, type StartServerOptions } from '@sm-nas/service-kit';
 import type { Controller } from './controller.js';
 import { controllerService } from './server.js';
 
