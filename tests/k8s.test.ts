@@ -67,7 +67,7 @@ const profilers = (objs: K8sObject[]) => objs.filter((o): o is Workload => o.kin
 describe('deploy/k8s renders', () => {
   it('has the local and cluster overlays and one profiler overlay per hardware type', () => {
     expect([...rendered.keys()]).toEqual(
-      expect.arrayContaining(['local', 'cluster', 'profiler-cpu', 'profiler-nvidia-t4', 'profiler-nvidia-a100', 'profiler-nvidia-h100']),
+      expect.arrayContaining(['local', 'cluster', 'cluster-mtls', 'profiler-cpu', 'profiler-nvidia-t4', 'profiler-nvidia-a100', 'profiler-nvidia-h100']),
     );
   });
 
@@ -159,7 +159,7 @@ describe('policy: every container', () => {
 
   it('uses a tagged image (not latest) in the local and cluster overlays', () => {
     for (const [overlay, w] of workloads()) {
-      if (overlay !== 'local' && overlay !== 'cluster') continue;
+      if (!['local', 'cluster', 'cluster-mtls'].includes(overlay)) continue;
       for (const c of containersOf(w)) expect(c.image, `${overlay} ${id(w)}`).toMatch(/^[^@]+:(?!latest$)[\w.-]+$/);
     }
   });
@@ -202,7 +202,7 @@ describe('policy: the sm-nas services', () => {
 
   it('refer only to ConfigMaps and ServiceAccounts they ship, and to the documented Secrets', () => {
     const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-    for (const overlay of ['local', 'cluster']) {
+    for (const overlay of ['local', 'cluster', 'cluster-mtls']) {
       const objs = rendered.get(overlay)!;
       const has = (kind: string, name: string) => objs.some((o) => o.kind === kind && o.metadata.name === name);
       for (const w of objs.filter(isWorkload)) {

@@ -1,6 +1,6 @@
 import { suggestion } from '@sm-nas/proto';
 import { protoset } from '@sm-nas/proto/protoset';
-import { service, startServer, type RunningServer, type ServerLogger } from '@sm-nas/service-kit';
+import { service, startServer, type RunningServer, type ServerLogger, type StartServerOptions } from '@sm-nas/service-kit';
 import { suggestionService } from './server.js';
 import { ALGORITHMS, type AlgorithmName } from './settings.js';
 
@@ -27,6 +27,8 @@ export function startSuggestionServer(options: {
   host: string;
   port: number;
   logger?: ServerLogger;
+  security?: StartServerOptions['security'];
+  maxReceiveMessageBytes?: number;
 }): Promise<RunningServer> {
   const { algorithm, ...rest } = options;
   return startServer({
