@@ -1,5 +1,5 @@
 // A detector built from an architecture: fidelity applied, lowered once, instantiated by the
-// executor, with RetinaNet's losses and decoding on top.
+// executor, with RetinaNet's or a two-stage detector's (two-stage.ts) losses and decoding on top.
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { Architecture, InputSize } from '@sm-nas/arch';
@@ -8,6 +8,7 @@ import { GraphExecutor, type GraphOutputs } from './executor.js';
 import { applyFidelity, FULL_FIDELITY, type Fidelity } from './fidelity.js';
 import type { WeightMap } from './params.js';
 import { RetinaNet, RETINANET_DEFAULTS, type Detections, type ImageTargets, type RetinaNetConfig } from './retinanet.js';
+import { disposeOutputs, TwoStage, twoStageConfig, type TwoStageOptions } from './two-stage.js';
 
 /** mmdetection's optimizer_config grad_clip max_norm (RetinaNet, norm_type 2). */
 export const GRAD_CLIP_MAX_NORM = 35;
@@ -22,6 +23,8 @@ export interface DetectorOptions {
   /** Seed of the initial weights. Default 0. */
   seed?: number;
   retinanet?: Partial<RetinaNetConfig>;
+  /** RPN / R-CNN settings of two-stage heads (mmdetection's defaults otherwise). */
+  twoStage?: TwoStageOptions;
   /** Global-norm gradient clipping in trainStep; 0 disables. Default 35. */
   gradClipMaxNorm?: number;
 }
@@ -51,7 +54,9 @@ export interface Detector {
   /** Images must be this size: [N, heightPx, widthPx, 3]. */
   readonly inputSize: InputSize;
   readonly graph: LayerGraph;
-  readonly head: RetinaNet;
+  /** RetinaNet, or the RPN + R-CNN stages of a two-stage head. */
+  readonly head: RetinaNet | TwoStage;
+  readonly executor: GraphExecutor;
   /** All graph outputs by role and level; the caller disposes them. */
   forward(images: tf.Tensor4D): GraphOutputs;
   /** Loss tensors (the caller disposes them, or calls this inside tf.tidy / tf.variableGrads). */
@@ -69,38 +74,44 @@ export interface Detector {
 export function createDetector(sourceArch: Architecture, options: DetectorOptions): Detector {
   const fidelity = options.fidelity ?? FULL_FIDELITY;
   const arch = applyFidelity(sourceArch, fidelity);
-  if (arch.rpn !== 'none' || arch.head.kind !== 'retinanet') {
-    throw new Error(`detector: ${arch.head.kind} with rpn '${arch.rpn}' not yet supported (RetinaNet only)`);
-  }
   const graph = buildGraph(arch, { form: 'detection', numClasses: options.numClasses, norm: options.norm });
   const executor = new GraphExecutor(graph, options.seed ?? 0);
-  const head = new RetinaNet(graph, { ...RETINANET_DEFAULTS, ...options.retinanet });
+  const twoStage = arch.head.kind === 'retinanet'
+    ? undefined
+    : new TwoStage(arch, graph, executor, twoStageConfig(arch, options.twoStage), options.seed ?? 0);
+  const retina = twoStage ? undefined : new RetinaNet(graph, { ...RETINANET_DEFAULTS, ...options.retinanet });
+  const head = (twoStage ?? retina)!;
   const maxNorm = options.gradClipMaxNorm ?? GRAD_CLIP_MAX_NORM;
   const vars = executor.params.trainableVariables();
 
-  const lossFromTargets = (images: tf.Tensor4D, targets: ReturnType<RetinaNet['targets']>, record: boolean) => {
-    const outputs = executor.forward(images, record);
-    const l = head.loss(outputs, targets);
-    return { total: l.total, components: { cls: l.cls, box: l.box } };
+  /** The loss of a batch; RetinaNet's targets are computed before the gradient is recorded. */
+  const lossFor = (images: tf.Tensor4D, targets: readonly ImageTargets[]): (record: boolean) => { total: tf.Scalar; components: Record<string, tf.Scalar> } => {
+    if (twoStage) return (record) => twoStage.loss(images, targets, record);
+    const t = retina!.targets(targets);
+    return (record) => {
+      const outputs = executor.forward(images, record);
+      const l = retina!.loss(outputs, t);
+      return { total: l.total, components: { cls: l.cls, box: l.box } };
+    };
   };
 
   return {
-    arch, sourceArch, fidelity, norm: options.norm, numClasses: options.numClasses, inputSize: arch.input, graph, head,
+    arch, sourceArch, fidelity, norm: options.norm, numClasses: options.numClasses, inputSize: arch.input, graph, head, executor,
     forward: (images) => executor.forward(images),
     loss(images, targets) {
-      const t = head.targets(targets);
-      return tf.tidy(() => lossFromTargets(images, t, true));
+      const f = lossFor(images, targets);
+      return tf.tidy(() => f(true));
     },
     trainStep(optimizer, batch) {
       const owned = !(batch.images instanceof tf.Tensor);
       const images = batch.images instanceof tf.Tensor
         ? batch.images
         : tf.tensor4d(batch.images, (batch.shape ?? [batch.boxes.length, arch.input.heightPx, arch.input.widthPx, 3]) as [number, number, number, number]);
-      const t = head.targets(batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! })));
+      const f = lossFor(images, batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! })));
       let components: Record<string, tf.Scalar> = {};
       const { value, grads } = tf.variableGrads(() => {
-        const l = lossFromTargets(images, t, true);
-        components = { cls: tf.keep(l.components.cls!), box: tf.keep(l.components.box!) };
+        const l = f(true);
+        components = Object.fromEntries(Object.entries(l.components).map(([k, v]) => [k, tf.keep(v)]));
         return l.total;
       }, vars);
       const gradNorm = tf.tidy(() => {
@@ -129,18 +140,12 @@ export function createDetector(sourceArch: Architecture, options: DetectorOption
       return out;
     },
     async predict(images) {
+      if (twoStage) return twoStage.detect(images);
       const outputs = executor.forward(images);
       try {
-        return await head.detect(outputs);
+        return await retina!.detect(outputs);
       } finally {
-        const seen = new Set<tf.Tensor>();
-        for (const m of outputs.values()) {
-          for (const t of m.values()) {
-            if (seen.has(t)) continue;
-            seen.add(t);
-            t.dispose();
-          }
-        }
+        disposeOutputs(outputs);
       }
     },
     trainableVariables: () => [...vars],

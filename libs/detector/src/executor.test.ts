@@ -138,8 +138,4 @@ describe('executor', () => {
     det.dispose();
   });
 
-  it('rejects two-stage heads for now', () => {
-    const arch = { ...retinaArch('resnet18', fpn(2, 6)), rpn: 'rpn' as const, head: { kind: 'faster_rcnn' as const, stages: 1, channels: 256 } };
-    expect(() => createDetector(arch, { numClasses: 3, norm: 'group_norm' })).toThrow(/not yet supported/);
-  });
 });

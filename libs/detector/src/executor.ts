@@ -8,10 +8,13 @@
 // gradient is being recorded.
 
 import * as tf from '@tensorflow/tfjs-core';
-import { groupNorm, weightStandardize } from '@sm-nas/tfjs-runtime';
-import type { Conv2dNode, LayerGraph, LayerNode, NormNode, OutputRole } from '@sm-nas/arch/graph';
+import { groupNorm, roiAlign, weightStandardize } from '@sm-nas/tfjs-runtime';
+import type { Conv2dNode, LayerGraph, LayerNode, NormNode, OutputRole, RoiAlignNode } from '@sm-nas/arch/graph';
 import { activate, convolve, type FusedActivation } from './conv.js';
+import { deformConv2d } from './deform.js';
 import { paramPrefix, ParamStore } from './params.js';
+
+const LINEAR_SPEC = { stride: 1, padding: 0, dilation: 1, groups: 1 };
 
 /** mmcv's ConvWS eps (added to the standard deviation). */
 export const WS_EPS = 1e-5;
@@ -24,13 +27,29 @@ interface Step {
   /** Node whose value this step produces. */
   out: number;
   inputs: readonly number[];
-  run(inputs: tf.Tensor4D[]): tf.Tensor4D;
+  /** `rois` only for RoIAlign steps: [R * 5] (batch index, x1, y1, x2, y2) in input pixels. */
+  run(inputs: tf.Tensor4D[], rois?: Float32Array): tf.Tensor4D;
+}
+
+/** One R-CNN stage's outputs for R RoIs: class logits [R, K+1] and box deltas [R, 4K or 4]. */
+export interface RoiOutputs {
+  cls: tf.Tensor2D;
+  reg: tf.Tensor2D;
+}
+
+/** mmdetection SingleRoIExtractor.map_roi_levels: index of the feature map a RoI pools from. */
+export function roiLevel(x1: number, y1: number, x2: number, y2: number, finestScale: number, levels: number): number {
+  const scale = Math.sqrt(Math.max(0, x2 - x1) * Math.max(0, y2 - y1));
+  const l = Math.floor(Math.log2(scale / finestScale + 1e-6));
+  return Math.min(levels - 1, Math.max(0, l));
 }
 
 export class GraphExecutor {
   readonly params: ParamStore;
   private readonly steps: Step[] = [];
-  /** Per node: how many steps and outputs read its value. */
+  /** The per-RoI steps of R-CNN stage t (index t - 1). */
+  private readonly roiSteps: Step[][] = [];
+  /** Per node: how many image-level steps and outputs read its value. */
   private readonly uses: Int32Array;
 
   constructor(readonly graph: LayerGraph, seed: number) {
@@ -46,7 +65,9 @@ export class GraphExecutor {
     const covered = new Uint8Array(nodes.length);
     for (const node of nodes) {
       if (covered[node.id]) continue;
-      if (node.perRoi) throw new Error(`detector: per-RoI module ${node.module} (R-CNN heads) not yet supported`);
+      const stage = node.perRoi ? Number(/^head\.stage(\d)$/.exec(node.module)?.[1] ?? NaN) : 0;
+      if (node.perRoi && !(stage >= 1)) throw new Error(`detector: per-RoI module ${node.module}`);
+      const before = this.steps.length;
       switch (node.op) {
         case 'input':
           break;
@@ -129,24 +150,39 @@ export class GraphExecutor {
             last = after;
             covered[after.id] = 1;
           }
+          const inF = node.inFeatures;
           this.steps.push({
             out: last.id, inputs: node.inputs,
-            run: ([x]) => {
-              const n = x!.shape[0];
-              const y = tf.fused.matMul({ a: tf.reshape(x!, [n, -1]), b: w, bias: b, activation: act });
-              return tf.reshape(y, [n, 1, 1, out]);
-            },
+            // A 1x1 convolution on [N, 1, 1, in]: the same multiply-adds as the matmul, but on the
+            // backend's convolution kernels (oneDNN, or XNNPACK) and their gradients; wasm's
+            // BatchMatMul gradients (transposed operands) run ~100x slower than its convolutions.
+            run: ([x]) => convolve(tf.reshape(x!, [x!.shape[0], 1, 1, inF]), tf.reshape(w, [1, 1, inF, out]), b ?? null, act, LINEAR_SPEC),
           });
           break;
         }
-        case 'deform_conv2d':
+        case 'deform_conv2d': {
+          this.params.addDeformConv(graph, node);
+          const prefix = paramPrefix(graph, node);
+          const weight = this.params.get(`${prefix}.weight`) as tf.Tensor4D;
+          const bias = node.bias ? (this.params.get(`${prefix}.bias`) as tf.Tensor1D) : undefined;
+          const spec = { kernel: node.kernel, stride: node.stride, padding: node.padding, dilation: node.dilation, deformGroups: node.deformGroups };
+          if (node.groups !== 1) throw new Error(`detector: grouped deformable convolution (${node.path})`);
+          this.steps.push({ out: node.id, inputs: node.inputs, run: ([x, offset]) => deformConv2d(x!, offset!, weight, bias, spec) });
+          break;
+        }
         case 'roi_align':
-          throw new Error(`detector: ${node.op} (${node.path}) not yet supported`);
+          this.steps.push(this.roiAlignStep(node));
+          break;
+      }
+      if (node.perRoi) {
+        // Per-RoI steps run in their stage's pass (runRoiStage), on a batch of RoIs.
+        const moved = this.steps.splice(before);
+        (this.roiSteps[stage - 1] ??= []).push(...moved);
       }
     }
     this.uses = new Int32Array(nodes.length);
     for (const s of this.steps) for (const i of s.inputs) this.uses[i]!++;
-    for (const o of graph.outputs) this.uses[o.node]!++;
+    for (const o of graph.outputs) if (!nodes[o.node]!.perRoi) this.uses[o.node]!++;
   }
 
   private convStep(node: Conv2dNode, norm: NormNode | undefined, act: FusedActivation, out: number): Step {
@@ -181,7 +217,48 @@ export class GraphExecutor {
         run: ([x]) => activate(gn(convolve(x!, standardize(weight), bias, 'linear', spec), relu), relu ? 'linear' : act),
       };
     }
+    if (node.module === 'rpn' && /\.conv_offset$/.test(node.path)) {
+      // mmdetection FeatureAdaption: conv_offset(shape_pred.detach()): the adaptation's loss does
+      // not train the shape branch.
+      return { out, inputs: node.inputs, run: ([x]) => convolve(detach(x!), weight, bias, act, spec) };
+    }
     return { out, inputs: node.inputs, run: ([x]) => convolve(x!, weight, bias, act, spec) };
+  }
+
+  /**
+   * RoIAlign over the node's feature maps (finest first): each RoI pools from one level by
+   * mmdetection's size rule; RoIs are grouped per level and the result put back in RoI order.
+   */
+  private roiAlignStep(node: RoiAlignNode): Step {
+    const { outputSize, samplingRatio, spatialScales, finestScale } = node;
+    const levels = spatialScales.length;
+    return {
+      out: node.id, inputs: node.inputs,
+      run: (features, rois) => {
+        if (!rois) throw new Error('detector: RoIAlign without RoIs');
+        const r = rois.length / 5;
+        const attrs = (l: number) => ({ outputSize, samplingRatio, spatialScale: spatialScales[l]!, aligned: true });
+        if (levels === 1) return roiAlign(features[0]!, tf.tensor2d(rois, [r, 5]), attrs(0));
+        const byLevel: number[][] = Array.from({ length: levels }, () => []);
+        for (let i = 0; i < r; i++) {
+          byLevel[roiLevel(rois[5 * i + 1]!, rois[5 * i + 2]!, rois[5 * i + 3]!, rois[5 * i + 4]!, finestScale, levels)]!.push(i);
+        }
+        const parts: tf.Tensor4D[] = [];
+        const order: number[] = [];
+        byLevel.forEach((idx, l) => {
+          if (idx.length === 0) return;
+          const sub = new Float32Array(idx.length * 5);
+          idx.forEach((i, j) => sub.set(rois.subarray(5 * i, 5 * i + 5), 5 * j));
+          parts.push(roiAlign(features[l]!, tf.tensor2d(sub, [idx.length, 5]), attrs(l)));
+          order.push(...idx);
+        });
+        if (parts.length === 0) return tf.zeros([0, outputSize, outputSize, node.shape[0]]) as tf.Tensor4D;
+        const all = parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+        const inverse = new Int32Array(r);
+        order.forEach((i, j) => (inverse[i] = j));
+        return tf.gather(all, tf.tensor1d(inverse, 'int32'));
+      },
+    };
   }
 
   /** A norm on its own (not folded into a convolution); `relu`: a ReLU follows (group norm fuses it). */
@@ -237,6 +314,7 @@ export class GraphExecutor {
     }
     const out: GraphOutputs = new Map();
     for (const o of graph.outputs) {
+      if (graph.nodes[o.node]!.perRoi) continue; // R-CNN outputs come from runRoiStage
       let m = out.get(o.role);
       if (!m) out.set(o.role, (m = new Map()));
       m.set(o.index, values[o.node]!);
@@ -244,10 +322,68 @@ export class GraphExecutor {
     return out;
   }
 
+  /** Number of R-CNN stages the graph has. */
+  get rcnnStages(): number {
+    return this.roiSteps.length;
+  }
+
+  /**
+   * Runs R-CNN stage `stage` (1-based) on `rois` [R * 5] (batch index, x1, y1, x2, y2 in input
+   * pixels) over the image-level `outputs` of `forward`. Intermediates are freed unless `record`.
+   */
+  runRoiStage(stage: number, outputs: GraphOutputs, rois: Float32Array, record = false): RoiOutputs {
+    const steps = this.roiSteps[stage - 1];
+    if (!steps) throw new RangeError(`detector: no R-CNN stage ${stage}`);
+    const run = (): RoiOutputs => {
+      const values = new Map<number, tf.Tensor4D>();
+      const features = outputs.get('features');
+      for (const step of steps) {
+        const xs = step.inputs.map((i) => {
+          const v = values.get(i);
+          if (v) return v;
+          const level = this.featureLevel.get(i);
+          const f = level === undefined ? undefined : features?.get(level);
+          if (!f) throw new Error(`detector: RoI stage ${stage} reads node ${i}, not a feature output`);
+          return f;
+        });
+        values.set(step.out, step.run(xs, rois));
+      }
+      const out = (role: OutputRole): tf.Tensor2D => {
+        const o = this.graph.outputs.find((g) => g.role === role && g.index === stage)!;
+        const v = values.get(o.node)!;
+        return tf.reshape(v, [v.shape[0], -1]);
+      };
+      return { cls: out('head.cls'), reg: out('head.reg') };
+    };
+    if (record) return run();
+    const kept = tf.tidy(() => {
+      const o = run();
+      return [o.cls, o.reg];
+    });
+    return { cls: kept[0]!, reg: kept[1]! };
+  }
+
+  /** Feature-output node id -> its level (what RoIAlign reads). */
+  private get featureLevel(): Map<number, number> {
+    if (!this.featureLevels) {
+      this.featureLevels = new Map();
+      for (const o of this.graph.outputs) if (o.role === 'features') this.featureLevels.set(o.node, o.index);
+    }
+    return this.featureLevels;
+  }
+  private featureLevels: Map<number, number> | undefined;
+
   dispose(): void {
     this.params.dispose();
   }
 }
+
+/** The identity with a zero gradient (PyTorch's `.detach()`). */
+export const detach: (x: tf.Tensor4D) => tf.Tensor4D = (x) =>
+  tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const a = args[0] as tf.Tensor;
+    return { value: tf.clone(a), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
+  })(x) as tf.Tensor4D;
 
 /**
  * mmcv conv_ws_2d: per output channel, (w - mean) / (std + eps), std unbiased. libs/tfjs-runtime's

@@ -4,7 +4,7 @@
 // checkpoint is a state dict torchvision or mmdetection can read.
 
 import * as tf from '@tensorflow/tfjs-core';
-import type { Conv2dNode, LayerGraph, LayerNode, LinearNode, NormNode } from '@sm-nas/arch/graph';
+import type { Conv2dNode, DeformConv2dNode, LayerGraph, LayerNode, LinearNode, NormNode } from '@sm-nas/arch/graph';
 
 /** A host copy of one parameter: row-major data and its shape in PyTorch's layout. */
 export interface WeightTensor {
@@ -74,7 +74,7 @@ export class ParamStore {
   }
 
   /** Conv weight [k, k, in/groups, out] and bias; init per module (see `convInit`). */
-  addConv(graph: LayerGraph, node: Conv2dNode): void {
+  addConv(graph: LayerGraph, node: Conv2dNode | DeformConv2dNode): void {
     const prefix = paramPrefix(graph, node);
     if (this.params.has(`${prefix}.weight`)) return;
     const { kernel: k, inChannels, outChannels: cout, groups } = node;
@@ -88,7 +88,9 @@ export class ParamStore {
     if (node.module === 'head' || node.module === 'rpn') {
       // mmdetection RetinaHead / RPNHead: normal(0, 0.01); the classifier's bias from the prior.
       weight = tf.randomNormal(shape, 0, 0.01, 'float32', s);
-      if (/(^|\.)(retina_cls|cls|conv_cls)$/.test(prefix)) biasValue = -Math.log((1 - PRIOR_PROB) / PRIOR_PROB);
+      // GA-RPN's classifier and location branch too (GuidedAnchorHead: bias_init_with_prob(0.01));
+      // the plain RPN's classifier starts at bias 0 (RPNHead, torchvision's RPNHead).
+      if (/(^|\.)(retina_cls|conv_cls|conv_loc)$/.test(prefix)) biasValue = -Math.log((1 - PRIOR_PROB) / PRIOR_PROB);
     } else if (node.module === 'neck') {
       // mmdetection FPN: xavier_init(distribution='uniform').
       const bound = Math.sqrt(6 / (fanIn + fanOut));
@@ -101,11 +103,25 @@ export class ParamStore {
     if (node.bias) this.add(`${prefix}.bias`, tf.fill([cout], biasValue), true, 'vector');
   }
 
-  /** Linear weight [in, out] and bias: normal(0, 0.01), bias 0 (mmdetection's BBoxHead fc_cls). */
+  /** Deformable convolution: the convolution's layout and init (mmdetection: normal(0, 0.01)). */
+  addDeformConv(graph: LayerGraph, node: DeformConv2dNode): void {
+    this.addConv(graph, node);
+  }
+
+  /**
+   * Linear weight [in, out] and bias 0. mmdetection's R-CNN heads: the shared FCs xavier-uniform
+   * (ConvFCBBoxHead), fc_cls normal(0, 0.01), fc_reg normal(0, 0.001); other linears normal(0, 0.01).
+   */
   addLinear(graph: LayerGraph, node: LinearNode): void {
     const prefix = paramPrefix(graph, node);
     if (this.params.has(`${prefix}.weight`)) return;
-    this.add(`${prefix}.weight`, tf.randomNormal([node.inFeatures, node.outFeatures], 0, 0.01, 'float32', seedOf(this.seed, prefix)), true, 'linear');
+    const shape: [number, number] = [node.inFeatures, node.outFeatures];
+    const s = seedOf(this.seed, prefix);
+    const bound = Math.sqrt(6 / (node.inFeatures + node.outFeatures));
+    const weight = /\.fc\d$/.test(prefix) && node.module.startsWith('head.stage')
+      ? tf.randomUniform(shape, -bound, bound, 'float32', s)
+      : tf.randomNormal(shape, 0, /\.fc_reg$/.test(prefix) ? 0.001 : 0.01, 'float32', s);
+    this.add(`${prefix}.weight`, weight, true, 'linear');
     if (node.bias) this.add(`${prefix}.bias`, tf.zeros([node.outFeatures]), true, 'vector');
   }
 

@@ -1,7 +1,7 @@
 // Test helpers (not exported from the package): the backend, tiny architectures, a fixed batch.
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendInfo } from '@sm-nas/tfjs-runtime';
-import { standardBackbone, type Architecture, type BackboneKind, type Neck } from '@sm-nas/arch';
+import { standardBackbone, type Architecture, type BackboneKind, type HeadKind, type Neck, type RpnKind } from '@sm-nas/arch';
 
 /** wasm (threads) via libs/tfjs-runtime, cpu when wasm cannot start. */
 export async function testBackend(): Promise<BackendInfo> {
@@ -10,6 +10,10 @@ export async function testBackend(): Promise<BackendInfo> {
   } catch {
     return await initBackend({ backend: 'cpu', log: null });
   }
+}
+
+export function twoStageArch(kind: BackboneKind, neck: Neck, rpn: RpnKind, head: HeadKind, stages: number, size = 64): Architecture {
+  return { ...retinaArch(kind, neck, size), rpn, head: { kind: head, stages, channels: 256 } };
 }
 
 export function retinaArch(kind: BackboneKind, neck: Neck, size = 64): Architecture {

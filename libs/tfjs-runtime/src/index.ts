@@ -15,3 +15,4 @@ export { NATIVE_ENV } from '@sm-nas/onednn';
 export { WASM_GRAD_KERNELS, gradKernelConfigs, registerWasmKernels, useWasmConv2DBackpropInput } from './kernels/register.js';
 export { groupedConv2d, type GroupedConvImpl } from './grouped-conv.js';
 export { batchNormTraining, groupNorm, nativeNormActive, weightStandardize, type BatchNormResult, type NormOptions } from './norm.js';
+export { registerRoiAlign, roiAlign, ROI_ALIGN, ROI_ALIGN_GRAD, type RoiAlignAttrs } from './kernels/roi-align.js';

@@ -42,5 +42,25 @@ describe('pretrain, then train in pretrained mode', () => {
     })) if (e.kind === 'result') trained = e;
     expect(trained?.failureReason).toBe('');
     expect(trained?.status).toBe('succeeded');
-  }, 180_000);
+
+    // A two-stage detector on C4 loads the same file: the backbone, and layer4 into the per-RoI res5
+    // head of each cascade stage.
+    const twoStage = parseCanonical('resnet18:64:11-21-21-21/c4/rpn/cascade_rcnn.2:256/512x512');
+    let cascade: TrainResultEvent | undefined;
+    for await (const e of runTrainJob({
+      jobId: 'c4', arch: twoStage, dataset: { kind: 'builtin', seed: 2, trainImages: 8, valImages: 4, imageSizePx: 64 },
+      init: 'pretrained', pretrainedWeightsPath: outputPath, batchSize: 4, learningRate: 1e-3, weightDecay: 0, seed: 0,
+      evalEverySteps: 0, inputScale: 1 / 8, widthMultiplier: 0.125, maxSteps: 2, maxSeconds: 0, checkpointDir: dir,
+    })) if (e.kind === 'result') cascade = e;
+    expect(cascade?.failureReason).toBe('');
+    expect(cascade?.status).toBe('succeeded');
+    const saved = await readSafetensors(cascade!.checkpointPath);
+    // frozen BN and, in pretrained mode, the stage copies keep the pretrained layer4 statistics
+    const layer4 = tensors.get('layer4.1.bn2.running_var')!.data;
+    for (const t of [1, 2]) {
+      const copy = [...saved.tensors.entries()].find(([k]) => k.endsWith(`stage${t}.shared_head.block1.bn2.running_var`));
+      expect(copy, `stage ${t}`).toBeDefined();
+      expect(Array.from(copy![1].data)).toEqual(Array.from(layer4));
+    }
+  }, 240_000);
 });

@@ -15,7 +15,7 @@ import {
   toSourceBox,
   type DetectionDataset,
 } from '@sm-nas/data';
-import { createDetector, fromTorchvisionName, type Detector, type WeightMap } from '@sm-nas/detector';
+import { createDetector, fromTorchvisionName, type Detector, type TwoStageOptions, type WeightMap } from '@sm-nas/detector';
 import { evaluateBboxes, type CocoDetection, type CocoSummary } from '@sm-nas/eval';
 import { initBackend, tf } from '@sm-nas/tfjs-runtime';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
@@ -44,6 +44,8 @@ export interface TrainJobSpec {
   maxSeconds: number;
   /** Where checkpoints go; none written if undefined. */
   checkpointDir?: string;
+  /** RPN / R-CNN settings of a two-stage architecture (mmdetection's defaults otherwise). */
+  twoStage?: TwoStageOptions;
 }
 
 export interface TrainProgressEvent {
@@ -103,7 +105,17 @@ async function loadPretrained(detector: Detector, path: string): Promise<number>
   const weights: WeightMap = new Map();
   for (const [name, tensor] of tensors) {
     const ours = fromTorchvisionName(detector.arch.backbone, name);
-    if (ours && known.has(ours)) weights.set(ours, { data: tensor.data, shape: tensor.shape });
+    if (!ours) continue;
+    if (known.has(ours)) weights.set(ours, { data: tensor.data, shape: tensor.shape });
+    // Under a C4 neck the R-CNN stages run stage 4 per RoI (mmdetection's ResLayer shared head, which
+    // loads the pretrained layer4): each stage's copy starts from it.
+    const stage4 = /^backbone\.stage4\.(.+)$/.exec(ours);
+    if (stage4 && detector.arch.neck.kind === 'c4') {
+      for (let t = 1; t <= detector.arch.head.stages; t++) {
+        const copy = `head.stage${t}.shared_head.${stage4[1]}`;
+        if (known.has(copy)) weights.set(copy, { data: tensor.data, shape: tensor.shape });
+      }
+    }
   }
   if (weights.size === 0) throw new Error(`${path}: no tensor has a torchvision backbone name of ${detector.arch.backbone.kind}`);
   detector.setWeights(weights, false);
@@ -178,6 +190,7 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal): As
       fidelity: { inputScale: spec.inputScale, widthMultiplier: spec.widthMultiplier },
       norm: spec.init === 'pretrained' ? 'frozen_batch_norm' : 'group_norm',
       seed: spec.seed,
+      ...(spec.twoStage ? { twoStage: spec.twoStage } : {}),
     });
     if (spec.init === 'pretrained') {
       if (!spec.pretrainedWeightsPath) throw new Error('pretrained mode needs schedule.pretrained_weights_path');

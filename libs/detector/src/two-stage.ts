@@ -1,0 +1,93 @@
+// A two-stage detector's losses and decoding over the executed graph: the proposal network (RPN or
+// guided-anchoring RPN) on the image-level outputs, then the R-CNN stages (Faster or Cascade) on its
+// proposals through the executor's per-RoI passes.
+
+import * as tf from '@tensorflow/tfjs-core';
+import type { Architecture } from '@sm-nas/arch';
+import type { LayerGraph } from '@sm-nas/arch/graph';
+import type { GraphExecutor, GraphOutputs } from './executor.js';
+import { GA_RPN_DEFAULTS, GaRpn, type GaRpnConfig } from './ga-rpn.js';
+import { cascadeDefaults, FASTER_RCNN_DEFAULTS, RcnnHead, type RcnnConfig } from './rcnn.js';
+import type { Detections, ImageTargets } from './retinanet.js';
+import { Rpn, RPN_C4_DEFAULTS, RPN_FPN_DEFAULTS, type ProposalConfig, type ProposalNetwork, type RpnConfig } from './rpn.js';
+import { Rng } from './sampling.js';
+
+export interface TwoStageConfig {
+  rpn: RpnConfig;
+  gaRpn: GaRpnConfig;
+  rcnn: RcnnConfig;
+}
+
+/** Overrides of the defaults, one level deep per part (e.g. `{ rcnn: { sampleNum: 128 } }`). */
+export interface TwoStageOptions {
+  rpn?: Partial<RpnConfig>;
+  gaRpn?: Partial<GaRpnConfig>;
+  rcnn?: Partial<RcnnConfig>;
+  /** Sets train and test proposals per image of either RPN (max_per_img), e.g. for a small input. */
+  proposals?: { train?: Partial<ProposalConfig>; test?: Partial<ProposalConfig> };
+}
+
+/** mmdetection's settings for this architecture (neck decides the RPN anchors, head the stages). */
+export function twoStageConfig(arch: Architecture, options: TwoStageOptions = {}): TwoStageConfig {
+  const rpnBase = arch.neck.kind === 'c4' ? RPN_C4_DEFAULTS : RPN_FPN_DEFAULTS;
+  const rcnnBase = arch.head.kind === 'cascade_rcnn' ? cascadeDefaults(arch.head.stages) : FASTER_RCNN_DEFAULTS;
+  const p = options.proposals ?? {};
+  const rpn = { ...rpnBase, ...options.rpn };
+  const gaRpn = { ...GA_RPN_DEFAULTS, ...options.gaRpn };
+  return {
+    rpn: { ...rpn, train: { ...rpn.train, ...p.train }, test: { ...rpn.test, ...p.test } },
+    gaRpn: { ...gaRpn, train: { ...gaRpn.train, ...p.train }, test: { ...gaRpn.test, ...p.test } },
+    rcnn: { ...rcnnBase, ...options.rcnn },
+  };
+}
+
+export class TwoStage {
+  readonly proposalNetwork: ProposalNetwork;
+  readonly rcnn: RcnnHead;
+  private readonly rng: Rng;
+
+  constructor(arch: Architecture, graph: LayerGraph, private readonly executor: GraphExecutor, readonly config: TwoStageConfig, seed: number) {
+    this.proposalNetwork = arch.rpn === 'guided_anchoring' ? new GaRpn(graph, config.gaRpn) : new Rpn(graph, config.rpn);
+    this.rcnn = new RcnnHead(executor, graph.numClasses, config.rcnn, graph.input.widthPx, graph.input.heightPx);
+    this.rng = new Rng(seed + 1);
+  }
+
+  /** All losses on `targets` (inside a gradient when `record`). */
+  loss(images: tf.Tensor4D, targets: readonly ImageTargets[], record: boolean): { total: tf.Scalar; components: Record<string, tf.Scalar> } {
+    for (const [n, t] of targets.entries()) {
+      if (t.boxes.length !== 4 * t.labels.length) throw new RangeError(`targets: image ${n} has ${t.boxes.length / 4} boxes and ${t.labels.length} labels`);
+      for (const l of t.labels) if (!(l >= 0 && l < this.rcnn.numClasses)) throw new RangeError(`targets: label ${l} outside 0..${this.rcnn.numClasses - 1}`);
+    }
+    const outputs = this.executor.forward(images, record);
+    try {
+      const rpn = this.proposalNetwork.loss(outputs, targets, this.rng);
+      const rcnn = this.rcnn.loss(outputs, rpn.proposals, targets, this.rng, record);
+      const components = { ...rpn.components, ...rcnn };
+      const total = tf.addN(Object.values(components)) as tf.Scalar;
+      return { total, components };
+    } finally {
+      if (!record) disposeOutputs(outputs);
+    }
+  }
+
+  async detect(images: tf.Tensor4D): Promise<Detections[]> {
+    const outputs = this.executor.forward(images);
+    try {
+      const proposals = this.proposalNetwork.propose(outputs);
+      return await this.rcnn.detect(outputs, proposals);
+    } finally {
+      disposeOutputs(outputs);
+    }
+  }
+}
+
+export function disposeOutputs(outputs: GraphOutputs): void {
+  const seen = new Set<tf.Tensor>();
+  for (const m of outputs.values()) {
+    for (const t of m.values()) {
+      if (seen.has(t)) continue;
+      seen.add(t);
+      t.dispose();
+    }
+  }
+}

@@ -1,0 +1,200 @@
+// RoIAlign (He et al., Mask R-CNN) as a tfjs kernel with its gradient, for every backend: mmcv's
+// roi_align (aligned=True, average pooling, sampling_ratio 0 = adaptive ceil(roi_size / output)).
+// tfjs's cropAndResize has no gradient at all, and a composite of gathers would materialise
+// [RoIs x bins x samples x 4 corners x C] floats; these loops read each sample's four corners once
+// per channel and scatter the gradient back the same way. Plain loops over host copies (readSync,
+// write), like UnsortedSegmentSum: the op moves memory, it hardly computes.
+import * as tf from '@tensorflow/tfjs-core';
+import { getKernel, registerKernel, type KernelBackend, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+
+export const ROI_ALIGN = 'SmRoiAlign';
+export const ROI_ALIGN_GRAD = 'SmRoiAlignGrad';
+
+export interface RoiAlignAttrs {
+  /** Output side (7 for the FPN R-CNN heads, 14 for the C4 head). */
+  outputSize: number;
+  /** Samples per bin side; 0 = adaptive, ceil(roi side / outputSize) (mmcv, mmdetection's default). */
+  samplingRatio: number;
+  /** Feature cells per input pixel (1 / stride). */
+  spatialScale: number;
+  /** Pixel model of mmcv's aligned=True (sample at x * scale - 0.5). */
+  aligned: boolean;
+}
+
+/**
+ * For every (RoI, bin): the feature offsets (pixel index n*H*W + y*W + x, times C later) and bilinear
+ * weights (already divided by the sample count) of every sample corner. One plan serves the forward
+ * and the backward pass.
+ */
+interface Plan {
+  /** binStart[b]..binStart[b+1] index `offsets`/`weights` for bin b = r * size² + i * size + j. */
+  binStart: Int32Array;
+  offsets: Int32Array;
+  weights: Float32Array;
+}
+
+function plan(rois: Float32Array | Int32Array | Uint8Array, numRois: number, batch: number, height: number, width: number, a: RoiAlignAttrs): Plan {
+  const size = a.outputSize;
+  const bins = numRois * size * size;
+  const binStart = new Int32Array(bins + 1);
+  let offsets = new Int32Array(Math.max(16, bins * 16));
+  let weights = new Float32Array(offsets.length);
+  let k = 0;
+  const push = (off: number, w: number): void => {
+    if (k === offsets.length) {
+      const o = new Int32Array(k * 2);
+      o.set(offsets);
+      offsets = o;
+      const ww = new Float32Array(k * 2);
+      ww.set(weights);
+      weights = ww;
+    }
+    offsets[k] = off;
+    weights[k++] = w;
+  };
+  const shift = a.aligned ? 0.5 : 0;
+  let bin = 0;
+  for (let r = 0; r < numRois; r++) {
+    const n = rois[5 * r]!;
+    const x1 = rois[5 * r + 1]! * a.spatialScale - shift;
+    const y1 = rois[5 * r + 2]! * a.spatialScale - shift;
+    let rw = rois[5 * r + 3]! * a.spatialScale - shift - x1;
+    let rh = rois[5 * r + 4]! * a.spatialScale - shift - y1;
+    if (!a.aligned) {
+      rw = Math.max(rw, 1);
+      rh = Math.max(rh, 1);
+    }
+    const bw = rw / size;
+    const bh = rh / size;
+    const gh = a.samplingRatio > 0 ? a.samplingRatio : Math.max(1, Math.ceil(rh / size));
+    const gw = a.samplingRatio > 0 ? a.samplingRatio : Math.max(1, Math.ceil(rw / size));
+    const inv = 1 / (gh * gw);
+    const valid = Number.isInteger(n) && n >= 0 && n < batch;
+    const base = n * height * width;
+    for (let i = 0; i < size; i++) {
+      for (let j = 0; j < size; j++) {
+        binStart[bin++] = k;
+        if (!valid) continue;
+        for (let iy = 0; iy < gh; iy++) {
+          let y = y1 + i * bh + ((iy + 0.5) * bh) / gh;
+          if (y < -1 || y > height) continue;
+          if (y <= 0) y = 0;
+          let y0 = Math.floor(y);
+          let y1i: number;
+          if (y0 >= height - 1) {
+            y0 = y1i = height - 1;
+            y = y0;
+          } else y1i = y0 + 1;
+          const ly = y - y0;
+          const hy = 1 - ly;
+          for (let ix = 0; ix < gw; ix++) {
+            let x = x1 + j * bw + ((ix + 0.5) * bw) / gw;
+            if (x < -1 || x > width) continue;
+            if (x <= 0) x = 0;
+            let x0 = Math.floor(x);
+            let x1i: number;
+            if (x0 >= width - 1) {
+              x0 = x1i = width - 1;
+              x = x0;
+            } else x1i = x0 + 1;
+            const lx = x - x0;
+            const hx = 1 - lx;
+            push(base + y0 * width + x0, hy * hx * inv);
+            push(base + y0 * width + x1i, hy * lx * inv);
+            push(base + y1i * width + x0, ly * hx * inv);
+            push(base + y1i * width + x1i, ly * lx * inv);
+          }
+        }
+      }
+    }
+  }
+  binStart[bin] = k;
+  return { binStart, offsets, weights };
+}
+
+function attrsOf(attrs: unknown): RoiAlignAttrs {
+  const a = attrs as RoiAlignAttrs;
+  return { outputSize: a.outputSize, samplingRatio: a.samplingRatio, spatialScale: a.spatialScale, aligned: a.aligned };
+}
+
+/** x [N, H, W, C], rois [R, 5] (batch index, x1, y1, x2, y2 in input pixels) -> [R, size, size, C]. */
+const roiAlignKernel: KernelFunc = ({ inputs, backend: b, attrs }) => {
+  const backend = b as KernelBackend;
+  const { x, rois } = inputs as { x: TensorInfo; rois: TensorInfo };
+  const a = attrsOf(attrs);
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const r = rois.shape[0]!;
+  const xs = backend.readSync(x.dataId) as Float32Array;
+  const p = plan(backend.readSync(rois.dataId) as Float32Array, r, n, h, w, a);
+  const bins = r * a.outputSize * a.outputSize;
+  const out = new Float32Array(bins * c);
+  for (let bin = 0; bin < bins; bin++) {
+    const o = bin * c;
+    for (let k = p.binStart[bin]!; k < p.binStart[bin + 1]!; k++) {
+      const wt = p.weights[k]!;
+      if (wt === 0) continue;
+      const src = p.offsets[k]! * c;
+      for (let ch = 0; ch < c; ch++) out[o + ch]! += wt * xs[src + ch]!;
+    }
+  }
+  const shape = [r, a.outputSize, a.outputSize, c];
+  return { dataId: backend.write(out, shape, 'float32'), shape, dtype: 'float32' };
+};
+
+/** dy [R, size, size, C], rois -> dx [N, H, W, C] (attrs carry inputShape). */
+const roiAlignGradKernel: KernelFunc = ({ inputs, backend: b, attrs }) => {
+  const backend = b as KernelBackend;
+  const { dy, rois } = inputs as { dy: TensorInfo; rois: TensorInfo };
+  const a = attrsOf(attrs);
+  const [n, h, w, c] = (attrs as unknown as { inputShape: number[] }).inputShape as [number, number, number, number];
+  const r = rois.shape[0]!;
+  const dys = backend.readSync(dy.dataId) as Float32Array;
+  const p = plan(backend.readSync(rois.dataId) as Float32Array, r, n, h, w, a);
+  const bins = r * a.outputSize * a.outputSize;
+  const dx = new Float32Array(n * h * w * c);
+  for (let bin = 0; bin < bins; bin++) {
+    const o = bin * c;
+    for (let k = p.binStart[bin]!; k < p.binStart[bin + 1]!; k++) {
+      const wt = p.weights[k]!;
+      if (wt === 0) continue;
+      const dst = p.offsets[k]! * c;
+      for (let ch = 0; ch < c; ch++) dx[dst + ch]! += wt * dys[o + ch]!;
+    }
+  }
+  const shape = [n, h, w, c];
+  return { dataId: backend.write(dx, shape, 'float32'), shape, dtype: 'float32' };
+};
+
+let gradientRegistered = false;
+
+/** Registers both kernels for `backendName` (idempotent) and the gradient (once, backend-independent). */
+export function registerRoiAlign(backendName: string): void {
+  if (!getKernel(ROI_ALIGN, backendName)) {
+    registerKernel({ kernelName: ROI_ALIGN, backendName, kernelFunc: roiAlignKernel });
+    registerKernel({ kernelName: ROI_ALIGN_GRAD, backendName, kernelFunc: roiAlignGradKernel });
+  }
+  if (gradientRegistered) return;
+  gradientRegistered = true;
+  tf.registerGradient({
+    kernelName: ROI_ALIGN,
+    inputsToSave: ['x', 'rois'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, rois] = saved as [tf.Tensor, tf.Tensor];
+      return {
+        x: () => tf.engine().runKernel(ROI_ALIGN_GRAD, { dy: dy as tf.Tensor, rois }, { ...(attrs as object), inputShape: x.shape } as never) as tf.Tensor,
+        // Proposals are constants of the loss (mmdetection and torchvision detach them).
+        rois: () => tf.zerosLike(rois),
+      };
+    },
+  });
+}
+
+/**
+ * RoIAlign of `rois` [R, 5] = (batch index, x1, y1, x2, y2) in input pixels over `x` [N, H, W, C]
+ * at `spatialScale`: [R, outputSize, outputSize, C], differentiable with respect to `x`.
+ */
+export function roiAlign(x: tf.Tensor4D, rois: tf.Tensor2D, attrs: RoiAlignAttrs): tf.Tensor4D {
+  registerRoiAlign(tf.getBackend());
+  if (rois.rank !== 2 || rois.shape[1] !== 5) throw new RangeError(`roiAlign: rois must be [R, 5], got [${rois.shape.join(', ')}]`);
+  return tf.engine().runKernel(ROI_ALIGN, { x, rois }, { ...attrs } as never) as tf.Tensor4D;
+}
