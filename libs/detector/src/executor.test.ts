@@ -21,6 +21,7 @@ function executedMultiplyAdds(kernels: tf.TensorContainer[] | Awaited<ReturnType
     switch (k.name) {
       case 'Conv2D':
       case 'FusedConv2D':
+      case 'SmNasGroupedConv2D': // libs/tfjs-runtime's native grouped convolution, filter [k, k, in/groups, out]
         total += numel * filter[0]! * filter[1]! * filter[2]!;
         break;
       case 'DepthwiseConv2dNative':

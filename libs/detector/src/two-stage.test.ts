@@ -24,6 +24,7 @@ function executedMultiplyAdds(kernels: Kernels): number {
     switch (k.name) {
       case 'Conv2D':
       case 'FusedConv2D':
+      case 'SmNasGroupedConv2D': // libs/tfjs-runtime's native grouped convolution, filter [k, k, in/groups, out]
         total += numel * b[0]! * b[1]! * b[2]!;
         break;
       case 'DepthwiseConv2dNative':
