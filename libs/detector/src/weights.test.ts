@@ -75,9 +75,11 @@ describe('weights', () => {
     expect(wa.get('head.retina_cls.bias')!.data[0]).toBeCloseTo(-Math.log(99), 5);
     b.setWeights(wa, true);
     const wb = b.getWeights();
+    // Byte comparison: vitest's deep equality walks ~1.5M floats one by one (tens of seconds).
+    const bytes = (d: Float32Array) => Buffer.from(d.buffer, d.byteOffset, d.byteLength);
     for (const [name, t] of wa) {
-      expect(wb.get(name)!.shape).toEqual(t.shape);
-      expect(wb.get(name)!.data).toEqual(t.data);
+      expect(wb.get(name)!.shape, name).toEqual(t.shape);
+      expect(bytes(wb.get(name)!.data).equals(bytes(t.data)), name).toBe(true);
     }
     const x = tf.randomNormal([1, 64, 64, 3]) as tf.Tensor4D;
     const ya = a.forward(x).get('head.cls')!.get(4)!;
