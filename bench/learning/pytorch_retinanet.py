@@ -333,6 +333,7 @@ def make_batch(split, ids, label_of, W, H, flips):
 # ---- Train / evaluate ------------------------------------------------------------------------------
 
 def evaluate(model, anchors, level_sizes, val, category_ids, W, H, batch_size):
+    label_of = {c: i for i, c in enumerate(category_ids)}  # targets are built but unused
     coco, _, _ = val
     ids = [im['id'] for im in coco['images']]
     dets = []
@@ -340,7 +341,7 @@ def evaluate(model, anchors, level_sizes, val, category_ids, W, H, batch_size):
     with torch.no_grad():
         for start in range(0, len(ids), batch_size):
             chunk = ids[start:start + batch_size]
-            x, _, transforms = make_batch((coco['images'],) + val[1:], chunk, {}, W, H, [False] * len(chunk))
+            x, _, transforms = make_batch((coco['images'],) + val[1:], chunk, label_of, W, H, [False] * len(chunk))
             cls, reg, _ = model(x)
             for i, (b, s, l), (sc, ox, oy) in zip(chunk, detect(cls, reg, anchors, level_sizes, W, H), transforms):
                 for box, score, label in zip(b.tolist(), s.tolist(), l.tolist()):
@@ -365,6 +366,8 @@ def main():
     p.add_argument('--adam-eps', type=float, default=1e-8)
     p.add_argument('--warmup-steps', type=int, default=100, help='linear warm-up from lr * 0.001')
     p.add_argument('--grad-clip', type=float, default=35.0, help='global L2 norm; 0 disables')
+    p.add_argument('--anchor-scale', type=float, default=OCTAVE_BASE_SCALE,
+                   help='anchor octave base scale (mmdetection 4; run.ts passes the one the trainer fits to the data)')
     p.add_argument('--fpn-channels', type=int, default=64)
     p.add_argument('--head-channels', type=int, default=None, help='default: --fpn-channels')
     p.add_argument('--no-flip', action='store_true')
@@ -373,6 +376,8 @@ def main():
     p.add_argument('--eval-batch', type=int, default=16)
     p.add_argument('--log-every', type=float, default=10.0, help='seconds between progress lines')
     args = p.parse_args()
+    global OCTAVE_BASE_SCALE
+    OCTAVE_BASE_SCALE = args.anchor_scale
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

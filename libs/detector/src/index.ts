@@ -10,7 +10,7 @@ export {
 } from './boxes.js';
 export { decodeBoxes, giouLossSum, sigmoidFocalLossSum, smoothL1Sum, RETINA_FOCAL, type FocalLossConfig } from './losses.js';
 export {
-  batchedNms, RetinaNet, RETINANET_DEFAULTS,
+  ANCHOR_SCALE_CANDIDATES, batchedNms, fitAnchorScale, RetinaNet, RETINANET_DEFAULTS,
   type BoxLossKind, type Detections, type ImageTargets, type RetinaNetConfig, type RetinaNetTestConfig, type RetinaTargets,
 } from './retinanet.js';
 export { fromTorchvisionName, toTorchvisionName } from './torchvision.js';

@@ -4,7 +4,7 @@ import { service, startServer, type RunningServer, type StartServerOptions } fro
 import { trainerService, type TrainerServiceOptions } from './server.js';
 
 export * from './safetensors.js';
-export { runTrainJob, evaluateDetector, type TrainEvent, type TrainJobSpec, type DatasetSpec } from './train-job.js';
+export { runTrainJob, evaluateDetector, TRAIN_DEFAULTS, type TrainEvent, type TrainJobSpec, type DatasetSpec, type TrainProgressEvent } from './train-job.js';
 export { trainerService, eventToWire, metricsToWire, type TrainerServiceOptions } from './server.js';
 export { pretrainJobFromRequest, trainJobFromRequest } from './request.js';
 export { runPretrainJob, cropObjects, type PretrainEvent, type PretrainJobSpec } from './pretrain-job.js';
@@ -24,3 +24,4 @@ export function startTrainerServer(
   });
 }
 export { startTrainJobWorker, type TrainJobWorker, type TrainJobWorkerOptions } from './job-worker.js';
+export { DEMO_FIDELITY, type DemoFidelity } from './demo-fidelity.js';

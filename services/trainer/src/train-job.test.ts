@@ -42,13 +42,15 @@ async function collect(job: AsyncGenerator<TrainEvent>): Promise<{ events: Train
 
 describe('runTrainJob', () => {
   it('trains, reports progress, evaluates and writes a checkpoint', async () => {
-    const { events, result } = await collect(runTrainJob(tinyJob()));
+    const { events, result } = await collect(runTrainJob(tinyJob({ evalAtSteps: [4, 2], warmupSteps: 3 })));
     expect(result.failureReason).toBe('');
     expect(result.status).toBe('succeeded');
     expect(result.steps).toBe(6);
     const progress = events.filter((e) => e.kind === 'progress');
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.at(-1)!.kind === 'progress' && progress.at(-1)!.step).toBe(6);
+    // The learning curve: one evaluation at each requested step, in order.
+    expect(progress.flatMap((e) => (e.kind === 'progress' && e.validation ? [e.step] : []))).toEqual([2, 4]);
     // The 12 COCO numbers exist and are in range (learning itself is measured in bench/).
     expect(result.metrics!.ap50).toBeGreaterThanOrEqual(0);
     expect(result.metrics!.ap50).toBeLessThanOrEqual(1);

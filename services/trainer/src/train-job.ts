@@ -13,15 +13,24 @@ import {
   loadCoco,
   SHAPES_PRESETS,
   toSourceBox,
+  type Augment,
   type DetectionDataset,
 } from '@sm-nas/data';
-import { createDetector, fromTorchvisionName, type Detector, type TwoStageOptions, type WeightMap } from '@sm-nas/detector';
+import { createDetector, fitAnchorScale, fromTorchvisionName, RETINA_ANCHOR_CONFIG, RetinaNet, type Detector, type TwoStageOptions, type WeightMap } from '@sm-nas/detector';
 import { evaluateBboxes, type CocoDetection, type CocoSummary } from '@sm-nas/eval';
 import { initBackend, tf } from '@sm-nas/tfjs-runtime';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 
 export type DatasetSpec =
-  | { kind: 'builtin'; seed: number; trainImages: number; valImages: number; imageSizePx: number }
+  | {
+      kind: 'builtin';
+      seed: number;
+      trainImages: number;
+      valImages: number;
+      imageSizePx: number;
+      /** Difficulty preset of the shapes set; default `demo`. */
+      preset?: keyof typeof SHAPES_PRESETS;
+    }
   | { kind: 'coco'; trainAnnotationsPath: string; trainImagesDir: string; valAnnotationsPath: string; valImagesDir: string };
 
 export interface TrainJobSpec {
@@ -46,7 +55,33 @@ export interface TrainJobSpec {
   checkpointDir?: string;
   /** RPN / R-CNN settings of a two-stage architecture (mmdetection's defaults otherwise). */
   twoStage?: TwoStageOptions;
+  /** Linear learning-rate warm-up from lr * WARMUP_START_FACTOR over this many steps. Default TRAIN_DEFAULTS.warmupSteps. */
+  warmupSteps?: number;
+  /** Global-norm gradient clipping; 0 disables. Default TRAIN_DEFAULTS.gradClipMaxNorm. */
+  gradClipMaxNorm?: number;
+  /** Training augmentation; default TRAIN_DEFAULTS.augment. */
+  augment?: Augment | false;
+  /** Extra evaluations (a learning curve): after the first step at or past each of these training seconds / steps. */
+  evalAtSeconds?: readonly number[];
+  evalAtSteps?: readonly number[];
+  /** RetinaNet anchor octave base scale, or 'fit' (default): chosen from the training boxes by fitAnchorScale. */
+  anchorOctaveBaseScale?: number | 'fit';
 }
+
+/**
+ * The training recipe's defaults (mmdetection's RetinaNet recipe where it has one, AdamW instead of
+ * SGD because from-scratch runs of a few hundred steps need it). bench/learning/run.ts gives PyTorch
+ * the same values; change them together.
+ */
+export const TRAIN_DEFAULTS = {
+  /** mmdetection: linear warm-up, 500 iterations from 0.001; our runs are short, so 100. */
+  warmupSteps: 100,
+  warmupStartFactor: 0.001,
+  /** mmdetection RetinaNet optimizer_config grad_clip max_norm. */
+  gradClipMaxNorm: 35,
+  adamEpsilon: 1e-8,
+  augment: { flip: true, scaleJitter: [0.8, 1.2] } satisfies Augment as Augment,
+} as const;
 
 export interface TrainProgressEvent {
   kind: 'progress';
@@ -57,6 +92,8 @@ export interface TrainProgressEvent {
   imagesPerSecond: number;
   elapsedSeconds: number;
   validation?: CocoSummary;
+  /** Training seconds so far (evaluation time excluded). */
+  trainSeconds: number;
 }
 
 export interface TrainResultEvent {
@@ -70,6 +107,8 @@ export interface TrainResultEvent {
   trainSeconds: number;
   checkpointPath: string;
   backend: string;
+  /** The anchors trained with (fitted or given); 0 if training never started. */
+  anchorOctaveBaseScale: number;
 }
 
 export type TrainEvent = TrainProgressEvent | TrainResultEvent;
@@ -82,7 +121,7 @@ const NO_DECAY = /(\.bias|norm\d*\.weight|bn\d*\.weight|\.gn\.weight)$/;
 async function openDataset(spec: DatasetSpec): Promise<{ train: DetectionDataset; val: DetectionDataset }> {
   if (spec.kind === 'builtin') {
     const { train, val } = generateShapesSplits({
-      ...SHAPES_PRESETS.demo,
+      ...SHAPES_PRESETS[spec.preset ?? 'demo'],
       seed: spec.seed,
       trainImages: spec.trainImages,
       valImages: spec.valImages,
@@ -151,6 +190,17 @@ export async function evaluateDetector(
   return evaluateBboxes(val.coco, detections).summary;
 }
 
+/** Training images whose boxes choose the anchors (the first ones: the split is already in random order). */
+const ANCHOR_FIT_IMAGES = 256;
+
+/** Boxes of the first training images, letterboxed to the detector's input as the batches are. */
+function trainingBoxes(train: DetectionDataset, input: { width: number; height: number }): Float32Array[] {
+  const subset = { ...train, coco: { ...train.coco, images: train.coco.images.slice(0, ANCHOR_FIT_IMAGES) } };
+  const out: Float32Array[] = [];
+  for (const b of batches({ dataset: subset, batchSize: 64, inputSize: input, shuffle: false, augment: false })) out.push(...b.boxes);
+  return out;
+}
+
 /** Decoupled weight decay (AdamW): w <- w - lr * wd * w, after the optimiser's step. */
 function decayWeights(variables: readonly tf.Variable[], factor: number): void {
   if (factor === 0) return;
@@ -175,6 +225,7 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal): As
     trainSeconds: 0,
     checkpointPath: '',
     backend: backend.name,
+    anchorOctaveBaseScale: 0,
     ...extra,
   });
 
@@ -185,20 +236,43 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal): As
   try {
     const { train, val } = await openDataset(spec.dataset);
     const numClasses = train.coco.categories.length;
-    detector = createDetector(spec.arch, {
+    const detectorOptions = {
       numClasses,
       fidelity: { inputScale: spec.inputScale, widthMultiplier: spec.widthMultiplier },
-      norm: spec.init === 'pretrained' ? 'frozen_batch_norm' : 'group_norm',
+      norm: spec.init === 'pretrained' ? ('frozen_batch_norm' as const) : ('group_norm' as const),
       seed: spec.seed,
       ...(spec.twoStage ? { twoStage: spec.twoStage } : {}),
-    });
+      gradClipMaxNorm: spec.gradClipMaxNorm ?? TRAIN_DEFAULTS.gradClipMaxNorm,
+    };
+    detector = createDetector(spec.arch, detectorOptions);
+    // Anchors matched to the objects (one-stage RetinaNet; the two-stage heads keep their own).
+    let octaveBaseScale = 0;
+    if (detector.head instanceof RetinaNet) {
+      const anchorScale = spec.anchorOctaveBaseScale ?? 'fit';
+      octaveBaseScale = anchorScale === 'fit'
+        ? fitAnchorScale(detector.head.levels, trainingBoxes(train, { width: detector.inputSize.widthPx, height: detector.inputSize.heightPx })).octaveBaseScale
+        : anchorScale;
+      if (octaveBaseScale !== detector.head.config.anchors.octaveBaseScale) {
+        detector.dispose();
+        detector = createDetector(spec.arch, { ...detectorOptions, retinanet: { anchors: { ...RETINA_ANCHOR_CONFIG, octaveBaseScale } } });
+      }
+    }
     if (spec.init === 'pretrained') {
       if (!spec.pretrainedWeightsPath) throw new Error('pretrained mode needs schedule.pretrained_weights_path');
       await loadPretrained(detector, spec.pretrainedWeightsPath);
     }
-    optimizer = tf.train.adam(spec.learningRate);
+    const warmupSteps = spec.warmupSteps ?? TRAIN_DEFAULTS.warmupSteps;
+    const learningRateAt = (s: number): number =>
+      warmupSteps > 0 && s < warmupSteps
+        ? spec.learningRate * (TRAIN_DEFAULTS.warmupStartFactor + (1 - TRAIN_DEFAULTS.warmupStartFactor) * (s / warmupSteps))
+        : spec.learningRate;
+    const adam = tf.train.adam(learningRateAt(0), 0.9, 0.999, TRAIN_DEFAULTS.adamEpsilon);
+    optimizer = adam;
     const variables = detector.trainableVariables();
     const inputSize = { width: detector.inputSize.widthPx, height: detector.inputSize.heightPx };
+    const augment = spec.augment ?? TRAIN_DEFAULTS.augment;
+    const evalSeconds = [...(spec.evalAtSeconds ?? [])].sort((a, b) => a - b);
+    const evalSteps = [...(spec.evalAtSteps ?? [])].sort((a, b) => a - b);
     const started = performance.now();
     let lastProgress = 0;
     let imagesSinceProgress = 0;
@@ -207,6 +281,19 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal): As
 
     const outOfBudget = () =>
       (spec.maxSteps > 0 && step >= spec.maxSteps) || (spec.maxSeconds > 0 && trainSeconds >= spec.maxSeconds);
+    /** Pops every checkpoint reached; true if there was one. */
+    const checkpointReached = (): boolean => {
+      let hit = false;
+      while (evalSeconds.length > 0 && trainSeconds >= evalSeconds[0]!) {
+        evalSeconds.shift();
+        hit = true;
+      }
+      while (evalSteps.length > 0 && step >= evalSteps[0]!) {
+        evalSteps.shift();
+        hit = true;
+      }
+      return hit;
+    };
 
     for (let epoch = 0; !outOfBudget(); epoch++) {
       for (const batch of batches({
@@ -215,7 +302,7 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal): As
         inputSize,
         seed: spec.seed,
         epoch,
-        augment: { flip: true, scaleJitter: [0.8, 1.2] },
+        augment,
         dropLast: true,
       })) {
         if (signal?.aborted) {
@@ -223,8 +310,11 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal): As
           return;
         }
         const t0 = performance.now();
+        // tfjs's Adam reads its learning rate on every applyGradients; the field is protected in the typings.
+        const lr = learningRateAt(step);
+        (adam as unknown as { learningRate: number }).learningRate = lr;
         const losses = detector.trainStep(optimizer, batch);
-        decayWeights(variables, spec.learningRate * spec.weightDecay);
+        decayWeights(variables, lr * spec.weightDecay);
         trainSeconds += (performance.now() - t0) / 1000;
         step++;
         imagesSinceProgress += batch.imageIds.length;
@@ -235,7 +325,8 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal): As
           });
           return;
         }
-        const evaluateNow = spec.evalEverySteps > 0 && step % spec.evalEverySteps === 0 && !outOfBudget();
+        const evaluateNow =
+          ((spec.evalEverySteps > 0 && step % spec.evalEverySteps === 0) || checkpointReached()) && !outOfBudget();
         if (evaluateNow) validation = await evaluateDetector(detector, val, spec.batchSize, signal);
         const now = performance.now();
         if (evaluateNow || now - lastProgress >= PROGRESS_INTERVAL_MS || outOfBudget()) {
@@ -247,6 +338,7 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal): As
             components: losses.components,
             imagesPerSecond: imagesSinceProgress / ((now - timeAtProgress) / 1000),
             elapsedSeconds: (now - started) / 1000,
+            trainSeconds,
             ...(evaluateNow && validation ? { validation } : {}),
           };
           lastProgress = now;
@@ -268,9 +360,10 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal): As
         input_scale: String(spec.inputScale),
         width_multiplier: String(spec.widthMultiplier),
         steps: String(step),
+        anchor_octave_base_scale: String(octaveBaseScale),
       });
     }
-    yield result('succeeded', '', { metrics, steps: step, trainSeconds, checkpointPath });
+    yield result('succeeded', '', { metrics, steps: step, trainSeconds, checkpointPath, anchorOctaveBaseScale: octaveBaseScale });
   } catch (err) {
     if (signal?.aborted) {
       yield result('cancelled', 'cancelled by the client', { steps: step, trainSeconds });

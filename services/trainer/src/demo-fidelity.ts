@@ -1,0 +1,31 @@
+// The demo fidelity: how `sm-nas search` trains each candidate so a two-stage search of >= 20
+// candidates fits in 20 minutes on 2 cores (issue 6) and still ranks candidates like a 10x longer
+// training does. Backed by bench/rank-fidelity.ts (results, curves and the command in
+// bench/RESULTS.md, "Rank fidelity"): change these values only together with a new run of it.
+import type { DatasetSpec } from './train-job.js';
+
+export interface DemoFidelity {
+  /** The built-in shapes set; every candidate trains and is scored on the same splits. */
+  dataset: Extract<DatasetSpec, { kind: 'builtin' }>;
+  /** Input side multiplier: the space's 512x512 trains at 64x64, 800x600 at 100x75, ... */
+  inputScale: number;
+  /** Backbone base channels, FPN and head channels times this. */
+  widthMultiplier: number;
+  batchSize: number;
+  learningRate: number;
+  weightDecay: number;
+  warmupSteps: number;
+  /** The per-candidate budget, in steps (load-independent, unlike seconds). */
+  maxSteps: number;
+}
+
+export const DEMO_FIDELITY: Readonly<DemoFidelity> = Object.freeze<DemoFidelity>({
+  dataset: { kind: 'builtin', preset: 'demo', seed: 0, trainImages: 2000, valImages: 200, imageSizePx: 64 },
+  inputScale: 1 / 8,
+  widthMultiplier: 0.25,
+  batchSize: 16,
+  learningRate: 2e-3,
+  weightDecay: 1e-4,
+  warmupSteps: 20,
+  maxSteps: 50,
+});
