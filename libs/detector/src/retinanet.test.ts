@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildGraph } from '@sm-nas/arch/graph';
 import type { GraphOutputs } from './executor.js';
-import { batchedNms, RetinaNet } from './retinanet.js';
+import { batchedNms, fitAnchorScale, RetinaNet } from './retinanet.js';
 import { fpn, retinaArch, testBackend } from './testing.js';
 
 beforeAll(async () => {
@@ -81,5 +81,33 @@ describe('RetinaNet decoding', () => {
       expect(Math.floor(t.clsPositives[j]! / 3)).toBe(t.positiveRows[j]);
       expect([0, 2]).toContain(label);
     }
+  });
+});
+
+describe('fitAnchorScale', () => {
+  // One level at stride 8 (8x8 cells, centres at multiples of 8). Square anchors of octave base
+  // scale s are 8s, 8s*2^(1/3), 8s*2^(2/3) px wide, so hand-computed IoUs with centred square boxes:
+  // a 16 px box has IoU 1 with the 16 px anchor of scale 2 and at most 16²/32² = 0.25 with scale 4;
+  // a 32 px box has IoU 1 with scale 4's 32 px anchor and (8*2*2^(2/3))²/32² = 0.63 with scale 2's largest.
+  const level = [{ level: 3, height: 8, width: 8 }];
+  const small = Float32Array.from([8, 8, 24, 24]);
+  const large = Float32Array.from([0, 0, 32, 32]);
+
+  it('picks smaller anchors when the objects are small', () => {
+    const fit = fitAnchorScale(level, [small], undefined, undefined, [4, 2]);
+    expect(fit.coverage.get(4)).toBe(0);
+    expect(fit.coverage.get(2)).toBe(1);
+    expect(fit.octaveBaseScale).toBe(2);
+  });
+
+  it("keeps mmdetection's scale 4 when it covers the objects as well", () => {
+    const fit = fitAnchorScale(level, [large, large], undefined, undefined, [4, 2]);
+    expect(fit.coverage.get(4)).toBe(1);
+    expect(fit.coverage.get(2)).toBe(1);
+    expect(fit.octaveBaseScale).toBe(4);
+  });
+
+  it('counts every box of every image', () => {
+    expect(fitAnchorScale(level, [small, large], undefined, undefined, [4]).coverage.get(4)).toBe(0.5);
   });
 });
