@@ -115,8 +115,6 @@ export type TrainEvent = TrainProgressEvent | TrainResultEvent;
 
 /** Progress is reported at most this often (plus at evaluations and the end). */
 const PROGRESS_INTERVAL_MS = 1000;
-/** AdamW's decoupled weight decay is skipped for biases and norm affine parameters (mmdetection's norm_decay_mult 0). */
-const NO_DECAY = /(\.bias|norm\d*\.weight|bn\d*\.weight|\.gn\.weight)$/;
 
 async function openDataset(spec: DatasetSpec): Promise<{ train: DetectionDataset; val: DetectionDataset }> {
   if (spec.kind === 'builtin') {
@@ -201,11 +199,15 @@ function trainingBoxes(train: DetectionDataset, input: { width: number; height: 
   return out;
 }
 
-/** Decoupled weight decay (AdamW): w <- w - lr * wd * w, after the optimiser's step. */
+/**
+ * Decoupled weight decay (AdamW): w <- w - lr * wd * w, after the optimiser's step, on weights only:
+ * biases and norm affine parameters (the 1-D ones; mmdetection's norm_decay_mult 0) are skipped.
+ * By shape, because tfjs variables carry generated names, not the parameter names.
+ */
 function decayWeights(variables: readonly tf.Variable[], factor: number): void {
   if (factor === 0) return;
   tf.tidy(() => {
-    for (const v of variables) if (!NO_DECAY.test(v.name)) v.assign(tf.mul(v, 1 - factor));
+    for (const v of variables) if (v.shape.length > 1) v.assign(tf.mul(v, 1 - factor));
   });
 }
 
