@@ -211,7 +211,19 @@ function decayWeights(variables: readonly tf.Variable[], factor: number): void {
   });
 }
 
+/**
+ * oneDNN's OpenMP threads sleep between kernels instead of spinning, unless the environment says
+ * otherwise. A training step runs thousands of small kernels; on a CPU shared with other work (the
+ * local mesh, other trainers) spinning threads wait on descheduled peers: measured on the 2-core
+ * box under load ~20, a demo-fidelity ResNet-18 RetinaNet step took 13.5 s spinning and 2.4 s passive.
+ * libgomp reads this when the addon loads, i.e. at the first initBackend, so it is set before that.
+ */
+function preferPassiveOpenMp(): void {
+  process.env.OMP_WAIT_POLICY ??= 'passive';
+}
+
 export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal): AsyncGenerator<TrainEvent> {
+  preferPassiveOpenMp();
   const backend = await initBackend();
   const result = (
     status: TrainResultEvent['status'],
