@@ -8,10 +8,12 @@
 //   flock -s /tmp/sm-nas-cpu.lock pnpm exec tsx bench/rank-fidelity.ts
 //
 // Environment: RANK_FACTOR [10]; RANK_ARCHS (comma-separated indices into ARCHS, default all);
-// RANK_OUT [bench/.rank-fidelity.json] results, kept between runs: architectures already there
+// RANK_OUT [$TMPDIR/sm-nas-rank-fidelity.json] results, kept between runs: architectures already there
 // with the same fidelity are not trained again (delete the file to start over); RANK_STEPS
-// overrides the demo's steps (with RANK_FACTOR, to try other budgets).
+// overrides the demo's steps (with RANK_FACTOR, to try other budgets), RANK_LR its learning rate.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseCanonical, toCanonical } from '@sm-nas/arch';
 import { DEMO_FIDELITY, runTrainJob } from '@sm-nas/trainer';
 
@@ -32,7 +34,7 @@ const factor = Number(process.env.RANK_FACTOR ?? 10);
 const demoSteps = Number(process.env.RANK_STEPS ?? DEMO_FIDELITY.maxSteps);
 const longSteps = factor * demoSteps;
 const picked = process.env.RANK_ARCHS ? process.env.RANK_ARCHS.split(',').map(Number) : ARCHS.map((_, i) => i);
-const outPath = process.env.RANK_OUT ?? new URL('./.rank-fidelity.json', import.meta.url).pathname;
+const outPath = process.env.RANK_OUT ?? join(tmpdir(), 'sm-nas-rank-fidelity.json');
 /** Curve points: the demo budget and a few more up to the long budget. */
 const curveSteps = [...new Set([demoSteps / 2, demoSteps, 2 * demoSteps, 5 * demoSteps, longSteps].map(Math.round))]
   .filter((s) => s > 0 && s <= longSteps)
@@ -41,7 +43,8 @@ const curveSteps = [...new Set([demoSteps / 2, demoSteps, 2 * demoSteps, 5 * dem
 interface Point { steps: number; trainSeconds: number; ap: number; ap50: number }
 interface Row { arch: string; fidelityKey: string; curve: Point[]; secondsPerStep: number }
 
-const fidelityKey = JSON.stringify({ ...DEMO_FIDELITY, maxSteps: demoSteps, longSteps });
+const fidelity = { ...DEMO_FIDELITY, learningRate: Number(process.env.RANK_LR ?? DEMO_FIDELITY.learningRate), maxSteps: demoSteps };
+const fidelityKey = JSON.stringify({ ...fidelity, longSteps });
 const saved: Row[] = existsSync(outPath) ? (JSON.parse(readFileSync(outPath, 'utf8')) as Row[]) : [];
 const rows = saved.filter((r) => r.fidelityKey === fidelityKey);
 
@@ -76,7 +79,7 @@ export function spearman(x: readonly number[], y: readonly number[]): number {
 
 async function train(canonical: string): Promise<Row> {
   const arch = parseCanonical(canonical);
-  const f = DEMO_FIDELITY;
+  const f = fidelity;
   const curve: Point[] = [];
   const pending = [...curveSteps];
   for await (const e of runTrainJob({
@@ -111,7 +114,7 @@ async function train(canonical: string): Promise<Row> {
 }
 
 async function main(): Promise<void> {
-  console.log(`rank fidelity: demo ${demoSteps} steps vs ${longSteps} steps; fidelity ${JSON.stringify(DEMO_FIDELITY)}`);
+  console.log(`rank fidelity: demo ${demoSteps} steps vs ${longSteps} steps; fidelity ${JSON.stringify(fidelity)}`);
   for (const i of picked) {
     const canonical = toCanonical(parseCanonical(ARCHS[i]!));
     if (rows.some((r) => r.arch === canonical)) continue;

@@ -1,7 +1,13 @@
 // The demo fidelity: how `sm-nas search` trains each candidate so a two-stage search of >= 20
 // candidates fits in 20 minutes on 2 cores (issue 6) and still ranks candidates like a 10x longer
-// training does. Backed by bench/rank-fidelity.ts (results, curves and the command in
-// bench/RESULTS.md, "Rank fidelity"): change these values only together with a new run of it.
+// training does. The one place the controller takes it from; bench/rank-fidelity.ts measures it
+// (results, curves and the command in bench/RESULTS.md, "Rank fidelity"): change these values only
+// together with a new run of it.
+//
+// PROVISIONAL (2026-11-29): sized for the time budget (64x64 inputs, width 0.25, 50 steps of 16
+// images: ~20-40 s per candidate on 2 free cores), but NOT yet shown to rank: on a heavily loaded
+// machine the benchmark only got through ResNet-18's curve, which is still near AP 0 at 50-100
+// steps, so at this budget candidates would be ranked by noise. See bench/RESULTS.md.
 import type { DatasetSpec } from './train-job.js';
 
 export interface DemoFidelity {

@@ -61,7 +61,7 @@ describe('runTrainJob', () => {
   }, 120_000);
 
   it('ends a diverging run as FAILED with its reason', async () => {
-    const { result } = await collect(runTrainJob(tinyJob({ jobId: 'diverge', learningRate: 1e12, weightDecay: 0, maxSteps: 20, checkpointDir: undefined })));
+    const { result } = await collect(runTrainJob(tinyJob({ jobId: 'diverge', learningRate: 1e12, warmupSteps: 0, weightDecay: 0, maxSteps: 20, checkpointDir: undefined })));
     expect(result.status).toBe('failed');
     expect(result.failureReason).toMatch(/diverged: loss is (NaN|Infinity)/);
   }, 120_000);
