@@ -15,7 +15,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCanonical, toCanonical } from '@sm-nas/arch';
-import { DEMO_FIDELITY, runTrainJob } from '@sm-nas/trainer';
+import { DEMO_FIDELITY, runTrainJob, TRAIN_DEFAULTS } from '@sm-nas/trainer';
 
 /** Different backbones (basic, bottleneck, grouped, inverted residual), necks (FPN levels, C4), input sizes and widths. */
 const ARCHS = [
@@ -90,7 +90,8 @@ async function train(canonical: string): Promise<Row> {
     batchSize: f.batchSize,
     learningRate: f.learningRate,
     weightDecay: f.weightDecay,
-    warmupSteps: f.warmupSteps,
+    // The demo run's warm-up (a fifth of its budget), also in the long run, so the two share their first steps.
+    warmupSteps: Math.min(TRAIN_DEFAULTS.warmupSteps, Math.ceil(demoSteps / 5)),
     seed: 0,
     evalEverySteps: 0,
     evalAtSteps: curveSteps.slice(0, -1),

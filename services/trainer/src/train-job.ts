@@ -55,7 +55,11 @@ export interface TrainJobSpec {
   checkpointDir?: string;
   /** RPN / R-CNN settings of a two-stage architecture (mmdetection's defaults otherwise). */
   twoStage?: TwoStageOptions;
-  /** Linear learning-rate warm-up from lr * WARMUP_START_FACTOR over this many steps. Default TRAIN_DEFAULTS.warmupSteps. */
+  /**
+   * Linear learning-rate warm-up from lr * warmupStartFactor over this many steps. Default
+   * TRAIN_DEFAULTS.warmupSteps, but at most a fifth of a step budget (the wire has no field for
+   * it, and a 100-step demo run must not spend all of it warming up).
+   */
   warmupSteps?: number;
   /** Global-norm gradient clipping; 0 disables. Default TRAIN_DEFAULTS.gradClipMaxNorm. */
   gradClipMaxNorm?: number;
@@ -275,7 +279,8 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal): As
       if (!spec.pretrainedWeightsPath) throw new Error('pretrained mode needs schedule.pretrained_weights_path');
       await loadPretrained(detector, spec.pretrainedWeightsPath);
     }
-    const warmupSteps = spec.warmupSteps ?? TRAIN_DEFAULTS.warmupSteps;
+    const warmupSteps = spec.warmupSteps ??
+      (spec.maxSteps > 0 ? Math.min(TRAIN_DEFAULTS.warmupSteps, Math.ceil(spec.maxSteps / 5)) : TRAIN_DEFAULTS.warmupSteps);
     const learningRateAt = (s: number): number =>
       warmupSteps > 0 && s < warmupSteps
         ? spec.learningRate * (TRAIN_DEFAULTS.warmupStartFactor + (1 - TRAIN_DEFAULTS.warmupStartFactor) * (s / warmupSteps))
