@@ -153,7 +153,7 @@ describe('ProfilerService', () => {
     expect(performance.now() - t0).toBeLessThan(2000);
   });
 
-  it('says a two-stage detector libs/detector cannot build yet is UNIMPLEMENTED, or times it once it can', async () => {
+  it('times a two-stage detector (or says UNIMPLEMENTED while libs/detector cannot build it)', async () => {
     const twoStage = 'resnet18:16:11-21-21-21/fpn:3-5:16/rpn/faster_rcnn:16/64x64';
     const result = await a.client.profile(request(a.hardwareClass, twoStage)).then((r) => r, (e: unknown) => e);
     if (result instanceof ClientError) {
@@ -171,12 +171,14 @@ describe('ProfilerService', () => {
     const wrong = await c.client.predictLatency({ architecture: architectureToWire(parseCanonical(TINY)), hardwareClass: a.hardwareClass }).then(() => undefined, (e: unknown) => e);
     expect((wrong as ClientError).code).toBe(Status.INVALID_ARGUMENT);
 
-    // a has measured TINY and TINY_2 at batch 1 by now.
+    // a has measured TINY and TINY_2 at batch 1 by now (and the two-stage detector, once libs/detector builds it).
     const predicted = await a.client.predictLatency({ architecture: architectureToWire(parseCanonical(TINY)), hardwareClass: a.hardwareClass });
-    expect(predicted.trainingMeasurements).toBe(2);
+    expect(predicted.trainingMeasurements).toBeGreaterThanOrEqual(2);
+    expect(predicted.trainingMeasurements).toBeLessThanOrEqual(3);
     expect(predicted.latencyMsPredicted).toBeGreaterThan(0);
-    // Two measurements are too few for a rank correlation: said as NaN, never invented.
-    expect(Number.isNaN(predicted.heldOutSpearman)).toBe(true);
+    // Fewer than three measurements are too few for a rank correlation: said as NaN, never invented.
+    if (predicted.trainingMeasurements < 3) expect(Number.isNaN(predicted.heldOutSpearman)).toBe(true);
+    else expect(Math.abs(predicted.heldOutSpearman)).toBeLessThanOrEqual(1);
   });
 });
 
