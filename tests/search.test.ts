@@ -3,10 +3,11 @@
 // jobs on the JetStream work queue consumed by a trainer, results back through the journal; then a
 // new controller replays the journal into the same state.
 import { architectureFromWire } from '@sm-nas/arch/wire';
+import { connectBus, trainJobCancel, trainJobProgress } from '@sm-nas/bus';
 import { common, controller } from '@sm-nas/proto';
 import { ClientError, Status } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSearchMesh, SUCCEEDED, tinySpec, type SearchMesh } from './fixtures/search-mesh.js';
+import { quiet, startSearchMesh, SUCCEEDED, tinySpec, type SearchMesh } from './fixtures/search-mesh.js';
 
 const { CandidateState } = controller;
 const { SEARCH_STAGE_STRUCTURAL: STRUCTURAL, SEARCH_STAGE_MODULAR: MODULAR } = common.SearchStage;
@@ -94,5 +95,42 @@ describe('a two-stage search over NATS', () => {
     expect(replayed.candidates).toEqual(candidates);
     expect((await mesh.client.getParetoFront({ searchId: 'two-stage', stage: 0 })).front).toEqual(front);
     expect((await mesh.client.getSearch({ searchId: 'two-stage' })).search).toEqual(final);
-  }, 300_000);
+  }, 900_000);
+
+  it('stops a training early on request: the trainer ends the job, the candidate is EARLY_STOPPED, not retrained', async () => {
+    const bus = await connectBus({ servers: mesh.nats.url, name: 'early-stop-test', logger: quiet });
+    const cancelled: string[] = [];
+    // Acts as the median rule would: cancel the first job that reports a validation AP.
+    const sub = bus.subscribe(trainJobProgress, async (event) => {
+      if (cancelled.length > 0 || !event.progress?.validation) return;
+      cancelled.push(event.jobId);
+      await bus.publish(trainJobCancel, { jobId: event.jobId, reason: 'test' });
+    });
+    try {
+      const spec = tinySpec({
+        schedule: { init: 0, pretrainedWeightsPath: '', batchSize: 2, learningRate: 1e-3, weightDecay: 0, seed: 1, evalEverySteps: 1 },
+        fidelity: { inputScale: 0.125, widthMultiplier: 0.125, maxSteps: 4, maxSeconds: 0 },
+        structural: { maxCandidates: 2, populationSize: 2, paretoModels: 1 },
+        modular: { maxCandidates: 0, populationSize: 0, paretoModels: 0 },
+        parallelism: 1,
+      });
+      await mesh.client.createSearch({ spec, searchId: 'early' });
+      for await (const _ of mesh.client.watchSearch({ searchId: 'early', afterSequence: 0 })) void _;
+      const { candidates } = await mesh.client.listCandidates({ searchId: 'early', stage: 0, pageSize: 0, pageToken: '' });
+      expect(cancelled).toHaveLength(1);
+      const stopped = candidates.find((c) => `early.${c.candidateId}` === cancelled[0])!;
+      expect(stopped.state).toBe(CandidateState.CANDIDATE_STATE_EARLY_STOPPED);
+      expect(stopped.failureReason).toMatch(/^stopped early: test/);
+      expect(stopped.metrics?.validationCurve.length).toBeGreaterThan(0);
+      expect(mesh.trainings.get(cancelled[0]!)).toBe(1);
+      const other = candidates.find((c) => c !== stopped)!;
+      expect(other.state).toBe(CandidateState.CANDIDATE_STATE_SUCCEEDED);
+      // Its curve: validation at every step but the last (evaluated at the end as the result).
+      expect(other.metrics?.validationCurve.map((p) => p.step)).toEqual([1, 2, 3]);
+      expect((await mesh.client.getSearch({ searchId: 'early' })).search?.state).toBe(SUCCEEDED);
+    } finally {
+      await sub.drain();
+      await bus.close();
+    }
+  }, 900_000);
 });

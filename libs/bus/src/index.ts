@@ -46,6 +46,8 @@ export {
   STREAMS,
   SUBJECTS,
   trainJob,
+  trainJobCancel,
+  trainJobProgress,
   trainJobResult,
 } from './subjects.js';
 export {

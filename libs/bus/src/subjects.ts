@@ -69,6 +69,20 @@ export const trainJobResult = defineSubject({
   description: 'the result of one training job',
 });
 
+/** Progress of a queued training job (core NATS, not journaled): what median early stopping reads. */
+export const trainJobProgress = defineSubject({
+  subject: 'nas.train.progress.{searchId}',
+  codec: protoCodec(events.TrainJobProgress),
+  description: 'validation AP of a job at an evaluation step',
+});
+
+/** Stop a queued training job (every trainer listens; the one running it stops). */
+export const trainJobCancel = defineSubject({
+  subject: 'nas.train.cancel',
+  codec: protoCodec(events.TrainJobCancel),
+  description: 'the job id to stop early, and why',
+});
+
 const profileRequestTokens = defineSubject({
   subject: SUBJECTS.profileRequest,
   codec: protoCodec(profiler.ProfileRequest),

@@ -3,7 +3,7 @@
 // point, start another on the same NATS, and the searches go on where the journal says they were.
 import { randomBytes } from 'node:crypto';
 import { trace, type Tracer } from '@opentelemetry/api';
-import { ensurePipelineStreams, type Bus } from '@sm-nas/bus';
+import { ensurePipelineStreams, trainJobProgress, type Bus, type Subscription } from '@sm-nas/bus';
 import { common, controller, type events } from '@sm-nas/proto';
 import { DomainError, NotFoundError } from '@sm-nas/service-kit';
 import type { ServiceClients } from './clients.js';
@@ -29,6 +29,7 @@ export class Controller {
   private readonly journal: Journal;
   private readonly logger: { info(message: string): void; error(message: string): void };
   private started = false;
+  private progress: Subscription | undefined;
 
   constructor(private readonly options: ControllerOptions) {
     this.logger = options.logger ?? console;
@@ -43,6 +44,13 @@ export class Controller {
       trainResult: (result) => this.changed(applyTrainResult(this.searches, result)),
     });
     this.started = true;
+    // Trainers' progress (validation AP during training): curves and median early stopping.
+    this.progress = this.options.bus.subscribe(trainJobProgress, (event) => {
+      const validation = event.progress?.validation;
+      const record = this.searches.get(event.searchId);
+      if (!validation || !record || !event.progress) return;
+      this.runnerOf(record).onProgress(event.candidateId, event.jobId, event.progress.step, validation.ap);
+    });
     const resumed = [...this.searches.values()].filter((s) => !TERMINAL_SEARCH_STATES.has(s.state));
     if (this.searches.size > 0) {
       this.logger.info(`controller: replayed ${this.searches.size} search(es) from the journal; resuming ${resumed.length}`);
@@ -169,6 +177,7 @@ export class Controller {
 
   async close(): Promise<void> {
     for (const runner of this.runners.values()) runner.close();
+    this.progress?.unsubscribe();
     await this.journal.close();
     for (const listener of this.listeners) listener();
   }

@@ -19,6 +19,8 @@ export interface EvaluationContext {
   /** Resolves with the trainer's result for the candidate once the journal has it. */
   trainResult(candidateId: string): Promise<trainer.TrainResult>;
   log(message: string): void;
+  /** The validation curve seen so far in the candidate's training progress. */
+  curve(candidateId: string): controller.ValidationPoint[];
   /** Aborted when the controller shuts down: retries stop. */
   signal: AbortSignal;
 }
@@ -67,6 +69,7 @@ export async function evaluateCandidate(ctx: EvaluationContext, candidate: contr
     params: 0,
     fidelity: ctx.spec.fidelity,
     trainSeconds: 0,
+    validationCurve: [],
   };
   try {
     const counted = await withRetry(() => ctx.clients.flops.count({ architecture, input: undefined, form: 0, numClasses: 0, proposals: 0 }), retry('flops'));
@@ -110,7 +113,11 @@ export async function evaluateCandidate(ctx: EvaluationContext, candidate: contr
   const result = await pending;
   metrics.accuracy = result.metrics;
   metrics.trainSeconds = result.trainSeconds;
+  metrics.validationCurve = ctx.curve(candidate.candidateId);
   if (result.fidelity) metrics.fidelity = result.fidelity;
+  if (result.status === trainer.TrainStatus.TRAIN_STATUS_CANCELLED && result.failureReason.startsWith('stopped early')) {
+    return { ...candidate, architecture: described ?? candidate.architecture, state: CandidateState.CANDIDATE_STATE_EARLY_STOPPED, metrics, checkpointUri: '', failureReason: result.failureReason };
+  }
   if (result.status !== trainer.TrainStatus.TRAIN_STATUS_SUCCEEDED) {
     return failed(candidate, `training ${trainer.trainStatusToJSON(result.status).replace('TRAIN_STATUS_', '').toLowerCase()}: ${result.failureReason}`, metrics);
   }

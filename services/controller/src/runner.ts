@@ -9,12 +9,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { context, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Span, type Tracer } from '@opentelemetry/api';
 import { validateArchitecture } from '@sm-nas/arch';
 import { architectureFromWire, describedToWire } from '@sm-nas/arch/wire';
-import type { Bus } from '@sm-nas/bus';
+import { trainJobCancel, type Bus } from '@sm-nas/bus';
 import { common, controller, type events, type trainer } from '@sm-nas/proto';
 import { ATTR_NAS_ARCH_ID, ATTR_NAS_CANDIDATE_ID, ATTR_NAS_SEARCH_ID, ATTR_NAS_SEARCH_STAGE, ATTR_NAS_SUGGESTION_ALGORITHM } from '@sm-nas/service-kit';
 import { randomBytes } from 'node:crypto';
 import { withRetry, type ServiceClients } from './clients.js';
 import { allowedBy, hasConstraints, repairInto } from './constraints.js';
+import { medianStoppingDecision } from './early-stopping.js';
 import { evaluateCandidate } from './evaluate.js';
 import type { Journal } from './journal.js';
 import { frontOf, isDone, TERMINAL_SEARCH_STATES, type SearchRecord } from './state.js';
@@ -42,6 +43,9 @@ export class SearchRunner {
   private wakeUp: (() => void) | undefined;
   private readonly resultWaiters = new Map<string, ((r: trainer.TrainResult) => void)[]>();
   private fruitless = 0;
+  /** Validation curves of trainings in progress, from the trainers' progress events. */
+  private readonly curves = new Map<string, controller.ValidationPoint[]>();
+  private readonly stoppedEarly = new Set<string>();
   private suggestionRounds = 0;
   private running: Promise<void> | undefined;
   private closed = false;
@@ -298,6 +302,7 @@ export class SearchRunner {
             clients: this.deps.clients,
             bus: this.deps.bus,
             trainResult: (id) => this.trainResult(id),
+            curve: (id) => [...(this.curves.get(id) ?? [])],
             log: (m) => this.deps.log(`search ${this.record.id}: ${m}`),
             signal: this.abort.signal,
           },
@@ -324,6 +329,26 @@ export class SearchRunner {
           this.wakeUp?.();
         }),
     );
+  }
+
+  /** A trainer's validation AP for a candidate at a step: its curve, and the median stopping rule against the stage's completed candidates. */
+  onProgress(candidateId: string, jobId: string, step: number, ap: number): void {
+    const candidate = this.record.candidates.get(candidateId);
+    if (!candidate || isDone(candidate)) return;
+    const curve = this.curves.get(candidateId) ?? [];
+    if (!curve.some((p) => p.step === step)) curve.push({ step, ap });
+    this.curves.set(candidateId, curve);
+    const rule = this.record.spec.earlyStopping;
+    if (!rule?.medianStopping || this.stoppedEarly.has(candidateId)) return;
+    const completed = this.candidates
+      .filter((c) => c.stage === candidate.stage && c.state === CandidateState.CANDIDATE_STATE_SUCCEEDED)
+      .map((c) => c.metrics?.validationCurve ?? []);
+    const decision = medianStoppingDecision(ap, step, completed, rule.minCompleted);
+    if (!decision.stop) return;
+    this.stoppedEarly.add(candidateId);
+    const reason = `AP ${ap.toFixed(4)} at step ${step} is below the median ${decision.median!.toFixed(4)} of ${decision.peers} completed candidates`;
+    this.deps.log(`search ${this.record.id}: ${candidateId}: ${reason}`);
+    void this.deps.bus.publish(trainJobCancel, { jobId, reason }).catch(() => this.stoppedEarly.delete(candidateId));
   }
 
   /** Waits for the loop to end (tests, shutdown). */

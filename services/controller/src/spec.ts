@@ -46,8 +46,8 @@ export async function validateSpec(spec: controller.SearchSpec | undefined, clie
   if (spec.schedule && spec.schedule.init === trainer.InitMode.INIT_MODE_PRETRAINED && !spec.schedule.pretrainedWeightsPath) {
     throw new InvalidArgumentError('spec.schedule.pretrained_weights_path', 'required when schedule.init is INIT_MODE_PRETRAINED');
   }
-  if (spec.earlyStopping?.medianStopping) {
-    throw new DomainError('UNIMPLEMENTED', 'spec.early_stopping.median_stopping: not implemented yet by this controller');
+  if (spec.earlyStopping?.medianStopping && !(spec.schedule?.evalEverySteps ?? 0)) {
+    throw new InvalidArgumentError('spec.schedule.eval_every_steps', 'median early stopping compares validation AP during training: set eval_every_steps > 0');
   }
   const c = spec.constraints;
   c?.backbones.forEach((k, i) => known(k, common.BackboneKind, `spec.constraints.backbones[${i}]`));

@@ -6,7 +6,7 @@
 // the job id), and only then acked. A trainer that dies mid-job never acks: JetStream redelivers the
 // job to another after the ack wait. A redelivered job whose result is already stored is answered
 // from the store, so no job is trained twice once it has a result.
-import { BusRequestError, ensurePipelineStreams, ensureTrainersConsumer, KV_BUCKETS, protoCodec, STREAMS, trainJob, trainJobResult, TRAINERS_DURABLE, type Bus, type Consumption, type JetStreamDelivery } from '@sm-nas/bus';
+import { BusRequestError, ensurePipelineStreams, ensureTrainersConsumer, KV_BUCKETS, protoCodec, STREAMS, trainJob, trainJobCancel, trainJobProgress, trainJobResult, TRAINERS_DURABLE, type Bus, type Consumption, type JetStreamDelivery } from '@sm-nas/bus';
 import { events, trainer } from '@sm-nas/proto';
 import { ClientError, createChannel, createClientFactory, Status, type ChannelCredentials, type ChannelOptions } from 'nice-grpc';
 import { openTelemetryClientMiddleware } from 'nice-grpc-opentelemetry';
@@ -46,6 +46,14 @@ export async function startTrainJobWorker(options: TrainJobWorkerOptions): Promi
   const channel = createChannel(options.trainerAddress, options.trainerCredentials, options.trainerChannelOptions ?? {});
   const client = createClientFactory().use(openTelemetryClientMiddleware()).create(trainer.TrainerServiceDefinition, channel);
   const abort = new AbortController();
+  // The job being trained, which a TrainJobCancel (median early stopping) may stop.
+  let current: { jobId: string; stop: AbortController; reason: string | undefined } | undefined;
+  const cancels = bus.subscribe(trainJobCancel, (cancel) => {
+    if (current && cancel.jobId === current.jobId) {
+      current.reason = cancel.reason || 'cancelled by the controller';
+      current.stop.abort();
+    }
+  });
 
   async function publish(result: events.TrainJobResult): Promise<void> {
     await bus.publishDurable(trainJobResult.to({ searchId: result.searchId }), result, { msgId: result.result?.jobId ?? `${result.searchId}.${result.candidateId}` });
@@ -84,30 +92,46 @@ export async function startTrainJobWorker(options: TrainJobWorkerOptions): Promi
     // Heartbeats keep the job ours while it trains; progress events add one each.
     const heartbeat = setInterval(() => delivery.working(), Math.max(500, ackWaitMs / 3));
     let result: trainer.TrainResult | undefined;
+    const job$ = { jobId, stop: new AbortController(), reason: undefined as string | undefined };
+    current = job$;
     try {
-      for await (const response of client.train(job.request, { signal: abort.signal })) {
-        if (response.event?.$case === 'result') result = response.event.value;
-        else delivery.working();
+      for await (const response of client.train(job.request, { signal: AbortSignal.any([abort.signal, job$.stop.signal]) })) {
+        if (response.event?.$case === 'result') {
+          result = response.event.value;
+        } else {
+          delivery.working();
+          const progress = response.event?.value;
+          if (progress?.validation) {
+            void bus.publish(trainJobProgress.to({ searchId: job.searchId }), { searchId: job.searchId, candidateId: job.candidateId, jobId, progress }).catch(() => {});
+          }
+        }
         await yieldToEventLoop();
       }
     } catch (err) {
-      clearInterval(heartbeat);
       if (abort.signal.aborted) {
+        // This trainer is shutting down: another trainer takes the job.
         delivery.nak();
         return;
       }
-      // The trainer server is away (restarting) or refused the request.
-      if (err instanceof ClientError && err.code === Status.INVALID_ARGUMENT) {
+      if (job$.reason) {
+        // Stopped early on purpose (below).
+      } else if (err instanceof ClientError && err.code === Status.INVALID_ARGUMENT) {
         result = trainer.TrainResult.fromPartial({ jobId, status: trainer.TrainStatus.TRAIN_STATUS_FAILED, failureReason: `invalid request: ${err.details}` });
       } else {
+        // The trainer server is away (restarting): try again.
         logger.error(`trainer: job ${jobId}: ${err instanceof Error ? err.message : String(err)}; redelivering`);
         delivery.nak(2000);
         return;
       }
     } finally {
       clearInterval(heartbeat);
+      current = undefined;
     }
-    if (!result || result.status === trainer.TrainStatus.TRAIN_STATUS_CANCELLED) {
+    if (job$.reason) {
+      // Stopped early on purpose: that is this job's result, not a reason to train it again.
+      result = trainer.TrainResult.fromPartial({ ...result, jobId, status: trainer.TrainStatus.TRAIN_STATUS_CANCELLED, failureReason: `stopped early: ${job$.reason}` });
+    }
+    if (!result || (result.status === trainer.TrainStatus.TRAIN_STATUS_CANCELLED && !job$.reason)) {
       // Cancelled (this trainer is shutting down): another trainer takes it.
       delivery.nak();
       return;
@@ -123,6 +147,7 @@ export async function startTrainJobWorker(options: TrainJobWorkerOptions): Promi
   return {
     async stop() {
       abort.abort();
+      cancels.unsubscribe();
       await consumption.stop();
       channel.close();
     },

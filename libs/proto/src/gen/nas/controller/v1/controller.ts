@@ -274,6 +274,16 @@ export interface CandidateMetrics {
   params: number;
   fidelity: Fidelity | undefined;
   trainSeconds: number;
+  /**
+   * Validation AP at the steps where it was evaluated during training (schedule.eval_every_steps),
+   * as the controller saw them; the median early-stopping rule compares candidates on these.
+   */
+  validationCurve: ValidationPoint[];
+}
+
+export interface ValidationPoint {
+  step: number;
+  ap: number;
 }
 
 export interface CreateSearchRequest {
@@ -1924,6 +1934,7 @@ function createBaseCandidateMetrics(): CandidateMetrics {
     params: 0,
     fidelity: undefined,
     trainSeconds: 0,
+    validationCurve: [],
   };
 }
 
@@ -1946,6 +1957,9 @@ export const CandidateMetrics: MessageFns<CandidateMetrics> = {
     }
     if (message.trainSeconds !== 0) {
       writer.uint32(49).double(message.trainSeconds);
+    }
+    for (const v of message.validationCurve) {
+      ValidationPoint.encode(v!, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -2011,6 +2025,14 @@ export const CandidateMetrics: MessageFns<CandidateMetrics> = {
             message.trainSeconds = reader.double();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.validationCurve.push(ValidationPoint.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2039,6 +2061,11 @@ export const CandidateMetrics: MessageFns<CandidateMetrics> = {
         : isSet(object.train_seconds)
         ? globalThis.Number(object.train_seconds)
         : 0,
+      validationCurve: globalThis.Array.isArray(object?.validationCurve)
+        ? object.validationCurve.map((e: any) => ValidationPoint.fromJSON(e))
+        : globalThis.Array.isArray(object?.validation_curve)
+        ? object.validation_curve.map((e: any) => ValidationPoint.fromJSON(e))
+        : [],
     };
   },
 
@@ -2062,6 +2089,9 @@ export const CandidateMetrics: MessageFns<CandidateMetrics> = {
     if (message.trainSeconds !== 0) {
       obj.trainSeconds = floatToJson(message.trainSeconds);
     }
+    if (message.validationCurve?.length) {
+      obj.validationCurve = message.validationCurve.map((e) => ValidationPoint.toJSON(e));
+    }
     return obj;
   },
 
@@ -2082,6 +2112,92 @@ export const CandidateMetrics: MessageFns<CandidateMetrics> = {
       ? Fidelity.fromPartial(object.fidelity)
       : undefined;
     message.trainSeconds = object.trainSeconds ?? 0;
+    message.validationCurve = object.validationCurve?.map((e) => ValidationPoint.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseValidationPoint(): ValidationPoint {
+  return { step: 0, ap: 0 };
+}
+
+export const ValidationPoint: MessageFns<ValidationPoint> = {
+  encode(message: ValidationPoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.step !== 0) {
+      writer.uint32(8).uint32(message.step);
+    }
+    if (message.ap !== 0) {
+      writer.uint32(17).double(message.ap);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ValidationPoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseValidationPoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.step = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.ap = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ValidationPoint {
+    return {
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      ap: isSet(object.ap) ? globalThis.Number(object.ap) : 0,
+    };
+  },
+
+  toJSON(message: ValidationPoint): unknown {
+    const obj: any = {};
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.ap !== 0) {
+      obj.ap = floatToJson(message.ap);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ValidationPoint>): ValidationPoint {
+    return ValidationPoint.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ValidationPoint>): ValidationPoint {
+    const message = createBaseValidationPoint();
+    message.step = object.step ?? 0;
+    message.ap = object.ap ?? 0;
     return message;
   },
 };

@@ -16,7 +16,7 @@ import {
   searchStateFromJSON,
   searchStateToJSON,
 } from "../../controller/v1/controller.js";
-import { TrainRequest, TrainResult } from "../../trainer/v1/trainer.js";
+import { TrainProgress, TrainRequest, TrainResult } from "../../trainer/v1/trainer.js";
 
 export const protobufPackage = "nas.events.v1";
 
@@ -53,6 +53,26 @@ export interface TrainJobResult {
   searchId: string;
   candidateId: string;
   result: TrainResult | undefined;
+}
+
+/**
+ * A trainer's progress on a queued job, on core NATS (not journaled): what the median early-stopping
+ * rule reads. Published at the steps where the validation split was evaluated.
+ */
+export interface TrainJobProgress {
+  searchId: string;
+  candidateId: string;
+  jobId: string;
+  progress: TrainProgress | undefined;
+}
+
+/**
+ * Asks the trainer running `job_id` to stop it; it answers with a CANCELLED result carrying `reason`
+ * (no redelivery: the job is done).
+ */
+export interface TrainJobCancel {
+  jobId: string;
+  reason: string;
 }
 
 /** Published by a profiler when it measured (not when it served from its cache). */
@@ -514,6 +534,226 @@ export const TrainJobResult: MessageFns<TrainJobResult> = {
     message.result = (object.result !== undefined && object.result !== null)
       ? TrainResult.fromPartial(object.result)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseTrainJobProgress(): TrainJobProgress {
+  return { searchId: "", candidateId: "", jobId: "", progress: undefined };
+}
+
+export const TrainJobProgress: MessageFns<TrainJobProgress> = {
+  encode(message: TrainJobProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.searchId !== "") {
+      writer.uint32(10).string(message.searchId);
+    }
+    if (message.candidateId !== "") {
+      writer.uint32(18).string(message.candidateId);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(26).string(message.jobId);
+    }
+    if (message.progress !== undefined) {
+      TrainProgress.encode(message.progress, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TrainJobProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTrainJobProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.searchId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.candidateId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.progress = TrainProgress.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TrainJobProgress {
+    return {
+      searchId: isSet(object.searchId)
+        ? globalThis.String(object.searchId)
+        : isSet(object.search_id)
+        ? globalThis.String(object.search_id)
+        : "",
+      candidateId: isSet(object.candidateId)
+        ? globalThis.String(object.candidateId)
+        : isSet(object.candidate_id)
+        ? globalThis.String(object.candidate_id)
+        : "",
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      progress: isSet(object.progress) ? TrainProgress.fromJSON(object.progress) : undefined,
+    };
+  },
+
+  toJSON(message: TrainJobProgress): unknown {
+    const obj: any = {};
+    if (message.searchId !== "") {
+      obj.searchId = message.searchId;
+    }
+    if (message.candidateId !== "") {
+      obj.candidateId = message.candidateId;
+    }
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.progress !== undefined) {
+      obj.progress = TrainProgress.toJSON(message.progress);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TrainJobProgress>): TrainJobProgress {
+    return TrainJobProgress.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TrainJobProgress>): TrainJobProgress {
+    const message = createBaseTrainJobProgress();
+    message.searchId = object.searchId ?? "";
+    message.candidateId = object.candidateId ?? "";
+    message.jobId = object.jobId ?? "";
+    message.progress = (object.progress !== undefined && object.progress !== null)
+      ? TrainProgress.fromPartial(object.progress)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTrainJobCancel(): TrainJobCancel {
+  return { jobId: "", reason: "" };
+}
+
+export const TrainJobCancel: MessageFns<TrainJobCancel> = {
+  encode(message: TrainJobCancel, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TrainJobCancel {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTrainJobCancel();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TrainJobCancel {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: TrainJobCancel): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TrainJobCancel>): TrainJobCancel {
+    return TrainJobCancel.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TrainJobCancel>): TrainJobCancel {
+    const message = createBaseTrainJobCancel();
+    message.jobId = object.jobId ?? "";
+    message.reason = object.reason ?? "";
     return message;
   },
 };
