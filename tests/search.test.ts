@@ -5,6 +5,12 @@
 import { architectureFromWire } from '@sm-nas/arch/wire';
 import { connectBus, trainJobCancel, trainJobProgress } from '@sm-nas/bus';
 import { common, controller } from '@sm-nas/proto';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { ClientError, Status } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quiet, startSearchMesh, SUCCEEDED, tinySpec, type SearchMesh } from './fixtures/search-mesh.js';
@@ -131,6 +137,46 @@ describe('a two-stage search over NATS', () => {
     } finally {
       await sub.drain();
       await bus.close();
+    }
+  }, 900_000);
+
+  it('runs with a suggestion service written in Python (generated from proto/), named by address', async () => {
+    // tests/python/suggestion_server.py, the suggestion helper's, from Debian's protoc and python3-grpcio.
+    const here = fileURLToPath(new URL('.', import.meta.url));
+    const genDir = mkdtempSync(join(tmpdir(), 'sm-nas-py-search-'));
+    let python: ChildProcess | undefined;
+    try {
+      execFileSync('bash', [join(here, 'python/gen.sh'), genDir], { stdio: 'pipe' });
+      const address = await new Promise<string>((resolve, reject) => {
+        const child = spawn('/usr/bin/python3', [join(here, 'python/suggestion_server.py'), genDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+        python = child;
+        let stderr = '';
+        child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          const m = /^PORT (\d+)$/.exec(line);
+          if (m) resolve(`127.0.0.1:${m[1]}`);
+        });
+        child.once('exit', (code) => reject(new Error(`suggestion_server.py exited with ${code}: ${stderr}`)));
+      });
+      const spec = tinySpec({
+        algorithm: { name: 'py_front_mutation', suggestionAddress: address, settings: { initial_samples: '2' } },
+        structural: { maxCandidates: 2, populationSize: 2, paretoModels: 1 },
+        modular: { maxCandidates: 1, populationSize: 1, paretoModels: 0 },
+        initialArchitectures: [],
+      });
+      await mesh.client.createSearch({ spec, searchId: 'python' });
+      for await (const _ of mesh.client.watchSearch({ searchId: 'python', afterSequence: 0 })) void _;
+      const search = (await mesh.client.getSearch({ searchId: 'python' })).search!;
+      expect(search.failureReason).toBe('');
+      expect(search.state).toBe(SUCCEEDED);
+      const { candidates } = await mesh.client.listCandidates({ searchId: 'python', stage: 0, pageSize: 0, pageToken: '' });
+      expect(candidates.map((c) => c.stage)).toEqual([STRUCTURAL, STRUCTURAL, MODULAR]);
+      for (const c of candidates) expect(c.state).toBe(CandidateState.CANDIDATE_STATE_SUCCEEDED);
+      // All came from the Python service (its origins, repaired into the spec's constraints or not).
+      for (const c of candidates) expect(c.origin).toMatch(/^(sample|mutate)(\+repaired)?$/);
+    } finally {
+      python?.kill('SIGTERM');
+      rmSync(genDir, { recursive: true, force: true });
     }
   }, 900_000);
 });
