@@ -53,7 +53,7 @@ export interface LocalMeshOptions {
   env?: Record<string, string>;
 }
 
-async function waitServing(address: string, service: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
+async function waitServing(address: string, service: string, child: ChildProcess, timeoutMs = 180_000): Promise<void> {
   const channel = createChannel(address);
   const client = createClient(HealthDefinition, channel);
   const deadline = Date.now() + timeoutMs;

@@ -218,6 +218,7 @@ export class SearchRunner {
       const round = this.suggestionRounds++;
       // Some suggestions will be duplicates (more so once repaired into constraints): ask for more than needed.
       const count = Math.min(64, (want - accepted.length) * (hasConstraints(r.spec.constraints) ? 4 : 2));
+      // Any failure is retried for a while: a suggestion service's own calls time out under load.
       const response = await withRetry(
         () =>
           client.getSuggestions({
@@ -229,7 +230,7 @@ export class SearchRunner {
             seed: mixSeed(r.spec.seed, r.candidates.size, round),
             searchspaceAddress: this.deps.searchspaceAddress,
           }),
-        { signal: this.abort.signal, onRetry: (err, attempt) => attempt % 10 === 1 && this.deps.log(`search ${r.id}: suggestion service: ${err instanceof Error ? err.message : String(err)}; retrying`) },
+        { signal: this.abort.signal, maxMs: 5 * 60_000, retryAll: true, onRetry: (err, attempt) => attempt % 10 === 1 && this.deps.log(`search ${r.id}: suggestion service: ${err instanceof Error ? err.message : String(err)}; retrying`) },
       );
       for (const s of response.suggestions) consider(s.architecture, s.parentIds, s.origin || 'suggestion');
     }

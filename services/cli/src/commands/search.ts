@@ -12,10 +12,12 @@ import type { LocalMesh } from '../mesh.js';
 
 export const SEARCH_USAGE = `sm-nas search [--structural N] [--modular N] [--minutes M] [--parallelism N] [--algorithm NAME]
                  [--seed N] [--out DIR] [--data-dir DIR] [--nats URL] [--addr HOST:PORT]
+                 [--steps N] [--batch N] [--images N]
   A two-stage search (structural: accuracy vs latency measured here; modular: accuracy vs FLOPs on
   the structural Pareto models) on the built-in dataset at the demo fidelity. Writes pareto.json,
   candidates.jsonl, report.html and winners/ (IR + weights) to --out (default DATA_DIR/results/ID).
-  --nats URL: the services join that nats-server instead of a new one; --addr: use that controller.`;
+  --nats URL: the services join that nats-server instead of a new one; --addr: use that controller.
+  --steps, --batch, --images: a lower fidelity than the demo's, for a quick look.`;
 
 export interface SearchOptions {
   structural?: string;
@@ -27,6 +29,10 @@ export interface SearchOptions {
   out?: string;
   nats?: string;
   addr?: string;
+  /** Overrides of the demo fidelity, for quick runs (smoke tests). */
+  steps?: string;
+  batch?: string;
+  images?: string;
   dataDir: string;
 }
 
@@ -66,9 +72,9 @@ export function demoSearchSpec(options: SearchOptions, hardwareClass: string): c
   return controller.SearchSpec.fromPartial({
     displayName: 'sm-nas search (demo)',
     hardwareClass,
-    dataset: { source: { $case: 'builtin', value: DEMO.dataset } },
-    schedule: { batchSize: DEMO.batchSize, learningRate: DEMO.learningRate, weightDecay: DEMO.weightDecay, seed: 0 },
-    fidelity: { inputScale: DEMO.inputScale, widthMultiplier: DEMO.widthMultiplier, maxSteps: DEMO.maxSteps },
+    dataset: { source: { $case: 'builtin', value: { ...DEMO.dataset, trainImages: count(options.images, '--images', DEMO.dataset.trainImages) } } },
+    schedule: { batchSize: count(options.batch, '--batch', DEMO.batchSize), learningRate: DEMO.learningRate, weightDecay: DEMO.weightDecay, seed: 0 },
+    fidelity: { inputScale: DEMO.inputScale, widthMultiplier: DEMO.widthMultiplier, maxSteps: count(options.steps, '--steps', DEMO.maxSteps) },
     algorithm: { name: options.algorithm ?? 'evolution' },
     structural: { maxCandidates: count(options.structural, '--structural', 14), populationSize: 8, paretoModels: 3 },
     modular: { maxCandidates: count(options.modular, '--modular', 10), populationSize: 6 },
