@@ -366,8 +366,8 @@ def main():
     p.add_argument('--adam-eps', type=float, default=1e-8)
     p.add_argument('--warmup-steps', type=int, default=100, help='linear warm-up from lr * 0.001')
     p.add_argument('--grad-clip', type=float, default=35.0, help='global L2 norm; 0 disables')
-    p.add_argument('--anchor-scale', type=float, default=OCTAVE_BASE_SCALE,
-                   help='anchor octave base scale (mmdetection 4; run.ts passes the one the trainer fits to the data)')
+    p.add_argument('--anchor-scale', type=float, default=None,
+                   help='anchor octave base scale (default: mmdetection\'s 4; run.ts passes the one the trainer fits to the data)')
     p.add_argument('--fpn-channels', type=int, default=64)
     p.add_argument('--head-channels', type=int, default=None, help='default: --fpn-channels')
     p.add_argument('--no-flip', action='store_true')
@@ -376,8 +376,8 @@ def main():
     p.add_argument('--eval-batch', type=int, default=16)
     p.add_argument('--log-every', type=float, default=10.0, help='seconds between progress lines')
     args = p.parse_args()
-    global OCTAVE_BASE_SCALE
-    OCTAVE_BASE_SCALE = args.anchor_scale
+    if args.anchor_scale is not None:
+        globals()['OCTAVE_BASE_SCALE'] = args.anchor_scale  # read by the anchor generator
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
