@@ -5,6 +5,8 @@
 // WatchSearch, and writes the results folder (see report.ts).
 import { resolve } from 'node:path';
 import { common, controller, profiler } from '@sm-nas/proto';
+// The subpath, not the package root: the root loads tfjs, which every CLI start would pay for.
+import { DEMO_FIDELITY } from '@sm-nas/trainer/demo-fidelity';
 import { createChannel, createClient } from 'nice-grpc';
 import { UsageError } from '../arch-arg.js';
 import { writeResults } from '../report.js';
@@ -38,17 +40,11 @@ export interface SearchOptions {
 
 const { BackboneKind, HeadKind, NeckKind, RpnKind } = common;
 
-// PROVISIONAL until @sm-nas/trainer exports DEMO_FIDELITY (the learning helper's choice, backed by
-// the rank-fidelity benchmark): the values it proposes, here so the search runs meanwhile.
-const DEMO = {
-  dataset: { seed: 0, trainImages: 2000, valImages: 200, imageSizePx: 64 },
-  inputScale: 1 / 8,
-  widthMultiplier: 0.25,
-  batchSize: 16,
-  learningRate: 2e-3,
-  weightDecay: 1e-4,
-  maxSteps: 100,
-} as const;
+// The demo fidelity lives in one place, @sm-nas/trainer (backed by bench/rank-fidelity.ts). The wire's
+// built-in dataset takes its seed, split sizes and image side; the preset stays the trainer's default.
+const DEMO = DEMO_FIDELITY;
+const { seed, trainImages, valImages, imageSizePx } = DEMO.dataset;
+const DEMO_DATASET = { seed, trainImages, valImages, imageSizePx };
 
 /** The hand-made baseline that is in the demo's space: RetinaNet-ResNet-18-FPN (P3-P6) at 512x512. */
 export function retinaNetResNet18Baseline(): common.Architecture {
@@ -72,7 +68,7 @@ export function demoSearchSpec(options: SearchOptions, hardwareClass: string): c
   return controller.SearchSpec.fromPartial({
     displayName: 'sm-nas search (demo)',
     hardwareClass,
-    dataset: { source: { $case: 'builtin', value: { ...DEMO.dataset, trainImages: count(options.images, '--images', DEMO.dataset.trainImages) } } },
+    dataset: { source: { $case: 'builtin', value: { ...DEMO_DATASET, trainImages: count(options.images, '--images', DEMO_DATASET.trainImages) } } },
     schedule: { batchSize: count(options.batch, '--batch', DEMO.batchSize), learningRate: DEMO.learningRate, weightDecay: DEMO.weightDecay, seed: 0 },
     fidelity: { inputScale: DEMO.inputScale, widthMultiplier: DEMO.widthMultiplier, maxSteps: count(options.steps, '--steps', DEMO.maxSteps) },
     algorithm: { name: options.algorithm ?? 'evolution' },
