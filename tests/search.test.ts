@@ -114,7 +114,7 @@ describe('a two-stage search over NATS', () => {
     });
     try {
       const spec = tinySpec({
-        schedule: { init: 0, pretrainedWeightsPath: '', batchSize: 2, learningRate: 1e-3, weightDecay: 0, seed: 1, evalEverySteps: 1 },
+        schedule: { init: 0, pretrainedWeightsPath: '', batchSize: 2, learningRate: 1e-3, weightDecay: 0, seed: 1, evalEverySteps: 1, lrSchedule: 0 },
         fidelity: { inputScale: 0.125, widthMultiplier: 0.125, maxSteps: 4, maxSeconds: 0 },
         structural: { maxCandidates: 2, populationSize: 2, paretoModels: 1 },
         modular: { maxCandidates: 0, populationSize: 0, paretoModels: 0 },

@@ -38,6 +38,13 @@ export const STANDARDIZE_BACKWARD_ARGS = 8;
 export const SumArg = { X: 0, Y: 1, OUTER: 2, MID: 3, INNER: 4, SCALE: 5 } as const;
 export const SUM_ARGS = 6;
 
+/**
+ * Slots of roiAlignForward (X = x [N, H, W, C], Y = y [R, SIZE, SIZE, C]) and roiAlignBackward
+ * (X = dy, Y = dx); ROIS = rois [R, 5] (batch index, x1, y1, x2, y2 in input pixels).
+ */
+export const RoiAlignArg = { X: 0, ROIS: 1, Y: 2, N: 3, H: 4, W: 5, C: 6, R: 7, SIZE: 8, SAMPLING: 9, SCALE: 10, ALIGNED: 11 } as const;
+export const ROI_ALIGN_ARGS = 12;
+
 /** Fused activation of the forward convolution. */
 export const ConvActivation = { none: 0, relu: 1, relu6: 2 } as const;
 
@@ -63,6 +70,10 @@ export interface OneDnn {
   standardizeBackward(heap: Uint8Array, args: Float64Array): void;
   /** y[Y] = SCALE * the sum of x[X] over its middle axis (Sum / Mean over non-innermost axes). */
   sumMiddle(heap: Uint8Array, args: Float64Array): void;
+  /** RoIAlign (mmcv, average pooling) of x[X] at rois[ROIS] into y[Y]. */
+  roiAlignForward(heap: Uint8Array, args: Float64Array): void;
+  /** Its gradient: dx[Y] (overwritten) from dy[X] and rois[ROIS]. */
+  roiAlignBackward(heap: Uint8Array, args: Float64Array): void;
   /** OpenMP threads oneDNN runs on. */
   setThreads(n: number): void;
   threads(): number;

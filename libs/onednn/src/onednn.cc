@@ -17,6 +17,7 @@
 #include <omp.h>
 
 #include "norm.h"
+#include "roi_align.h"
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -322,6 +323,8 @@ napi_value init(napi_env env, napi_value exports) {
       {"standardizeForward", nullptr, norm<standardizeForward, WF_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"standardizeBackward", nullptr, norm<standardizeBackward, WB_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sumMiddle", nullptr, norm<sumMiddle, S_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"roiAlignForward", nullptr, norm<roiAlignForward, RA_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"roiAlignBackward", nullptr, norm<roiAlignBackward, RA_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, setThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"cachedPrimitives", nullptr, cachedPrimitives, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

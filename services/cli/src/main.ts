@@ -44,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
       width: { type: 'string' },
       batch: { type: 'string' },
       lr: { type: 'string' },
+      schedule: { type: 'string' },
       images: { type: 'string' },
       pretrained: { type: 'string' },
       iterations: { type: 'string' },

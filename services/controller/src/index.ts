@@ -8,7 +8,7 @@ export { Controller, type ControllerOptions } from './controller.js';
 export { controllerService } from './server.js';
 export { ServiceClients, withRetry, isTransient } from './clients.js';
 export { DEFAULT_PROFILE_SETTINGS, trainJobId } from './evaluate.js';
-export { dominates, objectivesOf, paretoFront, type Objectives } from './pareto.js';
+export { objectivesOf, paretoFront, type Objectives } from './pareto.js';
 export { stageName } from './runner.js';
 export { allowedBy, hasConstraints, repairInto } from './constraints.js';
 

@@ -68,6 +68,10 @@ export function trainJobFromRequest(request: trainer.TrainRequest, checkpointDir
     throw new InvalidArgumentError('schedule.init', `unknown value ${schedule.init}`);
   }
   const init = schedule.init === trainer.InitMode.INIT_MODE_PRETRAINED ? 'pretrained' : 'scratch';
+  if (schedule.lrSchedule === trainer.LrSchedule.UNRECOGNIZED || schedule.lrSchedule < 0 || schedule.lrSchedule > 2) {
+    throw new InvalidArgumentError('schedule.lr_schedule', `unknown value ${schedule.lrSchedule}`);
+  }
+  const lrSchedule = schedule.lrSchedule === trainer.LrSchedule.LR_SCHEDULE_COSINE ? 'cosine' : 'constant';
   if (init === 'pretrained' && !schedule.pretrainedWeightsPath) {
     throw new InvalidArgumentError('schedule.pretrained_weights_path', 'required when schedule.init is INIT_MODE_PRETRAINED');
   }
@@ -76,6 +80,9 @@ export function trainJobFromRequest(request: trainer.TrainRequest, checkpointDir
   const maxSeconds = inRange('fidelity.max_seconds', fidelity?.maxSeconds ?? 0, 0, 7 * 24 * 3600);
   if (maxSteps === 0 && maxSeconds === 0) {
     throw new InvalidArgumentError('fidelity.max_steps', 'set fidelity.max_steps or fidelity.max_seconds: a training run needs a budget');
+  }
+  if (lrSchedule === 'cosine' && maxSteps === 0) {
+    throw new InvalidArgumentError('schedule.lr_schedule', 'LR_SCHEDULE_COSINE decays to 0 at fidelity.max_steps: set fidelity.max_steps');
   }
   return {
     jobId,
@@ -88,6 +95,7 @@ export function trainJobFromRequest(request: trainer.TrainRequest, checkpointDir
     weightDecay: inRange('schedule.weight_decay', schedule.weightDecay, 0, 1),
     seed: schedule.seed,
     evalEverySteps: schedule.evalEverySteps,
+    lrSchedule,
     inputScale: inRange('fidelity.input_scale', fidelity?.inputScale || 1, 0, LIMITS.inputScale.max, true),
     widthMultiplier: inRange('fidelity.width_multiplier', fidelity?.widthMultiplier || 1, 0, LIMITS.widthMultiplier.max, true),
     maxSteps,

@@ -25,6 +25,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { CONV_ARGS, ConvActivation, ConvArg, SUM_ARGS, SumArg, loadOneDnn, type OneDnn } from '@sm-nas/onednn';
 import { normKernelFuncs } from './norm-native.js';
+import { roiAlignKernelFuncs } from './roi-align-native.js';
 
 /** The parts of tfjs-backend-wasm's BackendWasm these kernels use. */
 interface WasmBackend {
@@ -76,8 +77,12 @@ export function registerNativeKernels(threads: number, env: Record<string, strin
   }
   // The norms and grouped convolutions are new kernels (nothing to fall back to): ../norm.ts and
   // ../grouped-conv.ts compose tfjs ops without them.
-  normConfigs = Object.entries({ ...normKernelFuncs(dnn), ...groupedKernelFuncs(dnn) }).map(([kernelName, kernelFunc]) => ({ kernelName, backendName: 'wasm', kernelFunc }));
-  for (const config of normConfigs) registerKernel(config);
+  // RoIAlign replaces the JS kernel that ./roi-align.ts registers for any backend on first use.
+  normConfigs = Object.entries({ ...normKernelFuncs(dnn), ...groupedKernelFuncs(dnn), ...roiAlignKernelFuncs(dnn) }).map(([kernelName, kernelFunc]) => ({ kernelName, backendName: 'wasm', kernelFunc }));
+  for (const config of normConfigs) {
+    if (getKernel(config.kernelName, 'wasm')) unregisterKernel(config.kernelName, 'wasm');
+    registerKernel(config);
+  }
   return (status = { active: true, library: `oneDNN ${dnn.version}`, threads: dnn.threads() });
 }
 

@@ -4,7 +4,7 @@
 // two-stage search on the built-in dataset at the demo fidelity, shows its progress from
 // WatchSearch, and writes the results folder (see report.ts).
 import { resolve } from 'node:path';
-import { common, controller, profiler } from '@sm-nas/proto';
+import { common, controller, profiler, trainer } from '@sm-nas/proto';
 // The subpath, not the package root: the root loads tfjs, which every CLI start would pay for.
 import { DEMO_FIDELITY } from '@sm-nas/trainer/demo-fidelity';
 import { createChannel, createClient } from 'nice-grpc';
@@ -46,15 +46,27 @@ const DEMO = DEMO_FIDELITY;
 const { seed, trainImages, valImages, imageSizePx } = DEMO.dataset;
 const DEMO_DATASET = { seed, trainImages, valImages, imageSizePx };
 
-/** The hand-made baseline that is in the demo's space: RetinaNet-ResNet-18-FPN (P3-P6) at 512x512. */
-export function retinaNetResNet18Baseline(): common.Architecture {
-  return {
-    backbone: { kind: BackboneKind.BACKBONE_KIND_RESNET18, baseChannels: 64, blocks: '11-21-21-21' },
-    neck: { kind: NeckKind.NECK_KIND_FPN, startLevel: 3, endLevel: 6, channels: 256 },
-    rpn: RpnKind.RPN_KIND_NONE,
-    head: { kind: HeadKind.HEAD_KIND_RETINANET, stages: 0, channels: 256 },
-    input: { widthPx: 512, heightPx: 512 },
-  };
+/** The hand-made baselines that are in the demo's space (issue 6): RetinaNet-ResNet-18-FPN (P3-P6) and
+ * Faster R-CNN-ResNet-18-FPN (P2-P6, as torchvision's), both at 512x512. */
+export function demoBaselines(): common.Architecture[] {
+  const backbone = { kind: BackboneKind.BACKBONE_KIND_RESNET18, baseChannels: 64, blocks: '11-21-21-21' };
+  const input = { widthPx: 512, heightPx: 512 };
+  return [
+    {
+      backbone,
+      neck: { kind: NeckKind.NECK_KIND_FPN, startLevel: 3, endLevel: 6, channels: 256 },
+      rpn: RpnKind.RPN_KIND_NONE,
+      head: { kind: HeadKind.HEAD_KIND_RETINANET, stages: 0, channels: 256 },
+      input,
+    },
+    {
+      backbone,
+      neck: { kind: NeckKind.NECK_KIND_FPN, startLevel: 2, endLevel: 6, channels: 256 },
+      rpn: RpnKind.RPN_KIND_RPN,
+      head: { kind: HeadKind.HEAD_KIND_FASTER_RCNN, stages: 0, channels: 256 },
+      input,
+    },
+  ];
 }
 
 function count(text: string | undefined, flag: string, fallback: number): number {
@@ -69,7 +81,13 @@ export function demoSearchSpec(options: SearchOptions, hardwareClass: string): c
     displayName: 'sm-nas search (demo)',
     hardwareClass,
     dataset: { source: { $case: 'builtin', value: { ...DEMO_DATASET, trainImages: count(options.images, '--images', DEMO_DATASET.trainImages) } } },
-    schedule: { batchSize: count(options.batch, '--batch', DEMO.batchSize), learningRate: DEMO.learningRate, weightDecay: DEMO.weightDecay, seed: 0 },
+    schedule: {
+      batchSize: count(options.batch, '--batch', DEMO.batchSize),
+      learningRate: DEMO.learningRate,
+      weightDecay: DEMO.weightDecay,
+      lrSchedule: DEMO.lrSchedule === 'cosine' ? trainer.LrSchedule.LR_SCHEDULE_COSINE : trainer.LrSchedule.LR_SCHEDULE_CONSTANT,
+      seed: 0,
+    },
     fidelity: { inputScale: DEMO.inputScale, widthMultiplier: DEMO.widthMultiplier, maxSteps: count(options.steps, '--steps', DEMO.maxSteps) },
     algorithm: { name: options.algorithm ?? 'evolution' },
     structural: { maxCandidates: count(options.structural, '--structural', 14), populationSize: 8, paretoModels: 3 },
@@ -77,14 +95,14 @@ export function demoSearchSpec(options: SearchOptions, hardwareClass: string): c
     budget: { maxWallSeconds: count(options.minutes, '--minutes', 18) * 60 },
     parallelism: count(options.parallelism, '--parallelism', 2),
     seed: count(options.seed, '--seed', 1),
-    // What trains and profiles in seconds on 2 CPU cores: one-stage heads (the trainer builds only
-    // those until the two-stage heads land), the smallest input, the four lighter backbones.
+    // What trains and profiles in seconds on 2 CPU cores: the smallest input, the four lighter
+    // backbones; every head (one-stage RetinaNet, Faster R-CNN, Cascade R-CNN).
     constraints: {
-      heads: [HeadKind.HEAD_KIND_RETINANET],
+      heads: [HeadKind.HEAD_KIND_RETINANET, HeadKind.HEAD_KIND_FASTER_RCNN, HeadKind.HEAD_KIND_CASCADE_RCNN],
       backbones: [BackboneKind.BACKBONE_KIND_RESNET18, BackboneKind.BACKBONE_KIND_RESNET34, BackboneKind.BACKBONE_KIND_RESNET50, BackboneKind.BACKBONE_KIND_MOBILENET_V2],
       inputs: [{ widthPx: 512, heightPx: 512 }],
     },
-    initialArchitectures: [retinaNetResNet18Baseline()],
+    initialArchitectures: demoBaselines(),
   });
 }
 

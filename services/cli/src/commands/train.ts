@@ -4,7 +4,7 @@ import { readArchitectureArg, UsageError } from '../arch-arg.js';
 import { withClient, type ServiceTarget } from '../client.js';
 
 export const TRAIN_USAGE = `sm-nas train ARCH [--steps N] [--seconds S] [--input-scale F] [--width F] [--batch N]
-                [--lr F] [--seed N] [--images N] [--pretrained FILE] [--addr HOST:PORT] [--json]
+                [--lr F] [--schedule constant|cosine] [--seed N] [--images N] [--pretrained FILE] [--addr HOST:PORT] [--json]
   Trains ARCH from scratch (or from a torchvision-named safetensors backbone) on the built-in
   dataset at a proxy fidelity and prints the COCO metrics of the validation split.`;
 
@@ -15,6 +15,7 @@ export interface TrainOptions {
   width?: string;
   batch?: string;
   lr?: string;
+  schedule?: string;
   seed?: string;
   images?: string;
   pretrained?: string;
@@ -36,8 +37,15 @@ function num(text: string | undefined, flag: string, fallback: number): number {
   return value;
 }
 
+const LR_SCHEDULES: Record<string, trainer.LrSchedule> = {
+  constant: trainer.LrSchedule.LR_SCHEDULE_CONSTANT,
+  cosine: trainer.LrSchedule.LR_SCHEDULE_COSINE,
+};
+
 export async function trainCommand(archText: string | undefined, options: TrainOptions, log: (line: string) => void): Promise<string> {
   const arch = readArchitectureArg(archText);
+  const lrSchedule = LR_SCHEDULES[options.schedule ?? 'constant'];
+  if (lrSchedule === undefined) throw new UsageError(`--schedule: one of ${Object.keys(LR_SCHEDULES).join(', ')}, got "${options.schedule}"`);
   const request: trainer.TrainRequest = {
     jobId: '',
     architecture: architectureToWire(arch),
@@ -47,6 +55,7 @@ export async function trainCommand(archText: string | undefined, options: TrainO
       pretrainedWeightsPath: options.pretrained ?? '',
       batchSize: num(options.batch, '--batch', 8),
       learningRate: num(options.lr, '--lr', 1e-3),
+      lrSchedule,
       weightDecay: 1e-4,
       seed: num(options.seed, '--seed', 0),
     }),

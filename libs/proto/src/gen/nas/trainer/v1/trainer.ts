@@ -56,6 +56,51 @@ export function initModeToJSON(object: InitMode): string {
   }
 }
 
+/** How the learning rate moves after the linear warm-up. */
+export enum LrSchedule {
+  /** LR_SCHEDULE_UNSPECIFIED - constant */
+  LR_SCHEDULE_UNSPECIFIED = 0,
+  LR_SCHEDULE_CONSTANT = 1,
+  /**
+   * LR_SCHEDULE_COSINE - Half a cosine from learning_rate down to 0 at fidelity.max_steps (needs a step budget). A short
+   * run gains most from the final decay, so a search's low-fidelity runs should end annealed.
+   */
+  LR_SCHEDULE_COSINE = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function lrScheduleFromJSON(object: any): LrSchedule {
+  switch (object) {
+    case 0:
+    case "LR_SCHEDULE_UNSPECIFIED":
+      return LrSchedule.LR_SCHEDULE_UNSPECIFIED;
+    case 1:
+    case "LR_SCHEDULE_CONSTANT":
+      return LrSchedule.LR_SCHEDULE_CONSTANT;
+    case 2:
+    case "LR_SCHEDULE_COSINE":
+      return LrSchedule.LR_SCHEDULE_COSINE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return LrSchedule.UNRECOGNIZED;
+  }
+}
+
+export function lrScheduleToJSON(object: LrSchedule): string {
+  switch (object) {
+    case LrSchedule.LR_SCHEDULE_UNSPECIFIED:
+      return "LR_SCHEDULE_UNSPECIFIED";
+    case LrSchedule.LR_SCHEDULE_CONSTANT:
+      return "LR_SCHEDULE_CONSTANT";
+    case LrSchedule.LR_SCHEDULE_COSINE:
+      return "LR_SCHEDULE_COSINE";
+    case LrSchedule.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum TrainStatus {
   TRAIN_STATUS_UNSPECIFIED = 0,
   TRAIN_STATUS_SUCCEEDED = 1,
@@ -131,6 +176,7 @@ export interface TrainSchedule {
   seed: number;
   /** Evaluate on the validation split every this many steps (0: only at the end). */
   evalEverySteps: number;
+  lrSchedule: LrSchedule;
 }
 
 export interface TrainRequest {
@@ -573,6 +619,7 @@ function createBaseTrainSchedule(): TrainSchedule {
     weightDecay: 0,
     seed: 0,
     evalEverySteps: 0,
+    lrSchedule: 0,
   };
 }
 
@@ -598,6 +645,9 @@ export const TrainSchedule: MessageFns<TrainSchedule> = {
     }
     if (message.evalEverySteps !== 0) {
       writer.uint32(56).uint32(message.evalEverySteps);
+    }
+    if (message.lrSchedule !== 0) {
+      writer.uint32(64).int32(message.lrSchedule);
     }
     return writer;
   },
@@ -671,6 +721,14 @@ export const TrainSchedule: MessageFns<TrainSchedule> = {
             message.evalEverySteps = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.lrSchedule = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -712,6 +770,11 @@ export const TrainSchedule: MessageFns<TrainSchedule> = {
         : isSet(object.eval_every_steps)
         ? globalThis.Number(object.eval_every_steps)
         : 0,
+      lrSchedule: isSet(object.lrSchedule)
+        ? lrScheduleFromJSON(object.lrSchedule)
+        : isSet(object.lr_schedule)
+        ? lrScheduleFromJSON(object.lr_schedule)
+        : 0,
     };
   },
 
@@ -738,6 +801,9 @@ export const TrainSchedule: MessageFns<TrainSchedule> = {
     if (message.evalEverySteps !== 0) {
       obj.evalEverySteps = Math.round(message.evalEverySteps);
     }
+    if (message.lrSchedule !== 0) {
+      obj.lrSchedule = lrScheduleToJSON(message.lrSchedule);
+    }
     return obj;
   },
 
@@ -753,6 +819,7 @@ export const TrainSchedule: MessageFns<TrainSchedule> = {
     message.weightDecay = object.weightDecay ?? 0;
     message.seed = object.seed ?? 0;
     message.evalEverySteps = object.evalEverySteps ?? 0;
+    message.lrSchedule = object.lrSchedule ?? 0;
     return message;
   },
 };

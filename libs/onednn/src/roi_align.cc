@@ -1,0 +1,146 @@
+// RoIAlign forward and backward on NHWC float32 tensors in the wasm heap (roi_align.h): the same
+// sample points and weights as libs/tfjs-runtime's JS kernel (mmcv roi_align, average pooling), with
+// the channel loop vectorised and the RoIs (forward) or channel blocks (backward) over the threads.
+#include "roi_align.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+struct Corner {
+  int64_t offset;  // pixel index n*H*W + y*W + x
+  float weight;
+};
+
+struct Geometry {
+  int64_t n, h, w, c, rois, size, sampling;
+  float scale;
+  bool aligned;
+};
+
+Geometry geometryOf(const double* args) {
+  auto at = [&](RoiAlignArg a) { return static_cast<int64_t>(args[a]); };
+  return {at(RA_N), at(RA_H), at(RA_W), at(RA_C), at(RA_R), at(RA_SIZE), at(RA_SAMPLING), static_cast<float>(args[RA_SCALE]), args[RA_ALIGNED] != 0};
+}
+
+// The corners of every sample of bin (i, j) of RoI r, appended to `out` (cleared first).
+void binCorners(const Geometry& g, const float* roi, int64_t i, int64_t j, std::vector<Corner>& out) {
+  out.clear();
+  const float nf = roi[0];
+  const int64_t n = static_cast<int64_t>(nf);
+  if (!(nf == std::floor(nf)) || n < 0 || n >= g.n) return;
+  const float shift = g.aligned ? 0.5f : 0.0f;
+  const float x1 = roi[1] * g.scale - shift;
+  const float y1 = roi[2] * g.scale - shift;
+  float rw = roi[3] * g.scale - shift - x1;
+  float rh = roi[4] * g.scale - shift - y1;
+  if (!g.aligned) {
+    rw = std::max(rw, 1.0f);
+    rh = std::max(rh, 1.0f);
+  }
+  const float bw = rw / g.size;
+  const float bh = rh / g.size;
+  const int64_t gh = g.sampling > 0 ? g.sampling : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(rh / g.size)));
+  const int64_t gw = g.sampling > 0 ? g.sampling : std::max<int64_t>(1, static_cast<int64_t>(std::ceil(rw / g.size)));
+  const float inv = 1.0f / static_cast<float>(gh * gw);
+  const int64_t base = n * g.h * g.w;
+  for (int64_t iy = 0; iy < gh; iy++) {
+    float y = y1 + i * bh + ((iy + 0.5f) * bh) / gh;
+    if (y < -1 || y > g.h) continue;
+    if (y <= 0) y = 0;
+    int64_t y0 = static_cast<int64_t>(std::floor(y)), y1i;
+    if (y0 >= g.h - 1) {
+      y0 = y1i = g.h - 1;
+      y = static_cast<float>(y0);
+    } else {
+      y1i = y0 + 1;
+    }
+    const float ly = y - y0, hy = 1 - ly;
+    for (int64_t ix = 0; ix < gw; ix++) {
+      float x = x1 + j * bw + ((ix + 0.5f) * bw) / gw;
+      if (x < -1 || x > g.w) continue;
+      if (x <= 0) x = 0;
+      int64_t x0 = static_cast<int64_t>(std::floor(x)), x1i;
+      if (x0 >= g.w - 1) {
+        x0 = x1i = g.w - 1;
+        x = static_cast<float>(x0);
+      } else {
+        x1i = x0 + 1;
+      }
+      const float lx = x - x0, hx = 1 - lx;
+      out.push_back({base + y0 * g.w + x0, hy * hx * inv});
+      out.push_back({base + y0 * g.w + x1i, hy * lx * inv});
+      out.push_back({base + y1i * g.w + x0, ly * hx * inv});
+      out.push_back({base + y1i * g.w + x1i, ly * lx * inv});
+    }
+  }
+}
+
+}  // namespace
+
+void roiAlignForward(float* heap, const double* args) {
+  const Geometry g = geometryOf(args);
+  const float* x = heap + static_cast<int64_t>(args[RA_X]);
+  const float* rois = heap + static_cast<int64_t>(args[RA_ROIS]);
+  float* y = heap + static_cast<int64_t>(args[RA_Y]);
+  const int64_t c = g.c;
+#pragma omp parallel if (g.rois * g.size * g.size * c >= 32768)
+  {
+    std::vector<Corner> corners;
+#pragma omp for schedule(dynamic, 8)
+    for (int64_t r = 0; r < g.rois; r++) {
+      for (int64_t i = 0; i < g.size; i++) {
+        for (int64_t j = 0; j < g.size; j++) {
+          float* out = y + ((r * g.size + i) * g.size + j) * c;
+          std::memset(out, 0, sizeof(float) * c);
+          binCorners(g, rois + 5 * r, i, j, corners);
+          for (const Corner& k : corners) {
+            if (k.weight == 0) continue;
+            const float wt = k.weight;
+            const float* src = x + k.offset * c;
+#pragma omp simd
+            for (int64_t ch = 0; ch < c; ch++) out[ch] += wt * src[ch];
+          }
+        }
+      }
+    }
+  }
+}
+
+void roiAlignBackward(float* heap, const double* args) {
+  const Geometry g = geometryOf(args);
+  const float* dy = heap + static_cast<int64_t>(args[RA_X]);
+  const float* rois = heap + static_cast<int64_t>(args[RA_ROIS]);
+  float* dx = heap + static_cast<int64_t>(args[RA_Y]);
+  const int64_t c = g.c;
+  std::memset(dx, 0, sizeof(float) * g.n * g.h * g.w * c);
+  // Scatter-add: threads own disjoint channel ranges (no two write the same float).
+  const int64_t threads = omp_get_max_threads();
+  const int64_t parts = (c >= 16 && g.rois * g.size * g.size * c >= 32768) ? std::min<int64_t>(threads, c / 8) : 1;
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+  for (int64_t part = 0; part < parts; part++) {
+    const int64_t c0 = c * part / parts, c1 = c * (part + 1) / parts;
+    std::vector<Corner> corners;
+    for (int64_t r = 0; r < g.rois; r++) {
+      for (int64_t i = 0; i < g.size; i++) {
+        for (int64_t j = 0; j < g.size; j++) {
+          const float* d = dy + ((r * g.size + i) * g.size + j) * c;
+          binCorners(g, rois + 5 * r, i, j, corners);
+          for (const Corner& k : corners) {
+            if (k.weight == 0) continue;
+            const float wt = k.weight;
+            float* dst = dx + k.offset * c;
+#pragma omp simd
+            for (int64_t ch = c0; ch < c1; ch++) dst[ch] += wt * d[ch];
+          }
+        }
+      }
+    }
+  }
+}
