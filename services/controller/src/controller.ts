@@ -5,11 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { trace, type Tracer } from '@opentelemetry/api';
 import { ensurePipelineStreams, trainJobProgress, type Bus, type Subscription } from '@sm-nas/bus';
 import { common, controller, type events } from '@sm-nas/proto';
-import { DomainError, NotFoundError } from '@sm-nas/service-kit';
+import { DEFAULT_LIMITS, DomainError, LIMIT_ENV, NotFoundError } from '@sm-nas/service-kit';
 import type { ServiceClients } from './clients.js';
 import { Journal } from './journal.js';
 import { SearchRunner } from './runner.js';
-import { validateSpec, SEARCH_ID } from './spec.js';
+import { validateSpec, SEARCH_ID, type SearchLimits } from './spec.js';
 import { applyJournalEntry, applyTrainResult, frontOf, searchMessage, TERMINAL_SEARCH_STATES, type SearchRecord } from './state.js';
 
 const { SearchState } = controller;
@@ -20,6 +20,8 @@ export interface ControllerOptions {
   searchspaceAddress: string;
   tracer?: Tracer;
   logger?: { info(message: string): void; error(message: string): void };
+  /** SM_NAS_MAX_POPULATION, SM_NAS_MAX_INPUT_SIDE_PX, SM_NAS_MAX_CONCURRENT_SEARCHES; defaults otherwise. */
+  limits?: SearchLimits;
 }
 
 export class Controller {
@@ -91,8 +93,21 @@ export class Controller {
     return record;
   }
 
+  /**
+   * RESOURCE_EXHAUSTED when SM_NAS_MAX_CONCURRENT_SEARCHES searches are not finished (counted from
+   * the journal's state, so a restarted controller counts the same).
+   */
+  private admit(): void {
+    const limit = (this.options.limits ?? DEFAULT_LIMITS).maxConcurrentSearches;
+    const active = [...this.searches.values()].filter((s) => !TERMINAL_SEARCH_STATES.has(s.state)).length;
+    if (active >= limit) {
+      throw new DomainError('RESOURCE_EXHAUSTED', `searches: ${active} running, the limit is ${limit} (${LIMIT_ENV.maxConcurrentSearches}); retry when one ends or stop one`);
+    }
+  }
+
   async create(request: controller.CreateSearchRequest): Promise<controller.Search> {
-    const spec = await validateSpec(request.spec, this.options.clients);
+    this.admit();
+    const spec = await validateSpec(request.spec, this.options.clients, this.options.limits);
     if (request.searchId && !SEARCH_ID.test(request.searchId)) {
       throw new DomainError('INVALID_ARGUMENT', 'search_id: lowercase letters, digits and "-", starting with a letter, at most 63');
     }
@@ -116,6 +131,7 @@ export class Controller {
     if (record.state === SearchState.SEARCH_STATE_STOPPING) {
       throw new DomainError('FAILED_PRECONDITION', `search ${record.id} is stopping; resume it once it has stopped`);
     }
+    this.admit();
     if (request.budget) {
       await this.journal.append(
         { searchId: record.id, entry: { $case: 'budgetChanged', value: request.budget }, reason: '' },

@@ -46,7 +46,7 @@ await runMain(async () => {
     bus,
     security.clientTls ? channelCredentials(security.clientTls) : undefined,
   );
-  const ctl = new Controller({ bus, clients, searchspaceAddress: config.extra.SEARCHSPACE_ADDR, tracer: telemetry.tracer });
+  const ctl = new Controller({ bus, clients, searchspaceAddress: config.extra.SEARCHSPACE_ADDR, tracer: telemetry.tracer, limits });
   await ctl.start();
   const server = await startControllerServer({
     host: config.host,

@@ -5,7 +5,7 @@ import { validateArchitecture } from '@sm-nas/arch';
 import { architectureFromWire, withFieldPrefix } from '@sm-nas/arch/wire';
 import type { controller} from '@sm-nas/proto';
 import { common, trainer } from '@sm-nas/proto';
-import { DomainError, InvalidArgumentError } from '@sm-nas/service-kit';
+import { checkInputSize, checkLimit, DEFAULT_LIMITS, DomainError, InvalidArgumentError, LIMIT_ENV, type Limits } from '@sm-nas/service-kit';
 import { ClientError, Status } from 'nice-grpc';
 import { withRetry, type ServiceClients } from './clients.js';
 
@@ -17,8 +17,21 @@ function known(value: number, names: Record<number, string>, field: string): voi
   if (!(value in names) || value <= 0) throw new InvalidArgumentError(field, `unknown or unspecified value ${value}`);
 }
 
-export async function validateSpec(spec: controller.SearchSpec | undefined, clients: ServiceClients): Promise<controller.SearchSpec> {
+/** The operator's limits CreateSearch enforces (SM_NAS_MAX_*, libs/service-kit limits.ts). */
+export type SearchLimits = Pick<Limits, 'maxPopulation' | 'maxInputSidePx' | 'maxConcurrentSearches'>;
+
+export async function validateSpec(
+  spec: controller.SearchSpec | undefined,
+  clients: ServiceClients,
+  limits: SearchLimits = DEFAULT_LIMITS,
+): Promise<controller.SearchSpec> {
   if (!spec) throw new InvalidArgumentError('spec', 'required');
+  checkLimit('spec.structural.population_size', spec.structural?.populationSize ?? 0, limits.maxPopulation, LIMIT_ENV.maxPopulation);
+  checkLimit('spec.modular.population_size', spec.modular?.populationSize ?? 0, limits.maxPopulation, LIMIT_ENV.maxPopulation);
+  spec.constraints?.inputs.forEach((s, i) => checkInputSize(`spec.constraints.inputs[${i}]`, { width: s.widthPx, height: s.heightPx }, limits));
+  spec.initialArchitectures.forEach((a, i) => {
+    if (a.input) checkInputSize(`spec.initial_architectures[${i}].input`, { width: a.input.widthPx, height: a.input.heightPx }, limits);
+  });
   const structural = spec.structural?.maxCandidates ?? 0;
   const modular = spec.modular?.maxCandidates ?? 0;
   if (structural === 0 && modular === 0) {
