@@ -153,10 +153,17 @@ export class GraphExecutor {
           const inF = node.inFeatures;
           this.steps.push({
             out: last.id, inputs: node.inputs,
-            // A 1x1 convolution on [N, 1, 1, in]: the same multiply-adds as the matmul, but on the
-            // backend's convolution kernels (oneDNN, or XNNPACK) and their gradients; wasm's
-            // BatchMatMul gradients (transposed operands) run ~100x slower than its convolutions.
-            run: ([x]) => convolve(tf.reshape(x!, [x!.shape[0], 1, 1, inF]), tf.reshape(w, [1, 1, inF, out]), b ?? null, act, LINEAR_SPEC),
+            // A 1x1 convolution: the same multiply-adds as the matmul, but on the backend's
+            // convolution kernels (oneDNN, or XNNPACK) and their gradients; wasm's BatchMatMul
+            // gradients (transposed operands) run ~100x slower than its convolutions. The rows go
+            // along the width of one image ([1, 1, N, in]), not the batch ([N, 1, 1, in]): oneDNN's
+            // 1x1 kernel blocks over spatial positions, and a batch of 1x1 images ran the R-CNN head's
+            // fc1 (1000 RoIs, 12544 -> 1024) at ~5 GFLOP/s instead of a GEMM's speed.
+            run: ([x]) => {
+              const rows = x!.shape[0];
+              const y = convolve(tf.reshape(x!, [1, 1, rows, inF]), tf.reshape(w, [1, 1, inF, out]), b ?? null, act, LINEAR_SPEC);
+              return tf.reshape(y, [rows, 1, 1, out]);
+            },
           });
           break;
         }

@@ -9,6 +9,13 @@ export class Rng {
   constructor(seed: number) {
     this.s = (seed >>> 0) ^ 0x9e3779b9 || 1;
   }
+  /** The generator's position, to replay the same draws (e.g. the same sampled RoIs in a test). */
+  get state(): number {
+    return this.s;
+  }
+  set state(s: number) {
+    this.s = s >>> 0 || 1;
+  }
   /** Uniform integer in [0, n). */
   int(n: number): number {
     let s = this.s;

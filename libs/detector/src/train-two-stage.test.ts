@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKBONE_KINDS, RPN_HEAD_CHOICES, type BackboneKind, type Neck, type RpnHeadChoice } from '@sm-nas/arch';
 import { createDetector } from './detector.js';
+import type { TwoStage } from './two-stage.js';
 import { fixedBatch, fpn, testBackend, twoStageArch } from './testing.js';
 
 // Every two-stage pipeline of the space (RPN or guided anchoring x Faster R-CNN or Cascade R-CNN
@@ -52,17 +53,23 @@ describe('two-stage detectors over the space train', () => {
       numClasses: 3, norm: 'group_norm', fidelity: { inputScale: 1, widthMultiplier: 0.25 }, seed: 0,
       twoStage: { rcnn: { sampleNum: 32 }, proposals: { train: { maxPerImg: 32 } } },
     });
-    // mmdetection's Faster R-CNN optimiser (SGD, lr 0.02 at batch 16, momentum 0.9)
-    const opt = tf.train.momentum(0.01, 0.9);
-    const losses: number[] = [];
+    // The trainer's optimiser (Adam, lr 1e-3; services/trainer TRAIN_DEFAULTS). mmdetection's SGD
+    // (lr 0.01 here, momentum 0.9) without its 500-step warm-up overshoots on some pipelines
+    // (MobileNetV2 C4 Cascade x3 rose 3.29 -> 3.60). The loss samples anchors and RoIs at random:
+    // before and after are computed from the same sampler position, so the comparison measures the
+    // training, not the draw.
+    const opt = tf.train.adam(1e-3);
+    const rng = (det.head as TwoStage).rng;
+    const start = rng.state;
+    const lossNow = () => tf.tidy(() => det.loss(batch.images, batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! }))).total.dataSync()[0]!);
+    const before = lossNow();
     for (let i = 0; i < 4; i++) {
       const l = det.trainStep(opt, batch);
       expect(Number.isFinite(l.total)).toBe(true);
       expect(Object.keys(l.components)).toContain(`s${p.stages}_cls`);
-      losses.push(l.total);
     }
-    const after = tf.tidy(() => det.loss(batch.images, batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! }))).total.dataSync()[0]!);
-    expect(after).toBeLessThan(losses[0]!);
+    rng.state = start;
+    expect(lossNow()).toBeLessThan(before);
     opt.dispose();
     det.dispose();
   }, 300_000);

@@ -44,7 +44,8 @@ export function twoStageConfig(arch: Architecture, options: TwoStageOptions = {}
 export class TwoStage {
   readonly proposalNetwork: ProposalNetwork;
   readonly rcnn: RcnnHead;
-  private readonly rng: Rng;
+  /** Samples anchors and RoIs for the losses. */
+  readonly rng: Rng;
 
   constructor(arch: Architecture, graph: LayerGraph, private readonly executor: GraphExecutor, readonly config: TwoStageConfig, seed: number) {
     this.proposalNetwork = arch.rpn === 'guided_anchoring' ? new GaRpn(graph, config.gaRpn) : new Rpn(graph, config.rpn);

@@ -18,6 +18,42 @@ export interface SearchResults {
 
 const json = (v: unknown) => JSON.stringify(v, null, 2);
 
+export interface BaselineComparison {
+  candidateId: string;
+  canonical: string;
+  ap: number;
+  latencyMs: number;
+  /** Structural front members with AP >= and latency <= the baseline's, better in one. */
+  dominatedBy: { candidateId: string; canonical: string; ap: number; latencyMs: number }[];
+  onFront: boolean;
+}
+
+/**
+ * The hand-made baselines a search was seeded with (origin "initial") against the structural front,
+ * where latency is measured: which front members dominate each (issue 6 asks the front to dominate
+ * them at equal or lower latency).
+ */
+export function compareBaselines(candidates: readonly controller.Candidate[], structural: controller.ParetoFront): BaselineComparison[] {
+  const objectives = (c: controller.Candidate) =>
+    c.metrics?.accuracy && c.metrics.latency ? { ap: c.metrics.accuracy.ap, latencyMs: c.metrics.latency.latencyMsP50 } : undefined;
+  return candidates
+    .filter((c) => c.origin.startsWith('initial') && c.stage === common.SearchStage.SEARCH_STAGE_STRUCTURAL && objectives(c))
+    .map((b) => {
+      const o = objectives(b)!;
+      const dominatedBy = structural.candidates
+        .map((f) => ({ f, p: objectives(f) }))
+        .filter(({ f, p }) => f.candidateId !== b.candidateId && p && p.ap >= o.ap && p.latencyMs <= o.latencyMs && (p.ap > o.ap || p.latencyMs < o.latencyMs))
+        .map(({ f, p }) => ({ candidateId: f.candidateId, canonical: f.architecture?.canonical ?? '', ...p! }));
+      return {
+        candidateId: b.candidateId,
+        canonical: b.architecture?.canonical ?? '',
+        ...o,
+        dominatedBy,
+        onFront: structural.candidates.some((f) => f.candidateId === b.candidateId),
+      };
+    });
+}
+
 export async function writeResults(dir: string, r: SearchResults): Promise<string[]> {
   await mkdir(join(dir, 'winners'), { recursive: true });
   const written: string[] = [];
@@ -32,6 +68,7 @@ export async function writeResults(dir: string, r: SearchResults): Promise<strin
       structural: controller.ParetoFront.toJSON(r.structural),
       modular: r.modular ? controller.ParetoFront.toJSON(r.modular) : null,
       final: controller.ParetoFront.toJSON(r.final),
+      baselines: compareBaselines(r.candidates, r.structural),
     }),
   );
   await put('candidates.jsonl', r.candidates.map((c) => JSON.stringify(controller.Candidate.toJSON(c))).join('\n') + '\n');
@@ -127,6 +164,17 @@ function frontTable(front: controller.ParetoFront): string {
   return `<table><thead><tr><th>candidate</th><th>architecture</th><th>AP</th><th>AP50</th><th>latency p50 (ms)</th><th>GMACs</th><th>origin</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+function baselineSection(baselines: BaselineComparison[]): string {
+  if (baselines.length === 0) return '';
+  const items = baselines.map((b) => {
+    const what = b.dominatedBy.length
+      ? `dominated by ${b.dominatedBy.map((d) => `${escape(d.candidateId)} (AP ${d.ap.toFixed(3)}, ${d.latencyMs.toFixed(1)} ms)`).join(', ')}`
+      : b.onFront ? 'on the front itself (no candidate beats it at equal or lower latency)' : 'not dominated';
+    return `<li>${escape(b.candidateId)} <code>${escape(b.canonical)}</code>: AP ${b.ap.toFixed(3)}, ${b.latencyMs.toFixed(1)} ms; ${what}</li>`;
+  });
+  return `<h2>Hand-made baselines vs the structural front</h2><ul>${items.join('')}</ul>`;
+}
+
 export function reportHtml(r: SearchResults): string {
   const s = r.search;
   const f = s.spec?.fidelity;
@@ -148,6 +196,7 @@ ${scatter('Modular stage: accuracy vs FLOPs', 'multiply-adds', points(r, common.
 <h2>Structural Pareto front (hypervolume ${r.structural.hypervolume.toPrecision(4)})</h2>
 ${frontTable(r.structural)}
 ${r.modular ? `<h2>Modular Pareto front (hypervolume ${r.modular.hypervolume.toPrecision(4)})</h2>\n${frontTable(r.modular)}` : ''}
+${baselineSection(compareBaselines(r.candidates, r.structural))}
 ${failed.length ? `<h2>Failed candidates</h2><ul>${failed.map((c) => `<li>${escape(c.candidateId)} <code>${escape(c.architecture?.canonical ?? '')}</code>: ${escape(c.failureReason)}</li>`).join('')}</ul>` : ''}
 </body></html>
 `;

@@ -117,8 +117,9 @@ describe('RoIAlign kernel', () => {
   // With @sm-nas/onednn the wasm kernels are native (vectorised channels, RoIs and channel blocks
   // over threads): many RoIs of every size, 64 channels, both pixel models and sampling modes.
   it.each([
-    { samplingRatio: 0, aligned: true },
-    { samplingRatio: 2, aligned: false },
+    { samplingRatio: 0, aligned: true, outputSize: 7, spatialScale: 0.25 },
+    { samplingRatio: 2, aligned: false, outputSize: 7, spatialScale: 0.25 },
+    { samplingRatio: 0, aligned: true, outputSize: 14, spatialScale: 1 / 16 },
   ])('runs the same on wasm as on cpu at detector sizes (%o)', (mode) => {
     if (!wasm) return;
     const [n, h, w, c, r] = [3, 24, 20, 64, 300];
@@ -129,13 +130,14 @@ describe('RoIAlign kernel', () => {
       const bw = 2 + (u[4 * i + 2]! + 1) * 40, bh = 2 + (u[4 * i + 3]! + 1) * 40;
       rois.set([i % n, cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 5 * i);
     }
-    const a: RoiAlignAttrs = { outputSize: 7, spatialScale: 0.25, ...mode };
+    const a: RoiAlignAttrs = mode;
+    const size = a.outputSize;
     const on = (backend: string) => {
       tf.setBackend(backend);
       return tf.tidy(() => {
         const x = tf.tensor4d(random(n * h * w * c, 8), [n, h, w, c]);
         const rt = tf.tensor2d(rois, [r, 5]);
-        const dy = tf.tensor4d(random(r * 49 * c, 9), [r, 7, 7, c]);
+        const dy = tf.tensor4d(random(r * size * size * c, 9), [r, size, size, c]);
         const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(roiAlign(v as tf.Tensor4D, rt, a), dy)))(x);
         return [roiAlign(x, rt, a), g].map((t) => t.dataSync() as Float32Array);
       });
