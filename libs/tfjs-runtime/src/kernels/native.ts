@@ -26,13 +26,7 @@ import {
 import { CONV_ARGS, ConvActivation, ConvArg, SUM_ARGS, SumArg, loadOneDnn, type OneDnn } from '@sm-nas/onednn';
 import { normKernelFuncs } from './norm-native.js';
 import { roiAlignKernelFuncs } from './roi-align-native.js';
-
-/** The parts of tfjs-backend-wasm's BackendWasm these kernels use. */
-interface WasmBackend {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-}
+import { floatOffset, type WasmBackend } from './wasm-heap.js';
 
 type Shape4 = [number, number, number, number];
 type Direction = 'forward' | 'data' | 'weights';
@@ -128,12 +122,6 @@ function geometry(xShape: Shape4, filterShape: Shape4, attrs: ConvAttrs, depthwi
   );
   args[ConvArg.BIAS] = -1;
   return args;
-}
-
-function floatOffset(backend: WasmBackend, t: TensorInfo): number {
-  const offset = backend.dataIdMap.get(t.dataId)?.memoryOffset;
-  if (offset == null || offset % 4 !== 0) throw new Error(`tensor [${t.shape.join(', ')}] has no float32 offset on the wasm heap`);
-  return offset / 4;
 }
 
 function nativeKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {

@@ -6,6 +6,7 @@ import {
   NORM_BACKWARD_ARGS, NORM_FORWARD_ARGS, NormBackwardArg, NormForwardArg,
   STANDARDIZE_BACKWARD_ARGS, STANDARDIZE_FORWARD_ARGS, StandardizeBackwardArg, StandardizeForwardArg, type OneDnn,
 } from '@sm-nas/onednn';
+import { floatOffset, type WasmBackend } from './wasm-heap.js';
 
 /** Kernel: inputs x [n, h, w, c], scale [c], offset [c]; outputs y, mean, variance ([groups] or [n, groups]). */
 export const NORM_KERNEL = 'SmNasNorm';
@@ -30,18 +31,6 @@ export interface NormAttrs {
   epsilon: number;
   /** ReLU fused into the output. */
   relu: boolean;
-}
-
-interface WasmBackend {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-}
-
-function floatOffset(backend: WasmBackend, t: TensorInfo): number {
-  const offset = backend.dataIdMap.get(t.dataId)?.memoryOffset;
-  if (offset == null || offset % 4 !== 0) throw new Error(`tensor [${t.shape.join(', ')}] has no float32 offset on the wasm heap`);
-  return offset / 4;
 }
 
 /** [N, P, C, G] of the addon's view of x. */

@@ -4,18 +4,7 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { ROI_ALIGN_ARGS, RoiAlignArg, type OneDnn } from '@sm-nas/onednn';
 import { ROI_ALIGN, ROI_ALIGN_GRAD, type RoiAlignAttrs } from './roi-align.js';
-
-interface WasmBackend {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-}
-
-function floatOffset(backend: WasmBackend, t: TensorInfo): number {
-  const offset = backend.dataIdMap.get(t.dataId)?.memoryOffset;
-  if (offset == null || offset % 4 !== 0 || t.dtype !== 'float32') throw new Error(`tensor [${t.shape.join(', ')}] has no float32 offset on the wasm heap`);
-  return offset / 4;
-}
+import { floatOffset, type WasmBackend } from './wasm-heap.js';
 
 function args(backend: WasmBackend, input: TensorInfo, rois: TensorInfo, output: TensorInfo, nhwc: number[], a: RoiAlignAttrs): Float64Array {
   const out = new Float64Array(ROI_ALIGN_ARGS);
