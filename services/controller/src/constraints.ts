@@ -1,4 +1,4 @@
-// SearchSpec.constraints: allowed values of the backbone, head and input genes. A suggestion outside
+// SearchSpec.constraints: allowed values of the backbone, neck, head and input genes. A suggestion outside
 // them is repaired into them, gene by gene, rather than dropped: a random or evolutionary proposal
 // lands outside a narrow constraint most of the time (2 of 7 backbones x 1 of 9 heads x 1 of 4
 // inputs is under 1 %), and dropping would starve the search. The replacement value is picked by a
@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { common, type controller } from '@sm-nas/proto';
 
 export function hasConstraints(c: controller.SpaceConstraints | undefined): boolean {
-  return !!c && (c.backbones.length > 0 || c.heads.length > 0 || c.inputs.length > 0);
+  return !!c && (c.backbones.length > 0 || c.heads.length > 0 || c.inputs.length > 0 || c.necks.length > 0);
 }
 
 /** Whether an architecture is inside the constraints (an empty list allows any value). */
@@ -16,6 +16,7 @@ export function allowedBy(c: controller.SpaceConstraints | undefined, a: common.
   if (!c || !a) return true;
   if (c.backbones.length > 0 && !c.backbones.includes(a.backbone?.kind ?? 0)) return false;
   if (c.heads.length > 0 && !c.heads.includes(a.head?.kind ?? 0)) return false;
+  if (c.necks.length > 0 && !c.necks.includes(a.neck?.kind ?? 0)) return false;
   if (c.inputs.length > 0 && !c.inputs.some((i) => i.widthPx === a.input?.widthPx && i.heightPx === a.input?.heightPx)) return false;
   return true;
 }
@@ -43,6 +44,14 @@ export function repairInto(
     out.head = { kind, stages: 0, channels: a.head?.channels ?? 0 };
     if (oneStage) out.rpn = common.RpnKind.RPN_KIND_NONE;
     else if (a.rpn === common.RpnKind.RPN_KIND_NONE || a.rpn === common.RpnKind.RPN_KIND_UNSPECIFIED) out.rpn = common.RpnKind.RPN_KIND_RPN;
+  }
+  if (c!.necks.length > 0 && !c!.necks.includes(out.neck?.kind ?? 0)) {
+    const kind = pick(c!.necks, salt, 'neck');
+    // mmdetection's levels: P3-P6 (as far as the space goes) for RetinaNet, P2-P6 for the R-CNN heads.
+    const oneStage = out.head?.kind === common.HeadKind.HEAD_KIND_RETINANET;
+    out.neck = kind === common.NeckKind.NECK_KIND_FPN
+      ? { kind, startLevel: oneStage ? 3 : 2, endLevel: 6, channels: out.head?.channels || 256 }
+      : { kind, startLevel: 0, endLevel: 0, channels: 0 };
   }
   if (c!.inputs.length > 0 && !c!.inputs.some((i) => i.widthPx === a.input?.widthPx && i.heightPx === a.input?.heightPx)) {
     out.input = { ...pick(c!.inputs, salt, 'input') };

@@ -65,6 +65,7 @@ export async function validateSpec(
   const c = spec.constraints;
   c?.backbones.forEach((k, i) => known(k, common.BackboneKind, `spec.constraints.backbones[${i}]`));
   c?.heads.forEach((k, i) => known(k, common.HeadKind, `spec.constraints.heads[${i}]`));
+  c?.necks.forEach((k, i) => known(k, common.NeckKind, `spec.constraints.necks[${i}]`));
   c?.inputs.forEach((s, i) => {
     if (s.widthPx < 32 || s.heightPx < 32) throw new InvalidArgumentError(`spec.constraints.inputs[${i}]`, `at least 32x32, got ${s.widthPx}x${s.heightPx}`);
   });

@@ -99,8 +99,10 @@ export function demoSearchSpec(options: SearchOptions, hardwareClass: string): c
     profiling: { targetCoefficientOfVariation: 0.05, maxSeconds: 6, iterationsPerRound: 3 },
     seed: count(options.seed, '--seed', 1),
     // What trains and profiles in seconds on 2 CPU cores: the smallest input, the four lighter
-    // backbones; every head (one-stage RetinaNet, Faster R-CNN, Cascade R-CNN).
+    // backbones, FPN necks (a C4 two-stage head runs res5 per RoI: ~3 s a demo step); every head
+    // (one-stage RetinaNet, Faster R-CNN, Cascade R-CNN).
     constraints: {
+      necks: [NeckKind.NECK_KIND_FPN],
       heads: [HeadKind.HEAD_KIND_RETINANET, HeadKind.HEAD_KIND_FASTER_RCNN, HeadKind.HEAD_KIND_CASCADE_RCNN],
       backbones: [BackboneKind.BACKBONE_KIND_RESNET18, BackboneKind.BACKBONE_KIND_RESNET34, BackboneKind.BACKBONE_KIND_RESNET50, BackboneKind.BACKBONE_KIND_MOBILENET_V2],
       inputs: [{ widthPx: 512, heightPx: 512 }],

@@ -18,6 +18,9 @@ import {
   headKindFromJSON,
   headKindToJSON,
   InputSize,
+  NeckKind,
+  neckKindFromJSON,
+  neckKindToJSON,
   SearchStage,
   searchStageFromJSON,
   searchStageToJSON,
@@ -192,6 +195,11 @@ export interface SpaceConstraints {
   backbones: BackboneKind[];
   heads: HeadKind[];
   inputs: InputSize[];
+  /**
+   * e.g. FPN only: a C4 two-stage detector runs the backbone's last stage once per RoI, ~5x a
+   * Faster R-CNN-FPN training step at the demo fidelity.
+   */
+  necks: NeckKind[];
 }
 
 /** Which suggestion service proposes candidates (nas.suggestion.v1.SuggestionService). */
@@ -729,7 +737,7 @@ export const SearchSpec: MessageFns<SearchSpec> = {
 };
 
 function createBaseSpaceConstraints(): SpaceConstraints {
-  return { backbones: [], heads: [], inputs: [] };
+  return { backbones: [], heads: [], inputs: [], necks: [] };
 }
 
 export const SpaceConstraints: MessageFns<SpaceConstraints> = {
@@ -750,6 +758,13 @@ export const SpaceConstraints: MessageFns<SpaceConstraints> = {
     }
     for (const v of message.inputs) {
       InputSize.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.necks.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.necks) {
+        writer.int32(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -811,6 +826,24 @@ export const SpaceConstraints: MessageFns<SpaceConstraints> = {
             message.inputs.push(InputSize.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag === 32) {
+              message.necks.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.necks.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -830,6 +863,7 @@ export const SpaceConstraints: MessageFns<SpaceConstraints> = {
         : [],
       heads: globalThis.Array.isArray(object?.heads) ? object.heads.map((e: any) => headKindFromJSON(e)) : [],
       inputs: globalThis.Array.isArray(object?.inputs) ? object.inputs.map((e: any) => InputSize.fromJSON(e)) : [],
+      necks: globalThis.Array.isArray(object?.necks) ? object.necks.map((e: any) => neckKindFromJSON(e)) : [],
     };
   },
 
@@ -844,6 +878,9 @@ export const SpaceConstraints: MessageFns<SpaceConstraints> = {
     if (message.inputs?.length) {
       obj.inputs = message.inputs.map((e) => InputSize.toJSON(e));
     }
+    if (message.necks?.length) {
+      obj.necks = message.necks.map((e) => neckKindToJSON(e));
+    }
     return obj;
   },
 
@@ -855,6 +892,7 @@ export const SpaceConstraints: MessageFns<SpaceConstraints> = {
     message.backbones = object.backbones?.map((e) => e) || [];
     message.heads = object.heads?.map((e) => e) || [];
     message.inputs = object.inputs?.map((e) => InputSize.fromPartial(e)) || [];
+    message.necks = object.necks?.map((e) => e) || [];
     return message;
   },
 };

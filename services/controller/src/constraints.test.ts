@@ -1,0 +1,43 @@
+// repairInto: a suggestion outside SearchSpec.constraints comes back inside them and still valid
+// (checked by libs/arch's validator, the searchspace service's own check).
+import { validateArchitecture } from '@sm-nas/arch';
+import { architectureFromWire } from '@sm-nas/arch/wire';
+import { common, controller } from '@sm-nas/proto';
+import { describe, expect, it } from 'vitest';
+import { allowedBy, repairInto } from './constraints.js';
+
+const { BackboneKind, NeckKind, RpnKind, HeadKind } = common;
+
+function arch(neck: common.NeckSpec, head: common.HeadKind, rpn: common.RpnKind): common.Architecture {
+  return {
+    backbone: { kind: BackboneKind.BACKBONE_KIND_RESNET18, baseChannels: 64, blocks: '11-21-21-21' },
+    neck,
+    rpn,
+    head: { kind: head, stages: head === HeadKind.HEAD_KIND_CASCADE_RCNN ? 3 : 0, channels: 128 },
+    input: { widthPx: 512, heightPx: 512 },
+  };
+}
+
+const c4 = { kind: NeckKind.NECK_KIND_C4, startLevel: 0, endLevel: 0, channels: 0 };
+const fpnOnly = controller.SpaceConstraints.fromPartial({ necks: [NeckKind.NECK_KIND_FPN] });
+
+describe('neck constraints', () => {
+  it('repairs a C4 detector into an FPN one with its head family\'s levels, valid and allowed', () => {
+    for (const [head, rpn, start] of [
+      [HeadKind.HEAD_KIND_FASTER_RCNN, RpnKind.RPN_KIND_RPN, 2],
+      [HeadKind.HEAD_KIND_CASCADE_RCNN, RpnKind.RPN_KIND_GUIDED_ANCHORING, 2],
+      [HeadKind.HEAD_KIND_RETINANET, RpnKind.RPN_KIND_NONE, 3],
+    ] as const) {
+      const { architecture, repaired } = repairInto(fpnOnly, arch(c4, head, rpn));
+      expect(repaired).toBe(true);
+      expect(architecture.neck).toEqual({ kind: NeckKind.NECK_KIND_FPN, startLevel: start, endLevel: 6, channels: 128 });
+      expect(allowedBy(fpnOnly, architecture)).toBe(true);
+      expect(() => validateArchitecture(architectureFromWire(architecture))).not.toThrow();
+    }
+  });
+
+  it('leaves an allowed neck as it is', () => {
+    const a = arch({ kind: NeckKind.NECK_KIND_FPN, startLevel: 4, endLevel: 5, channels: 64 }, HeadKind.HEAD_KIND_FASTER_RCNN, RpnKind.RPN_KIND_RPN);
+    expect(repairInto(fpnOnly, a)).toEqual({ architecture: a, repaired: false });
+  });
+});
