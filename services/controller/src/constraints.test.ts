@@ -8,7 +8,7 @@ import { allowedBy, repairInto } from './constraints.js';
 
 const { BackboneKind, NeckKind, RpnKind, HeadKind } = common;
 
-function arch(neck: common.NeckSpec, head: common.HeadKind, rpn: common.RpnKind): common.Architecture {
+function arch(neck: common.Neck, head: common.HeadKind, rpn: common.RpnKind): common.Architecture {
   return {
     backbone: { kind: BackboneKind.BACKBONE_KIND_RESNET18, baseChannels: 64, blocks: '11-21-21-21' },
     neck,

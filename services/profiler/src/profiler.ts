@@ -25,7 +25,10 @@ import { heldOutSpearman, LatencyModel, moduleFeatures, type Sample } from './pr
 export const MAX_BATCH = 64;
 export const MAX_SECONDS = 3600;
 export const MAX_ITERATIONS_PER_ROUND = 10_000;
-/** Iterations per cumulative prefix for the per-module breakdown (capped by the round size). */
+/**
+ * Iterations per cumulative prefix for the per-module breakdown: half a round, 10 at most. The
+ * breakdown informs (and feeds the predictor); the latency objective is the full network's rounds.
+ */
 export const MODULE_ITERATIONS = 10;
 
 export interface ProfilerOptions {
@@ -193,7 +196,7 @@ export class Profiler {
     }
     try {
       const m = await measure(() => model.run(), job.settings, undefined, signal);
-      const modules = await moduleTimes(model, Math.min(MODULE_ITERATIONS, job.settings.iterationsPerRound), m.summary.mean);
+      const modules = await moduleTimes(model, Math.max(1, Math.min(MODULE_ITERATIONS, Math.floor(job.settings.iterationsPerRound / 2))), m.summary.mean);
       this.measurements++;
       const response: profiler.ProfileResponse = {
         architectureId: job.archId,

@@ -90,8 +90,8 @@ export function demoSearchSpec(options: SearchOptions, hardwareClass: string): c
     },
     fidelity: { inputScale: DEMO.inputScale, widthMultiplier: DEMO.widthMultiplier, maxSteps: count(options.steps, '--steps', DEMO.maxSteps) },
     algorithm: { name: options.algorithm ?? 'evolution' },
-    structural: { maxCandidates: count(options.structural, '--structural', 14), populationSize: 8, paretoModels: 3 },
-    modular: { maxCandidates: count(options.modular, '--modular', 10), populationSize: 6 },
+    structural: { maxCandidates: count(options.structural, '--structural', 12), populationSize: 8, paretoModels: 3 },
+    modular: { maxCandidates: count(options.modular, '--modular', 8), populationSize: 6 },
     budget: { maxWallSeconds: count(options.minutes, '--minutes', 18) * 60 },
     parallelism: count(options.parallelism, '--parallelism', 2),
     // A few seconds of timing per structural candidate (a two-stage detector at 512x512 takes ~1-2 s
