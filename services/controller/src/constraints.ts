@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { common, type controller } from '@sm-nas/proto';
 
 export function hasConstraints(c: controller.SpaceConstraints | undefined): boolean {
-  return !!c && (c.backbones.length > 0 || c.heads.length > 0 || c.inputs.length > 0 || c.necks.length > 0);
+  return !!c && (c.backbones.length > 0 || c.heads.length > 0 || c.inputs.length > 0 || c.necks.length > 0 || c.fpnStartLevels.length > 0);
 }
 
 /** Whether an architecture is inside the constraints (an empty list allows any value). */
@@ -17,6 +17,7 @@ export function allowedBy(c: controller.SpaceConstraints | undefined, a: common.
   if (c.backbones.length > 0 && !c.backbones.includes(a.backbone?.kind ?? 0)) return false;
   if (c.heads.length > 0 && !c.heads.includes(a.head?.kind ?? 0)) return false;
   if (c.necks.length > 0 && !c.necks.includes(a.neck?.kind ?? 0)) return false;
+  if (c.fpnStartLevels.length > 0 && a.neck?.kind === common.NeckKind.NECK_KIND_FPN && !c.fpnStartLevels.includes(a.neck.startLevel)) return false;
   if (c.inputs.length > 0 && !c.inputs.some((i) => i.widthPx === a.input?.widthPx && i.heightPx === a.input?.heightPx)) return false;
   return true;
 }
@@ -52,6 +53,12 @@ export function repairInto(
     out.neck = kind === common.NeckKind.NECK_KIND_FPN
       ? { kind, startLevel: oneStage ? 3 : 2, endLevel: 6, channels: out.head?.channels || 256 }
       : { kind, startLevel: 0, endLevel: 0, channels: 0 };
+  }
+  const levels = c!.fpnStartLevels;
+  if (levels.length > 0 && out.neck?.kind === common.NeckKind.NECK_KIND_FPN && !levels.includes(out.neck.startLevel)) {
+    const startLevel = pick(levels, salt, 'fpn_start_level');
+    // The exit level stays unless the new entry passes it (the space needs start < end <= 6).
+    out.neck = { ...out.neck, startLevel, endLevel: out.neck.endLevel > startLevel ? out.neck.endLevel : 6 };
   }
   if (c!.inputs.length > 0 && !c!.inputs.some((i) => i.widthPx === a.input?.widthPx && i.heightPx === a.input?.heightPx)) {
     out.input = { ...pick(c!.inputs, salt, 'input') };

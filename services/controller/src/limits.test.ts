@@ -41,7 +41,7 @@ describe('CreateSearch limits', () => {
   });
 
   it('refuses an input side above SM_NAS_MAX_INPUT_SIDE_PX in the constraints or a seed architecture', async () => {
-    const e = await refusal(validateSpec(spec({ constraints: { backbones: [], heads: [], necks: [], inputs: [{ widthPx: 1080, heightPx: 2000 }] } }), noClients, limits));
+    const e = await refusal(validateSpec(spec({ constraints: { backbones: [], heads: [], necks: [], fpnStartLevels: [], inputs: [{ widthPx: 1080, heightPx: 2000 }] } }), noClients, limits));
     expect(e.code).toBe('INVALID_ARGUMENT');
     expect(e.message).toMatch(/^spec\.constraints\.inputs\[0\]\.height: 2000 exceeds the limit 1333/);
     const seeded = spec({

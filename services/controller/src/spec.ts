@@ -66,6 +66,9 @@ export async function validateSpec(
   c?.backbones.forEach((k, i) => known(k, common.BackboneKind, `spec.constraints.backbones[${i}]`));
   c?.heads.forEach((k, i) => known(k, common.HeadKind, `spec.constraints.heads[${i}]`));
   c?.necks.forEach((k, i) => known(k, common.NeckKind, `spec.constraints.necks[${i}]`));
+  c?.fpnStartLevels.forEach((l, i) => {
+    if (l < 1 || l > 5) throw new InvalidArgumentError(`spec.constraints.fpn_start_levels[${i}]`, `an FPN starts at P1..P5, got ${l}`);
+  });
   c?.inputs.forEach((s, i) => {
     if (s.widthPx < 32 || s.heightPx < 32) throw new InvalidArgumentError(`spec.constraints.inputs[${i}]`, `at least 32x32, got ${s.widthPx}x${s.heightPx}`);
   });

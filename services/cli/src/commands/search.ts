@@ -103,6 +103,8 @@ export function demoSearchSpec(options: SearchOptions, hardwareClass: string): c
     // (one-stage RetinaNet, Faster R-CNN, Cascade R-CNN).
     constraints: {
       necks: [NeckKind.NECK_KIND_FPN],
+      // No FPN from P1: 256x256 maps at 512x512 (with guided anchoring, tens of seconds an inference here).
+      fpnStartLevels: [2, 3, 4, 5],
       heads: [HeadKind.HEAD_KIND_RETINANET, HeadKind.HEAD_KIND_FASTER_RCNN, HeadKind.HEAD_KIND_CASCADE_RCNN],
       backbones: [BackboneKind.BACKBONE_KIND_RESNET18, BackboneKind.BACKBONE_KIND_RESNET34, BackboneKind.BACKBONE_KIND_RESNET50, BackboneKind.BACKBONE_KIND_MOBILENET_V2],
       inputs: [{ widthPx: 512, heightPx: 512 }],

@@ -200,6 +200,11 @@ export interface SpaceConstraints {
    * Faster R-CNN-FPN training step at the demo fidelity.
    */
   necks: NeckKind[];
+  /**
+   * Levels an FPN may start at (1..5), e.g. [2, 3, 4]: an FPN from P1 at 512x512 computes 256x256
+   * maps, and with guided anchoring's deformable convolution there a CPU inference takes tens of seconds.
+   */
+  fpnStartLevels: number[];
 }
 
 /** Which suggestion service proposes candidates (nas.suggestion.v1.SuggestionService). */
@@ -737,7 +742,7 @@ export const SearchSpec: MessageFns<SearchSpec> = {
 };
 
 function createBaseSpaceConstraints(): SpaceConstraints {
-  return { backbones: [], heads: [], inputs: [], necks: [] };
+  return { backbones: [], heads: [], inputs: [], necks: [], fpnStartLevels: [] };
 }
 
 export const SpaceConstraints: MessageFns<SpaceConstraints> = {
@@ -763,6 +768,13 @@ export const SpaceConstraints: MessageFns<SpaceConstraints> = {
       writer.uint32(34).fork();
       for (const v of message.necks) {
         writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.fpnStartLevels.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.fpnStartLevels) {
+        writer.uint32(v);
       }
       writer.join();
     }
@@ -844,6 +856,24 @@ export const SpaceConstraints: MessageFns<SpaceConstraints> = {
 
             break;
           }
+          case 5: {
+            if (tag === 40) {
+              message.fpnStartLevels.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.fpnStartLevels.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -864,6 +894,11 @@ export const SpaceConstraints: MessageFns<SpaceConstraints> = {
       heads: globalThis.Array.isArray(object?.heads) ? object.heads.map((e: any) => headKindFromJSON(e)) : [],
       inputs: globalThis.Array.isArray(object?.inputs) ? object.inputs.map((e: any) => InputSize.fromJSON(e)) : [],
       necks: globalThis.Array.isArray(object?.necks) ? object.necks.map((e: any) => neckKindFromJSON(e)) : [],
+      fpnStartLevels: globalThis.Array.isArray(object?.fpnStartLevels)
+        ? object.fpnStartLevels.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.fpn_start_levels)
+        ? object.fpn_start_levels.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -881,6 +916,9 @@ export const SpaceConstraints: MessageFns<SpaceConstraints> = {
     if (message.necks?.length) {
       obj.necks = message.necks.map((e) => neckKindToJSON(e));
     }
+    if (message.fpnStartLevels?.length) {
+      obj.fpnStartLevels = message.fpnStartLevels.map((e) => Math.round(e));
+    }
     return obj;
   },
 
@@ -893,6 +931,7 @@ export const SpaceConstraints: MessageFns<SpaceConstraints> = {
     message.heads = object.heads?.map((e) => e) || [];
     message.inputs = object.inputs?.map((e) => InputSize.fromPartial(e)) || [];
     message.necks = object.necks?.map((e) => e) || [];
+    message.fpnStartLevels = object.fpnStartLevels?.map((e) => e) || [];
     return message;
   },
 };
