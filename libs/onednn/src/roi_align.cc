@@ -29,6 +29,27 @@ Geometry geometryOf(const double* args) {
   return {at(RA_N), at(RA_H), at(RA_W), at(RA_C), at(RA_R), at(RA_SIZE), at(RA_SAMPLING), static_cast<float>(args[RA_SCALE]), args[RA_ALIGNED] != 0};
 }
 
+// One coordinate of a bilinear sample (mmcv's rules): the two neighbouring cells and the weight of
+// the upper one; outside when beyond one cell past the map.
+struct Axis {
+  int64_t lo, hi;
+  float frac;
+  bool inside;
+};
+
+Axis axisSample(float v, int64_t size) {
+  if (v < -1 || v > size) return {0, 0, 0, false};
+  if (v <= 0) v = 0;
+  int64_t lo = static_cast<int64_t>(std::floor(v)), hi;
+  if (lo >= size - 1) {
+    lo = hi = size - 1;
+    v = static_cast<float>(lo);
+  } else {
+    hi = lo + 1;
+  }
+  return {lo, hi, v - lo, true};
+}
+
 // The corners of every sample of bin (i, j) of RoI r, appended to `out` (cleared first).
 void binCorners(const Geometry& g, const float* roi, int64_t i, int64_t j, std::vector<Corner>& out) {
   out.clear();
@@ -51,33 +72,16 @@ void binCorners(const Geometry& g, const float* roi, int64_t i, int64_t j, std::
   const float inv = 1.0f / static_cast<float>(gh * gw);
   const int64_t base = n * g.h * g.w;
   for (int64_t iy = 0; iy < gh; iy++) {
-    float y = y1 + i * bh + ((iy + 0.5f) * bh) / gh;
-    if (y < -1 || y > g.h) continue;
-    if (y <= 0) y = 0;
-    int64_t y0 = static_cast<int64_t>(std::floor(y)), y1i;
-    if (y0 >= g.h - 1) {
-      y0 = y1i = g.h - 1;
-      y = static_cast<float>(y0);
-    } else {
-      y1i = y0 + 1;
-    }
-    const float ly = y - y0, hy = 1 - ly;
+    const Axis y = axisSample(y1 + i * bh + ((iy + 0.5f) * bh) / gh, g.h);
+    if (!y.inside) continue;
     for (int64_t ix = 0; ix < gw; ix++) {
-      float x = x1 + j * bw + ((ix + 0.5f) * bw) / gw;
-      if (x < -1 || x > g.w) continue;
-      if (x <= 0) x = 0;
-      int64_t x0 = static_cast<int64_t>(std::floor(x)), x1i;
-      if (x0 >= g.w - 1) {
-        x0 = x1i = g.w - 1;
-        x = static_cast<float>(x0);
-      } else {
-        x1i = x0 + 1;
-      }
-      const float lx = x - x0, hx = 1 - lx;
-      out.push_back({base + y0 * g.w + x0, hy * hx * inv});
-      out.push_back({base + y0 * g.w + x1i, hy * lx * inv});
-      out.push_back({base + y1i * g.w + x0, ly * hx * inv});
-      out.push_back({base + y1i * g.w + x1i, ly * lx * inv});
+      const Axis x = axisSample(x1 + j * bw + ((ix + 0.5f) * bw) / gw, g.w);
+      if (!x.inside) continue;
+      const float hy = 1 - y.frac, hx = 1 - x.frac;
+      out.push_back({base + y.lo * g.w + x.lo, hy * hx * inv});
+      out.push_back({base + y.lo * g.w + x.hi, hy * x.frac * inv});
+      out.push_back({base + y.hi * g.w + x.lo, y.frac * hx * inv});
+      out.push_back({base + y.hi * g.w + x.hi, y.frac * x.frac * inv});
     }
   }
 }
