@@ -11,7 +11,7 @@
 // included, is `predict` minus the dense prefix).
 import type { Architecture } from '@sm-nas/arch';
 import { buildGraph, type LayerGraph, type LayerNode } from '@sm-nas/arch/graph';
-import { createDetector, GraphExecutor, type GraphOutputs } from '@sm-nas/detector';
+import { createDetector, disposeOutputs, GraphExecutor, type GraphOutputs } from '@sm-nas/detector';
 import { tf } from '@sm-nas/tfjs-runtime';
 
 export type ModelForm = 'detection' | 'classification';
@@ -45,17 +45,6 @@ export function moduleGroup(node: Pick<LayerNode, 'module'>): string {
   if (node.module.startsWith('backbone')) return 'backbone';
   if (node.module.startsWith('head')) return 'head';
   return node.module;
-}
-
-function disposeOutputs(outputs: GraphOutputs): void {
-  const seen = new Set<tf.Tensor>();
-  for (const m of outputs.values()) {
-    for (const t of m.values()) {
-      if (seen.has(t)) continue;
-      seen.add(t);
-      t.dispose();
-    }
-  }
 }
 
 /** Reads every output back (waits for the device), then frees them. */
