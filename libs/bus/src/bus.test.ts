@@ -1,4 +1,5 @@
 import { SpanKind, trace } from '@opentelemetry/api';
+import { ErrorCode, NatsError } from 'nats';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { eventually, useInMemoryTracing } from './__fixtures__/tracing.js';
@@ -107,6 +108,9 @@ describe('Bus on core NATS', () => {
         (request, delivery) => {
           handled.push(`${member}:${delivery.params.hardwareClass}:${request.archId}`);
           if (request.archId === 'bad') throw Object.assign(new Error('arch.backbone: unknown kind'), { code: 'INVALID_ARGUMENT' });
+          // What a handler's KV call throws while nats-server restarts.
+          if (request.archId === 'nats-away') throw NatsError.errorForCode(ErrorCode.Timeout);
+          if (request.archId === 'odd-code') throw Object.assign(new Error('disk full'), { code: 'ENOSPC' });
           return { latencyMsP50 };
         },
         { params: { hardwareClass }, queue: `profiler-${hardwareClass}` },
@@ -129,6 +133,13 @@ describe('Bus on core NATS', () => {
       .catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(BusRequestError);
     expect(failure).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'arch.backbone: unknown kind' });
+
+    // A NATS outage inside the handler is UNAVAILABLE (retry), not NATS's own code; a code that is
+    // no gRPC status becomes INTERNAL.
+    const codeOf = (archId: string) =>
+      producer.request(profileRequest.to({ hardwareClass: 'cpu-wasm' }), { archId }, { reply: latencyStats }).catch((err: unknown) => (err as BusRequestError).code);
+    expect(await codeOf('nats-away')).toBe('UNAVAILABLE');
+    expect(await codeOf('odd-code')).toBe('INTERNAL');
 
     const unserved = await producer
       .request(profileRequest.to({ hardwareClass: 'nvidia-a100' }), { archId: 'a1' }, { reply: latencyStats, timeoutMs: 1000 })

@@ -163,6 +163,23 @@ function isNatsError(err: unknown): err is NatsError {
   return err instanceof NatsError;
 }
 
+const GRPC_STATUS_NAMES = new Set([
+  'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE',
+  'DATA_LOSS', 'UNAUTHENTICATED',
+]);
+
+/**
+ * The status an error reply carries: the handler's own gRPC status name, or UNAVAILABLE when the
+ * handler failed because NATS was away (its KV or stream calls while nats-server restarts: the
+ * requester should retry), else INTERNAL. A NATS code such as TIMEOUT is no status a requester knows.
+ */
+function replyErrorCode(err: unknown): string {
+  if (isNatsError(err) && /^(CONNECTION_|DISCONNECT|TIMEOUT|503|REQUEST_ERROR)/.test(err.code)) return 'UNAVAILABLE';
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && GRPC_STATUS_NAMES.has(code) ? code : 'INTERNAL';
+}
+
 function isApiNotFound(err: unknown): boolean {
   return isNatsError(err) && err.api_error?.code === 404;
 }
@@ -175,6 +192,10 @@ function normalizeServers(servers: string | string[]): string[] {
 
 export async function connectBus(options: ConnectBusOptions): Promise<Bus> {
   const nc = await connect({
+    // A service outlives any outage of nats-server (nats.js gives up after 10 attempts by default,
+    // ~20 s, and the process would live on deaf); the first connect still fails fast.
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
     ...natsConnectOptions(options.security),
     ...options.connectOptions,
     servers: normalizeServers(options.servers),
@@ -290,9 +311,8 @@ export class Bus {
           const result = (await handler(value, delivery)) as Res;
           msg.respond(reply.encode(result));
         } catch (err) {
-          const code = (err as { code?: unknown })?.code;
           const headers = createHeaders();
-          headers.set(SERVICE_ERROR_CODE_HEADER, typeof code === 'string' && /^[A-Z_]+$/.test(code) ? code : 'INTERNAL');
+          headers.set(SERVICE_ERROR_CODE_HEADER, replyErrorCode(err));
           headers.set(SERVICE_ERROR_HEADER, err instanceof Error ? err.message : String(err));
           msg.respond(new Uint8Array(0), { headers });
           throw err;

@@ -38,8 +38,6 @@ await runMain(async () => {
     servers: config.natsUrl,
     name: `controller-${process.pid}`,
     ...(natsSecurity ? { security: natsSecurity } : {}),
-    // nats-server may restart under a running search: keep reconnecting.
-    connectOptions: { maxReconnectAttempts: -1, reconnectTimeWait: 500 },
   });
   const clients = new ServiceClients(
     { searchspace: config.extra.SEARCHSPACE_ADDR, flops: config.extra.FLOPS_ADDR, suggestion: config.extra.SUGGESTION_ADDR },

@@ -75,3 +75,73 @@ export class KvLatencyCache implements LatencyCache {
     return values.filter((v): v is CachedMeasurement => v !== undefined);
   }
 }
+
+/**
+ * The KV cache with a fallback: a measurement is never lost to a NATS outage. A failed read is a
+ * miss (the candidate is measured rather than the request failing); a failed write keeps the
+ * measurement in memory, where reads find it, and every later call tries to write it again. Each
+ * failed call is reported through `onError`.
+ */
+export class ResilientLatencyCache implements LatencyCache {
+  private readonly unsaved = new Map<string, CachedMeasurement>();
+  private flushing: Promise<void> | undefined;
+
+  constructor(
+    private readonly primary: LatencyCache,
+    private readonly onError: (operation: 'get' | 'put' | 'list', err: unknown) => void,
+  ) {}
+
+  async get(key: string) {
+    const local = this.unsaved.get(key);
+    if (local) {
+      // Answer now; the write waits for NATS in the background.
+      void this.flush('get');
+      return local;
+    }
+    try {
+      return await this.primary.get(key);
+    } catch (err) {
+      this.onError('get', err);
+      return undefined;
+    }
+  }
+
+  async put(key: string, value: CachedMeasurement) {
+    this.unsaved.set(key, value);
+    await this.flush('put');
+  }
+
+  async list(hardwareClass: string) {
+    await this.flush('list');
+    const prefix = `${hardwareClassToken(hardwareClass)}.`;
+    const local = [...this.unsaved].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v);
+    try {
+      return [...(await this.primary.list(hardwareClass)), ...local];
+    } catch (err) {
+      this.onError('list', err);
+      return local;
+    }
+  }
+
+  /** Measurements not yet in the primary cache (what an outage left in memory). */
+  get pending(): number {
+    return this.unsaved.size;
+  }
+
+  /** Writes what is kept in memory; concurrent callers share one attempt. */
+  private flush(operation: 'get' | 'put' | 'list'): Promise<void> {
+    this.flushing ??= (async () => {
+      try {
+        for (const [key, value] of [...this.unsaved]) {
+          await this.primary.put(key, value);
+          if (this.unsaved.get(key) === value) this.unsaved.delete(key);
+        }
+      } catch (err) {
+        this.onError(operation, err);
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing;
+  }
+}

@@ -3,7 +3,7 @@ import { profiler } from '@sm-nas/proto';
 import { protoset } from '@sm-nas/proto/protoset';
 import { service, startServer, type RunningServer, type ServerLogger, type StartServerOptions } from '@sm-nas/service-kit';
 import { initBackend } from '@sm-nas/tfjs-runtime';
-import { KvLatencyCache, MemoryLatencyCache, type LatencyCache } from './cache.js';
+import { KvLatencyCache, MemoryLatencyCache, ResilientLatencyCache, type LatencyCache } from './cache.js';
 import { describeHardware, readHardwareSources, type HardwareDescription } from './hardware.js';
 import type { MeasureSettings } from './measure.js';
 import { Profiler } from './profiler.js';
@@ -65,7 +65,12 @@ export async function startProfiler(options: StartProfilerOptions): Promise<Runn
     : undefined;
   let subscription: Subscription | undefined;
   try {
-    const cache: LatencyCache = bus ? await KvLatencyCache.open(bus) : new MemoryLatencyCache();
+    const logger = options.logger ?? console;
+    const cache: LatencyCache = bus
+      ? new ResilientLatencyCache(await KvLatencyCache.open(bus), (operation, err) =>
+          logger.error(`latency cache ${operation} failed, measurements kept in memory until NATS answers: ${err instanceof Error ? err.message : String(err)}`),
+        )
+      : new MemoryLatencyCache();
     const p = new Profiler({ hardware, cache, ...(options.measure ? { measure: options.measure } : {}), ...(bus ? { onMeasured: publishMeasurements(bus) } : {}) });
     const server = await startServer({
       serviceName: SERVICE_NAME,

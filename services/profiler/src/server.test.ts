@@ -4,7 +4,7 @@
 // profiler and of nats-server, so the same candidate is never timed twice.
 import { parseCanonical } from '@sm-nas/arch';
 import { architectureToWire } from '@sm-nas/arch/wire';
-import { connectBus, latencyMeasured, type Bus } from '@sm-nas/bus';
+import { connectBus, hardwareClassToken, KV_BUCKETS, latencyMeasured, type Bus } from '@sm-nas/bus';
 import { startNatsServer, type NatsServer } from '@sm-nas/bus/testing';
 import { profiler } from '@sm-nas/proto';
 import { useInMemoryTracing } from '@sm-nas/service-kit/testing';
@@ -183,6 +183,29 @@ describe('ProfilerService', () => {
 });
 
 describe('the latency cache', () => {
+  it('keeps a measurement made while nats-server is down, and stores it once NATS is back', async () => {
+    const during = await start('outage');
+    await nats.kill('SIGKILL');
+    // The cache read and write fail (a NATS timeout each): the candidate is measured anyway.
+    const measured = await during.client.profile(request(during.hardwareClass, TINY_2));
+    expect(measured.cached).toBe(false);
+    expect(measured.latency?.latencyMsP50).toBeGreaterThan(0);
+    const again = await during.client.profile(request(during.hardwareClass, TINY_2));
+    expect(again.cached).toBe(true);
+    expect(during.p.profiler.measurements).toBe(1);
+
+    await nats.restart();
+    // The next request writes the kept measurement (the client reconnects on its own).
+    const stored = async () => {
+      await during.client.profile(request(during.hardwareClass, TINY_2));
+      const keys: string[] = [];
+      for await (const k of await (await bus.js.views.kv(KV_BUCKETS.latencyCache)).keys(`${hardwareClassToken(during.hardwareClass)}.>`)) keys.push(k);
+      return keys.length;
+    };
+    await expect.poll(stored, { timeout: 30_000, interval: 500 }).toBe(1);
+    expect(during.p.profiler.measurements).toBe(1);
+  });
+
   it('survives a restart of the profiler and of nats-server: the same candidate is not timed twice', async () => {
     const first = await start('restart');
     const measured = await first.client.profile(request(first.hardwareClass));

@@ -42,7 +42,6 @@ await runMain(async () => {
       servers: config.natsUrl,
       name: `trainer-${process.pid}`,
       ...(natsSecurity ? { security: natsSecurity } : {}),
-      connectOptions: { maxReconnectAttempts: -1, reconnectTimeWait: 500 },
     });
     const worker = await startTrainJobWorker({
       bus,
