@@ -45,6 +45,16 @@ export const SUM_ARGS = 6;
 export const RoiAlignArg = { X: 0, ROIS: 1, Y: 2, N: 3, H: 4, W: 5, C: 6, R: 7, SIZE: 8, SAMPLING: 9, SCALE: 10, ALIGNED: 11 } as const;
 export const ROI_ALIGN_ARGS = 12;
 
+/**
+ * Slots of deformSampleForward (X = x [N, H, W, C], OFFSET [N, HO, WO, 2 * GROUPS * K²], COLS =
+ * columns [N, HO, WO, K², C]) and of the gradients (COLS = the columns' gradient; DX or DOFFSET
+ * overwritten); a call ignores the slots it does not use.
+ */
+export const DeformArg = {
+  X: 0, OFFSET: 1, COLS: 2, DX: 3, DOFFSET: 4, N: 5, H: 6, W: 7, C: 8, HO: 9, WO: 10, K: 11, STRIDE: 12, PAD: 13, DILATION: 14, GROUPS: 15,
+} as const;
+export const DEFORM_ARGS = 16;
+
 /** Fused activation of the forward convolution. */
 export const ConvActivation = { none: 0, relu: 1, relu6: 2 } as const;
 
@@ -74,6 +84,12 @@ export interface OneDnn {
   roiAlignForward(heap: Uint8Array, args: Float64Array): void;
   /** Its gradient: dx[Y] (overwritten) from dy[X] and rois[ROIS]. */
   roiAlignBackward(heap: Uint8Array, args: Float64Array): void;
+  /** Deformable im2col (mmcv): columns[COLS] sampled from x[X] at the kernel positions moved by offset[OFFSET]. */
+  deformSampleForward(heap: Uint8Array, args: Float64Array): void;
+  /** Its input gradient: dx[DX] (overwritten) from the columns' gradient at COLS and the offsets. */
+  deformSampleInputGrad(heap: Uint8Array, args: Float64Array): void;
+  /** Its offsets' gradient: doffset[DOFFSET] (overwritten) from the columns' gradient, x and the offsets. */
+  deformSampleOffsetGrad(heap: Uint8Array, args: Float64Array): void;
   /** OpenMP threads oneDNN runs on. */
   setThreads(n: number): void;
   threads(): number;

@@ -18,6 +18,7 @@
 
 #include "norm.h"
 #include "roi_align.h"
+#include "deform.h"
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -325,6 +326,9 @@ napi_value init(napi_env env, napi_value exports) {
       {"sumMiddle", nullptr, norm<sumMiddle, S_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"roiAlignForward", nullptr, norm<roiAlignForward, RA_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"roiAlignBackward", nullptr, norm<roiAlignBackward, RA_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"deformSampleForward", nullptr, norm<deformSampleForward, DF_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"deformSampleInputGrad", nullptr, norm<deformSampleInputGrad, DF_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"deformSampleOffsetGrad", nullptr, norm<deformSampleOffsetGrad, DF_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, setThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"cachedPrimitives", nullptr, cachedPrimitives, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

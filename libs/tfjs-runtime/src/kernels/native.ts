@@ -25,6 +25,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { CONV_ARGS, ConvActivation, ConvArg, SUM_ARGS, SumArg, loadOneDnn, type OneDnn } from '@sm-nas/onednn';
 import { normKernelFuncs } from './norm-native.js';
+import { deformSampleKernelFuncs } from './deform-sample-native.js';
 import { roiAlignKernelFuncs } from './roi-align-native.js';
 import { floatOffset, type WasmBackend } from './wasm-heap.js';
 
@@ -71,8 +72,9 @@ export function registerNativeKernels(threads: number, env: Record<string, strin
   }
   // The norms and grouped convolutions are new kernels (nothing to fall back to): ../norm.ts and
   // ../grouped-conv.ts compose tfjs ops without them.
-  // RoIAlign replaces the JS kernel that ./roi-align.ts registers for any backend on first use.
-  normConfigs = Object.entries({ ...normKernelFuncs(dnn), ...groupedKernelFuncs(dnn), ...roiAlignKernelFuncs(dnn) }).map(([kernelName, kernelFunc]) => ({ kernelName, backendName: 'wasm', kernelFunc }));
+  // RoIAlign and the deformable sampling replace the JS kernels that ./roi-align.ts and
+  // ./deform-sample.ts register for any backend on first use.
+  normConfigs = Object.entries({ ...normKernelFuncs(dnn), ...groupedKernelFuncs(dnn), ...roiAlignKernelFuncs(dnn), ...deformSampleKernelFuncs(dnn) }).map(([kernelName, kernelFunc]) => ({ kernelName, backendName: 'wasm', kernelFunc }));
   for (const config of normConfigs) {
     if (getKernel(config.kernelName, 'wasm')) unregisterKernel(config.kernelName, 'wasm');
     registerKernel(config);
