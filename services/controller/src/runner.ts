@@ -14,6 +14,7 @@ import { common, controller, type events, type trainer } from '@sm-nas/proto';
 import { ATTR_NAS_ARCH_ID, ATTR_NAS_CANDIDATE_ID, ATTR_NAS_SEARCH_ID, ATTR_NAS_SEARCH_STAGE, ATTR_NAS_SUGGESTION_ALGORITHM } from '@sm-nas/service-kit';
 import { randomBytes } from 'node:crypto';
 import { withRetry, type ServiceClients } from './clients.js';
+import { budgetSpent } from './budget.js';
 import { allowedBy, hasConstraints, repairInto } from './constraints.js';
 import { medianStoppingDecision } from './early-stopping.js';
 import { evaluateCandidate } from './evaluate.js';
@@ -116,12 +117,6 @@ export class SearchRunner {
     return [...this.record.candidates.values()];
   }
 
-  private budgetSpent(): boolean {
-    const { maxCandidates, maxWallSeconds } = this.record.budget;
-    if (maxCandidates > 0 && this.record.candidates.size >= maxCandidates) return true;
-    return maxWallSeconds > 0 && Date.now() - this.record.createTime.getTime() >= maxWallSeconds * 1000;
-  }
-
   private stageSpec(stage: common.SearchStage): controller.StageSpec {
     return (stage === MODULAR ? this.record.spec.modular : this.record.spec.structural) ?? { maxCandidates: 0, populationSize: 0, paretoModels: 0 };
   }
@@ -146,7 +141,7 @@ export class SearchRunner {
       const inStage = this.candidates.filter((c) => c.stage === stage).length;
       const stageMax = this.stageSpec(stage).maxCandidates;
       const parallelism = Math.max(1, r.spec.parallelism);
-      const spent = this.budgetSpent();
+      const spent = budgetSpent(this.record, stage, Date.now());
       const stageOpen = !spent && inStage < stageMax && this.fruitless < MAX_FRUITLESS_ROUNDS;
       if (stageOpen && this.inflight.size < parallelism) {
         const want = Math.min(parallelism - this.inflight.size, stageMax - inStage, this.remainingBudget());
@@ -362,6 +357,8 @@ export class SearchRunner {
 }
 
 /** A request seed from the search seed and the search's progress (deterministic, distinct per round). */
+
+
 function mixSeed(seed: number, proposed: number, round: number): number {
   let h = (seed ^ 0x9e3779b9) >>> 0;
   for (const v of [proposed, round]) {

@@ -234,6 +234,11 @@ export interface StageSpec {
 export interface Budget {
   /** Upper bounds for the whole search; 0 means no bound. */
   maxCandidates: number;
+  /**
+   * A deadline for results: no candidate is proposed that is not expected to finish within it (the
+   * median duration of the stage's finished candidates, queueing included); the modular stage does
+   * not start once it is reached.
+   */
   maxWallSeconds: number;
 }
 
