@@ -41,12 +41,12 @@ describe('neck constraints', () => {
     expect(repairInto(fpnOnly, a)).toEqual({ architecture: a, repaired: false });
   });
 
-  it('moves an FPN that starts at a level outside fpn_start_levels, keeping its exit level when it can', () => {
-    const c = controller.SpaceConstraints.fromPartial({ fpnStartLevels: [2, 3, 4, 5] });
-    for (const [start, end] of [[1, 6], [1, 2]] as const) {
+  it('moves an FPN that starts at a level outside fpn_start_levels to the nearest allowed one, keeping its exit level when it can', () => {
+    const c = controller.SpaceConstraints.fromPartial({ fpnStartLevels: [2, 3, 5] });
+    for (const [start, end, nearest] of [[1, 6, 2], [1, 2, 2], [4, 6, 3], [6, 6, 5]] as const) {
       const { architecture, repaired } = repairInto(c, arch({ kind: NeckKind.NECK_KIND_FPN, startLevel: start, endLevel: end, channels: 256 }, HeadKind.HEAD_KIND_CASCADE_RCNN, RpnKind.RPN_KIND_GUIDED_ANCHORING));
       expect(repaired).toBe(true);
-      expect([2, 3, 4, 5]).toContain(architecture.neck!.startLevel);
+      expect(architecture.neck!.startLevel).toBe(nearest);
       expect(architecture.neck!.endLevel).toBe(end > architecture.neck!.startLevel ? end : 6);
       expect(allowedBy(c, architecture)).toBe(true);
       expect(() => validateArchitecture(architectureFromWire(architecture))).not.toThrow();

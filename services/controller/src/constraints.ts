@@ -56,8 +56,11 @@ export function repairInto(
   }
   const levels = c!.fpnStartLevels;
   if (levels.length > 0 && out.neck?.kind === common.NeckKind.NECK_KIND_FPN && !levels.includes(out.neck.startLevel)) {
-    const startLevel = pick(levels, salt, 'fpn_start_level');
-    // The exit level stays unless the new entry passes it (the space needs start < end <= 6).
+    // The nearest allowed level (the lower one on a tie): the least change to what the algorithm
+    // chose (a P1 FPN moved to P5 would keep none of its character). The exit level stays unless
+    // the new entry passes it (the space needs start < end <= 6).
+    const from = out.neck.startLevel;
+    const startLevel = [...levels].sort((x, y) => Math.abs(x - from) - Math.abs(y - from) || x - y)[0]!;
     out.neck = { ...out.neck, startLevel, endLevel: out.neck.endLevel > startLevel ? out.neck.endLevel : 6 };
   }
   if (c!.inputs.length > 0 && !c!.inputs.some((i) => i.widthPx === a.input?.widthPx && i.heightPx === a.input?.heightPx)) {
