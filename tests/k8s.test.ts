@@ -5,7 +5,7 @@
 // the training queue's stream and consumer) agree with the code; the NATS config each overlay
 // renders is accepted by a real nats-server, and with the auth component refuses anonymous clients.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -22,7 +22,7 @@ import {
 import { DEFAULT_PORT as CONTROLLER_PORT } from '@sm-nas/controller';
 import { DEFAULT_PORT as FLOPS_PORT } from '@sm-nas/flops-service';
 import { DEFAULT_PORT as SEARCHSPACE_PORT } from '@sm-nas/searchspace';
-import { LIMIT_ENV } from '@sm-nas/service-kit';
+import { LIMIT_ENV, loadNatsSecurity } from '@sm-nas/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   K8S,
@@ -37,6 +37,7 @@ import {
   type K8sObject,
   type Workload,
 } from './k8s-render.js';
+import { createTestPki, type TestPki } from './security-pki.js';
 
 /** The gRPC services of DESIGN.md and their ports (one place in code for those that exist). */
 const SERVICE_PORTS: Record<string, number> = {
@@ -67,7 +68,7 @@ const profilers = (objs: K8sObject[]) => objs.filter((o): o is Workload => o.kin
 describe('deploy/k8s renders', () => {
   it('has the local and cluster overlays and one profiler overlay per hardware type', () => {
     expect([...rendered.keys()]).toEqual(
-      expect.arrayContaining(['local', 'cluster', 'cluster-mtls', 'profiler-cpu', 'profiler-nvidia-t4', 'profiler-nvidia-a100', 'profiler-nvidia-h100']),
+      expect.arrayContaining(['local', 'cluster', 'profiler-cpu', 'profiler-nvidia-t4', 'profiler-nvidia-a100', 'profiler-nvidia-h100']),
     );
   });
 
@@ -159,7 +160,7 @@ describe('policy: every container', () => {
 
   it('uses a tagged image (not latest) in the local and cluster overlays', () => {
     for (const [overlay, w] of workloads()) {
-      if (!['local', 'cluster', 'cluster-mtls'].includes(overlay)) continue;
+      if (!['local', 'cluster'].includes(overlay)) continue;
       for (const c of containersOf(w)) expect(c.image, `${overlay} ${id(w)}`).toMatch(/^[^@]+:(?!latest$)[\w.-]+$/);
     }
   });
@@ -202,7 +203,7 @@ describe('policy: the sm-nas services', () => {
 
   it('refer only to ConfigMaps and ServiceAccounts they ship, and to the documented Secrets', () => {
     const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-    for (const overlay of ['local', 'cluster', 'cluster-mtls']) {
+    for (const overlay of ['local', 'cluster']) {
       const objs = rendered.get(overlay)!;
       const has = (kind: string, name: string) => objs.some((o) => o.kind === kind && o.metadata.name === name);
       for (const w of objs.filter(isWorkload)) {
@@ -324,10 +325,22 @@ describe('policy: cluster overlay', () => {
 });
 
 /** nats.conf and auth.conf of an overlay's nats-config ConfigMap, written to a directory (paths moved into it). */
-function natsConfig(overlay: string, dir: string): string {
+/** The overlay's NATS configuration written to `dir`, its paths moved there (the Secret sm-nas-tls to `tlsDir`). */
+function natsConfig(overlay: string, dir: string, tlsDir = join(dir, 'tls')): string {
   const cm = rendered.get(overlay)!.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'nats-config') as K8sObject & { data: Record<string, string> };
-  for (const [file, text] of Object.entries(cm.data)) writeFileSync(join(dir, file), text.replaceAll('/data/jetstream', join(dir, 'js')).replaceAll('/var/run/nats/', `${dir}/`));
+  for (const [file, text] of Object.entries(cm.data)) {
+    writeFileSync(join(dir, file), text.replaceAll('/data/jetstream', join(dir, 'js')).replaceAll('/var/run/nats/', `${dir}/`).replaceAll('/etc/nats-tls/', `${tlsDir}/`));
+  }
   return join(dir, 'nats.conf');
+}
+
+/** The Secret sm-nas-tls as a pod mounts it (tls.crt, tls.key, ca.crt), from a test CA. */
+function tlsSecretDir(pki: TestPki, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'tls.crt'), pki.peer.cert);
+  writeFileSync(join(dir, 'tls.key'), pki.peer.key);
+  writeFileSync(join(dir, 'ca.crt'), pki.ca.cert);
+  return dir;
 }
 
 describe('the rendered NATS configuration, run by a real nats-server', () => {
@@ -348,9 +361,60 @@ describe('the rendered NATS configuration, run by a real nats-server', () => {
   });
 
   it('is valid in every overlay that ships NATS (nats-server -t)', () => {
-    for (const overlay of ['local', 'cluster']) {
-      const run = spawnSync(natsServerBinary(), ['-t', '-c', natsConfig(overlay, tmp())], { env, encoding: 'utf8' });
-      expect(run.status, `${overlay}: ${run.stderr}${run.stdout}`).toBe(0);
+    const pki = createTestPki();
+    try {
+      for (const overlay of ['local', 'cluster']) {
+        const dir = tmp();
+        const run = spawnSync(natsServerBinary(), ['-t', '-c', natsConfig(overlay, dir, tlsSecretDir(pki, join(dir, 'tls')))], { env, encoding: 'utf8' });
+        expect(run.status, `${overlay}: ${run.stderr}${run.stdout}`).toBe(0);
+      }
+    } finally {
+      pki.remove();
+    }
+  });
+
+  it('with the tls component, speaks TLS on the client port, refuses a client without a certificate and serves the services', async () => {
+    // The Secret sm-nas-tls as the pods mount it, with a test CA's certificates.
+    const pki = createTestPki();
+    try {
+      // The cluster overlay's single-server parts (its routes need the other pods): its tls.conf
+      // with the local nats.conf, on loopback ports.
+      const dir = tmp();
+      natsConfig('local', dir);
+      const clusterDir = tmp();
+      natsConfig('cluster', clusterDir, tlsSecretDir(pki, join(clusterDir, 'tls')));
+      const tlsConf = readFileSync(join(clusterDir, 'tls.conf'), 'utf8');
+      expect(tlsConf).toMatch(/verify: true/);
+      writeFileSync(join(dir, 'tls.conf'), tlsConf);
+      const monitor = await freePort();
+      Object.assign(process.env, { POD_NAME: env.POD_NAME });
+      let tlsServer: NatsServer;
+      try {
+        tlsServer = await startNatsServer({ extraArgs: ['-c', join(dir, 'nats.conf'), '-m', String(monitor)] });
+      } finally {
+        delete process.env.POD_NAME;
+      }
+      try {
+        const options = { reconnect: false, maxReconnectAttempts: 0, timeout: 3000 };
+        await expect(connectBus({ servers: tlsServer.url, name: 'no-cert', security: { tls: { caFile: pki.ca.certFile } }, connectOptions: options })).rejects.toThrow();
+        // What a service reads from the variables the component sets (libs/service-kit loadNatsSecurity).
+        const services = rendered.get('cluster')!.filter(isWorkload).filter(isSmNasService);
+        expect(services.length).toBeGreaterThan(0);
+        for (const w of services) {
+          const c = w.spec.template.spec.containers[0]!;
+          for (const [variable, file] of [['NATS_TLS_CERT_FILE', 'tls.crt'], ['NATS_TLS_KEY_FILE', 'tls.key'], ['NATS_TLS_CA_FILE', 'ca.crt']]) {
+            expect(envValue(c, variable!), `${id(w)} ${variable}`).toBe(`/etc/sm-nas/tls/${file}`);
+          }
+        }
+        const security = loadNatsSecurity({ NATS_TLS_CERT_FILE: pki.peer.certFile, NATS_TLS_KEY_FILE: pki.peer.keyFile, NATS_TLS_CA_FILE: pki.ca.certFile });
+        const bus = await connectBus({ servers: tlsServer.url, name: 'service', ...(security ? { security } : {}), connectOptions: options });
+        await ensurePipelineStreams(bus);
+        await bus.close();
+      } finally {
+        await tlsServer.stop();
+      }
+    } finally {
+      pki.remove();
     }
   });
 

@@ -4,7 +4,9 @@
 // gets RESOURCE_EXHAUSTED and an oversized input INVALID_ARGUMENT, and the server goes on serving.
 // Certificates are made by openssl at test time (security-pki.ts).
 import { startFlopsServer } from '@sm-nas/flops-service';
-import { common, flops } from '@sm-nas/proto';
+import { common, controller, flops, suggestion } from '@sm-nas/proto';
+import { startSearchSpaceServer } from '@sm-nas/searchspace';
+import { startSuggestionServer } from '@sm-nas/suggestion';
 import {
   bearerTokenClientMiddleware,
   channelCredentials,
@@ -64,6 +66,31 @@ afterAll(async () => {
   for (const c of channels) c.close();
   await Promise.all(servers.map((s) => s.shutdown({ graceMs: 1000 })));
   pki?.remove();
+});
+
+describe('mutual TLS between services', () => {
+  it("lets the suggestion service reach a mutual-TLS searchspace service with its own certificate", async () => {
+    // The cluster layout: every service mounts the same Secret and reads the same variables.
+    const env = { GRPC_TLS_CERT_FILE: pki.peer.certFile, GRPC_TLS_KEY_FILE: pki.peer.keyFile, GRPC_TLS_CA_FILE: pki.ca.certFile };
+    const space = await startSearchSpaceServer({ host: '127.0.0.1', port: 0, logger: quiet, security: loadSecurityConfig('searchspace', env) });
+    servers.push(space);
+    const algorithms = await startSuggestionServer({ host: '127.0.0.1', port: 0, logger: quiet, security: loadSecurityConfig('suggestion', env) });
+    servers.push(algorithms);
+    const client = createClient(
+      suggestion.SuggestionServiceDefinition,
+      channel(algorithms.address, channelCredentials({ ca: pki.ca.cert, certChain: pki.client.cert, privateKey: pki.client.key })),
+    );
+    const spec = controller.SearchSpec.fromPartial({
+      algorithm: { name: 'random', suggestionAddress: '', settings: {} },
+      structural: { maxCandidates: 4, populationSize: 2, paretoModels: 0 },
+      seed: 1,
+    });
+    const res = await client.getSuggestions(
+      { spec, stage: common.SearchStage.SEARCH_STAGE_STRUCTURAL, history: [], count: 2, seed: 1, stageSeeds: [], searchspaceAddress: space.address },
+      { signal: AbortSignal.timeout(10_000) },
+    );
+    expect(res.suggestions).toHaveLength(2);
+  });
 });
 
 describe('mutual TLS', () => {

@@ -18,6 +18,8 @@ export interface TestPki {
   ca: Pem;
   server: Pem;
   client: Pem;
+  /** A service's certificate in the cluster layout: one Secret, both usages (serves and calls). */
+  peer: Pem;
   /** Another CA, trusted by nobody here, and a client certificate it signed. */
   rogueCa: Pem;
   rogueClient: Pem;
@@ -50,7 +52,7 @@ function makeCa(dir: string, name: string): Pem {
   return load(dir, name);
 }
 
-function makeLeaf(dir: string, name: string, ca: string, usage: 'serverAuth' | 'clientAuth'): Pem {
+function makeLeaf(dir: string, name: string, ca: string, usage: 'serverAuth' | 'clientAuth' | 'serverAuth,clientAuth'): Pem {
   const ext = join(dir, `${name}.ext`);
   writeFileSync(
     ext,
@@ -70,6 +72,7 @@ export function createTestPki(): TestPki {
     ca,
     server: makeLeaf(dir, 'server', 'ca', 'serverAuth'),
     client: makeLeaf(dir, 'client', 'ca', 'clientAuth'),
+    peer: makeLeaf(dir, 'peer', 'ca', 'serverAuth,clientAuth'),
     rogueCa,
     rogueClient: makeLeaf(dir, 'rogue-client', 'rogue-ca', 'clientAuth'),
     remove: () => rmSync(dir, { recursive: true, force: true }),

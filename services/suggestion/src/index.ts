@@ -1,6 +1,6 @@
 import { suggestion } from '@sm-nas/proto';
 import { protoset } from '@sm-nas/proto/protoset';
-import { service, startServer, type RunningServer, type ServerLogger, type StartServerOptions } from '@sm-nas/service-kit';
+import { channelCredentials, service, startServer, type RunningServer, type ServerLogger, type StartServerOptions } from '@sm-nas/service-kit';
 import { suggestionService } from './server.js';
 import { ALGORITHMS, type AlgorithmName } from './settings.js';
 
@@ -31,9 +31,13 @@ export function startSuggestionServer(options: {
   maxReceiveMessageBytes?: number;
 }): Promise<RunningServer> {
   const { algorithm, ...rest } = options;
+  // Under mutual TLS the server's client certificate (the same variables) also opens its calls to
+  // the searchspace service.
+  const clientTls = options.security?.clientTls;
+  const searchspaceCredentials = clientTls ? channelCredentials(clientTls) : undefined;
   return startServer({
     serviceName: algorithm ? `${SERVICE_NAME} (${algorithm})` : SERVICE_NAME,
-    services: [service(suggestion.SuggestionServiceDefinition, suggestionService(algorithm ?? ALGORITHMS))],
+    services: [service(suggestion.SuggestionServiceDefinition, suggestionService(algorithm ?? ALGORITHMS, searchspaceCredentials ? { searchspaceCredentials } : {}))],
     protoset,
     ...rest,
   });

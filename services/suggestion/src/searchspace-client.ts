@@ -5,7 +5,7 @@
 import type { common} from '@sm-nas/proto';
 import { searchspace } from '@sm-nas/proto';
 import { DomainError, isAbortError, type DomainStatusCode } from '@sm-nas/service-kit';
-import { ClientError, Status, createChannel, createClient, type Channel, type Client } from 'nice-grpc';
+import { ClientError, Status, createChannel, createClient, type Channel, type ChannelCredentials, type Client } from 'nice-grpc';
 
 export type WireStage = common.SearchStage;
 
@@ -21,8 +21,10 @@ export class SearchSpaceOps {
   constructor(
     private readonly address: string,
     private readonly signal?: AbortSignal,
+    /** The suggestion server's own client certificate where the mesh runs mutual TLS. */
+    credentials?: ChannelCredentials,
   ) {
-    this.channel = createChannel(address);
+    this.channel = createChannel(address, credentials);
     this.client = createClient(searchspace.SearchSpaceServiceDefinition, this.channel);
   }
 

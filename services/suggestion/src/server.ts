@@ -6,7 +6,7 @@ import { requireStage, stageToWire } from '@sm-nas/arch/wire';
 import { trace } from '@opentelemetry/api';
 import type { suggestion } from '@sm-nas/proto';
 import { ATTR_NAS_SEARCH_STAGE, ATTR_NAS_SUGGESTION_ALGORITHM, InvalidArgumentError } from '@sm-nas/service-kit';
-import type { CallContext, ServiceImplementation } from 'nice-grpc';
+import type { CallContext, ChannelCredentials, ServiceImplementation } from 'nice-grpc';
 import { proposeEvolution } from './evolution.js';
 import { readHistory } from './history.js';
 import { proposeNsga2 } from './nsga2.js';
@@ -27,10 +27,12 @@ const PROPOSERS: Record<AlgorithmName, (ctx: ProposeContext) => Promise<Proposal
 /**
  * The handlers for a server running `algorithms`: one (a server per algorithm, as a search names
  * its algorithm by address) or several (the mesh's default service, which runs the one the spec
- * names). A spec naming an algorithm the server does not run is INVALID_ARGUMENT.
+ * names). A spec naming an algorithm the server does not run is INVALID_ARGUMENT. Calls to the
+ * searchspace service use `searchspaceCredentials` (plaintext when absent).
  */
 export function suggestionService(
   algorithms: AlgorithmName | readonly AlgorithmName[],
+  options: { searchspaceCredentials?: ChannelCredentials } = {},
 ): ServiceImplementation<typeof suggestion.SuggestionServiceDefinition> {
   const served = typeof algorithms === 'string' ? [algorithms] : [...algorithms];
   return {
@@ -53,7 +55,7 @@ export function suggestionService(
       const history = readHistory(stage, request.history, request.stageSeeds);
       trace.getActiveSpan()?.setAttributes({ [ATTR_NAS_SUGGESTION_ALGORITHM]: algorithm, [ATTR_NAS_SEARCH_STAGE]: stage });
 
-      const ops = new SearchSpaceOps(request.searchspaceAddress, context.signal);
+      const ops = new SearchSpaceOps(request.searchspaceAddress, context.signal, options.searchspaceCredentials);
       try {
         const out = await PROPOSERS[algorithm]({
           stage,
