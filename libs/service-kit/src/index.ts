@@ -51,6 +51,7 @@ export {
   type LifecycleOptions,
   type RunUntilSignalOptions,
 } from './shutdown.js';
+export { DEVICE_LOCK_ENV, DeviceLock, type DeviceLockOptions } from './device-lock.js';
 export { startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry.js';
 export {
   NATS_SECURITY_ENV,

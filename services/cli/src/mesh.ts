@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNatsServer, type NatsServer } from '@sm-nas/bus';
 import { freePort } from '@sm-nas/bus';
+import { DEVICE_LOCK_ENV } from '@sm-nas/service-kit';
 import { HealthDefinition } from 'nice-grpc-server-health';
 import { createChannel, createClient } from 'nice-grpc';
 
@@ -125,6 +126,8 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
         [`${prefix}_PORT`]: String(port),
         [`${prefix}_DATA_DIR`]: resolve(dataDir, service),
         NATS_URL: natsUrl,
+        // The trainer and the profiler share these cores: training pauses while a latency is measured.
+        [DEVICE_LOCK_ENV]: resolve(dataDir, 'device.lock'),
       };
       addresses[service] = `127.0.0.1:${port}`;
       await launch(service);

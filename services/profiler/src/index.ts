@@ -1,7 +1,7 @@
 import { connectBus, type Bus, type BusSecurity, type Subscription } from '@sm-nas/bus';
 import { profiler } from '@sm-nas/proto';
 import { protoset } from '@sm-nas/proto/protoset';
-import { service, startServer, type RunningServer, type ServerLogger, type StartServerOptions } from '@sm-nas/service-kit';
+import { DeviceLock, service, startServer, type RunningServer, type ServerLogger, type StartServerOptions } from '@sm-nas/service-kit';
 import { initBackend } from '@sm-nas/tfjs-runtime';
 import { KvLatencyCache, MemoryLatencyCache, ResilientLatencyCache, type LatencyCache } from './cache.js';
 import { describeHardware, readHardwareSources, type HardwareDescription } from './hardware.js';
@@ -43,6 +43,8 @@ export interface StartProfilerOptions {
   security?: StartServerOptions['security'];
   maxReceiveMessageBytes?: number;
   measure?: Partial<MeasureSettings>;
+  /** A device shared with a trainer (default: $SM_NAS_DEVICE_LOCK, which the local mesh sets). */
+  device?: DeviceLock;
 }
 
 export interface RunningProfiler {
@@ -71,7 +73,14 @@ export async function startProfiler(options: StartProfilerOptions): Promise<Runn
           logger.error(`latency cache ${operation} failed, measurements kept in memory until NATS answers: ${err instanceof Error ? err.message : String(err)}`),
         )
       : new MemoryLatencyCache();
-    const p = new Profiler({ hardware, cache, ...(options.measure ? { measure: options.measure } : {}), ...(bus ? { onMeasured: publishMeasurements(bus) } : {}) });
+    const device = options.device ?? DeviceLock.fromEnv();
+    const p = new Profiler({
+      hardware,
+      cache,
+      ...(options.measure ? { measure: options.measure } : {}),
+      ...(bus ? { onMeasured: publishMeasurements(bus) } : {}),
+      ...(device ? { device } : {}),
+    });
     const server = await startServer({
       serviceName: SERVICE_NAME,
       services: [service(profiler.ProfilerServiceDefinition, profilerService(p))],

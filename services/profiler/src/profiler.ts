@@ -12,6 +12,7 @@ import {
   ATTR_NAS_HARDWARE_CLASS,
   ATTR_NAS_INPUT_SIZE,
   ATTR_NAS_LATENCY_MS_P50,
+  type DeviceLock,
   DomainError,
   FailedPreconditionError,
   InvalidArgumentError,
@@ -38,6 +39,8 @@ export interface ProfilerOptions {
   measure?: Partial<MeasureSettings>;
   /** Called after each new measurement (not on cache hits), e.g. to publish an event. */
   onMeasured?: (response: profiler.ProfileResponse) => unknown;
+  /** Held while measuring when the device is shared (the local mesh's trainer waits meanwhile). */
+  device?: DeviceLock;
 }
 
 interface ProfileJob {
@@ -195,8 +198,12 @@ export class Profiler {
       throw err;
     }
     try {
-      const m = await measure(() => model.run(), job.settings, undefined, signal);
-      const modules = await moduleTimes(model, Math.max(1, Math.min(MODULE_ITERATIONS, Math.floor(job.settings.iterationsPerRound / 2))), m.summary.mean);
+      const timed = async () => {
+        const m = await measure(() => model.run(), job.settings, undefined, signal);
+        const modules = await moduleTimes(model, Math.max(1, Math.min(MODULE_ITERATIONS, Math.floor(job.settings.iterationsPerRound / 2))), m.summary.mean);
+        return { m, modules };
+      };
+      const { m, modules } = this.options.device ? await this.options.device.hold(timed) : await timed();
       this.measurements++;
       const response: profiler.ProfileResponse = {
         architectureId: job.archId,

@@ -11,7 +11,13 @@ import { useInMemoryTracing } from '@sm-nas/service-kit/testing';
 import { initBackend } from '@sm-nas/tfjs-runtime';
 import { ClientError, Status, createChannel, createClient, type Channel, type Client } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeviceLock } from '@sm-nas/service-kit';
+import { MemoryLatencyCache } from './cache.js';
 import { detectHardware, requestProfile, startProfiler, type RunningProfiler } from './index.js';
+import { Profiler } from './profiler.js';
 import type { HardwareDescription } from './hardware.js';
 
 const exporter = useInMemoryTracing();
@@ -162,6 +168,24 @@ describe('ProfilerService', () => {
     } else {
       expect((result as profiler.ProfileResponse).latency?.latencyMsP50).toBeGreaterThan(0);
     }
+  });
+
+  it('holds the device lock while it measures (the local mesh trainer waits meanwhile), and only then', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sm-nas-profiler-lock-'));
+    const path = join(dir, 'device.lock');
+    const p = new Profiler({ hardware: { ...base, hardwareClass: `${base.hardwareClass}.lock` }, cache: new MemoryLatencyCache(), measure: MEASURE, device: new DeviceLock(path) });
+    let seen = 0;
+    const poll = setInterval(() => {
+      if (existsSync(path) && readFileSync(path, 'utf8') === String(process.pid)) seen++;
+    }, 2);
+    try {
+      await p.profile(request(p.hardware.hardwareClass, TINY));
+    } finally {
+      clearInterval(poll);
+    }
+    expect(seen).toBeGreaterThan(0);
+    expect(existsSync(path)).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('predicts from its own measurements only, marked as a prediction with its held-out Spearman', async () => {

@@ -19,6 +19,7 @@ import {
 import { createDetector, fitAnchorScale, fromTorchvisionName, RETINA_ANCHOR_CONFIG, RetinaNet, type Detector, type TwoStageOptions, type WeightMap } from '@sm-nas/detector';
 import { evaluateBboxes, type CocoDetection, type CocoSummary } from '@sm-nas/eval';
 import { initBackend, tf } from '@sm-nas/tfjs-runtime';
+import { DeviceLock } from '@sm-nas/service-kit';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { learningRateSchedule, type LrScheduleKind } from './lr-schedule.js';
 
@@ -197,11 +198,13 @@ export async function evaluateDetector(
   val: DetectionDataset,
   batchSize: number,
   signal?: AbortSignal,
+  device?: DeviceLock,
 ): Promise<CocoSummary> {
   const labels = labelMap(val.coco);
   const detections: CocoDetection[] = [];
   for (const batch of batches({ dataset: val, batchSize, inputSize: { width: detector.inputSize.widthPx, height: detector.inputSize.heightPx }, shuffle: false, augment: false })) {
     signal?.throwIfAborted();
+    await device?.yieldTo(signal);
     const images = tf.tensor4d(batch.images, batch.shape);
     const predicted = await detector.predict(images);
     images.dispose();
@@ -255,7 +258,12 @@ function preferPassiveOpenMp(): void {
   process.env.OMP_WAIT_POLICY ??= 'passive';
 }
 
-export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal): AsyncGenerator<TrainEvent> {
+/**
+ * Trains and evaluates one job, yielding progress and then the result. `device`: a lock shared
+ * with a profiler on the same cores (the local mesh sets $SM_NAS_DEVICE_LOCK); the run pauses
+ * between steps while the profiler measures.
+ */
+export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, device: DeviceLock | undefined = DeviceLock.fromEnv()): AsyncGenerator<TrainEvent> {
   preferPassiveOpenMp();
   const backend = await initBackend();
   const result = (
@@ -360,6 +368,7 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal): As
           yield result('cancelled', 'cancelled by the client', { steps: step, trainSeconds });
           return;
         }
+        await device?.yieldTo(signal);
         const t0 = performance.now();
         // tfjs's Adam reads its learning rate on every applyGradients; the field is protected in the typings.
         const lr = learningRateAt(step);
@@ -378,7 +387,7 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal): As
         }
         const evaluateNow =
           ((spec.evalEverySteps > 0 && step % spec.evalEverySteps === 0) || checkpointReached()) && !outOfBudget();
-        if (evaluateNow) validation = await evaluateDetector(detector, val, spec.batchSize, signal);
+        if (evaluateNow) validation = await evaluateDetector(detector, val, spec.batchSize, signal, device);
         const now = performance.now();
         if (evaluateNow || now - lastProgress >= PROGRESS_INTERVAL_MS || outOfBudget()) {
           yield {
@@ -400,7 +409,7 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal): As
       }
     }
 
-    const metrics = await evaluateDetector(detector, val, spec.batchSize, signal);
+    const metrics = await evaluateDetector(detector, val, spec.batchSize, signal, device);
     let checkpointPath = '';
     if (spec.checkpointDir) {
       await mkdir(spec.checkpointDir, { recursive: true });
