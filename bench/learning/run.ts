@@ -22,33 +22,24 @@ import { batches, exportCoco, generateShapesSplits, loadCoco, SHAPES_PRESETS } f
 import { fitAnchorScale } from '@sm-nas/detector';
 import { evaluateBboxes, type CocoDetection } from '@sm-nas/eval';
 import { runTrainJob, TRAIN_DEFAULTS } from '@sm-nas/trainer';
+import { envCheckpoints, envNumber, envPreset, envText } from './env.js';
 
 // The wasm backend rethrows unhandled rejections with its whole source: report errors here instead.
 async function main(): Promise<void> {
-  const env = (name: string, fallback: string): string => process.env[name] ?? fallback;
-  const num = (name: string, fallback: number): number => {
-    const v = Number(env(name, String(fallback)));
-    if (!Number.isFinite(v)) throw new Error(`${name}: not a number`);
-    return v;
-  };
-
-  const seconds = num('LEARN_SECONDS', 180);
-  const checkpoints = [
-    ...new Set([...env('LEARN_CHECKPOINTS', '30,60,120').split(',').filter(Boolean).map(Number).filter((c) => c < seconds), seconds]),
-  ].sort((a, b) => a - b);
-  const preset = env('LEARN_PRESET', 'standard') as keyof typeof SHAPES_PRESETS;
-  if (!(preset in SHAPES_PRESETS)) throw new Error(`LEARN_PRESET: one of ${Object.keys(SHAPES_PRESETS).join(', ')}`);
-  const side = num('LEARN_IMAGE', 128);
-  const trainImages = num('LEARN_TRAIN', 2000);
-  const valImages = num('LEARN_VAL', 200);
-  const batch = num('LEARN_BATCH', 8);
-  const lr = num('LEARN_LR', 1e-3);
-  const wd = num('LEARN_WD', 1e-4);
-  const warmup = num('LEARN_WARMUP', TRAIN_DEFAULTS.warmupSteps);
-  const fpn = num('LEARN_FPN', 64);
-  const seed = num('LEARN_SEED', 0);
-  const threads = num('LEARN_THREADS', 2);
-  const sides = env('LEARN_SIDES', 'ours,pytorch').split(',');
+  const seconds = envNumber('LEARN_SECONDS', 180);
+  const checkpoints = envCheckpoints('LEARN_CHECKPOINTS', '30,60,120', seconds);
+  const preset = envPreset('LEARN_PRESET');
+  const side = envNumber('LEARN_IMAGE', 128);
+  const trainImages = envNumber('LEARN_TRAIN', 2000);
+  const valImages = envNumber('LEARN_VAL', 200);
+  const batch = envNumber('LEARN_BATCH', 8);
+  const lr = envNumber('LEARN_LR', 1e-3);
+  const wd = envNumber('LEARN_WD', 1e-4);
+  const warmup = envNumber('LEARN_WARMUP', TRAIN_DEFAULTS.warmupSteps);
+  const fpn = envNumber('LEARN_FPN', 64);
+  const seed = envNumber('LEARN_SEED', 0);
+  const threads = envNumber('LEARN_THREADS', 2);
+  const sides = envText('LEARN_SIDES', 'ours,pytorch').split(',');
   const out = process.env.LEARN_OUT ?? mkdtempSync(join(tmpdir(), 'learning-'));
   mkdirSync(out, { recursive: true });
 
@@ -65,7 +56,7 @@ async function main(): Promise<void> {
     [3, 4, 5, 6].map((level) => ({ level, height: Math.ceil(side / 2 ** level), width: Math.ceil(side / 2 ** level) })),
     [...batches({ dataset: train, batchSize: 64, inputSize: { width: side, height: side }, shuffle: false, augment: false })].flatMap((b) => b.boxes).slice(0, 256),
   );
-  const anchorScale = num('LEARN_ANCHOR_SCALE', fitted.octaveBaseScale);
+  const anchorScale = envNumber('LEARN_ANCHOR_SCALE', fitted.octaveBaseScale);
   const coverage = [...fitted.coverage].map(([s, f]) => `${s}: ${(100 * f).toFixed(0)}%`).join(', ');
 
   // One recipe for both sides. Augmentation: horizontal flip only (the PyTorch script has no scale jitter).

@@ -25,33 +25,27 @@ import { createDetector } from '@sm-nas/detector';
 import { evaluateBboxes, type CocoDetection } from '@sm-nas/eval';
 import { evaluateDetector } from '@sm-nas/trainer';
 import { initBackend, tf } from '@sm-nas/tfjs-runtime';
+import { envCheckpoints, envNumber, envPreset, envText } from './env.js';
 
 interface CurvePoint { targetSeconds: number; trainSeconds: number; steps: number; ap: number; ap50: number }
 
 async function main(): Promise<void> {
-  const env = (name: string, fallback: string): string => process.env[name] ?? fallback;
-  const num = (name: string, fallback: number): number => {
-    const v = Number(env(name, String(fallback)));
-    if (!Number.isFinite(v)) throw new Error(`${name}: not a number`);
-    return v;
-  };
-  const seconds = num('TS_SECONDS', 300);
-  const checkpoints = [...new Set([...env('TS_CHECKPOINTS', '60,120,180').split(',').filter(Boolean).map(Number).filter((c) => c < seconds), seconds])].sort((a, b) => a - b);
-  const preset = env('TS_PRESET', 'standard') as keyof typeof SHAPES_PRESETS;
-  if (!(preset in SHAPES_PRESETS)) throw new Error(`TS_PRESET: one of ${Object.keys(SHAPES_PRESETS).join(', ')}`);
-  const side = num('TS_IMAGE', 128);
-  const trainImages = num('TS_TRAIN', 2000);
-  const valImages = num('TS_VAL', 200);
-  const batch = num('TS_BATCH', 8);
-  const lr = num('TS_LR', 1e-3);
-  const wd = num('TS_WD', 1e-4);
-  const warmup = num('TS_WARMUP', 50);
-  const fpn = num('TS_FPN', 256);
-  const head = num('TS_HEAD', 256);
-  const rois = num('TS_ROIS', 128);
-  const seed = num('TS_SEED', 0);
-  const threads = num('TS_THREADS', 2);
-  const runs = env('TS_RUNS', 'faster,cascade,pytorch').split(',');
+  const seconds = envNumber('TS_SECONDS', 300);
+  const checkpoints = envCheckpoints('TS_CHECKPOINTS', '60,120,180', seconds);
+  const preset = envPreset('TS_PRESET');
+  const side = envNumber('TS_IMAGE', 128);
+  const trainImages = envNumber('TS_TRAIN', 2000);
+  const valImages = envNumber('TS_VAL', 200);
+  const batch = envNumber('TS_BATCH', 8);
+  const lr = envNumber('TS_LR', 1e-3);
+  const wd = envNumber('TS_WD', 1e-4);
+  const warmup = envNumber('TS_WARMUP', 50);
+  const fpn = envNumber('TS_FPN', 256);
+  const head = envNumber('TS_HEAD', 256);
+  const rois = envNumber('TS_ROIS', 128);
+  const seed = envNumber('TS_SEED', 0);
+  const threads = envNumber('TS_THREADS', 2);
+  const runs = envText('TS_RUNS', 'faster,cascade,pytorch').split(',');
   const out = process.env.TS_OUT ?? mkdtempSync(join(tmpdir(), 'two-stage-'));
   mkdirSync(out, { recursive: true });
   const gradClip = 35;

@@ -33,6 +33,18 @@ interface Plan {
   weights: Float32Array;
 }
 
+/**
+ * One coordinate of a bilinear sample (mmcv's rules): the two neighbouring cells and the weight of
+ * the upper one; undefined beyond one cell past the map. libs/onednn's roi_align.cc has the same.
+ */
+function axisSample(v: number, size: number): { lo: number; hi: number; frac: number } | undefined {
+  if (v < -1 || v > size) return undefined;
+  if (v <= 0) v = 0;
+  const lo = Math.floor(v);
+  if (lo >= size - 1) return { lo: size - 1, hi: size - 1, frac: 0 };
+  return { lo, hi: lo + 1, frac: v - lo };
+}
+
 function plan(rois: Float32Array | Int32Array | Uint8Array, numRois: number, batch: number, height: number, width: number, a: RoiAlignAttrs): Plan {
   const size = a.outputSize;
   const bins = numRois * size * size;
@@ -76,33 +88,17 @@ function plan(rois: Float32Array | Int32Array | Uint8Array, numRois: number, bat
         binStart[bin++] = k;
         if (!valid) continue;
         for (let iy = 0; iy < gh; iy++) {
-          let y = y1 + i * bh + ((iy + 0.5) * bh) / gh;
-          if (y < -1 || y > height) continue;
-          if (y <= 0) y = 0;
-          let y0 = Math.floor(y);
-          let y1i: number;
-          if (y0 >= height - 1) {
-            y0 = y1i = height - 1;
-            y = y0;
-          } else y1i = y0 + 1;
-          const ly = y - y0;
-          const hy = 1 - ly;
+          const y = axisSample(y1 + i * bh + ((iy + 0.5) * bh) / gh, height);
+          if (!y) continue;
+          const hy = 1 - y.frac;
           for (let ix = 0; ix < gw; ix++) {
-            let x = x1 + j * bw + ((ix + 0.5) * bw) / gw;
-            if (x < -1 || x > width) continue;
-            if (x <= 0) x = 0;
-            let x0 = Math.floor(x);
-            let x1i: number;
-            if (x0 >= width - 1) {
-              x0 = x1i = width - 1;
-              x = x0;
-            } else x1i = x0 + 1;
-            const lx = x - x0;
-            const hx = 1 - lx;
-            push(base + y0 * width + x0, hy * hx * inv);
-            push(base + y0 * width + x1i, hy * lx * inv);
-            push(base + y1i * width + x0, ly * hx * inv);
-            push(base + y1i * width + x1i, ly * lx * inv);
+            const x = axisSample(x1 + j * bw + ((ix + 0.5) * bw) / gw, width);
+            if (!x) continue;
+            const hx = 1 - x.frac;
+            push(base + y.lo * width + x.lo, hy * hx * inv);
+            push(base + y.lo * width + x.hi, hy * x.frac * inv);
+            push(base + y.hi * width + x.lo, y.frac * hx * inv);
+            push(base + y.hi * width + x.hi, y.frac * x.frac * inv);
           }
         }
       }
