@@ -16,11 +16,18 @@ namespace {
 
 struct Geometry {
   int64_t n, h, w, c, ho, wo, k, stride, pad, dilation, groups;
+  // Derived: taps, channels per group, offset channels per pixel, output pixels.
+  int64_t kk, cg, oc, pixels;
 };
 
 Geometry geometryOf(const double* args) {
   auto at = [&](DeformArg a) { return static_cast<int64_t>(args[a]); };
-  return {at(DF_N), at(DF_H), at(DF_W), at(DF_C), at(DF_HO), at(DF_WO), at(DF_K), at(DF_STRIDE), at(DF_PAD), at(DF_DILATION), at(DF_GROUPS)};
+  Geometry g{at(DF_N), at(DF_H), at(DF_W), at(DF_C), at(DF_HO), at(DF_WO), at(DF_K), at(DF_STRIDE), at(DF_PAD), at(DF_DILATION), at(DF_GROUPS), 0, 0, 0, 0};
+  g.kk = g.k * g.k;
+  g.cg = g.c / g.groups;
+  g.oc = 2 * g.groups * g.kk;
+  g.pixels = g.n * g.ho * g.wo;
+  return g;
 }
 
 // One sample: its four corners' pixel indices (-1 when outside the map) and bilinear fractions.
@@ -30,11 +37,13 @@ struct Sample {
   bool inside;
 };
 
-// Sample t of output pixel (b, oy, ox) in group gi; `off` points at that pixel's offset channels.
-inline Sample sampleAt(const Geometry& g, const float* off, int64_t b, int64_t oy, int64_t ox, int64_t gi, int64_t t) {
+// Sample t of output pixel p (n * HO * WO + oy * WO + ox) in group gi.
+inline Sample sampleAt(const Geometry& g, const float* offset, int64_t p, int64_t gi, int64_t t) {
+  const int64_t b = p / (g.ho * g.wo), oy = (p / g.wo) % g.ho, ox = p % g.wo;
+  const float* off = offset + p * g.oc + (gi * g.kk + t) * 2;
   const int64_t ky = t / g.k, kx = t % g.k;
-  const float y = static_cast<float>(oy * g.stride - g.pad + ky * g.dilation) + off[(gi * g.k * g.k + t) * 2];
-  const float x = static_cast<float>(ox * g.stride - g.pad + kx * g.dilation) + off[(gi * g.k * g.k + t) * 2 + 1];
+  const float y = static_cast<float>(oy * g.stride - g.pad + ky * g.dilation) + off[0];
+  const float x = static_cast<float>(ox * g.stride - g.pad + kx * g.dilation) + off[1];
   Sample s{{-1, -1, -1, -1}, 0, 0, false};
   if (!(y > -1 && x > -1 && y < g.h && x < g.w)) return s;
   s.inside = true;
@@ -63,18 +72,15 @@ void deformSampleForward(float* heap, const double* args) {
   const float* x = heap + static_cast<int64_t>(args[DF_X]);
   const float* offset = heap + static_cast<int64_t>(args[DF_OFFSET]);
   float* cols = heap + static_cast<int64_t>(args[DF_COLS]);
-  const int64_t kk = g.k * g.k, cg = g.c / g.groups, oc = 2 * g.groups * kk;
-  const int64_t pixels = g.n * g.ho * g.wo;
-#pragma omp parallel for schedule(static) if (pixels * kk * g.c >= 32768)
-  for (int64_t p = 0; p < pixels; p++) {
-    const int64_t b = p / (g.ho * g.wo), oy = (p / g.wo) % g.ho, ox = p % g.wo;
-    const float* off = offset + p * oc;
+  const int64_t kk = g.kk, cg = g.cg;
+#pragma omp parallel for schedule(static) if (g.pixels * kk * g.c >= 32768)
+  for (int64_t p = 0; p < g.pixels; p++) {
     for (int64_t t = 0; t < kk; t++) {
       float* out = cols + (p * kk + t) * g.c;
       for (int64_t gi = 0; gi < g.groups; gi++) {
         float* dst = out + gi * cg;
         std::memset(dst, 0, sizeof(float) * cg);
-        const Sample s = sampleAt(g, off, b, oy, ox, gi, t);
+        const Sample s = sampleAt(g, offset, p, gi, t);
         if (!s.inside) continue;
         float wt[4];
         weightsOf(s, wt);
@@ -98,16 +104,13 @@ void deformSampleOffsetGrad(float* heap, const double* args) {
   const float* offset = heap + static_cast<int64_t>(args[DF_OFFSET]);
   const float* dcols = heap + static_cast<int64_t>(args[DF_COLS]);
   float* doffset = heap + static_cast<int64_t>(args[DF_DOFFSET]);
-  const int64_t kk = g.k * g.k, cg = g.c / g.groups, oc = 2 * g.groups * kk;
-  const int64_t pixels = g.n * g.ho * g.wo;
-#pragma omp parallel for schedule(static) if (pixels * kk * g.c >= 32768)
-  for (int64_t p = 0; p < pixels; p++) {
-    const int64_t b = p / (g.ho * g.wo), oy = (p / g.wo) % g.ho, ox = p % g.wo;
-    const float* off = offset + p * oc;
-    float* doff = doffset + p * oc;
+  const int64_t kk = g.kk, cg = g.cg;
+#pragma omp parallel for schedule(static) if (g.pixels * kk * g.c >= 32768)
+  for (int64_t p = 0; p < g.pixels; p++) {
+    float* doff = doffset + p * g.oc;
     for (int64_t gi = 0; gi < g.groups; gi++) {
       for (int64_t t = 0; t < kk; t++) {
-        const Sample s = sampleAt(g, off, b, oy, ox, gi, t);
+        const Sample s = sampleAt(g, offset, p, gi, t);
         float gy = 0, gx = 0;
         if (s.inside) {
           const float* d = dcols + (p * kk + t) * g.c + gi * cg;
@@ -132,7 +135,6 @@ void deformSampleOffsetGrad(float* heap, const double* args) {
       }
     }
   }
-
 }
 
 // The input's gradient: a scatter-add; threads own disjoint channel ranges (no two write the same float).
@@ -141,22 +143,19 @@ void deformSampleInputGrad(float* heap, const double* args) {
   const float* offset = heap + static_cast<int64_t>(args[DF_OFFSET]);
   const float* dcols = heap + static_cast<int64_t>(args[DF_COLS]);
   float* dx = heap + static_cast<int64_t>(args[DF_DX]);
-  const int64_t kk = g.k * g.k, cg = g.c / g.groups, oc = 2 * g.groups * kk;
-  const int64_t pixels = g.n * g.ho * g.wo;
+  const int64_t kk = g.kk, cg = g.cg;
   std::memset(dx, 0, sizeof(float) * g.n * g.h * g.w * g.c);
   const int64_t threads = omp_get_max_threads();
-  const int64_t parts = (g.c >= 16 && pixels * kk * g.c >= 32768) ? std::min<int64_t>(threads, g.c / 8) : 1;
+  const int64_t parts = (g.c >= 16 && g.pixels * kk * g.c >= 32768) ? std::min<int64_t>(threads, g.c / 8) : 1;
 #pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
   for (int64_t part = 0; part < parts; part++) {
     const int64_t c0 = g.c * part / parts, c1 = g.c * (part + 1) / parts;
-    for (int64_t p = 0; p < pixels; p++) {
-      const int64_t b = p / (g.ho * g.wo), oy = (p / g.wo) % g.ho, ox = p % g.wo;
-      const float* off = offset + p * oc;
+    for (int64_t p = 0; p < g.pixels; p++) {
       for (int64_t gi = 0; gi < g.groups; gi++) {
         const int64_t lo = std::max(c0, gi * cg), hi = std::min(c1, (gi + 1) * cg);
         if (lo >= hi) continue;
         for (int64_t t = 0; t < kk; t++) {
-          const Sample s = sampleAt(g, off, b, oy, ox, gi, t);
+          const Sample s = sampleAt(g, offset, p, gi, t);
           if (!s.inside) continue;
           float wt[4];
           weightsOf(s, wt);

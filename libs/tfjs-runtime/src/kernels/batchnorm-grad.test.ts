@@ -5,16 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, expect, it } from 'vitest';
 import { registerCoreGradients } from '../gradients.js';
 import { registerLeanGradients, useLeanGradients } from './batchnorm-grad.js';
-
-function random(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const r = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    r[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
-  }
-  return r;
-}
+import { random } from './__fixtures__/random.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -8,21 +8,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { backendInfo, initBackend } from '../backend.js';
 import { groupedConv2d } from '../grouped-conv.js';
 import { batchNormTraining, groupNorm, nativeNormActive, weightStandardize } from '../norm.js';
+import { random } from './__fixtures__/random.js';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
-
-function random(n: number, seed: number): Float32Array {
-  // xorshift32, values in [-1, 1)
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
-  }
-  return out;
-}
 
 /** Runs `f` on `backend` with fresh tensors from the arrays; returns the results as arrays. */
 function on(backend: 'cpu' | 'wasm', f: () => tf.Tensor[]): Float32Array[] {
