@@ -72,7 +72,7 @@ class Backbone(nn.Module):
         return OrderedDict(zip(['0', '1', '2', '3', 'p6'], feats.values()))
 
 
-def build(num_classes, channels, head_channels, size, rois):
+def build(num_classes, channels, head_channels, size, rois, proposals=1000):
     backbone = Backbone(channels)
     anchors = AnchorGenerator(sizes=((32,), (64,), (128,), (256,), (512,)), aspect_ratios=((0.5, 1.0, 2.0),) * 5)
     roi_pool = MultiScaleRoIAlign(['0', '1', '2', '3'], 7, sampling_ratio=2)
@@ -81,7 +81,7 @@ def build(num_classes, channels, head_channels, size, rois):
         backbone, num_classes=num_classes + 1,  # torchvision: class 0 is background
         min_size=size, max_size=size, image_mean=[0.0, 0.0, 0.0], image_std=[1.0, 1.0, 1.0],
         rpn_anchor_generator=anchors, rpn_pre_nms_top_n_train=2000, rpn_pre_nms_top_n_test=1000,
-        rpn_post_nms_top_n_train=1000, rpn_post_nms_top_n_test=1000, rpn_nms_thresh=0.7,
+        rpn_post_nms_top_n_train=proposals, rpn_post_nms_top_n_test=proposals, rpn_nms_thresh=0.7,
         rpn_fg_iou_thresh=0.7, rpn_bg_iou_thresh=0.3, rpn_batch_size_per_image=256, rpn_positive_fraction=0.5,
         box_roi_pool=roi_pool, box_head=head, box_score_thresh=0.05, box_nms_thresh=0.5, box_detections_per_img=100,
         box_fg_iou_thresh=0.5, box_bg_iou_thresh=0.5, box_batch_size_per_image=rois, box_positive_fraction=0.25,
@@ -158,6 +158,7 @@ def main():
     p.add_argument('--fpn-channels', type=int, default=256)
     p.add_argument('--head-channels', type=int, default=256, help='TwoMLPHead has 4x this many units')
     p.add_argument('--rois', type=int, default=512, help='RoIs sampled per image (box_batch_size_per_image)')
+    p.add_argument('--proposals', type=int, default=1000, help='proposals per image after NMS, training and test (rpn_post_nms_top_n_*)')
     p.add_argument('--no-flip', action='store_true')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--threads', type=int, default=2)
@@ -180,7 +181,7 @@ def main():
     train_split = (train[0]['images'],) + train[1:]
     train_ids = [im['id'] for im in train[0]['images']]
 
-    model = build(len(category_ids), args.fpn_channels, args.head_channels, args.input, args.rois)
+    model = build(len(category_ids), args.fpn_channels, args.head_channels, args.input, args.rois, args.proposals)
     params = sum(p.numel() for p in model.parameters())
     print(f'torchvision FasterRCNN R18-FPN{args.fpn_channels}: {params:,} params, {args.rois} RoIs/image', flush=True)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]

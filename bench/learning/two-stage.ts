@@ -12,8 +12,10 @@
 // TS_CHECKPOINTS [60,120,180] extra evaluation points; TS_PRESET [standard]; TS_IMAGE [128];
 // TS_TRAIN [2000] / TS_VAL [200] images; TS_BATCH [8]; TS_LR [1e-3]; TS_WD [1e-4]; TS_WARMUP [50];
 // TS_FPN [256] FPN width (the R-CNN FCs have 4x TS_HEAD [256] units); TS_ROIS [128] RoIs sampled
-// per image on both sides; TS_RUNS [faster,cascade,pytorch]; TS_SEED [0]; TS_THREADS [2] PyTorch
-// threads; TS_OUT [a temp dir].
+// per image on both sides; TS_PROPOSALS [300] proposals per image after NMS, training and test, on
+// both sides (the 1000 of a full-size image on a 128x128 one cost the 3-stage cascade ~2 s an
+// image in evaluation, its R-CNN heads run per proposal); TS_RUNS [faster,cascade,pytorch];
+// TS_SEED [0]; TS_THREADS [2] PyTorch threads; TS_OUT [a temp dir].
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
   const fpn = envNumber('TS_FPN', 256);
   const head = envNumber('TS_HEAD', 256);
   const rois = envNumber('TS_ROIS', 128);
+  const proposals = envNumber('TS_PROPOSALS', 300);
   const seed = envNumber('TS_SEED', 0);
   const threads = envNumber('TS_THREADS', 2);
   const runs = envText('TS_RUNS', 'faster,cascade,pytorch').split(',');
@@ -50,7 +53,7 @@ async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   const gradClip = 35;
   console.log(`two-stage learning: ${seconds}s per run, checkpoints ${checkpoints.join(',')}s; shapes '${String(preset)}' ${side}x${side}, ` +
-    `${trainImages} train / ${valImages} val; R18-FPN${fpn} P2-P6 GN+WS, FC ${4 * head}, ${rois} RoIs/img; batch ${batch}, AdamW lr ${lr} wd ${wd}, ` +
+    `${trainImages} train / ${valImages} val; R18-FPN${fpn} P2-P6 GN+WS, FC ${4 * head}, ${proposals} proposals and ${rois} RoIs/img; batch ${batch}, AdamW lr ${lr} wd ${wd}, ` +
     `warm-up ${warmup}, clip ${gradClip}, flip; out ${out}`);
 
   const { train, val } = generateShapesSplits({ ...SHAPES_PRESETS[preset], seed, trainImages, valImages, imageSize: side });
@@ -66,7 +69,12 @@ async function main(): Promise<void> {
   for (const run of runs.filter((r) => r === 'faster' || r === 'cascade')) {
     const headString = run === 'faster' ? `faster_rcnn:${head}` : `cascade_rcnn.3:${head}`;
     const arch = parseCanonical(`resnet18:64:11-21-21-21/fpn:2-6:${fpn}/rpn/${headString}/${side}x${side}`);
-    const det = createDetector(arch, { numClasses, norm: 'group_norm', seed, twoStage: { rcnn: { sampleNum: rois } } });
+    const det = createDetector(arch, {
+      numClasses,
+      norm: 'group_norm',
+      seed,
+      twoStage: { rcnn: { sampleNum: rois }, proposals: { train: { maxPerImg: proposals }, test: { maxPerImg: proposals } } },
+    });
     const opt = tf.train.adam(lr);
     const vars = det.trainableVariables();
     const points: CurvePoint[] = [];
@@ -113,7 +121,7 @@ async function main(): Promise<void> {
     const args = [
       script, '--train', dirs.train, '--val', dirs.val, '--out', ptOut, '--budget', String(seconds), '--checkpoints', checkpoints.join(','),
       '--input', String(side), '--batch', String(batch), '--lr', String(lr), '--wd', String(wd), '--warmup-steps', String(warmup),
-      '--grad-clip', String(gradClip), '--fpn-channels', String(fpn), '--head-channels', String(head), '--rois', String(rois),
+      '--grad-clip', String(gradClip), '--fpn-channels', String(fpn), '--head-channels', String(head), '--rois', String(rois), '--proposals', String(proposals),
       '--seed', String(seed), '--threads', String(threads),
     ];
     await new Promise<void>((resolve, reject) => {
