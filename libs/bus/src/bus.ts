@@ -163,6 +163,14 @@ function isNatsError(err: unknown): err is NatsError {
   return err instanceof NatsError;
 }
 
+/**
+ * Whether a nats.js error code means NATS is away for now (CONNECTION_CLOSED, CONNECTION_DRAINING,
+ * DISCONNECT, TIMEOUT, 503: no JetStream yet, REQUEST_ERROR): a call worth retrying.
+ */
+export function isNatsOutageCode(code: string): boolean {
+  return /^(CONNECTION_|DISCONNECT|TIMEOUT|503|REQUEST_ERROR)/.test(code);
+}
+
 const GRPC_STATUS_NAMES = new Set([
   'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
   'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE',
@@ -175,7 +183,7 @@ const GRPC_STATUS_NAMES = new Set([
  * requester should retry), else INTERNAL. A NATS code such as TIMEOUT is no status a requester knows.
  */
 function replyErrorCode(err: unknown): string {
-  if (isNatsError(err) && /^(CONNECTION_|DISCONNECT|TIMEOUT|503|REQUEST_ERROR)/.test(err.code)) return 'UNAVAILABLE';
+  if (isNatsError(err) && isNatsOutageCode(err.code)) return 'UNAVAILABLE';
   const code = (err as { code?: unknown })?.code;
   return typeof code === 'string' && GRPC_STATUS_NAMES.has(code) ? code : 'INTERNAL';
 }

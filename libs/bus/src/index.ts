@@ -1,6 +1,7 @@
 export {
   Bus,
   BusRequestError,
+  isNatsOutageCode,
   MSG_ID_HEADER,
   SERVICE_ERROR_CODE_HEADER,
   SERVICE_ERROR_HEADER,

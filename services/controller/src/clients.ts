@@ -4,7 +4,7 @@
 // away (UNAVAILABLE, no profiler answering, nats-server restarting) are retried with backoff:
 // a search outlives the restart of any one process.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BusRequestError, profileRequest, profileResponseCodec, type Bus } from '@sm-nas/bus';
+import { BusRequestError, isNatsOutageCode, profileRequest, profileResponseCodec, type Bus } from '@sm-nas/bus';
 import type { profiler} from '@sm-nas/proto';
 import { flops, searchspace, suggestion } from '@sm-nas/proto';
 import { ClientError, createChannel, createClientFactory, Status, type Channel, type ChannelCredentials, type Client } from 'nice-grpc';
@@ -33,8 +33,7 @@ export function isTransient(err: unknown): boolean {
   if (err instanceof ClientError) return RETRYABLE_GRPC.has(err.code);
   if (err instanceof BusRequestError) return RETRYABLE_BUS.has(err.code);
   const code = (err as { code?: unknown })?.code;
-  // nats.js: CONNECTION_CLOSED, CONNECTION_DRAINING, DISCONNECT, TIMEOUT, 503 (no JetStream yet).
-  return typeof code === 'string' && /^(CONNECTION_|DISCONNECT|TIMEOUT|503|REQUEST_ERROR)/.test(code);
+  return typeof code === 'string' && isNatsOutageCode(code);
 }
 
 export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
