@@ -4,18 +4,13 @@
 // matches central finite differences; and the wasm backend (native with @sm-nas/onednn) matches cpu.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../backend.js';
 import { deformSample, type DeformSampleAttrs } from './deform-sample.js';
+import { wasmOrCpu } from './__fixtures__/backend.js';
 import { random } from './__fixtures__/random.js';
 
 let wasm = false;
 beforeAll(async () => {
-  try {
-    await initBackend({ backend: 'wasm', log: null });
-    wasm = true;
-  } catch {
-    await initBackend({ backend: 'cpu', log: null });
-  }
+  wasm = await wasmOrCpu();
 });
 
 const outSide = (size: number, a: DeformSampleAttrs) => Math.floor((size + 2 * a.padding - a.dilation * (a.kernel - 1) - 1) / a.stride) + 1;

@@ -5,18 +5,13 @@
 // gradient, and the wasm backend against cpu.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../backend.js';
 import { roiAlign, type RoiAlignAttrs } from './roi-align.js';
+import { wasmOrCpu } from './__fixtures__/backend.js';
 import { random } from './__fixtures__/random.js';
 
 let wasm = false;
 beforeAll(async () => {
-  try {
-    await initBackend({ backend: 'wasm', log: null });
-    wasm = true;
-  } catch {
-    await initBackend({ backend: 'cpu', log: null });
-  }
+  wasm = await wasmOrCpu();
 });
 
 const ROIS = Float32Array.of(
