@@ -432,10 +432,12 @@ def main():
         order = rng.permutation(len(train_ids))
         flips = rng.random(len(train_ids)) < 0.5
         for start in range(0, len(order) - args.batch + 1, args.batch):  # drop last
-            t0 = time.perf_counter()
             sel = order[start:start + args.batch]
             x, targets, _ = make_batch(train_split, [train_ids[i] for i in sel], label_of, W, H,
                                        [False if args.no_flip else bool(flips[i]) for i in sel])
+            # Training seconds are the step's (forward, backward, update): batch preparation is
+            # excluded, as the trainer's trainSeconds exclude it on the other side.
+            t0 = time.perf_counter()
             warm = min(1.0, 0.001 + (1 - 0.001) * step / args.warmup_steps) if args.warmup_steps > 0 else 1.0
             for g in opt.param_groups:
                 g['lr'] = args.lr * warm

@@ -26,7 +26,7 @@ import { batches, exportCoco, generateShapesSplits, loadCoco, SHAPES_PRESETS } f
 import { createDetector } from '@sm-nas/detector';
 import { evaluateBboxes, type CocoDetection } from '@sm-nas/eval';
 import { evaluateDetector } from '@sm-nas/trainer';
-import { initBackend, tf } from '@sm-nas/tfjs-runtime';
+import { AdamW, initBackend } from '@sm-nas/tfjs-runtime';
 import { envCheckpoints, envNumber, envPreset, envText } from './env.js';
 
 interface CurvePoint { targetSeconds: number; trainSeconds: number; steps: number; ap: number; ap50: number }
@@ -75,8 +75,8 @@ async function main(): Promise<void> {
       seed,
       twoStage: { rcnn: { sampleNum: rois }, proposals: { train: { maxPerImg: proposals }, test: { maxPerImg: proposals } } },
     });
-    const opt = tf.train.adam(lr);
-    const vars = det.trainableVariables();
+    // AdamW with decoupled decay on weights (not biases and norms), as torch.optim.AdamW with groups
+    const opt = new AdamW({ learningRate: lr, epsilon: 1e-8, weightDecay: wd, decays: (v) => v.shape.length > 1 });
     const points: CurvePoint[] = [];
     const pending = [...checkpoints];
     let trainSeconds = 0;
@@ -87,12 +87,8 @@ async function main(): Promise<void> {
       for (const b of batches({ dataset: trainOnDisk, batchSize: batch, inputSize: { width: side, height: side }, seed, epoch, augment: { flip: true }, dropLast: true })) {
         const t0 = performance.now();
         const rate = lr * (warmup > 0 ? Math.min(1, 0.001 + (1 - 0.001) * (step / warmup)) : 1);
-        (opt as unknown as { learningRate: number }).learningRate = rate;
+        opt.learningRate = rate;
         const l = det.trainStep(opt, b);
-        // AdamW: decoupled decay on weights (not biases and norms), as torch.optim.AdamW with groups
-        tf.tidy(() => {
-          for (const v of vars) if (v.shape.length > 1) v.assign(tf.mul(v, 1 - rate * wd));
-        });
         trainSeconds += (performance.now() - t0) / 1000;
         step++;
         if (!Number.isFinite(l.total)) throw new Error(`${run}: diverged at step ${step}: ${JSON.stringify(l.components)}`);

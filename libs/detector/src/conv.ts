@@ -64,6 +64,8 @@ export function convolve(
   const cin = x.shape[3];
   const [k, , cinG, cout] = filter.shape;
   if (groups === 1) {
+    // tfjs's fused conv2d fuses only a linear activation while gradients are recorded.
+    if (activation === 'relu' && dilation === 1) return runtime.conv2dBiasRelu(x, filter, bias, stride, padding);
     return tf.fused.conv2d({ x, filter, strides: stride, pad: padding, dilations: dilation, bias: bias ?? undefined, activation });
   }
   if (cinG === 1 && groups === cin) {

@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Architecture, InputSize } from '@sm-nas/arch';
 import { buildGraph, type LayerGraph, type NormKind } from '@sm-nas/arch/graph';
+import { squaredNorm, type AdamW } from '@sm-nas/tfjs-runtime';
 import { GraphExecutor, type GraphOutputs } from './executor.js';
 import { applyFidelity, FULL_FIDELITY, type Fidelity } from './fidelity.js';
 import type { WeightMap } from './params.js';
@@ -114,21 +115,25 @@ export function createDetector(sourceArch: Architecture, options: DetectorOption
         components = Object.fromEntries(Object.entries(l.components).map(([k, v]) => [k, tf.keep(v)]));
         return l.total;
       }, vars);
-      const gradNorm = tf.tidy(() => {
-        const list = Object.values(grads);
-        return tf.sqrt(tf.addN(list.map((g) => tf.sum(tf.square(g)))));
-      });
-      const norm = gradNorm.dataSync()[0]!;
-      gradNorm.dispose();
-      if (maxNorm > 0 && norm > maxNorm) {
-        const coef = maxNorm / (norm + 1e-6);
-        for (const name of Object.keys(grads)) {
-          const g = grads[name]!;
-          grads[name] = tf.mul(g, coef);
-          g.dispose();
+      const squared = squaredNorm(Object.values(grads));
+      const norm = Math.sqrt(squared.dataSync()[0]!);
+      squared.dispose();
+      const coef = maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
+      // Not `instanceof`: tfjs's Optimizer answers it by duck typing, for every optimiser.
+      const scaled = (optimizer as Partial<AdamW>).applyScaledGradients;
+      if (typeof scaled === 'function') {
+        // The clipping scale rides in the optimiser's own pass over each gradient.
+        scaled.call(optimizer, grads, coef);
+      } else {
+        if (coef !== 1) {
+          for (const name of Object.keys(grads)) {
+            const g = grads[name]!;
+            grads[name] = tf.mul(g, coef);
+            g.dispose();
+          }
         }
+        optimizer.applyGradients(grads);
       }
-      optimizer.applyGradients(grads);
       const out: LossValues = { total: value.dataSync()[0]!, components: {}, gradNorm: norm };
       for (const [name, c] of Object.entries(components)) {
         out.components[name] = c.dataSync()[0]!;

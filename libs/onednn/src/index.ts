@@ -55,6 +55,25 @@ export const DeformArg = {
 } as const;
 export const DEFORM_ARGS = 16;
 
+/**
+ * Slots of adamwStep (src/optim.h): one AdamW step of one tensor, reading P, M, V, G and writing
+ * P_OUT, M_OUT, V_OUT; BC1 and BC2 are the bias corrections 1 - beta^t.
+ */
+export const AdamWArg = {
+  P: 0, M: 1, V: 2, G: 3, P_OUT: 4, M_OUT: 5, V_OUT: 6, SIZE: 7, LR: 8, BETA1: 9, BETA2: 10, EPS: 11, WD: 12, GRAD_SCALE: 13, BC1: 14, BC2: 15,
+} as const;
+export const ADAMW_ARGS = 16;
+
+/** Slots of squaredNorm: OUT (one float32), COUNT, then an (offset, size) pair per tensor from LIST. */
+export const SquaredNormArg = { OUT: 0, COUNT: 1, LIST: 2 } as const;
+
+/**
+ * Slots of maxPoolGrad (src/pool.h): dx [N, H, W, C] at DX (overwritten) from x at X and dy
+ * [N, OH, OW, C] at DY; windows KH x KW, strides SH, SW, padding PT (top), PL (left).
+ */
+export const MaxPoolGradArg = { X: 0, DY: 1, DX: 2, N: 3, H: 4, W: 5, C: 6, OH: 7, OW: 8, KH: 9, KW: 10, SH: 11, SW: 12, PT: 13, PL: 14 } as const;
+export const MAX_POOL_GRAD_ARGS = 15;
+
 /** Fused activation of the forward convolution. */
 export const ConvActivation = { none: 0, relu: 1, relu6: 2 } as const;
 
@@ -90,6 +109,15 @@ export interface OneDnn {
   deformSampleInputGrad(heap: Uint8Array, args: Float64Array): void;
   /** Its offsets' gradient: doffset[DOFFSET] (overwritten) from the columns' gradient, x and the offsets. */
   deformSampleOffsetGrad(heap: Uint8Array, args: Float64Array): void;
+  /** Max pooling's gradient: each output's dy to the first maximum of its window. */
+  maxPoolGrad(heap: Uint8Array, args: Float64Array): void;
+  /**
+   * One AdamW step (PyTorch's order: decoupled decay, then the Adam update) of one tensor, its
+   * gradient scaled by GRAD_SCALE first.
+   */
+  adamwStep(heap: Uint8Array, args: Float64Array): void;
+  /** The sum of squares of every listed tensor, to OUT. */
+  squaredNorm(heap: Uint8Array, args: Float64Array): void;
   /** OpenMP threads oneDNN runs on. */
   setThreads(n: number): void;
   threads(): number;

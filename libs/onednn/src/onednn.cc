@@ -19,6 +19,8 @@
 #include "norm.h"
 #include "roi_align.h"
 #include "deform.h"
+#include "optim.h"
+#include "pool.h"
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -284,6 +286,24 @@ napi_value norm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// squaredNorm: (heap, args) with args = [out, count, (offset, size) x count].
+napi_value squaredNormCall(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  void* heap;
+  void* args;
+  size_t heapLength, nargs;
+  if (argc < 2 || !typedArray(env, argv[0], napi_uint8_array, &heap, &heapLength) ||
+      !typedArray(env, argv[1], napi_float64_array, &args, &nargs) || nargs < SN_ARGS_MIN ||
+      nargs != SN_LIST + 2 * static_cast<size_t>(static_cast<const double*>(args)[SN_COUNT])) {
+    napi_throw_type_error(env, nullptr, "onednn: expected (heap: Uint8Array, args: Float64Array [out, count, (offset, size) x count])");
+    return nullptr;
+  }
+  squaredNorm(static_cast<float*>(heap), static_cast<const double*>(args));
+  return nullptr;
+}
+
 napi_value setThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -329,6 +349,9 @@ napi_value init(napi_env env, napi_value exports) {
       {"deformSampleForward", nullptr, norm<deformSampleForward, DF_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"deformSampleInputGrad", nullptr, norm<deformSampleInputGrad, DF_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"deformSampleOffsetGrad", nullptr, norm<deformSampleOffsetGrad, DF_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"maxPoolGrad", nullptr, norm<maxPoolGrad, MP_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"adamwStep", nullptr, norm<adamwStep, AW_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"squaredNorm", nullptr, squaredNormCall, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, setThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"cachedPrimitives", nullptr, cachedPrimitives, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -18,7 +18,7 @@ import {
 } from '@sm-nas/data';
 import { createDetector, fitAnchorScale, fromTorchvisionName, RETINA_ANCHOR_CONFIG, RetinaNet, type Detector, type TwoStageOptions, type WeightMap } from '@sm-nas/detector';
 import { evaluateBboxes, type CocoDetection, type CocoSummary } from '@sm-nas/eval';
-import { initBackend, tf } from '@sm-nas/tfjs-runtime';
+import { AdamW, initBackend, tf } from '@sm-nas/tfjs-runtime';
 import { DeviceLock } from '@sm-nas/service-kit';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { learningRateSchedule, type LrScheduleKind } from './lr-schedule.js';
@@ -236,18 +236,6 @@ function trainingBoxes(train: DetectionDataset, input: { width: number; height: 
 }
 
 /**
- * Decoupled weight decay (AdamW): w <- w - lr * wd * w, after the optimiser's step, on weights only:
- * biases and norm affine parameters (the 1-D ones; mmdetection's norm_decay_mult 0) are skipped.
- * By shape, because tfjs variables carry generated names, not the parameter names.
- */
-function decayWeights(variables: readonly tf.Variable[], factor: number): void {
-  if (factor === 0) return;
-  tf.tidy(() => {
-    for (const v of variables) if (v.shape.length > 1) v.assign(tf.mul(v, 1 - factor));
-  });
-}
-
-/**
  * oneDNN's OpenMP threads sleep between kernels instead of spinning, unless the environment says
  * otherwise. A training step runs thousands of small kernels; on a CPU shared with other work (the
  * local mesh, other trainers) spinning threads wait on descheduled peers: measured on the 2-core
@@ -325,9 +313,16 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, dev
       warmupStartFactor: TRAIN_DEFAULTS.warmupStartFactor,
       maxSteps: spec.maxSteps,
     });
-    const adam = tf.train.adam(learningRateAt(0), 0.9, 0.999, TRAIN_DEFAULTS.adamEpsilon);
-    optimizer = adam;
-    const variables = detector.trainableVariables();
+    // Decoupled weight decay on weights only: biases and norm affine parameters (the 1-D ones;
+    // mmdetection's norm_decay_mult 0) are skipped. By shape, because tfjs variables carry
+    // generated names, not the parameter names.
+    const adamw = new AdamW({
+      learningRate: learningRateAt(0),
+      epsilon: TRAIN_DEFAULTS.adamEpsilon,
+      weightDecay: spec.weightDecay,
+      decays: (v) => v.shape.length > 1,
+    });
+    optimizer = adamw;
     const inputSize = { width: detector.inputSize.widthPx, height: detector.inputSize.heightPx };
     const augment = spec.augment ?? TRAIN_DEFAULTS.augment;
     const evalSeconds = [...(spec.evalAtSeconds ?? [])].sort((a, b) => a - b);
@@ -370,11 +365,8 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, dev
         }
         await device?.yieldTo(signal);
         const t0 = performance.now();
-        // tfjs's Adam reads its learning rate on every applyGradients; the field is protected in the typings.
-        const lr = learningRateAt(step);
-        (adam as unknown as { learningRate: number }).learningRate = lr;
+        adamw.learningRate = learningRateAt(step);
         const losses = detector.trainStep(optimizer, batch);
-        decayWeights(variables, lr * spec.weightDecay);
         trainSeconds += (performance.now() - t0) / 1000;
         step++;
         imagesSinceProgress += batch.imageIds.length;

@@ -312,6 +312,30 @@ describe('Sum and Mean on wasm match cpu', () => {
   }
 });
 
+describe('MaxPoolGrad on wasm matches cpu', () => {
+  // The ResNet stem's pool (3x3, stride 2, padding 1), windows past the border on one side only,
+  // and non-overlapping windows; random values, so no ties between a window's pixels. In the
+  // 2x4x4x1 case the backend's own kernel sent a window of negative values to the wrong pixel.
+  const cases: { x: [number, number, number, number]; k: number; s: number; pad: 'same' | 'valid' | number }[] = [
+    { x: [2, 9, 11, 5], k: 3, s: 2, pad: 1 },
+    { x: [1, 8, 8, 16], k: 3, s: 2, pad: 'same' },
+    { x: [3, 6, 7, 3], k: 2, s: 2, pad: 'valid' },
+    { x: [1, 5, 5, 9], k: 3, s: 1, pad: 'same' },
+    { x: [2, 4, 4, 1], k: 2, s: 2, pad: 'valid' },
+  ];
+  for (const c of cases) {
+    it(`${c.k}x${c.k} stride ${c.s} padding ${c.pad} of ${c.x.join('x')}`, () => {
+      const run = (backend: 'cpu' | 'wasm') => on(backend, () => {
+        const x = tf.tensor4d(random(c.x.reduce((a, b) => a * b, 1), 23), c.x);
+        const y = tf.maxPool(x, c.k, c.s, c.pad);
+        const dy = tf.tensor(random(y.size, 24), y.shape);
+        return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, c.k, c.s, c.pad), dy)))(x)];
+      });
+      expectClose(run('wasm')[0]!, run('cpu')[0]!, 'dx');
+    });
+  }
+});
+
 describe('Identity on wasm', () => {
   it('shares the input\'s memory (tfjs clones every tensor it saves for backprop), and both stay readable after either is disposed', () => {
     tf.setBackend('wasm');

@@ -12,6 +12,7 @@ import {
   DepthwiseConv2dNativeBackpropInput,
   FusedConv2D,
   FusedDepthwiseConv2D,
+  MaxPoolGrad,
   Mean,
   Sum,
   backend_util,
@@ -23,10 +24,11 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { CONV_ARGS, ConvActivation, ConvArg, SUM_ARGS, SumArg, loadOneDnn, type OneDnn } from '@sm-nas/onednn';
+import { CONV_ARGS, ConvActivation, ConvArg, MAX_POOL_GRAD_ARGS, MaxPoolGradArg, SUM_ARGS, SumArg, loadOneDnn, type OneDnn } from '@sm-nas/onednn';
 import { normKernelFuncs } from './norm-native.js';
 import { deformSampleKernelFuncs } from './deform-sample-native.js';
 import { roiAlignKernelFuncs } from './roi-align-native.js';
+import { optimizerKernelFuncs } from './optimizer-native.js';
 import { floatOffset, type WasmBackend } from './wasm-heap.js';
 
 type Shape4 = [number, number, number, number];
@@ -44,6 +46,7 @@ export const NATIVE_KERNELS = [
   DepthwiseConv2dNativeBackpropFilter,
   Sum,
   Mean,
+  MaxPoolGrad,
 ] as const;
 
 export type NativeStatus = { active: true; library: string; threads: number } | { active: false; reason: string };
@@ -72,9 +75,9 @@ export function registerNativeKernels(threads: number, env: Record<string, strin
   }
   // The norms and grouped convolutions are new kernels (nothing to fall back to): ../norm.ts and
   // ../grouped-conv.ts compose tfjs ops without them.
-  // RoIAlign and the deformable sampling replace the JS kernels that ./roi-align.ts and
-  // ./deform-sample.ts register for any backend on first use.
-  normConfigs = Object.entries({ ...normKernelFuncs(dnn), ...groupedKernelFuncs(dnn), ...roiAlignKernelFuncs(dnn), ...deformSampleKernelFuncs(dnn) }).map(([kernelName, kernelFunc]) => ({ kernelName, backendName: 'wasm', kernelFunc }));
+  // RoIAlign, the deformable sampling and the optimiser's kernels replace the JS kernels that
+  // ./roi-align.ts, ./deform-sample.ts and ./optimizer.ts register for any backend on first use.
+  normConfigs = Object.entries({ ...normKernelFuncs(dnn), ...groupedKernelFuncs(dnn), ...roiAlignKernelFuncs(dnn), ...deformSampleKernelFuncs(dnn), ...optimizerKernelFuncs(dnn) }).map(([kernelName, kernelFunc]) => ({ kernelName, backendName: 'wasm', kernelFunc }));
   for (const config of normConfigs) {
     if (getKernel(config.kernelName, 'wasm')) unregisterKernel(config.kernelName, 'wasm');
     registerKernel(config);
@@ -200,7 +203,32 @@ function nativeKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
     return out;
   };
 
+  // Max pooling's gradient: one scan of each output's window (the backend's kernel rescans every
+  // input pixel's windows).
+  const maxPoolGrad: KernelFunc = (params) => {
+    const backend = params.backend as unknown as WasmBackend;
+    const { dy, input } = params.inputs as Record<string, TensorInfo>;
+    const attrs = params.attrs as unknown as { filterSize: number | [number, number]; strides: number | [number, number]; pad: ConvAttrs['pad']; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+    const info = backend_util.computePool2DInfo(input!.shape as Shape4, attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+    if (!float32(dy, input) || dy!.shape[1] !== info.outHeight || dy!.shape[2] !== info.outWidth || util.sizeFromShape(input!.shape) === 0) {
+      return fallback(MaxPoolGrad, params);
+    }
+    const dx = backend.makeOutput([...input!.shape], 'float32');
+    const args = new Float64Array(MAX_POOL_GRAD_ARGS);
+    args[MaxPoolGradArg.X] = floatOffset(backend, input!);
+    args[MaxPoolGradArg.DY] = floatOffset(backend, dy!);
+    args[MaxPoolGradArg.DX] = floatOffset(backend, dx);
+    args.set(
+      [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.effectiveFilterHeight, info.effectiveFilterWidth,
+        info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left],
+      MaxPoolGradArg.N,
+    );
+    dnn.maxPoolGrad(backend.wasm.HEAPU8, args);
+    return dx;
+  };
+
   return {
+    [MaxPoolGrad]: maxPoolGrad,
     [Sum]: reduce(Sum, false),
     [Mean]: reduce(Mean, true),
     [Conv2D]: forward(Conv2D, false, false),

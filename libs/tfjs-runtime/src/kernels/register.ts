@@ -1,10 +1,12 @@
-// Gradient kernels for the wasm backend, composed from its XNNPACK forward convolutions.
+// Gradient kernels for the wasm backend, composed from its XNNPACK forward convolutions, and a
+// correct MaxPoolGrad (./max-pool-grad.ts).
 import {
   Identity,
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
   DepthwiseConv2dNativeBackpropFilter,
   DepthwiseConv2dNativeBackpropInput,
+  MaxPoolGrad,
   UnsortedSegmentSum,
   getKernel,
   registerKernel,
@@ -20,6 +22,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { convBackpropFilter, convBackpropInput, convGeometry, flipConv2DFilter } from './conv-grad.js';
 import { withScope } from './scope.js';
+import { maxPoolGradKernel } from './max-pool-grad.js';
 import { unsortedSegmentSumKernel } from './segment.js';
 
 type Shape4 = [number, number, number, number];
@@ -79,16 +82,18 @@ export function gradKernelConfigs(backendName: string): KernelConfig[] {
     { kernelName: DepthwiseConv2dNativeBackpropFilter, backendName, kernelFunc: depthwiseBackpropFilter },
     { kernelName: DepthwiseConv2dNativeBackpropInput, backendName, kernelFunc: depthwiseBackpropInput },
     { kernelName: UnsortedSegmentSum, backendName, kernelFunc: unsortedSegmentSumKernel },
+    { kernelName: MaxPoolGrad, backendName, kernelFunc: maxPoolGradKernel },
   ];
 }
 
-/** The kernels this package registers for wasm; `Conv2DBackpropInput` replaces the backend's own. */
+/** The kernels this package registers for wasm; `Conv2DBackpropInput` and `MaxPoolGrad` replace the backend's own. */
 export const WASM_GRAD_KERNELS = [
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
   DepthwiseConv2dNativeBackpropFilter,
   DepthwiseConv2dNativeBackpropInput,
   UnsortedSegmentSum,
+  MaxPoolGrad,
 ] as const;
 
 /**
