@@ -70,6 +70,37 @@ describe('executor', () => {
     det.dispose();
   });
 
+  it('inference folds batch norm once, and follows the parameters when they change', async () => {
+    const arch = retinaArch('resnet18', fpn(3, 5));
+    const options = { numClasses: 3, norm: 'batch_norm' as const, fidelity: { inputScale: 1, widthMultiplier: 0.25 }, seed: 0 };
+    const det = createDetector(arch, options);
+    const images = tf.randomNormal([1, 64, 64, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const run = (d: ReturnType<typeof createDetector>) => {
+      const out = d.forward(images);
+      const values = [...out.values()].flatMap((m) => [...m.values()]).map((t) => t.dataSync().slice());
+      tf.dispose([...out.values()].flatMap((m) => [...m.values()]));
+      return values;
+    };
+    const first = run(det);
+    const tensorsAfterFirst = tf.memory().numTensors;
+    const folds = (await tf.profile(() => void run(det))).kernels.filter((k) => k.name === 'Rsqrt').length;
+    expect(folds).toBe(0); // the second pass reuses every folded filter
+    expect(tf.memory().numTensors).toBe(tensorsAfterFirst);
+    expect(run(det)).toEqual(first);
+    // New running statistics (what loading a checkpoint does): the next pass must use them, as a
+    // detector built with them from the start does.
+    const changed = new Map([...det.getWeights()].map(([k, v]) => [k, k.endsWith('running_var') ? { ...v, data: v.data.map((x) => 4 * x) } : v]));
+    det.setWeights(changed);
+    const fresh = createDetector(arch, { ...options, seed: 1 });
+    fresh.setWeights(changed, true);
+    const after = run(det);
+    expect(after).toEqual(run(fresh));
+    expect(after).not.toEqual(first);
+    fresh.dispose();
+    det.dispose();
+    images.dispose();
+  });
+
   it('groupedConv2d equals a convolution with a block-diagonal filter', async () => {
     for (const [cin, cout, groups, stride] of [[8, 16, 2, 1], [64, 64, 32, 2], [12, 6, 3, 2], [128, 128, 4, 1]] as const) {
       const x = tf.randomNormal([2, 9, 7, cin], 0, 1, 'float32', 1) as tf.Tensor4D;

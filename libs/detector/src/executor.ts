@@ -51,6 +51,10 @@ export class GraphExecutor {
   private readonly roiSteps: Step[][] = [];
   /** Per node: how many image-level steps and outputs read its value. */
   private readonly uses: Int32Array;
+  /** Whether the pass in progress records gradients (set by forward and runRoiStage). */
+  private recording = false;
+  /** Frees what steps cache between passes (inference's folded filters). */
+  private readonly disposers: (() => void)[] = [];
 
   constructor(readonly graph: LayerGraph, seed: number) {
     this.params = new ParamStore(seed);
@@ -203,15 +207,36 @@ export class GraphExecutor {
       const p = this.params;
       const [mean, variance] = [p.get(`${np}.running_mean`), p.get(`${np}.running_var`)];
       const [gamma, beta] = norm.affine ? [p.get(`${np}.weight`), p.get(`${np}.bias`)] : [null, null];
+      const fold = () => {
+        let scale = tf.rsqrt(tf.add(variance, NORM_EPS));
+        if (gamma) scale = tf.mul(scale, gamma);
+        let shift = tf.neg(tf.mul(mean, scale));
+        if (beta) shift = tf.add(shift, beta);
+        if (bias) shift = tf.add(shift, tf.mul(bias, scale));
+        return { w: tf.mul(weight, scale) as tf.Tensor4D, b: shift as tf.Tensor1D };
+      };
+      // Inference reuses the folded filter while the parameters are the same tensors (a variable's
+      // assign gives it a new dataId): folding on every call rewrote the whole filter per inference,
+      // a pass over every weight of the network the profiler then timed. Training folds each time,
+      // so the gradient reaches the parameters.
+      const params: tf.Tensor[] = [weight, mean, variance, gamma, beta, bias].filter((t) => t !== null);
+      let folded: { ids: object[]; w: tf.Tensor4D; b: tf.Tensor1D } | undefined;
+      const cached = () => {
+        if (folded && params.every((t, i) => t.dataId === folded!.ids[i])) return folded;
+        if (folded) tf.dispose([folded.w, folded.b]);
+        const f = tf.tidy(fold);
+        folded = { ids: params.map((t) => t.dataId), w: tf.keep(f.w), b: tf.keep(f.b) };
+        return folded;
+      };
+      this.disposers.push(() => {
+        if (folded) tf.dispose([folded.w, folded.b]);
+        folded = undefined;
+      });
       return {
         out, inputs: node.inputs,
         run: ([x]) => {
-          let scale = tf.rsqrt(tf.add(variance, NORM_EPS));
-          if (gamma) scale = tf.mul(scale, gamma);
-          let shift = tf.neg(tf.mul(mean, scale));
-          if (beta) shift = tf.add(shift, beta);
-          if (bias) shift = tf.add(shift, tf.mul(bias, scale));
-          return convolve(x!, tf.mul(weight, scale) as tf.Tensor4D, shift as tf.Tensor1D, act, spec);
+          const { w, b } = this.recording || gradientsRecorded() ? fold() : cached();
+          return convolve(x!, w, b, act, spec);
         },
       };
     }
@@ -306,6 +331,7 @@ export class GraphExecutor {
     }
     const values = new Array<tf.Tensor4D | undefined>(graph.nodes.length);
     values[0] = images;
+    this.recording = record;
     const left = record ? undefined : Int32Array.from(this.uses);
     for (const step of this.steps) {
       const xs = step.inputs.map((i) => values[i]!);
@@ -341,6 +367,7 @@ export class GraphExecutor {
   runRoiStage(stage: number, outputs: GraphOutputs, rois: Float32Array, record = false): RoiOutputs {
     const steps = this.roiSteps[stage - 1];
     if (!steps) throw new RangeError(`detector: no R-CNN stage ${stage}`);
+    this.recording = record;
     const run = (): RoiOutputs => {
       const values = new Map<number, tf.Tensor4D>();
       const features = outputs.get('features');
@@ -381,8 +408,14 @@ export class GraphExecutor {
   private featureLevels: Map<number, number> | undefined;
 
   dispose(): void {
+    for (const d of this.disposers) d();
     this.params.dispose();
   }
+}
+
+/** Whether a gradient tape is recording (tf.grads, tf.variableGrads): tfjs's own fused ops ask the same. */
+function gradientsRecorded(): boolean {
+  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
 }
 
 /** The identity with a zero gradient (PyTorch's `.detach()`). */

@@ -39,7 +39,7 @@ export const maxPoolGradKernel: KernelFunc = ({ inputs, backend: b, attrs }) => 
               }
             }
           }
-          dx[where] += g[((i * oh + oy) * ow + ox) * c + ch]!;
+          dx[where] = dx[where]! + g[((i * oh + oy) * ow + ox) * c + ch]!;
         }
       }
     }
