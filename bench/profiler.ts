@@ -19,11 +19,13 @@ import { profiler } from '../libs/proto/src/index.js';
 import { buildTimedModel, DEFAULT_MEASURE, measure, spearman, startProfiler, summarize, type ModelForm } from '../services/profiler/src/index.js';
 import { initBackend, describeBackend } from '../libs/tfjs-runtime/src/index.js';
 import { createChannel, createClient } from 'nice-grpc';
+import { ensureTorchPeer, PYTHON, torchEnv } from './torch-peer.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const iterations = Number(process.env.BENCH_ITERATIONS ?? 10);
 const detSize = Number(process.env.BENCH_DET_SIZE ?? 320);
-const python = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+ensureTorchPeer();
+const python = PYTHON;
 const settings = { ...DEFAULT_MEASURE, maxSeconds: seconds, iterationsPerRound: iterations };
 
 const info = await initBackend({ log: null });
@@ -119,7 +121,7 @@ for (const m of models) {
 
 const cfg = { threads: Math.max(1, info.threads), iterations, max_seconds: seconds, models: models.map((m) => ({ name: m.name, ...m.torch })) };
 const script = fileURLToPath(new URL('./profiler_pytorch.py', import.meta.url));
-const run = spawnSync(python, [script, JSON.stringify(cfg)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+const run = spawnSync(python, [script, JSON.stringify(cfg)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20, env: torchEnv(cfg.threads) });
 if (run.status !== 0) throw new Error(`${python} ${script} failed (${run.status})`);
 const torch = JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; ms: Record<string, number>; cv: Record<string, number>; repeats: Record<string, number[]> };
 const torchRepeats = Object.values(torch.repeats).find((r) => r.length > 1) ?? [];

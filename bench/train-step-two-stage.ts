@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseCanonical } from '@sm-nas/arch';
 import { createDetector } from '@sm-nas/detector';
 import { initBackend, tf } from '@sm-nas/tfjs-runtime';
+import { ensureTorchPeer, PYTHON, torchEnv } from './torch-peer.js';
 
 const num = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const steps = num('BENCH_STEPS', 5);
@@ -50,10 +51,11 @@ async function main(): Promise<void> {
   const ours = times.sort((a, c) => a - c)[Math.floor(times.length / 2)]!;
   det.dispose();
 
-  const python = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+  ensureTorchPeer();
+  const python = PYTHON;
   const script = fileURLToPath(new URL('./learning/pytorch_faster_rcnn.py', import.meta.url));
   const cfg = { threads, classes, fpn, head, size, rois, batch, boxes, labels, warmup, steps };
-  const run = spawnSync(python, [script, '--bench-step', JSON.stringify(cfg)], { encoding: 'utf8', maxBuffer: 1 << 20, env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
+  const run = spawnSync(python, [script, '--bench-step', JSON.stringify(cfg)], { encoding: 'utf8', maxBuffer: 1 << 20, env: torchEnv(threads) });
   if (run.status !== 0) throw new Error(`${python} failed: ${run.stderr}`);
   const torch = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { torch: string; threads: number; ms: number; params: number };
   console.log(`backend ${backend.name} (${backend.reason}); PyTorch ${torch.torch}, ${torch.threads} threads; median of ${steps} steps after ${warmup}`);

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArchitecture } from '../libs/arch/src/index.js';
 import { createDetector } from '../libs/detector/src/index.js';
 import { batchNormTraining, initBackend, tf, useNativeKernels, useWasmConv2DBackpropInput } from '../libs/tfjs-runtime/src/index.js';
+import { ensureTorchPeer, PYTHON, torchEnv } from './torch-peer.js';
 
 type Pad4 = [[0, 0], [number, number], [number, number], [0, 0]];
 const pad = (p: number): Pad4 => [[0, 0], [p, p], [p, p], [0, 0]];
@@ -224,7 +225,8 @@ print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads()
 `;
 
 function timePytorch(nets: Net[], steps: number, threads: number): { torch: string; threads: number; ms: Record<string, number>; cpu_ms: Record<string, number>; params: Record<string, number> } {
-  const python = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
+  ensureTorchPeer();
+  const python = PYTHON;
   const dir = mkdtempSync(join(os.tmpdir(), 'sm-nas-bench-'));
   try {
     const script = join(dir, 'train_step.py');
@@ -234,7 +236,7 @@ function timePytorch(nets: Net[], steps: number, threads: number): { torch: stri
       threads, steps, learning_dir: learningDir,
       nets: nets.map((n) => ({ name: n.name, batch: n.batch, size: n.size, classes: n.classes, ...(n.trainStep ? detectionTargets(n.batch, n.size, n.classes) : {}) })),
     };
-    const run = spawnSync(python, [script, JSON.stringify(cfg)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    const run = spawnSync(python, [script, JSON.stringify(cfg)], { encoding: 'utf8', maxBuffer: 1 << 20, env: torchEnv(cfg.threads) });
     if (run.status !== 0) throw new Error(`${python} failed: ${run.stderr}`);
     return JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; ms: Record<string, number>; cpu_ms: Record<string, number>; params: Record<string, number> };
   } finally {

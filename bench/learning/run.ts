@@ -23,6 +23,7 @@ import { fitAnchorScale } from '@sm-nas/detector';
 import { evaluateBboxes, type CocoDetection } from '@sm-nas/eval';
 import { runTrainJob, TRAIN_DEFAULTS } from '@sm-nas/trainer';
 import { envCheckpoints, envNumber, envPreset, envText } from './env.js';
+import { ensureTorchPeer, PYTHON, torchEnv } from '../torch-peer.js';
 
 // The wasm backend rethrows unhandled rejections with its whole source: report errors here instead.
 async function main(): Promise<void> {
@@ -129,7 +130,8 @@ async function main(): Promise<void> {
       '--seed', String(seed), '--threads', String(threads),
     ];
     await new Promise<void>((resolve, reject) => {
-      const child = spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
+      ensureTorchPeer();
+      const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'inherit'], env: torchEnv(threads) });
       child.stdout.on('data', (d: Buffer) => process.stdout.write(d.toString().replace(/^(?=.)/gm, 'torch  ')));
       child.on('error', reject);
       child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pytorch_retinanet.py exited with ${code}`))));

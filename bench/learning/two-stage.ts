@@ -28,6 +28,7 @@ import { evaluateBboxes, type CocoDetection } from '@sm-nas/eval';
 import { evaluateDetector } from '@sm-nas/trainer';
 import { AdamW, initBackend } from '@sm-nas/tfjs-runtime';
 import { envCheckpoints, envNumber, envPreset, envText } from './env.js';
+import { ensureTorchPeer, PYTHON, torchEnv } from '../torch-peer.js';
 
 interface CurvePoint { targetSeconds: number; trainSeconds: number; steps: number; ap: number; ap50: number }
 
@@ -121,7 +122,8 @@ async function main(): Promise<void> {
       '--seed', String(seed), '--threads', String(threads),
     ];
     await new Promise<void>((resolve, reject) => {
-      const child = spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
+      ensureTorchPeer();
+      const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'inherit'], env: torchEnv(threads) });
       child.stdout.on('data', (d: Buffer) => process.stdout.write(d.toString().replace(/^(?=.)/gm, 'torch  ')));
       child.on('error', reject);
       child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pytorch_faster_rcnn.py exited with ${code}`))));
