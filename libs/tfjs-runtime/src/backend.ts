@@ -5,6 +5,7 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
+import { loadOneDnn } from '@sm-nas/onednn';
 import { registerCoreGradients } from './gradients.js';
 import { registerLeanGradients } from './kernels/batchnorm-grad.js';
 import { registerNativeKernels } from './kernels/native.js';
@@ -13,6 +14,8 @@ import { withNodeWasmThreads } from './wasm-threads.js';
 
 export const BACKEND_ENV = 'SM_NAS_TFJS_BACKEND';
 export const THREADS_ENV = 'SM_NAS_TFJS_THREADS';
+/** The wasm backend's own thread pool when the native kernels run (default 1; see `start`). */
+export const WASM_THREADS_ENV = 'SM_NAS_WASM_THREADS';
 
 export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow';
 const CHOICES: readonly BackendChoice[] = ['auto', 'wasm', 'cpu', 'tensorflow'];
@@ -24,8 +27,13 @@ export interface BackendInfo {
   version: string;
   /** Whether the kernels use SIMD (wasm SIMD128; native TensorFlow uses the CPU's own). */
   simd: boolean;
-  /** Threads the kernels run on (the XNNPACK pool for wasm; 0 when the backend decides). */
+  /**
+   * Threads the kernels run on: oneDNN's OpenMP pool when `native` is set, else the XNNPACK pool
+   * for wasm; 0 when the backend decides.
+   */
   threads: number;
+  /** The wasm backend's own pool (XNNPACK and its element-wise kernels), when it differs from `threads`. */
+  wasmThreads?: number;
   /**
    * Native library that runs the wasm backend's convolutions in place on its heap, e.g.
    * `oneDNN 2.6.3` (@sm-nas/onednn); absent when XNNPACK runs them (`reason` says why).
@@ -78,7 +86,11 @@ export function backendInfo(): BackendInfo | undefined {
  * convolutions (simd, 2 threads) — <reason>`.
  */
 export function describeBackend(info: BackendInfo): string {
-  const features = [info.simd ? 'simd' : 'no simd', info.threads > 0 ? `${info.threads} thread${info.threads === 1 ? '' : 's'}` : ''];
+  const features = [
+    info.simd ? 'simd' : 'no simd',
+    info.threads > 0 ? `${info.threads} thread${info.threads === 1 ? '' : 's'}` : '',
+    info.wasmThreads !== undefined ? `wasm pool ${info.wasmThreads}` : '',
+  ];
   const native = info.native ? ` + ${info.native} native convolutions` : '';
   return `tfjs backend: ${info.name} ${info.version}${native} (${features.filter(Boolean).join(', ')}) — ${info.reason}`;
 }
@@ -124,13 +136,18 @@ async function start(options: InitBackendOptions): Promise<BackendInfo> {
     if (choice === 'tensorflow') throw new Error(`${forced} but ${missing.join(', ')}`);
   }
 
-  const w = await startWasm(threads);
+  // With the native kernels, the wasm pool gets one thread: what is left on it is element-wise
+  // work, and its spinning workers competed with oneDNN's OpenMP team for the same cores (a ReLU
+  // took 2.2 ms with both pools at 2 threads on 2 cores, 0.09 ms with the wasm pool at 1).
+  const wasmThreads = parseThreads(env[WASM_THREADS_ENV]) ?? (loadOneDnn(env).ok ? 1 : threads);
+  const w = await startWasm(wasmThreads);
   const why = [choice === 'wasm' ? forced : missing.join(', '), w.note];
   // oneDNN's OpenMP threads: as many as asked for, even when the wasm pool fell back to one.
   const native = registerNativeKernels(threads, env);
   if (!native.active) why.push(`native convolutions off: ${native.reason}`);
   const { note: _, ...info } = w;
-  return { ...info, ...(native.active ? { native: native.library } : {}), reason: why.filter(Boolean).join('; ') };
+  if (!native.active) return { ...info, reason: why.filter(Boolean).join('; ') };
+  return { ...info, threads: native.threads, ...(info.threads !== native.threads ? { wasmThreads: info.threads } : {}), native: native.library, reason: why.filter(Boolean).join('; ') };
 }
 
 /** Loads a native package; returns the backend info or why it is not usable. */

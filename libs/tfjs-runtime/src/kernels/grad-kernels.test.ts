@@ -115,7 +115,12 @@ beforeAll(async () => {
 
 it(`convolutions run on ${loadOneDnn().ok ? 'oneDNN' : 'XNNPACK (native kernels off)'}`, () => {
   const load = loadOneDnn();
-  expect(backendInfo()!.native).toBe(load.ok ? `oneDNN ${load.addon.version}` : undefined);
+  const info = backendInfo()!;
+  expect(info.native).toBe(load.ok ? `oneDNN ${load.addon.version}` : undefined);
+  // Two threads asked for: oneDNN's team gets them; the wasm pool gets one beside it (its workers
+  // competed with the team for the cores), or both without the addon.
+  expect(info.threads).toBe(2);
+  expect(info.wasmThreads).toBe(load.ok ? 1 : undefined);
 });
 
 describe('Conv2DBackpropInput and Conv2DBackpropFilter on wasm match cpu', () => {
