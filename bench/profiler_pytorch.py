@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """PyTorch peer of bench/profiler.ts: CPU inference latency of the same networks, timed with the
 same protocol as the profiler (warm up until three iterations lie within 10% of their median, then
-rounds of N iterations until a round's CV < 2% or the time limit; report that round's p50).
+rounds of N iterations until a round's CV < 2% or the time limit; report the p50 of every round's
+iterations).
 
 Run by bench/profiler.ts with one JSON argument (Debian python3-torch 1.13, python3-torchvision 0.14):
   {"threads": 2, "iterations": 10, "max_seconds": 8, "models": [...]}
@@ -48,16 +49,19 @@ def timed(fn, iterations, max_seconds):
                 break
         if len(warm) >= 2 and time.perf_counter() - start > max_seconds / 2:
             break
+    every = []
     while True:
         times = []
         for _ in range(iterations):
             t0 = time.perf_counter()
             fn()
             times.append((time.perf_counter() - t0) * 1000)
+        every += times
         mean = statistics.fmean(times)
         cv = statistics.stdev(times) / mean if len(times) > 1 else 0.0
         if cv < 0.02 or time.perf_counter() - start >= max_seconds:
-            return statistics.median(times), cv
+            # As the profiler: statistics over every round's iterations, the stop rule on the last round.
+            return statistics.median(every), statistics.stdev(every) / statistics.fmean(every) if len(every) > 1 else 0.0
 
 
 class P6(nn.Module):

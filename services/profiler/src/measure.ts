@@ -1,7 +1,9 @@
 // The timing protocol: warm up until the iteration time settles, then rounds of N synchronised
 // iterations until a round's coefficient of variation is under the target or the time is up (and
-// say which). `run` must return only once the device has finished (the caller reads the outputs
-// back with dataSync, which waits for every kernel).
+// say which); the statistics are over every timed iteration of every round (the last round's ten
+// or twenty alone made p50 move by several percent between profiles of the same model). `run`
+// must return only once the device has finished (the caller reads the outputs back with dataSync,
+// which waits for every kernel).
 import { summarize, type TimingSummary } from './stats.js';
 
 export interface MeasureSettings {
@@ -32,10 +34,12 @@ export const DEFAULT_MEASURE: MeasureSettings = {
 export type StopReason = 'target_cv' | 'time_limit';
 
 export interface Measurement {
-  /** The summary of the round that ended the measurement. */
+  /** The summary of every timed iteration (all rounds, warm-up excluded). */
   summary: TimingSummary;
-  /** That round's iteration times, ms. */
+  /** Their times, ms, in order. */
   times: number[];
+  /** The coefficient of variation of the last round (what the stop rule reads). */
+  roundCv: number;
   warmupIterations: number;
   rounds: number;
   stopReason: StopReason;
@@ -78,6 +82,7 @@ export async function measure(
   }
 
   let rounds = 0;
+  const all: number[] = [];
   for (;;) {
     const times: number[] = [];
     for (let i = 0; i < settings.iterationsPerRound; i++) {
@@ -85,8 +90,9 @@ export async function measure(
       times.push(await timeOne());
     }
     rounds++;
-    const summary = summarize(times);
-    const stopReason: StopReason | undefined = summary.cv < settings.targetCv ? 'target_cv' : elapsed() >= settings.maxSeconds ? 'time_limit' : undefined;
-    if (stopReason) return { summary, times, warmupIterations: warm.length, rounds, stopReason, elapsedSeconds: elapsed() };
+    all.push(...times);
+    const roundCv = summarize(times).cv;
+    const stopReason: StopReason | undefined = roundCv < settings.targetCv ? 'target_cv' : elapsed() >= settings.maxSeconds ? 'time_limit' : undefined;
+    if (stopReason) return { summary: summarize(all), times: all, roundCv, warmupIterations: warm.length, rounds, stopReason, elapsedSeconds: elapsed() };
   }
 }

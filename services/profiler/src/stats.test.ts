@@ -49,9 +49,13 @@ describe('measurement protocol', () => {
     const f = fake((i) => (i % 2 ? 30 : 10));
     const m = await measure(f.run, { ...DEFAULT_MEASURE, maxSeconds: 1, iterationsPerRound: 10 }, f.clock);
     expect(m.stopReason).toBe('time_limit');
-    expect(m.summary.cv).toBeGreaterThan(0.02);
+    expect(m.roundCv).toBeGreaterThan(0.02);
     expect(m.elapsedSeconds).toBeGreaterThanOrEqual(1);
     expect(m.rounds).toBeGreaterThan(1);
+    // The statistics cover every round's iterations, not the last round's alone.
+    expect(m.summary.n).toBe(m.rounds * 10);
+    expect(m.times).toHaveLength(m.rounds * 10);
+    expect(m.summary.p50).toBe(20);
     expect(settled([10, 30, 10], 3, 0.1)).toBe(false);
   });
 });
