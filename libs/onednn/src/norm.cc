@@ -16,13 +16,7 @@
 #include <cstdint>
 #include <vector>
 
-// Vector loops: an AVX2+FMA clone chosen at load time where the CPU has it (built at install, run
-// anywhere: no -march=native).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define VECTOR_CLONES
-#endif
+#include "vector_clones.h"
 
 namespace {
 

@@ -239,23 +239,37 @@ bool typedArray(napi_env env, napi_value v, napi_typedarray_type want, void** da
   return type == want;
 }
 
-template <char Kind>
-napi_value conv(napi_env env, napi_callback_info info) {
+// Every call is (heap: Uint8Array, args: Float64Array). Reads both, or throws a TypeError naming
+// `expected` (what args must be) and returns false; `argsOk` checks args' length (and contents).
+bool heapAndArgs(napi_env env, napi_callback_info info, const std::string& expected, bool (*argsOk)(const double*, size_t, size_t),
+                 size_t want, float** heap, const double** args) {
   size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  void* heap;
-  void* args;
+  void* h;
+  void* a;
   size_t heapLength, nargs;
-  if (argc < 2 || !typedArray(env, argv[0], napi_uint8_array, &heap, &heapLength) ||
-      !typedArray(env, argv[1], napi_float64_array, &args, &nargs) || nargs != NARGS) {
-    napi_throw_type_error(env, nullptr, "onednn: expected (heap: Uint8Array, args: Float64Array of 23)");
-    return nullptr;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 2 ||
+      !typedArray(env, argv[0], napi_uint8_array, &h, &heapLength) || !typedArray(env, argv[1], napi_float64_array, &a, &nargs) ||
+      !argsOk(static_cast<const double*>(a), nargs, want)) {
+    napi_throw_type_error(env, nullptr, ("onednn: expected (heap: Uint8Array, args: Float64Array " + expected + ")").c_str());
+    return false;
   }
+  *heap = static_cast<float*>(h);
+  *args = static_cast<const double*>(a);
+  return true;
+}
+
+bool exactly(const double*, size_t nargs, size_t want) { return nargs == want; }
+
+template <char Kind>
+napi_value conv(napi_env env, napi_callback_info info) {
+  float* heap;
+  const double* args;
+  if (!heapAndArgs(env, info, "of 23", exactly, NARGS, &heap, &args)) return nullptr;
   Geometry g;
-  for (int i = 0; i < NARGS; i++) g.v[i] = static_cast<int64_t>(static_cast<const double*>(args)[i]);
+  for (int i = 0; i < NARGS; i++) g.v[i] = static_cast<int64_t>(args[i]);
   try {
-    run(Kind, static_cast<float*>(heap), g);
+    run(Kind, heap, g);
   } catch (const dnnl::error& e) {
     napi_throw_error(env, nullptr, (std::string("onednn: ") + e.what() + " (status " + std::to_string(e.status) + ")").c_str());
   } catch (const std::exception& e) {
@@ -264,43 +278,30 @@ napi_value conv(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// Training-mode group / batch normalisation (norm.cc): (heap, args) like the convolutions.
+// The hand-written kernels (norm.cc, roi_align.cc, deform.cc, optim.cc, pool.cc): a fixed number of args.
 template <void (*Fn)(float*, const double*), size_t Nargs>
 napi_value norm(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  void* heap;
-  void* args;
-  size_t heapLength, nargs;
-  if (argc < 2 || !typedArray(env, argv[0], napi_uint8_array, &heap, &heapLength) ||
-      !typedArray(env, argv[1], napi_float64_array, &args, &nargs) || nargs != Nargs) {
-    napi_throw_type_error(env, nullptr, ("onednn: expected (heap: Uint8Array, args: Float64Array of " + std::to_string(Nargs) + ")").c_str());
-    return nullptr;
-  }
+  float* heap;
+  const double* args;
+  if (!heapAndArgs(env, info, "of " + std::to_string(Nargs), exactly, Nargs, &heap, &args)) return nullptr;
   try {
-    Fn(static_cast<float*>(heap), static_cast<const double*>(args));
+    Fn(heap, args);
   } catch (const std::exception& e) {
     napi_throw_error(env, nullptr, (std::string("onednn: ") + e.what()).c_str());
   }
   return nullptr;
 }
 
-// squaredNorm: (heap, args) with args = [out, count, (offset, size) x count].
+// squaredNorm: args = [out, count, (offset, size) x count].
+bool countedPairs(const double* args, size_t nargs, size_t) {
+  return nargs >= SN_ARGS_MIN && nargs == SN_LIST + 2 * static_cast<size_t>(args[SN_COUNT]);
+}
+
 napi_value squaredNormCall(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  void* heap;
-  void* args;
-  size_t heapLength, nargs;
-  if (argc < 2 || !typedArray(env, argv[0], napi_uint8_array, &heap, &heapLength) ||
-      !typedArray(env, argv[1], napi_float64_array, &args, &nargs) || nargs < SN_ARGS_MIN ||
-      nargs != SN_LIST + 2 * static_cast<size_t>(static_cast<const double*>(args)[SN_COUNT])) {
-    napi_throw_type_error(env, nullptr, "onednn: expected (heap: Uint8Array, args: Float64Array [out, count, (offset, size) x count])");
-    return nullptr;
-  }
-  squaredNorm(static_cast<float*>(heap), static_cast<const double*>(args));
+  float* heap;
+  const double* args;
+  if (!heapAndArgs(env, info, "[out, count, (offset, size) x count]", countedPairs, 0, &heap, &args)) return nullptr;
+  squaredNorm(heap, args);
   return nullptr;
 }
 

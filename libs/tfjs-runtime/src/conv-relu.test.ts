@@ -5,20 +5,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { conv2dBiasRelu } from './conv-relu.js';
 import { wasmOrCpu } from './kernels/__fixtures__/backend.js';
 import { random } from './kernels/__fixtures__/random.js';
+import { expectClose } from './kernels/__fixtures__/close.js';
 
 let backends: string[] = ['cpu'];
 beforeAll(async () => {
   if (await wasmOrCpu()) backends = ['cpu', 'wasm'];
 });
 
-function expectClose(actual: Float32Array, expected: Float32Array, what: string): void {
-  expect(actual.length, what).toBe(expected.length);
-  let scale = 1e-6;
-  for (const v of expected) scale = Math.max(scale, Math.abs(v));
-  let worst = 0;
-  for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!));
-  expect(worst / scale, what).toBeLessThan(1e-4);
-}
 
 describe('conv2dBiasRelu', () => {
   const cases = [

@@ -9,6 +9,7 @@ import { backendInfo, initBackend } from '../backend.js';
 import { groupedConv2d } from '../grouped-conv.js';
 import { batchNormTraining, groupNorm, nativeNormActive, weightStandardize } from '../norm.js';
 import { random } from './__fixtures__/random.js';
+import { expectClose } from './__fixtures__/close.js';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -22,15 +23,6 @@ function on(backend: 'cpu' | 'wasm', f: () => tf.Tensor[]): Float32Array[] {
   });
 }
 
-function expectClose(actual: Float32Array, expected: Float32Array, what: string): void {
-  expect(actual.length, what).toBe(expected.length);
-  let scale = 1e-6;
-  for (const v of expected) scale = Math.max(scale, Math.abs(v));
-  let worst = 0;
-  for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!));
-  // float32 sums of up to a few thousand products, relative to the largest value
-  expect(worst / scale, what).toBeLessThan(1e-4);
-}
 
 interface ConvCase {
   x: [number, number, number, number];
