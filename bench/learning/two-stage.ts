@@ -25,7 +25,7 @@ import { parseCanonical } from '@sm-nas/arch';
 import { batches, exportCoco, generateShapesSplits, loadCoco, SHAPES_PRESETS } from '@sm-nas/data';
 import { createDetector } from '@sm-nas/detector';
 import { evaluateBboxes, type CocoDetection } from '@sm-nas/eval';
-import { evaluateDetector } from '@sm-nas/trainer';
+import { decaysWeight, evaluateDetector } from '@sm-nas/trainer';
 import { AdamW, initBackend } from '@sm-nas/tfjs-runtime';
 import { envCheckpoints, envNumber, envPreset, envText } from './env.js';
 import { ensureTorchPeer, PYTHON, torchEnv } from '../torch-peer.js';
@@ -76,8 +76,8 @@ async function main(): Promise<void> {
       seed,
       twoStage: { rcnn: { sampleNum: rois }, proposals: { train: { maxPerImg: proposals }, test: { maxPerImg: proposals } } },
     });
-    // AdamW with decoupled decay on weights (not biases and norms), as torch.optim.AdamW with groups
-    const opt = new AdamW({ learningRate: lr, epsilon: 1e-8, weightDecay: wd, decays: (v) => v.shape.length > 1 });
+    // AdamW with the trainer's decay rule (weights, not biases and norms), as torch.optim.AdamW with groups
+    const opt = new AdamW({ learningRate: lr, epsilon: 1e-8, weightDecay: wd, decays: decaysWeight });
     const points: CurvePoint[] = [];
     const pending = [...checkpoints];
     let trainSeconds = 0;

@@ -51,8 +51,6 @@ export class GraphExecutor {
   private readonly roiSteps: Step[][] = [];
   /** Per node: how many image-level steps and outputs read its value. */
   private readonly uses: Int32Array;
-  /** Whether the pass in progress records gradients (set by forward and runRoiStage). */
-  private recording = false;
   /** Frees what steps cache between passes (inference's folded filters). */
   private readonly disposers: (() => void)[] = [];
 
@@ -235,7 +233,7 @@ export class GraphExecutor {
       return {
         out, inputs: node.inputs,
         run: ([x]) => {
-          const { w, b } = this.recording || gradientsRecorded() ? fold() : cached();
+          const { w, b } = gradientsRecorded() ? fold() : cached();
           return convolve(x!, w, b, act, spec);
         },
       };
@@ -331,7 +329,6 @@ export class GraphExecutor {
     }
     const values = new Array<tf.Tensor4D | undefined>(graph.nodes.length);
     values[0] = images;
-    this.recording = record;
     const left = record ? undefined : Int32Array.from(this.uses);
     for (const step of this.steps) {
       const xs = step.inputs.map((i) => values[i]!);
@@ -367,7 +364,6 @@ export class GraphExecutor {
   runRoiStage(stage: number, outputs: GraphOutputs, rois: Float32Array, record = false): RoiOutputs {
     const steps = this.roiSteps[stage - 1];
     if (!steps) throw new RangeError(`detector: no R-CNN stage ${stage}`);
-    this.recording = record;
     const run = (): RoiOutputs => {
       const values = new Map<number, tf.Tensor4D>();
       const features = outputs.get('features');

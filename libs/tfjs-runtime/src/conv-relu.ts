@@ -37,32 +37,20 @@ function backward(dy: tf.Tensor4D, x: tf.Tensor4D, filter: tf.Tensor4D, y: tf.Te
  */
 export function conv2dBiasRelu(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D | null, strides: number, pad: Pad): tf.Tensor4D {
   const s = { strides, pad };
-  if (bias) {
-    const f = tf.customGrad(((xi: tf.Tensor, fi: tf.Tensor, bi: tf.Tensor, save: tf.GradSaveFunc) => {
-      const y = forward(xi as tf.Tensor4D, fi as tf.Tensor4D, bi as tf.Tensor1D, s);
-      save([xi, fi, y]);
-      return {
-        value: y,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [sx, sf, sy] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-          const { dx, df, masked } = backward(dy as tf.Tensor4D, sx, sf, sy, s);
-          return [dx, df, tf.sum(masked, [0, 1, 2])];
-        },
-      };
-    }) as GradFunc);
-    return f(x, filter, bias) as tf.Tensor4D;
-  }
-  const f = tf.customGrad(((xi: tf.Tensor, fi: tf.Tensor, save: tf.GradSaveFunc) => {
-    const y = forward(xi as tf.Tensor4D, fi as tf.Tensor4D, null, s);
+  // customGrad passes the inputs, then its save function: (x, filter[, bias], save).
+  const f = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const [xi, fi, bi] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D | undefined];
+    const y = forward(xi, fi, bi ?? null, s);
     save([xi, fi, y]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [sx, sf, sy] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-        const { dx, df } = backward(dy as tf.Tensor4D, sx, sf, sy, s);
-        return [dx, df];
+        const { dx, df, masked } = backward(dy as tf.Tensor4D, sx, sf, sy, s);
+        return bi ? [dx, df, tf.sum(masked, [0, 1, 2])] : [dx, df];
       },
     };
   }) as GradFunc);
-  return f(x, filter) as tf.Tensor4D;
+  return (bias ? f(x, filter, bias) : f(x, filter)) as tf.Tensor4D;
 }

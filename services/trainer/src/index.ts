@@ -4,7 +4,7 @@ import { service, startServer, type RunningServer, type StartServerOptions } fro
 import { trainerService, type TrainerServiceOptions } from './server.js';
 
 export * from './safetensors.js';
-export { runTrainJob, evaluateDetector, TRAIN_DEFAULTS, type TrainEvent, type TrainJobSpec, type DatasetSpec, type TrainProgressEvent } from './train-job.js';
+export { runTrainJob, evaluateDetector, decaysWeight, TRAIN_DEFAULTS, type TrainEvent, type TrainJobSpec, type DatasetSpec, type TrainProgressEvent } from './train-job.js';
 export { trainerService, eventToWire, metricsToWire, type TrainerServiceOptions } from './server.js';
 export { pretrainJobFromRequest, trainJobFromRequest } from './request.js';
 export { runPretrainJob, cropObjects, type PretrainEvent, type PretrainJobSpec } from './pretrain-job.js';

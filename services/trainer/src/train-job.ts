@@ -227,6 +227,15 @@ export async function evaluateDetector(
 /** Training images whose boxes choose the anchors (the first ones: the split is already in random order). */
 const ANCHOR_FIT_IMAGES = 256;
 
+/**
+ * Which variables the trainer's decoupled weight decay applies to: weights only; biases and norm
+ * affine parameters (the 1-D ones; mmdetection's norm_decay_mult 0) are skipped. By shape, because
+ * tfjs variables carry generated names, not the parameter names.
+ */
+export function decaysWeight(variable: tf.Variable): boolean {
+  return variable.shape.length > 1;
+}
+
 /** Boxes of the first training images, letterboxed to the detector's input as the batches are. */
 function trainingBoxes(train: DetectionDataset, input: { width: number; height: number }): Float32Array[] {
   const subset = { ...train, coco: { ...train.coco, images: train.coco.images.slice(0, ANCHOR_FIT_IMAGES) } };
@@ -313,14 +322,11 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, dev
       warmupStartFactor: TRAIN_DEFAULTS.warmupStartFactor,
       maxSteps: spec.maxSteps,
     });
-    // Decoupled weight decay on weights only: biases and norm affine parameters (the 1-D ones;
-    // mmdetection's norm_decay_mult 0) are skipped. By shape, because tfjs variables carry
-    // generated names, not the parameter names.
     const adamw = new AdamW({
       learningRate: learningRateAt(0),
       epsilon: TRAIN_DEFAULTS.adamEpsilon,
       weightDecay: spec.weightDecay,
-      decays: (v) => v.shape.length > 1,
+      decays: decaysWeight,
     });
     optimizer = adamw;
     const inputSize = { width: detector.inputSize.widthPx, height: detector.inputSize.heightPx };

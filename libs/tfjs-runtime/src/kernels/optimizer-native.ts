@@ -1,12 +1,10 @@
 // The optimiser's kernels on the wasm heap through @sm-nas/onednn (optim.cc): the JS kernels' rule
 // (./optimizer.ts), vectorised, large tensors over both cores. The JS kernels stay the ones of every
 // other backend and the fallback without the addon.
-import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { ADAMW_ARGS, AdamWArg, SquaredNormArg, type OneDnn } from '@sm-nas/onednn';
 import { ADAMW_STEP, SQUARED_NORM, type AdamWStepAttrs } from './optimizer.js';
 import { floatOffset, type WasmBackend } from './wasm-heap.js';
-
-const size = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
 
 /** The two kernels, or none when the loaded addon predates them (a build from older sources). */
 export function optimizerKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
@@ -18,7 +16,7 @@ export function optimizerKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
     const outs = [0, 1, 2].map(() => backend.makeOutput([...param!.shape], 'float32'));
     const args = new Float64Array(ADAMW_ARGS);
     [param!, m!, v!, grad!, ...outs].forEach((t, i) => (args[AdamWArg.P + i] = floatOffset(backend, t)));
-    args[AdamWArg.SIZE] = size(param!);
+    args[AdamWArg.SIZE] = util.sizeFromShape(param!.shape);
     args.set([a.lr, a.beta1, a.beta2, a.epsilon, a.weightDecay, a.gradScale, a.bc1, a.bc2], AdamWArg.LR);
     // The heap is read after the outputs exist: a non-shared wasm memory is a new buffer after it grows.
     dnn.adamwStep(backend.wasm.HEAPU8, args);
@@ -31,7 +29,7 @@ export function optimizerKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
     const args = new Float64Array(SquaredNormArg.LIST + 2 * list.length);
     args[SquaredNormArg.OUT] = floatOffset(backend, out);
     args[SquaredNormArg.COUNT] = list.length;
-    list.forEach((t, i) => args.set([floatOffset(backend, t), size(t)], SquaredNormArg.LIST + 2 * i));
+    list.forEach((t, i) => args.set([floatOffset(backend, t), util.sizeFromShape(t.shape)], SquaredNormArg.LIST + 2 * i));
     dnn.squaredNorm(backend.wasm.HEAPU8, args);
     return out;
   };
