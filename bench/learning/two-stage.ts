@@ -15,7 +15,8 @@
 // per image on both sides; TS_PROPOSALS [300] proposals per image after NMS, training and test, on
 // both sides (the 1000 of a full-size image on a 128x128 one cost the 3-stage cascade ~2 s an
 // image in evaluation, its R-CNN heads run per proposal); TS_RUNS [faster,cascade,pytorch];
-// TS_SEED [0]; TS_THREADS [2] PyTorch threads; TS_OUT [a temp dir].
+// TS_RPN_MIN_POS_IOU [0, libs/detector's RPN_ASSIGNER] the RPN's low-quality match bound on our side (0.3 is
+// mmdetection's; torchvision has none); TS_SEED [0]; TS_THREADS [2] PyTorch threads; TS_OUT [a temp dir].
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCanonical } from '@sm-nas/arch';
 import { batches, exportCoco, generateShapesSplits, loadCoco, SHAPES_PRESETS } from '@sm-nas/data';
-import { createDetector } from '@sm-nas/detector';
+import { createDetector, RPN_ASSIGNER } from '@sm-nas/detector';
 import { evaluateBboxes, type CocoDetection } from '@sm-nas/eval';
 import { decaysWeight, evaluateDetector } from '@sm-nas/trainer';
 import { AdamW, initBackend } from '@sm-nas/tfjs-runtime';
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
   const head = envNumber('TS_HEAD', 256);
   const rois = envNumber('TS_ROIS', 128);
   const proposals = envNumber('TS_PROPOSALS', 300);
+  const rpnMinPosIou = envNumber('TS_RPN_MIN_POS_IOU', RPN_ASSIGNER.minPosIou);
   const seed = envNumber('TS_SEED', 0);
   const threads = envNumber('TS_THREADS', 2);
   const runs = envText('TS_RUNS', 'faster,cascade,pytorch').split(',');
@@ -54,7 +56,7 @@ async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   const gradClip = 35;
   console.log(`two-stage learning: ${seconds}s per run, checkpoints ${checkpoints.join(',')}s; shapes '${String(preset)}' ${side}x${side}, ` +
-    `${trainImages} train / ${valImages} val; R18-FPN${fpn} P2-P6 GN+WS, FC ${4 * head}, ${proposals} proposals and ${rois} RoIs/img; batch ${batch}, AdamW lr ${lr} wd ${wd}, ` +
+    `${trainImages} train / ${valImages} val; R18-FPN${fpn} P2-P6 GN+WS, FC ${4 * head}, ${proposals} proposals and ${rois} RoIs/img, RPN low-quality matches from IoU ${rpnMinPosIou}; batch ${batch}, AdamW lr ${lr} wd ${wd}, ` +
     `warm-up ${warmup}, clip ${gradClip}, flip; out ${out}`);
 
   const { train, val } = generateShapesSplits({ ...SHAPES_PRESETS[preset], seed, trainImages, valImages, imageSize: side });
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
       numClasses,
       norm: 'group_norm',
       seed,
-      twoStage: { rcnn: { sampleNum: rois }, proposals: { train: { maxPerImg: proposals }, test: { maxPerImg: proposals } } },
+      twoStage: { rpn: { assigner: { ...RPN_ASSIGNER, minPosIou: rpnMinPosIou } }, rcnn: { sampleNum: rois }, proposals: { train: { maxPerImg: proposals }, test: { maxPerImg: proposals } } },
     });
     // AdamW with the trainer's decay rule (weights, not biases and norms), as torch.optim.AdamW with groups
     const opt = new AdamW({ learningRate: lr, epsilon: 1e-8, weightDecay: wd, decays: decaysWeight });

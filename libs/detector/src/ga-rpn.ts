@@ -10,7 +10,7 @@
 // negative with weight 0.1; focal loss, averaged over the positive locations rather than mmdetection's
 // sum(N H W) / 200, see below), ga_shape_target
 // (ApproxMaxIoUAssigner: a square's IoU with a gt is the best of its 9 approximating anchors,
-// 0.7 / 0.3 / 0.3; bounded-IoU loss, beta 0.2, on the sampled positives), and a MaxIoU assignment of
+// 0.7 / 0.3, low-quality matches at any IoU as the RPN's RPN_ASSIGNER; bounded-IoU loss, beta 0.2, on the sampled positives), and a MaxIoU assignment of
 // the guided anchors for the RPN losses (cross-entropy; smooth-L1 with beta 1 on deltas with stds
 // 0.07 / 0.11).
 
@@ -22,7 +22,7 @@ import type { GraphOutputs } from './executor.js';
 import { sigmoidFocalLossSum, smoothL1Sum } from './losses.js';
 import type { ImageTargets } from './retinanet.js';
 import {
-  bceSum, featureLevels, flattenLevels, levelData, proposeImage, shiftAnchors,
+  bceSum, featureLevels, flattenLevels, levelData, proposeImage, RPN_ASSIGNER, shiftAnchors,
   type ProposalConfig, type ProposalLoss, type ProposalNetwork,
 } from './rpn.js';
 import { sampleAssigned, sigmoid, type Rng } from './sampling.js';
@@ -53,7 +53,7 @@ export const GA_RPN_DEFAULTS: GaRpnConfig = {
   centerRatio: 0.2,
   ignoreRatio: 0.5,
   locFilterThr: 0.01,
-  assigner: { posIouThr: 0.7, negIouThr: 0.3, minPosIou: 0.3 },
+  assigner: RPN_ASSIGNER,
   sampleNum: 256,
   posFraction: 0.5,
   anchorCoder: { means: [0, 0, 0, 0], stds: [0.07, 0.07, 0.14, 0.14], whRatioClip: 16 / 1000 },

@@ -16,7 +16,7 @@ export {
 export { fromTorchvisionName, toTorchvisionName } from './torchvision.js';
 export { roiLevel, detach, type RoiOutputs } from './executor.js';
 export { deformConv2d, type DeformSpec } from './deform.js';
-export { Rpn, RPN_FPN_DEFAULTS, RPN_C4_DEFAULTS, levelBaseAnchors, proposeImage, type ProposalConfig, type ProposalNetwork, type RpnConfig } from './rpn.js';
+export { Rpn, RPN_ASSIGNER, RPN_FPN_DEFAULTS, RPN_C4_DEFAULTS, levelBaseAnchors, proposeImage, type ProposalConfig, type ProposalNetwork, type RpnConfig } from './rpn.js';
 export { GaRpn, GA_RPN_DEFAULTS, type GaRpnConfig } from './ga-rpn.js';
 export { RcnnHead, FASTER_RCNN_DEFAULTS, CASCADE_STAGES, cascadeDefaults, type RcnnConfig, type RcnnStageConfig } from './rcnn.js';
 export { disposeOutputs, TwoStage, twoStageConfig, type TwoStageConfig, type TwoStageOptions } from './two-stage.js';
