@@ -18,6 +18,9 @@ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || apt_pa
 command -v protoc >/dev/null 2>&1 || apt_packages+=(protobuf-compiler)
 command -v grpc_python_plugin >/dev/null 2>&1 || apt_packages+=(protobuf-compiler-grpc)
 /usr/bin/python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1 || apt_packages+=(python3-grpcio python3-protobuf)
+# protoc's well-known types (google/protobuf/timestamp.proto): only a Recommends of protobuf-compiler,
+# which --no-install-recommends leaves out.
+[ -f /usr/include/google/protobuf/timestamp.proto ] || apt_packages+=(libprotobuf-dev)
 # oneDNN + a C++ toolchain: libs/onednn compiles its native convolutions at install (the trainer
 # falls back to the wasm kernels without them, ~3x slower).
 [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || apt_packages+=(libdnnl-dev)

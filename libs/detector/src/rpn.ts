@@ -1,8 +1,8 @@
 // The region proposal network (Ren et al., Faster R-CNN) on top of the executed graph: anchors per
 // level (mmdetection: scale 8 x 3 ratios on FPN levels; scales 2..32 x 3 ratios on C4), MaxIoU
-// assignment (0.7 / 0.3, low-quality matches at any IoU: RPN_ASSIGNER), 256 sampled anchors per image (half positive
-// at most), sigmoid cross-entropy + L1 on deltas, and proposals: per level the top `nmsPre`
-// anchors, decoded, NMS 0.7 per level, the best `maxPerImg` of the image.
+// assignment (0.7 / 0.3, low-quality matches at any IoU: RPN_ASSIGNER), 256 sampled anchors per
+// image (half positive at most), sigmoid cross-entropy + L1 on deltas, and proposals: per level
+// the top `nmsPre` anchors, decoded, NMS 0.7 per level, the best `maxPerImg` of the image.
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerGraph } from '@sm-nas/arch/graph';
@@ -43,8 +43,7 @@ const UNIT_CODER: BoxCoderConfig = { means: [0, 0, 0, 0], stds: [1, 1, 1, 1], wh
  * allow_low_quality_matches; mmdetection asks min_pos_iou 0.3). A detector trained at a proxy
  * input sees small objects: on the built-in shapes set at 128x128, 38% of the boxes (8-64 px) have
  * no anchor of these (32 px and up) at IoU 0.3, and with mmdetection's rule the RPN never learns
- * to propose them (Faster R-CNN-R18-FPN AP50 after 5 minutes 0.27 with it, 0.40 without;
- * bench/RESULTS.md, "Two-stage detectors").
+ * to propose them (what that costs in AP50: bench/RESULTS.md, "Two-stage detectors").
  */
 export const RPN_ASSIGNER: AssignerConfig = { posIouThr: 0.7, negIouThr: 0.3, minPosIou: 0 };
 
