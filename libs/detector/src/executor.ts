@@ -8,7 +8,7 @@
 // gradient is being recorded.
 
 import * as tf from '@tensorflow/tfjs-core';
-import { groupNorm, roiAlign, weightStandardize } from '@sm-nas/tfjs-runtime';
+import { groupNorm, roiAlignLevels, weightStandardize } from '@sm-nas/tfjs-runtime';
 import type { Conv2dNode, LayerGraph, LayerNode, NormNode, OutputRole, RoiAlignNode } from '@sm-nas/arch/graph';
 import { activate, convolve, type FusedActivation } from './conv.js';
 import { deformConv2d } from './deform.js';
@@ -257,36 +257,22 @@ export class GraphExecutor {
 
   /**
    * RoIAlign over the node's feature maps (finest first): each RoI pools from one level by
-   * mmdetection's size rule; RoIs are grouped per level and the result put back in RoI order.
+   * mmdetection's size rule, all levels in one kernel, the rows in RoI order.
    */
   private roiAlignStep(node: RoiAlignNode): Step {
     const { outputSize, samplingRatio, spatialScales, finestScale } = node;
     const levels = spatialScales.length;
+    const attrs = { outputSize, samplingRatio, spatialScales: [...spatialScales], aligned: true };
     return {
       out: node.id, inputs: node.inputs,
       run: (features, rois) => {
         if (!rois) throw new Error('detector: RoIAlign without RoIs');
         const r = rois.length / 5;
-        const attrs = (l: number) => ({ outputSize, samplingRatio, spatialScale: spatialScales[l]!, aligned: true });
-        if (levels === 1) return roiAlign(features[0]!, tf.tensor2d(rois, [r, 5]), attrs(0));
-        const byLevel: number[][] = Array.from({ length: levels }, () => []);
-        for (let i = 0; i < r; i++) {
-          byLevel[roiLevel(rois[5 * i + 1]!, rois[5 * i + 2]!, rois[5 * i + 3]!, rois[5 * i + 4]!, finestScale, levels)]!.push(i);
+        const of = new Int32Array(r);
+        if (levels > 1) {
+          for (let i = 0; i < r; i++) of[i] = roiLevel(rois[5 * i + 1]!, rois[5 * i + 2]!, rois[5 * i + 3]!, rois[5 * i + 4]!, finestScale, levels);
         }
-        const parts: tf.Tensor4D[] = [];
-        const order: number[] = [];
-        byLevel.forEach((idx, l) => {
-          if (idx.length === 0) return;
-          const sub = new Float32Array(idx.length * 5);
-          idx.forEach((i, j) => sub.set(rois.subarray(5 * i, 5 * i + 5), 5 * j));
-          parts.push(roiAlign(features[l]!, tf.tensor2d(sub, [idx.length, 5]), attrs(l)));
-          order.push(...idx);
-        });
-        if (parts.length === 0) return tf.zeros([0, outputSize, outputSize, node.shape[0]]) as tf.Tensor4D;
-        const all = parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
-        const inverse = new Int32Array(r);
-        order.forEach((i, j) => (inverse[i] = j));
-        return tf.gather(all, tf.tensor1d(inverse, 'int32'));
+        return roiAlignLevels(features as tf.Tensor4D[], tf.tensor2d(rois, [r, 5]), of, attrs);
       },
     };
   }

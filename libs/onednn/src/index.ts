@@ -39,11 +39,18 @@ export const SumArg = { X: 0, Y: 1, OUTER: 2, MID: 3, INNER: 4, SCALE: 5 } as co
 export const SUM_ARGS = 6;
 
 /**
- * Slots of roiAlignForward (X = x [N, H, W, C], Y = y [R, SIZE, SIZE, C]) and roiAlignBackward
- * (X = dy, Y = dx); ROIS = rois [R, 5] (batch index, x1, y1, x2, y2 in input pixels).
+ * Slots of roiAlignForward and roiAlignBackward (multi-level RoIAlign, roi_align.h): ROIS = rois
+ * [R, 5] (batch index, x1, y1, x2, y2 in input pixels), LEVELS = int32 [R] the level of each RoI
+ * (-1: all on level 0), POOLED = [R, SIZE, SIZE, C] in RoI order (forward: y; backward: dy); then
+ * LEVELS_COUNT groups of ROI_ALIGN_LEVEL_ARGS at LEVEL0 (RoiAlignLevelArg: the level's map [N, H, W,
+ * C], x forward and dx backward, -1 for none (its RoIs pool zeros; its gradient is skipped); H, W,
+ * its spatial scale).
  */
-export const RoiAlignArg = { X: 0, ROIS: 1, Y: 2, N: 3, H: 4, W: 5, C: 6, R: 7, SIZE: 8, SAMPLING: 9, SCALE: 10, ALIGNED: 11 } as const;
-export const ROI_ALIGN_ARGS = 12;
+export const RoiAlignArg = { ROIS: 0, LEVELS: 1, POOLED: 2, N: 3, C: 4, R: 5, SIZE: 6, SAMPLING: 7, ALIGNED: 8, LEVELS_COUNT: 9, LEVEL0: 10 } as const;
+export const RoiAlignLevelArg = { MAP: 0, H: 1, W: 2, SCALE: 3 } as const;
+export const ROI_ALIGN_LEVEL_ARGS = 4;
+/** The most levels one call takes (RA_MAX_LEVELS). */
+export const ROI_ALIGN_MAX_LEVELS = 8;
 
 /**
  * Slots of deformSampleForward (X = x [N, H, W, C], OFFSET [N, HO, WO, 2 * GROUPS * K²], COLS =
@@ -99,9 +106,9 @@ export interface OneDnn {
   standardizeBackward(heap: Uint8Array, args: Float64Array): void;
   /** y[Y] = SCALE * the sum of x[X] over its middle axis (Sum / Mean over non-innermost axes). */
   sumMiddle(heap: Uint8Array, args: Float64Array): void;
-  /** RoIAlign (mmcv, average pooling) of x[X] at rois[ROIS] into y[Y]. */
+  /** RoIAlign (mmcv, average pooling) of each RoI at rois[ROIS] from its level's map into y[POOLED]. */
   roiAlignForward(heap: Uint8Array, args: Float64Array): void;
-  /** Its gradient: dx[Y] (overwritten) from dy[X] and rois[ROIS]. */
+  /** Its gradient: every level's dx (overwritten) from dy[POOLED] and rois[ROIS]. */
   roiAlignBackward(heap: Uint8Array, args: Float64Array): void;
   /** Deformable im2col (mmcv): columns[COLS] sampled from x[X] at the kernel positions moved by offset[OFFSET]. */
   deformSampleForward(heap: Uint8Array, args: Float64Array): void;

@@ -278,12 +278,14 @@ napi_value conv(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// The hand-written kernels (norm.cc, roi_align.cc, deform.cc, optim.cc, pool.cc): a fixed number of args.
-template <void (*Fn)(float*, const double*), size_t Nargs>
+// The hand-written kernels (norm.cc, roi_align.cc, deform.cc, optim.cc, pool.cc): a fixed number of
+// args, or as many as Ok accepts (RoIAlign: per level).
+template <void (*Fn)(float*, const double*), size_t Nargs, bool (*Ok)(const double*, size_t, size_t) = exactly>
 napi_value norm(napi_env env, napi_callback_info info) {
   float* heap;
   const double* args;
-  if (!heapAndArgs(env, info, "of " + std::to_string(Nargs), exactly, Nargs, &heap, &args)) return nullptr;
+  const std::string expected = Ok == exactly ? "of " + std::to_string(Nargs) : "of " + std::to_string(Nargs) + " + the per-level slots";
+  if (!heapAndArgs(env, info, expected, Ok, Nargs, &heap, &args)) return nullptr;
   try {
     Fn(heap, args);
   } catch (const std::exception& e) {
@@ -345,8 +347,8 @@ napi_value init(napi_env env, napi_value exports) {
       {"standardizeForward", nullptr, norm<standardizeForward, WF_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"standardizeBackward", nullptr, norm<standardizeBackward, WB_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sumMiddle", nullptr, norm<sumMiddle, S_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"roiAlignForward", nullptr, norm<roiAlignForward, RA_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
-      {"roiAlignBackward", nullptr, norm<roiAlignBackward, RA_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"roiAlignForward", nullptr, norm<roiAlignForward, RA_LEVEL0, roiAlignArgsOk>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"roiAlignBackward", nullptr, norm<roiAlignBackward, RA_LEVEL0, roiAlignArgsOk>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"deformSampleForward", nullptr, norm<deformSampleForward, DF_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"deformSampleInputGrad", nullptr, norm<deformSampleInputGrad, DF_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"deformSampleOffsetGrad", nullptr, norm<deformSampleOffsetGrad, DF_ARGS>, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

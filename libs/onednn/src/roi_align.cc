@@ -19,14 +19,38 @@ struct Corner {
 };
 
 struct Geometry {
-  int64_t n, h, w, c, rois, size, sampling;
+  int64_t n, h, w, c, size, sampling;
   float scale;
   bool aligned;
 };
 
-Geometry geometryOf(const double* args) {
-  auto at = [&](RoiAlignArg a) { return static_cast<int64_t>(args[a]); };
-  return {at(RA_N), at(RA_H), at(RA_W), at(RA_C), at(RA_R), at(RA_SIZE), at(RA_SAMPLING), static_cast<float>(args[RA_SCALE]), args[RA_ALIGNED] != 0};
+// Every RoI's level and the levels' maps (read forward, written backward).
+struct Levels {
+  const int32_t* of;  // nullptr: every RoI on level 0
+  int64_t count;
+  float* maps[RA_MAX_LEVELS];
+  Geometry g[RA_MAX_LEVELS];
+  int64_t rois, size, c;
+
+  int level(int64_t r) const { return of == nullptr ? 0 : of[r]; }
+};
+
+Levels levelsOf(float* heap, const double* args) {
+  auto at = [&](int a) { return static_cast<int64_t>(args[a]); };
+  Levels ls{};
+  ls.of = at(RA_LEVELS) < 0 ? nullptr : reinterpret_cast<const int32_t*>(heap + at(RA_LEVELS));
+  ls.count = at(RA_LEVELS_COUNT);
+  ls.rois = at(RA_R);
+  ls.size = at(RA_SIZE);
+  ls.c = at(RA_C);
+  for (int64_t l = 0; l < ls.count; l++) {
+    const int base = RA_LEVEL0 + static_cast<int>(l) * RAL_ARGS;
+    ls.maps[l] = at(base + RAL_MAP) < 0 ? nullptr : heap + at(base + RAL_MAP);
+    ls.g[l] = {at(RA_N), at(base + RAL_H), at(base + RAL_W), ls.c, ls.size, at(RA_SAMPLING), static_cast<float>(args[base + RAL_SCALE]), args[RA_ALIGNED] != 0};
+  }
+  // A level outside the maps, or without one, pools nothing (its bins stay 0; backward: not
+  // computed), like a RoI of a batch index outside.
+  return ls;
 }
 
 // One coordinate of a bilinear sample (mmcv's rules): the two neighbouring cells and the weight of
@@ -88,22 +112,31 @@ void binCorners(const Geometry& g, const float* roi, int64_t i, int64_t j, std::
 
 }  // namespace
 
+bool roiAlignArgsOk(const double* args, size_t nargs, size_t) {
+  if (nargs < RA_LEVEL0) return false;
+  const double count = args[RA_LEVELS_COUNT];
+  return count >= 1 && count <= RA_MAX_LEVELS && nargs == RA_LEVEL0 + RAL_ARGS * static_cast<size_t>(count);
+}
+
 void roiAlignForward(float* heap, const double* args) {
-  const Geometry g = geometryOf(args);
-  const float* x = heap + static_cast<int64_t>(args[RA_X]);
+  const Levels ls = levelsOf(heap, args);
   const float* rois = heap + static_cast<int64_t>(args[RA_ROIS]);
-  float* y = heap + static_cast<int64_t>(args[RA_Y]);
-  const int64_t c = g.c;
-#pragma omp parallel if (g.rois * g.size * g.size * c >= 32768)
+  float* y = heap + static_cast<int64_t>(args[RA_POOLED]);
+  const int64_t c = ls.c, size = ls.size;
+#pragma omp parallel if (ls.rois * size * size * c >= 32768)
   {
     std::vector<Corner> corners;
 #pragma omp for schedule(dynamic, 8)
-    for (int64_t r = 0; r < g.rois; r++) {
-      for (int64_t i = 0; i < g.size; i++) {
-        for (int64_t j = 0; j < g.size; j++) {
-          float* out = y + ((r * g.size + i) * g.size + j) * c;
+    for (int64_t r = 0; r < ls.rois; r++) {
+      const int l = ls.level(r);
+      const bool valid = l >= 0 && l < ls.count && ls.maps[l] != nullptr;
+      for (int64_t i = 0; i < size; i++) {
+        for (int64_t j = 0; j < size; j++) {
+          float* out = y + ((r * size + i) * size + j) * c;
           std::memset(out, 0, sizeof(float) * c);
-          binCorners(g, rois + 5 * r, i, j, corners);
+          if (!valid) continue;
+          binCorners(ls.g[l], rois + 5 * r, i, j, corners);
+          const float* x = ls.maps[l];
           for (const Corner& k : corners) {
             if (k.weight == 0) continue;
             const float wt = k.weight;
@@ -118,24 +151,28 @@ void roiAlignForward(float* heap, const double* args) {
 }
 
 void roiAlignBackward(float* heap, const double* args) {
-  const Geometry g = geometryOf(args);
-  const float* dy = heap + static_cast<int64_t>(args[RA_X]);
+  const Levels ls = levelsOf(heap, args);
+  const float* dy = heap + static_cast<int64_t>(args[RA_POOLED]);
   const float* rois = heap + static_cast<int64_t>(args[RA_ROIS]);
-  float* dx = heap + static_cast<int64_t>(args[RA_Y]);
-  const int64_t c = g.c;
-  std::memset(dx, 0, sizeof(float) * g.n * g.h * g.w * c);
+  const int64_t c = ls.c, size = ls.size;
+  for (int64_t l = 0; l < ls.count; l++) {
+    if (ls.maps[l] != nullptr) std::memset(ls.maps[l], 0, sizeof(float) * ls.g[l].n * ls.g[l].h * ls.g[l].w * c);
+  }
   // Scatter-add: threads own disjoint channel ranges (no two write the same float).
   const int64_t threads = omp_get_max_threads();
-  const int64_t parts = (c >= 16 && g.rois * g.size * g.size * c >= 32768) ? std::min<int64_t>(threads, c / 8) : 1;
+  const int64_t parts = (c >= 16 && ls.rois * size * size * c >= 32768) ? std::min<int64_t>(threads, c / 8) : 1;
 #pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
   for (int64_t part = 0; part < parts; part++) {
     const int64_t c0 = c * part / parts, c1 = c * (part + 1) / parts;
     std::vector<Corner> corners;
-    for (int64_t r = 0; r < g.rois; r++) {
-      for (int64_t i = 0; i < g.size; i++) {
-        for (int64_t j = 0; j < g.size; j++) {
-          const float* d = dy + ((r * g.size + i) * g.size + j) * c;
-          binCorners(g, rois + 5 * r, i, j, corners);
+    for (int64_t r = 0; r < ls.rois; r++) {
+      const int l = ls.level(r);
+      if (l < 0 || l >= ls.count || ls.maps[l] == nullptr) continue;
+      float* dx = ls.maps[l];
+      for (int64_t i = 0; i < size; i++) {
+        for (int64_t j = 0; j < size; j++) {
+          const float* d = dy + ((r * size + i) * size + j) * c;
+          binCorners(ls.g[l], rois + 5 * r, i, j, corners);
           for (const Corner& k : corners) {
             if (k.weight == 0) continue;
             const float wt = k.weight;

@@ -15,7 +15,7 @@ export { NATIVE_ENV } from '@sm-nas/onednn';
 export { WASM_GRAD_KERNELS, gradKernelConfigs, registerWasmKernels, useWasmConv2DBackpropInput } from './kernels/register.js';
 export { groupedConv2d, type GroupedConvImpl } from './grouped-conv.js';
 export { batchNormTraining, groupNorm, nativeNormActive, weightStandardize, type BatchNormResult, type NormOptions } from './norm.js';
-export { registerRoiAlign, roiAlign, ROI_ALIGN, ROI_ALIGN_GRAD, type RoiAlignAttrs } from './kernels/roi-align.js';
+export { registerRoiAlign, roiAlign, roiAlignLevels, ROI_ALIGN, ROI_ALIGN_GRAD, type RoiAlignAttrs, type RoiAlignLevelsAttrs } from './kernels/roi-align.js';
 export { deformSample, registerDeformSample, DEFORM_SAMPLE, DEFORM_SAMPLE_INPUT_GRAD, DEFORM_SAMPLE_OFFSET_GRAD, type DeformSampleAttrs } from './kernels/deform-sample.js';
 export { AdamW, squaredNorm, type AdamWConfig } from './adamw.js';
 export { ADAMW_STEP, SQUARED_NORM, registerOptimizerKernels, type AdamWStepAttrs } from './kernels/optimizer.js';

@@ -5,7 +5,7 @@
 // gradient, and the wasm backend against cpu.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { roiAlign, type RoiAlignAttrs } from './roi-align.js';
+import { roiAlign, roiAlignLevels, type RoiAlignAttrs } from './roi-align.js';
 import { wasmOrCpu } from './__fixtures__/backend.js';
 import { random } from './__fixtures__/random.js';
 
@@ -136,5 +136,50 @@ describe('RoIAlign kernel', () => {
       expect(worst, ['forward', 'gradient'][i]).toBeLessThan(1e-4);
     }
     tf.setBackend('wasm');
+  });
+
+  // Several levels in one call (the FPN heads): each row equals the single-level RoIAlign of its
+  // RoI on its level, and each level's gradient equals the single-level gradient of that level's
+  // RoIs; on cpu (the JS kernel) and wasm (native with @sm-nas/onednn).
+  it.each(['cpu', 'wasm'])('pools each RoI from its own level, in RoI order, with per-level gradients (%s)', (backend) => {
+    if (backend === 'wasm' && !wasm) return;
+    tf.setBackend(backend);
+    const [n, c, r] = [2, 16, 40];
+    const sides = [32, 16, 8];
+    const scales = [1 / 4, 1 / 8, 1 / 16];
+    const u = random(r * 5, 11);
+    const rois = new Float32Array(r * 5);
+    const levels = new Int32Array(r);
+    for (let i = 0; i < r; i++) {
+      const cx = (u[5 * i]! + 1) * 60, cy = (u[5 * i + 1]! + 1) * 60;
+      const bw = 4 + (u[5 * i + 2]! + 1) * 50, bh = 4 + (u[5 * i + 3]! + 1) * 50;
+      rois.set([i % n, cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 5 * i);
+      levels[i] = Math.floor((u[5 * i + 4]! + 1) * 1.5) % 3;
+    }
+    const attrs = { outputSize: 7, samplingRatio: 0, spatialScales: scales, aligned: true };
+    tf.tidy(() => {
+      const maps = sides.map((s, l) => tf.tensor4d(random(n * s * s * c, 20 + l), [n, s, s, c]));
+      const dy = tf.tensor4d(random(r * 49 * c, 30), [r, 7, 7, c]);
+      const rt = tf.tensor2d(rois, [r, 5]);
+      const y = roiAlignLevels(maps, rt, levels, attrs).dataSync();
+      const grads = tf.grads((...ms: tf.Tensor[]) => tf.sum(tf.mul(roiAlignLevels(ms as tf.Tensor4D[], rt, levels, attrs), dy)))(maps).map((g) => g.dataSync());
+      const dys = dy.dataSync();
+      sides.forEach((_, l) => {
+        const rows = [...levels.keys()].filter((i) => levels[i] === l);
+        expect(rows.length).toBeGreaterThan(0);
+        const sub = tf.tensor2d(Float32Array.from(rows.flatMap((i) => [...rois.subarray(5 * i, 5 * i + 5)])), [rows.length, 5]);
+        const one = { outputSize: 7, samplingRatio: 0, spatialScale: scales[l]!, aligned: true };
+        const ref = roiAlign(maps[l]!, sub, one).dataSync();
+        rows.forEach((i, j) => {
+          for (let k = 0; k < 49 * c; k++) expect(y[i * 49 * c + k]).toBe(ref[j * 49 * c + k]);
+        });
+        const subDy = tf.tensor4d(Float32Array.from(rows.flatMap((i) => [...dys.subarray(i * 49 * c, (i + 1) * 49 * c)])), [rows.length, 7, 7, c]);
+        const refGrad = tf.grad((m: tf.Tensor) => tf.sum(tf.mul(roiAlign(m as tf.Tensor4D, sub, one), subDy)))(maps[l]!).dataSync();
+        let worst = 0;
+        for (let k = 0; k < refGrad.length; k++) worst = Math.max(worst, Math.abs(grads[l]![k]! - refGrad[k]!));
+        expect(worst, `level ${l} gradient`).toBeLessThan(1e-5);
+      });
+    });
+    tf.setBackend(wasm ? 'wasm' : 'cpu');
   });
 });
