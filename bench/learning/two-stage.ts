@@ -15,8 +15,9 @@
 // per image on both sides; TS_PROPOSALS [300] proposals per image after NMS, training and test, on
 // both sides (the 1000 of a full-size image on a 128x128 one cost the 3-stage cascade ~2 s an
 // image in evaluation, its R-CNN heads run per proposal); TS_RUNS [faster,cascade,pytorch];
-// TS_RPN_MIN_POS_IOU [0, libs/detector's RPN_ASSIGNER] the RPN's low-quality match bound on our side (0.3 is
-// mmdetection's; torchvision has none); TS_SEED [0]; TS_THREADS [2] PyTorch threads; TS_OUT [a temp dir].
+// TS_RPN_MIN_POS_IOU [0.3, libs/detector's RPN_ASSIGNER, mmdetection's] the RPN's low-quality match
+// bound on our side (0: torchvision's, at any IoU); TS_SEED [0]; TS_THREADS [2] PyTorch threads;
+// TS_OUT [a temp dir].
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -8,9 +8,9 @@
 // Targets follow mmdetection: ga_loc_target (centre region 0.2 of a gt on the level its scale maps
 // to is positive, its 0.5 region and the same region on adjacent levels ignored, everything else
 // negative with weight 0.1; focal loss, averaged over the positive locations rather than mmdetection's
-// sum(N H W) / 200, see below), ga_shape_target
-// (ApproxMaxIoUAssigner: a square's IoU with a gt is the best of its 9 approximating anchors,
-// 0.7 / 0.3, low-quality matches at any IoU as the RPN's RPN_ASSIGNER; bounded-IoU loss, beta 0.2, on the sampled positives), and a MaxIoU assignment of
+// sum(N H W) / 200, see below), ga_shape_target (ApproxMaxIoUAssigner: a square's IoU with a gt is
+// the best of its 9 approximating anchors, 0.7 / 0.3, low-quality matches from IoU 0.3 as the RPN's
+// RPN_ASSIGNER; bounded-IoU loss, beta 0.2, on the sampled positives), and a MaxIoU assignment of
 // the guided anchors for the RPN losses (cross-entropy; smooth-L1 with beta 1 on deltas with stds
 // 0.07 / 0.11).
 

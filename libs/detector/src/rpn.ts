@@ -1,6 +1,6 @@
 // The region proposal network (Ren et al., Faster R-CNN) on top of the executed graph: anchors per
 // level (mmdetection: scale 8 x 3 ratios on FPN levels; scales 2..32 x 3 ratios on C4), MaxIoU
-// assignment (0.7 / 0.3, low-quality matches at any IoU: RPN_ASSIGNER), 256 sampled anchors per
+// assignment (0.7 / 0.3, low-quality matches from IoU 0.3: RPN_ASSIGNER), 256 sampled anchors per
 // image (half positive at most), sigmoid cross-entropy + L1 on deltas, and proposals: per level
 // the top `nmsPre` anchors, decoded, NMS 0.7 per level, the best `maxPerImg` of the image.
 
@@ -38,14 +38,14 @@ export interface RpnConfig {
 const UNIT_CODER: BoxCoderConfig = { means: [0, 0, 0, 0], stds: [1, 1, 1, 1], whRatioClip: 16 / 1000 };
 
 /**
- * The proposal networks' anchor assignment: positive at IoU >= 0.7, background < 0.3, and every
- * ground truth takes its best anchors whatever their IoU (torchvision's Matcher with
- * allow_low_quality_matches; mmdetection asks min_pos_iou 0.3). A detector trained at a proxy
- * input sees small objects: on the built-in shapes set at 128x128, 38% of the boxes (8-64 px) have
- * no anchor of these (32 px and up) at IoU 0.3, and with mmdetection's rule the RPN never learns
- * to propose them (what that costs in AP50: bench/RESULTS.md, "Two-stage detectors").
+ * The proposal networks' anchor assignment (mmdetection's): positive at IoU >= 0.7, background <
+ * 0.3, and each ground truth also takes its best anchors when their IoU is >= 0.3. On the built-in
+ * shapes set at 128x128, 38% of the boxes (8-64 px) have no anchor (32 px and up) at IoU 0.3;
+ * matching them anyway (torchvision's allow_low_quality_matches at any IoU, `minPosIou: 0`) was
+ * measured and learns slower: Faster R-CNN-R18-FPN AP50 0.10 / 0.30 / 0.51 after 2 / 3 / 5 minutes
+ * against 0.30 / 0.43 / 0.57 with 0.3 (bench/RESULTS.md, "Two-stage detectors", 2026-12-03).
  */
-export const RPN_ASSIGNER: AssignerConfig = { posIouThr: 0.7, negIouThr: 0.3, minPosIou: 0 };
+export const RPN_ASSIGNER: AssignerConfig = { posIouThr: 0.7, negIouThr: 0.3, minPosIou: 0.3 };
 
 /** mmdetection faster_rcnn_r50_fpn's rpn (anchor scales [8]) and train/test proposal settings. */
 export const RPN_FPN_DEFAULTS: RpnConfig = {
