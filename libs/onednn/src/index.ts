@@ -40,8 +40,8 @@ export const SUM_ARGS = 6;
 
 /**
  * Slots of roiAlignForward and roiAlignBackward (multi-level RoIAlign, roi_align.h): ROIS = rois
- * [R, 5] (batch index, x1, y1, x2, y2 in input pixels), LEVELS = int32 [R] the level of each RoI
- * (-1: all on level 0), POOLED = [R, SIZE, SIZE, C] in RoI order (forward: y; backward: dy); then
+ * [R, 5] (batch index, x1, y1, x2, y2 in input pixels), LEVELS = int32 [R] the level of each RoI,
+ * POOLED = [R, SIZE, SIZE, C] in RoI order (forward: y; backward: dy); then
  * LEVELS_COUNT groups of ROI_ALIGN_LEVEL_ARGS at LEVEL0 (RoiAlignLevelArg: the level's map [N, H, W,
  * C], x forward and dx backward, -1 for none (its RoIs pool zeros; its gradient is skipped); H, W,
  * its spatial scale).

@@ -26,19 +26,19 @@ struct Geometry {
 
 // Every RoI's level and the levels' maps (read forward, written backward).
 struct Levels {
-  const int32_t* of;  // nullptr: every RoI on level 0
+  const int32_t* of;
   int64_t count;
   float* maps[RA_MAX_LEVELS];
   Geometry g[RA_MAX_LEVELS];
   int64_t rois, size, c;
 
-  int level(int64_t r) const { return of == nullptr ? 0 : of[r]; }
+  int level(int64_t r) const { return of[r]; }
 };
 
 Levels levelsOf(float* heap, const double* args) {
   auto at = [&](int a) { return static_cast<int64_t>(args[a]); };
   Levels ls{};
-  ls.of = at(RA_LEVELS) < 0 ? nullptr : reinterpret_cast<const int32_t*>(heap + at(RA_LEVELS));
+  ls.of = reinterpret_cast<const int32_t*>(heap + at(RA_LEVELS));
   ls.count = at(RA_LEVELS_COUNT);
   ls.rois = at(RA_R);
   ls.size = at(RA_SIZE);

@@ -2,7 +2,7 @@
 // sampling; torchvision's MultiScaleRoIAlign when there are several levels) on NHWC float32 tensors
 // in the heap, forward and backward (roi_align.cc). Arguments: a Float64Array of float32 element
 // offsets into the heap and sizes. ROIS = rois [R, 5] (batch index, x1, y1, x2, y2 in input
-// pixels); LEVELS = int32 [R], the level each RoI pools from (-1: every RoI from level 0); POOLED =
+// pixels); LEVELS = int32 [R], the level each RoI pools from; POOLED =
 // [R, SIZE, SIZE, C] in RoI order (forward: written; backward: dy, read); then LEVELS_COUNT
 // groups of RAL_ARGS: the level's map [N, H, W, C] (forward: read; backward: its dx, overwritten;
 // -1: none, its RoIs pool zeros / its gradient is not computed), H, W and the level's spatial scale.
