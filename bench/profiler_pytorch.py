@@ -4,9 +4,14 @@ same protocol as the profiler (warm up until three iterations lie within 10% of 
 rounds of N iterations until a round's CV < 2% or the time limit; report the p50 of every round's
 iterations).
 
-Run by bench/profiler.ts with one JSON argument (Debian python3-torch 1.13, python3-torchvision 0.14):
+Run by bench/profiler.ts as a worker, so that its measurements interleave with the profiler's in
+time (on a shared VM the machine's speed drifts by 10-20% over minutes; measuring all of one side and
+then all of the other made single ratios move by 30% between runs). Debian python3-torch 1.13,
+python3-torchvision 0.14. One JSON argument:
   {"threads": 2, "iterations": 10, "max_seconds": 8, "models": [...]}
-Models:
+prints {"torch": version, "threads": n} once ready, then for each line {"name": ..., "rebuild": bool}
+on stdin times that model (built once and kept, or built afresh with "rebuild") and prints
+{"name", "p50", "cv"}. Models:
   {"name", "kind": "classification", "torchvision": "resnet18", "size": [H, W]}
     torchvision's own model (eval mode, batch norm), num_classes 1000.
   {"name", "kind": "detection", "backbone": "resnet18"|..., "size": [H, W], "levels": [3, 4, 5],
@@ -16,9 +21,6 @@ Models:
     3x3 stride-2 conv on C5, mmdetection's RetinaHead (two 4-conv ReLU towers shared over levels, 9
     anchors, weights N(0, 0.01), classification bias at prior 0.01), and mmdetection's test-time
     decoding (per level top 1000 over score > 0.05, delta-xywh decode, class-wise NMS 0.5, 100 kept).
-A model may carry "repeat": n: built and timed n times over (the repeatability peer).
-Prints one JSON line: {"torch": version, "threads": n, "ms": {name: p50}, "cv": {name: cv},
-"repeats": {name: [p50, ...]}}.
 """
 import json
 import math
@@ -209,20 +211,18 @@ def build(model):
 def main():
     cfg = json.loads(sys.argv[1])
     torch.set_num_threads(cfg['threads'])
-    ms, cvs, repeats = {}, {}, {}
-    for model in cfg['models']:
-        h, w = model['size']
-        x = torch.rand(1, 3, h, w)
-        # `repeat`: the model built and timed that many times over (the profiler's repeatability
-        # measurement, for the peer), each p50 reported.
-        for r in range(model.get('repeat', 1)):
-            net = build(model)
-            p50, cv = timed(lambda: net(x), cfg['iterations'], cfg['max_seconds'])
-            repeats.setdefault(model['name'], []).append(p50)
-            if r == 0:
-                ms[model['name']], cvs[model['name']] = p50, cv
-            print(f"pytorch {model['name']}: {p50:.1f} ms", file=sys.stderr, flush=True)
-    print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'ms': ms, 'cv': cvs, 'repeats': repeats}))
+    models = {m['name']: m for m in cfg['models']}
+    built = {}
+    print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads()}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        model = models[request['name']]
+        if request.get('rebuild') or model['name'] not in built:
+            h, w = model['size']
+            built[model['name']] = (build(model), torch.rand(1, 3, h, w))
+        net, x = built[model['name']]
+        p50, cv = timed(lambda: net(x), cfg['iterations'], cfg['max_seconds'])
+        print(json.dumps({'name': model['name'], 'p50': p50, 'cv': cv}), flush=True)
 
 
 if __name__ == '__main__':
