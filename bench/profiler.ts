@@ -58,8 +58,10 @@ const models: Model[] = BACKBONE_KINDS.map((kind) => ({
   torch: { kind: 'classification', torchvision: kind, size: [CLASSIFICATION_SIZE, CLASSIFICATION_SIZE] },
 }));
 
+// The first detector is also the repeatability measurement's.
+const repeatArch = `resnet18:64:11-21-21-21/fpn:3-6:256/none/retinanet:256/${detSize}x${detSize}`;
 for (const text of [
-  `resnet18:64:11-21-21-21/fpn:3-6:256/none/retinanet:256/${detSize}x${detSize}`,
+  repeatArch,
   `resnet50:64:111-2111-211111-211/fpn:3-6:256/none/retinanet:256/${detSize}x${detSize}`,
   `mobilenet_v2:64:21-211-2111211-2112/fpn:3-6:128/none/retinanet:128/${detSize}x${detSize}`,
 ]) {
@@ -85,7 +87,6 @@ for (const text of [
   });
 }
 
-
 // ---- the PyTorch peer, a worker answering one measurement per line -----------------------------
 const threads = Math.max(1, info.threads);
 const script = fileURLToPath(new URL('./profiler_pytorch.py', import.meta.url));
@@ -107,8 +108,7 @@ const torchP50 = async (name: string, rebuild = false) => {
 };
 
 // ---- 1. repeatability through the service, with the peer and the floor in the same windows ------
-const repeatArch = `resnet18:64:11-21-21-21/fpn:3-6:256/none/retinanet:256/${detSize}x${detSize}`;
-const repeatName = models.find((m) => m.form === 'detection' && m.arch.backbone.kind === 'resnet18')!.name;
+const repeatName = models.find((m) => m.form === 'detection')!.name;
 const running = await startProfiler({ host: '127.0.0.1', port: 0, logger: { info: () => {}, error: console.error } });
 const channel = createChannel(running.server.address);
 const client = createClient(profiler.ProfilerServiceDefinition, channel);
@@ -165,7 +165,7 @@ for (const m of models) {
 worker.stdin.end();
 
 // ---- report ------------------------------------------------------------------------------------
-const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+const mean = (xs: readonly number[]) => summarize(xs).mean;
 const names = models.map((m) => m.name);
 const rho = spearman(names.map((n) => mean(ours.get(n)!)), names.map((n) => mean(theirs.get(n)!)));
 console.log(`\n${hardwareClass}: tfjs ${info.version}${info.native ? ` + ${info.native}` : ''} (${info.threads} threads) vs PyTorch ${torchInfo.torch} (${torchInfo.threads} threads); p50 per measurement (warm-up until settled, rounds of ${iterations} until CV < 2% or ${seconds} s)\n`);
