@@ -9,8 +9,9 @@ time (on a shared VM the machine's speed drifts by 10-20% over minutes; measurin
 then all of the other made single ratios move by 30% between runs). Debian python3-torch 1.13,
 python3-torchvision 0.14. One JSON argument:
   {"threads": 2, "iterations": 10, "max_seconds": 8, "models": [...]}
-prints {"torch": version, "threads": n} once ready, then for each line {"name": ..., "rebuild": bool}
-on stdin times that model (built once and kept, or built afresh with "rebuild") and prints
+prints {"torch": version, "threads": n} once ready, then for each line {"name": ..., "rebuild": bool,
+"max_seconds"?: s} on stdin times that model (built once and kept, or built afresh with "rebuild";
+for "max_seconds" if given, else the argument's) and prints
 {"name", "p50", "cv"}. Models:
   {"name", "kind": "classification", "torchvision": "resnet18", "size": [H, W]}
     torchvision's own model (eval mode, batch norm), num_classes 1000.
@@ -221,7 +222,7 @@ def main():
             h, w = model['size']
             built[model['name']] = (build(model), torch.rand(1, 3, h, w))
         net, x = built[model['name']]
-        p50, cv = timed(lambda: net(x), cfg['iterations'], cfg['max_seconds'])
+        p50, cv = timed(lambda: net(x), cfg['iterations'], request.get('max_seconds', cfg['max_seconds']))
         print(json.dumps({'name': model['name'], 'p50': p50, 'cv': cv}), flush=True)
 
 
