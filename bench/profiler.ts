@@ -105,7 +105,8 @@ const nextLine = async () => {
   return JSON.parse(line.value) as Record<string, unknown>;
 };
 const torchInfo = (await nextLine()) as { torch: string; threads: number };
-const torchP50 = async (name: string, rebuild = false, maxSeconds = seconds) => {
+// Without maxSeconds the worker times for its argument's max_seconds (`seconds`).
+const torchP50 = async (name: string, rebuild = false, maxSeconds?: number) => {
   worker.stdin.write(`${JSON.stringify({ name, rebuild, max_seconds: maxSeconds })}\n`);
   return ((await nextLine()) as { p50: number }).p50;
 };
