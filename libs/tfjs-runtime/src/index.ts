@@ -20,3 +20,4 @@ export { deformSample, registerDeformSample, DEFORM_SAMPLE, DEFORM_SAMPLE_INPUT_
 export { AdamW, squaredNorm, type AdamWConfig } from './adamw.js';
 export { ADAMW_STEP, SQUARED_NORM, registerOptimizerKernels, type AdamWStepAttrs } from './kernels/optimizer.js';
 export { conv2dBiasRelu } from './conv-relu.js';
+export { variableGradsAsync } from './grads-async.js';
