@@ -56,22 +56,30 @@ export class AdamW extends tf.Optimizer {
     this.applyScaledGradients(variableGradients, 1);
   }
 
-  /** One step with every gradient multiplied by `gradScale` (global-norm clipping) in the same pass. */
-  applyScaledGradients(variableGradients: tf.NamedTensorMap | NamedTensor[], gradScale: number): void {
-    registerOptimizerKernels(tf.getBackend());
+  /**
+   * One step with every gradient multiplied by `gradScale` (global-norm clipping) in the same pass.
+   * A scalar tensor scale stays on the device where the backend's kernel takes it (webgpu), so the
+   * step does not wait for the gradient norm to be read back; elsewhere it is read once here.
+   */
+  applyScaledGradients(variableGradients: tf.NamedTensorMap | NamedTensor[], gradScale: number | tf.Scalar): void {
+    const backend = tf.getBackend();
+    registerOptimizerKernels(backend);
     const list = Array.isArray(variableGradients)
       ? variableGradients
       : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }));
+    const onDevice = gradScale instanceof tf.Tensor && backend === 'webgpu';
+    const scaleTensor = onDevice ? { scale: gradScale } : {};
+    const scale = typeof gradScale === 'number' ? gradScale : onDevice ? 1 : gradScale.dataSync()[0]!;
     this.incrementIterations();
     const t = this.iterations;
-    const base = { lr: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, gradScale, bc1: 1 - this.beta1 ** t, bc2: 1 - this.beta2 ** t };
+    const base = { lr: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, gradScale: scale, bc1: 1 - this.beta1 ** t, bc2: 1 - this.beta2 ** t };
     for (const { name, tensor: grad } of list) {
       if (grad == null) continue;
       const variable = tf.engine().registeredVariables[name];
       if (!variable) throw new Error(`AdamW: no variable named ${name}`);
       const state = this.momentsOf(name, variable);
       const attrs: AdamWStepAttrs = { ...base, weightDecay: this.decays(variable) ? this.weightDecay : 0 };
-      const [p, m, v] = tf.engine().runKernel(ADAMW_STEP, { param: variable, m: state.m, v: state.v, grad }, attrs as never) as tf.Tensor[];
+      const [p, m, v] = tf.engine().runKernel(ADAMW_STEP, { param: variable, m: state.m, v: state.v, grad, ...scaleTensor }, attrs as never) as tf.Tensor[];
       variable.assign(p!);
       p!.dispose();
       state.m.dispose();

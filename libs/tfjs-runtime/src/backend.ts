@@ -1,6 +1,7 @@
 // Picks and starts the tfjs backend for training: native TensorFlow (CUDA, then CPU) when its
-// package is installed, otherwise the wasm backend (XNNPACK, SIMD, threads) with this package's
-// gradient kernels. The pure-JS `cpu` backend only when asked for by name.
+// package is installed and loads, then WebGPU on a GPU adapter (Dawn through Vulkan), otherwise the
+// wasm backend (XNNPACK, SIMD, threads) with this package's gradient kernels. The pure-JS `cpu`
+// backend, and WebGPU on a software adapter (lavapipe), only when asked for by name.
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -11,18 +12,20 @@ import { registerLeanGradients } from './kernels/batchnorm-grad.js';
 import { registerNativeKernels } from './kernels/native.js';
 import { registerWasmKernels } from './kernels/register.js';
 import { withNodeWasmThreads } from './wasm-threads.js';
+import { setWebGpuBackend, startWebGpu, type GpuAdapterInfo } from './webgpu.js';
+import { registerWebGpuKernels } from './kernels/webgpu/register.js';
 
 export const BACKEND_ENV = 'SM_NAS_TFJS_BACKEND';
 export const THREADS_ENV = 'SM_NAS_TFJS_THREADS';
 /** The wasm backend's own thread pool when the native kernels run (default 1; see `start`). */
 export const WASM_THREADS_ENV = 'SM_NAS_WASM_THREADS';
 
-export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow';
-const CHOICES: readonly BackendChoice[] = ['auto', 'wasm', 'cpu', 'tensorflow'];
+export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
+const CHOICES: readonly BackendChoice[] = ['auto', 'wasm', 'cpu', 'tensorflow', 'webgpu'];
 
 export interface BackendInfo {
-  /** tfjs backend name: `tensorflow` (libtensorflow through tfjs-node or tfjs-node-gpu), `wasm` or `cpu`. */
-  name: 'tensorflow' | 'wasm' | 'cpu';
+  /** tfjs backend name: `tensorflow` (libtensorflow through tfjs-node or tfjs-node-gpu), `webgpu`, `wasm` or `cpu`. */
+  name: 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
   /** Package and version that runs the kernels, e.g. `@tensorflow/tfjs-backend-wasm@4.22.0`. */
   version: string;
   /** Whether the kernels use SIMD (wasm SIMD128; native TensorFlow uses the CPU's own). */
@@ -39,6 +42,8 @@ export interface BackendInfo {
    * `oneDNN 2.6.3` (@sm-nas/onednn); absent when XNNPACK runs them (`reason` says why).
    */
   native?: string;
+  /** The WebGPU adapter that runs the kernels (webgpu only). */
+  adapter?: GpuAdapterInfo;
   /** Why this backend runs: what was asked for and what was missing. */
   reason: string;
 }
@@ -86,6 +91,12 @@ export function backendInfo(): BackendInfo | undefined {
  * convolutions (simd, 2 threads) — <reason>`.
  */
 export function describeBackend(info: BackendInfo): string {
+  if (info.adapter) {
+    const a = info.adapter;
+    const kind = a.software ? 'software adapter, not a GPU' : 'GPU';
+    const extra = [kind, ...a.features].join(', ');
+    return `tfjs backend: ${info.name} ${info.version} on ${a.vendor} ${a.architecture} "${a.device}"${a.description ? ` (${a.description})` : ''} (${extra}) — ${info.reason}`;
+  }
   const features = [
     info.simd ? 'simd' : 'no simd',
     info.threads > 0 ? `${info.threads} thread${info.threads === 1 ? '' : 's'}` : '',
@@ -134,6 +145,18 @@ async function start(options: InitBackendOptions): Promise<BackendInfo> {
       missing.push(native);
     }
     if (choice === 'tensorflow') throw new Error(`${forced} but ${missing.join(', ')}`);
+  }
+
+  if (choice === 'auto' || choice === 'webgpu') {
+    const gpu = await startWebGpu({ allowSoftware: choice === 'webgpu', env });
+    if (gpu.ok) {
+      if (!(await setWebGpuBackend(gpu))) throw new Error('tfjs webgpu backend failed to start');
+      registerWebGpuKernels();
+      const reason = choice === 'webgpu' ? forced : [...missing, `a WebGPU ${gpu.adapter.software ? 'software adapter' : 'GPU'} found`].join('; ');
+      return { name: 'webgpu', version: gpu.version, simd: false, threads: 0, adapter: gpu.adapter, reason };
+    }
+    if (choice === 'webgpu') throw new Error(`${forced} but ${gpu.reason}`);
+    missing.push(`webgpu: ${gpu.reason}`);
   }
 
   // With the native kernels, the wasm pool gets one thread: what is left on it is element-wise

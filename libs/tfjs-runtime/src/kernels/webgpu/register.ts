@@ -1,0 +1,27 @@
+// This package's custom kernels on the webgpu backend, in WGSL: without them the JS kernels that
+// ../roi-align.ts, ../deform-sample.ts and ../optimizer.ts register for any backend would read their
+// inputs synchronously, which WebGPU in Node cannot do.
+import { getKernel, registerKernel, type KernelFunc } from '@tensorflow/tfjs-core';
+import { ADAMW_STEP, SQUARED_NORM } from '../optimizer.js';
+import { DEFORM_SAMPLE, DEFORM_SAMPLE_INPUT_GRAD, DEFORM_SAMPLE_OFFSET_GRAD } from '../deform-sample.js';
+import { ROI_ALIGN, ROI_ALIGN_GRAD } from '../roi-align.js';
+import { deformSampleWebGpu } from './deform-sample.js';
+import { optimizerWebGpu } from './optimizer.js';
+import { roiAlignWebGpu } from './roi-align.js';
+
+export const WEBGPU_KERNELS: Record<string, KernelFunc> = {
+  [ROI_ALIGN]: roiAlignWebGpu.forward,
+  [ROI_ALIGN_GRAD]: roiAlignWebGpu.gradient,
+  [DEFORM_SAMPLE]: deformSampleWebGpu.forward,
+  [DEFORM_SAMPLE_INPUT_GRAD]: deformSampleWebGpu.inputGradient,
+  [DEFORM_SAMPLE_OFFSET_GRAD]: deformSampleWebGpu.offsetGradient,
+  [ADAMW_STEP]: optimizerWebGpu.adamw,
+  [SQUARED_NORM]: optimizerWebGpu.squaredNorm,
+};
+
+/** Registers the WGSL kernels for `webgpu` (idempotent). */
+export function registerWebGpuKernels(): void {
+  for (const [kernelName, kernelFunc] of Object.entries(WEBGPU_KERNELS)) {
+    if (!getKernel(kernelName, 'webgpu')) registerKernel({ kernelName, backendName: 'webgpu', kernelFunc });
+  }
+}
