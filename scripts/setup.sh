@@ -45,5 +45,7 @@ if [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] && grep -q '"built": false' libs/one
   && ! grep -q 'SM_NAS_NATIVE' libs/onednn/build/status.json; then
   node libs/onednn/scripts/build.mjs >&2
 fi
+# Mesa 25's lavapipe: the WebGPU backend's tests run on it where there is no GPU (see the script).
+bash scripts/setup-lavapipe.sh
 # kubectl with kustomize: the deploy/k8s test renders every overlay with it (see the script).
 bash scripts/install-kubectl.sh >/dev/null

@@ -68,7 +68,7 @@ export class AdamW extends tf.Optimizer {
       ? variableGradients
       : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }));
     const onDevice = gradScale instanceof tf.Tensor && backend === 'webgpu';
-    const scaleTensor = onDevice ? { scale: gradScale } : {};
+    const scaleTensor: tf.NamedTensorMap = onDevice ? { scale: gradScale } : {};
     const scale = typeof gradScale === 'number' ? gradScale : onDevice ? 1 : gradScale.dataSync()[0]!;
     this.incrementIterations();
     const t = this.iterations;

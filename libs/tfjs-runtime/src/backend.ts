@@ -15,13 +15,13 @@ import { withNodeWasmThreads } from './wasm-threads.js';
 import { setWebGpuBackend, startWebGpu, type GpuAdapterInfo } from './webgpu.js';
 import { registerWebGpuKernels } from './kernels/webgpu/register.js';
 
-export const BACKEND_ENV = 'SM_NAS_TFJS_BACKEND';
 export const THREADS_ENV = 'SM_NAS_TFJS_THREADS';
 /** The wasm backend's own thread pool when the native kernels run (default 1; see `start`). */
 export const WASM_THREADS_ENV = 'SM_NAS_WASM_THREADS';
 
-export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'webgpu';
-const CHOICES: readonly BackendChoice[] = ['auto', 'wasm', 'cpu', 'tensorflow', 'webgpu'];
+import { BACKEND_ENV, parseBackendChoice, type BackendChoice } from './choice.js';
+
+export { BACKEND_ENV, parseBackendChoice, type BackendChoice };
 
 export interface BackendInfo {
   /** tfjs backend name: `tensorflow` (libtensorflow through tfjs-node or tfjs-node-gpu), `webgpu`, `wasm` or `cpu`. */
@@ -104,14 +104,6 @@ export function describeBackend(info: BackendInfo): string {
   ];
   const native = info.native ? ` + ${info.native} native convolutions` : '';
   return `tfjs backend: ${info.name} ${info.version}${native} (${features.filter(Boolean).join(', ')}) — ${info.reason}`;
-}
-
-export function parseBackendChoice(value: string | undefined): BackendChoice {
-  const v = (value ?? '').trim().toLowerCase() || 'auto';
-  if (!(CHOICES as readonly string[]).includes(v)) {
-    throw new Error(`${BACKEND_ENV}=${value}: expected one of ${CHOICES.join(', ')}`);
-  }
-  return v as BackendChoice;
 }
 
 function parseThreads(value: string | undefined): number | undefined {

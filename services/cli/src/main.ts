@@ -1,6 +1,7 @@
 // The `sm-nas` command.
 import { parseArgs } from 'node:util';
 import { ClientError, Status } from 'nice-grpc';
+import { BACKEND_ENV, parseBackendChoice } from '@sm-nas/tfjs-runtime/choice';
 import { UsageError } from './arch-arg.js';
 import { FLOPS_USAGE, flopsCommand } from './commands/flops.js';
 import { SPACE_USAGE, spaceCommand } from './commands/space.js';
@@ -60,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
       algorithm: { type: 'string' },
       out: { type: 'string' },
       nats: { type: 'string' },
+      backend: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -69,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const dataDir = values['data-dir'] ?? '.sm-nas';
+  if (values.backend !== undefined) selectBackend(command, values);
   switch (command) {
     case 'space':
       console.log(await spaceCommand(rest[0], rest.slice(1), values));
@@ -115,6 +118,20 @@ async function main(argv: string[]): Promise<number> {
     }
     default:
       throw new UsageError(`unknown command "${command}"\n${USAGE}`);
+  }
+}
+
+/**
+ * `--backend` for `train` and `profile`: the tfjs backend of the service this command starts in
+ * process (a service at --addr or behind NATS chose its own through SM_NAS_TFJS_BACKEND).
+ */
+function selectBackend(command: string, values: { backend?: string; addr?: string; nats?: string }): void {
+  if (command !== 'train' && command !== 'profile') throw new UsageError(`--backend: only train and profile take it (the services of a mesh read ${BACKEND_ENV})`);
+  if (values.addr || values.nats) throw new UsageError(`--backend: the service at --addr or --nats chose its own backend (${BACKEND_ENV} where it runs)`);
+  try {
+    process.env[BACKEND_ENV] = parseBackendChoice(values.backend);
+  } catch (error) {
+    throw new UsageError(`--backend: ${(error as Error).message}`);
   }
 }
 

@@ -66,6 +66,29 @@ describe('hardware class', () => {
     expect(describeHardware(sources({ nvidiaSmiQuery: 'Tesla T4, 15360, 525.85.12' })).deviceKind).toBe('cpu');
   });
 
+  // Adapter fields as Dawn 0.6 reports them: lavapipe here (Mesa 25.0.7), an H200 through NVIDIA's
+  // Vulkan driver 580, an RX 7900 XTX through Mesa's RADV (device names as Vulkan drivers print them).
+  const WEBGPU = { name: 'webgpu', version: '@tensorflow/tfjs-backend-webgpu@4.22.0 on Dawn (webgpu@0.6.2)', simd: false } as const;
+  const LAVAPIPE = { vendor: 'mesa', architecture: 'software', device: 'llvmpipe-llvm-15-0-6-256-bits-', description: 'llvmpipe: Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)', software: true, features: ['shader-f16', 'timestamp-query'] };
+  const H200 = { vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H200', description: 'NVIDIA: 580.95.05', software: false, features: ['shader-f16', 'timestamp-query'] };
+
+  it('names a WebGPU GPU by nvidia-smi when present, else by its adapter and DRM memory', () => {
+    const h = describeHardware(sources({ backend: { ...WEBGPU, adapter: H200 }, nvidiaSmiQuery: 'NVIDIA H200, 143771, 580.95.05\n', nvidiaSmi: 'CUDA Version: 13.0' }));
+    expect(h.hardwareClass).toBe('gpu.nvidia-h200-140gb.webgpu-dawn-0.6');
+    expect(h.deviceKind).toBe('gpu');
+    const amd = { vendor: 'amd', architecture: 'rdna-3', device: 'AMD Radeon RX 7900 XTX (RADV NAVI31)', description: 'radv: Mesa 25.0.7', software: false, features: [] };
+    const a = describeHardware(sources({ backend: { ...WEBGPU, adapter: amd }, drmVramBytes: [24 * 2 ** 30] }));
+    expect(a.hardwareClass).toBe('gpu.amd-radeon-rx-7900-xtx-24gb.webgpu-dawn-0.6');
+    expect(hardwareClassProblem(a.hardwareClass)).toBeUndefined();
+  });
+
+  it('never calls a software WebGPU adapter a GPU', () => {
+    const h = describeHardware(sources({ backend: { ...WEBGPU, adapter: LAVAPIPE }, nvidiaSmiQuery: 'NVIDIA H200, 143771, 580.95.05' }));
+    expect(h.deviceKind).toBe('cpu');
+    expect(h.hardwareClass).toBe('cpu.intel-xeon-platinum-8488c.2c-avx512-fma.webgpu-dawn-0.6-mesa-software');
+    expect(hardwareClassProblem(h.hardwareClass)).toBeUndefined();
+  });
+
   it('appends a device label and keeps ids valid subject material', () => {
     const h = describeHardware(sources({ label: 'Slot-1' }));
     expect(h.hardwareClass.endsWith('.slot-1')).toBe(true);

@@ -4,14 +4,18 @@
 // same kind share measurements and one profiler never answers for another kind.
 //
 //   gpu.nvidia-h100-80gb.tfjs-node-gpu-4.22
+//   gpu.nvidia-h200-140gb.webgpu-dawn-0.6
 //   cpu.amd-epyc.2c-avx2-fma.wasm-simd-4.22-onednn-2.6
+//   cpu.amd-epyc.2c-avx2-fma.webgpu-dawn-0.6-mesa-software   (lavapipe: a CPU, whatever the API)
 //
-// The description is read from /proc/cpuinfo, the process's CPU affinity (/proc/self/status), and
-// `nvidia-smi` when present; the parsing is pure (tests feed it text) and the reading is separate.
+// The description is read from /proc/cpuinfo, the process's CPU affinity (/proc/self/status),
+// `nvidia-smi` when present, the WebGPU adapter and the DRM device's memory (AMD, Intel); the
+// parsing is pure (tests feed it text) and the reading is separate.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { BackendInfo } from '@sm-nas/tfjs-runtime';
+import { readdirSync } from 'node:fs';
 
 export interface GpuDescription {
   product: string;
@@ -49,7 +53,9 @@ export interface HardwareSources {
   nvidiaSmiQuery: string | undefined;
   /** Plain `nvidia-smi` output (for "CUDA Version: 12.2"). */
   nvidiaSmi: string | undefined;
-  backend: Pick<BackendInfo, 'name' | 'version' | 'simd' | 'native'> & { threads?: number };
+  backend: Pick<BackendInfo, 'name' | 'version' | 'simd' | 'native' | 'adapter'> & { threads?: number };
+  /** Video memory of the GPUs' DRM devices in bytes (amdgpu's mem_info_vram_total), for GPUs nvidia-smi does not know. */
+  drmVramBytes?: number[];
   /**
    * Distinguishes devices the description cannot tell apart (two GPU slots pinned to different
    * NUMA nodes, a test running two profilers side by side). Appended to the class id.
@@ -96,15 +102,25 @@ export function backendSlug(backend: HardwareSources['backend']): string {
     return `${pkg}-${version}`;
   }
   if (backend.name === 'cpu') return `cpu-js-${version}`;
+  if (backend.name === 'webgpu') {
+    // The Dawn release decides the WGSL compiler and the backend's kernels; a software adapter names
+    // itself so that it can never share measurements with a GPU.
+    const software = backend.adapter?.software ? `-${slug(backend.adapter.vendor) || 'unknown'}-software` : '';
+    return `webgpu-dawn-${version}${software}`;
+  }
   // `oneDNN 2.6.3` -> `-onednn-2.6`: native convolutions change the kernels, so they are part of the class.
   const native = backend.native ? `-${slug(backend.native.replace(/\d.*$/, ''))}-${majorMinor(backend.native)}` : '';
   return `wasm${backend.simd ? '-simd' : ''}-${version}${native}`;
 }
 
 export function describeHardware(sources: HardwareSources): HardwareDescription {
-  const gpu = parseNvidiaSmi(sources.nvidiaSmiQuery, sources.nvidiaSmi);
+  const adapter = sources.backend.adapter;
+  const webgpu = sources.backend.name === 'webgpu' && adapter !== undefined && !adapter.software;
+  const smi = parseNvidiaSmi(sources.nvidiaSmiQuery, sources.nvidiaSmi);
+  // nvidia-smi names the GPU exactly (and its memory); a WebGPU adapter of another vendor names itself.
+  const gpu = webgpu && !(smi && /nvidia/i.test(adapter.vendor)) ? adapterGpu(adapter, sources.drmVramBytes) : smi;
   // The GPU is the device only when the backend runs kernels on it.
-  const onGpu = gpu !== undefined && sources.backend.version.includes('tfjs-node-gpu');
+  const onGpu = gpu !== undefined && (sources.backend.version.includes('tfjs-node-gpu') || webgpu);
   const cpuModel = cpuinfoField(sources.cpuinfo, ['model name', 'Model', 'Hardware', 'cpu model']) ?? (os.cpus()[0]?.model ?? 'unknown');
   const flagText = cpuinfoField(sources.cpuinfo, ['flags', 'Features']) ?? '';
   const present = new Set(flagText.split(/\s+/).filter(Boolean));
@@ -115,7 +131,7 @@ export function describeHardware(sources: HardwareSources): HardwareDescription 
   // Kernels on fewer threads than the pinned CPUs are another device in effect.
   const threads = !onGpu && sources.backend.threads && sources.backend.threads !== cpuCores ? `-${sources.backend.threads}t` : '';
   const device = onGpu
-    ? `gpu.${slug(gpu.product)}-${Math.round(gpu.memoryBytes / 2 ** 30)}gb`
+    ? `gpu.${slug(gpu.product)}${gpu.memoryBytes > 0 ? `-${Math.round(gpu.memoryBytes / 2 ** 30)}gb` : ''}`
     : `cpu.${slug(cpuModel) || 'unknown'}.${cpuCores}c${threads}-${isaLevel(present)}`;
   const label = sources.label ? `.${slug(sources.label)}` : '';
   return {
@@ -128,6 +144,12 @@ export function describeHardware(sources: HardwareSources): HardwareDescription 
     backend: sources.backend.name,
     backendVersion,
   };
+}
+
+/** A GPU as its WebGPU adapter describes it (`AMD Radeon RX 7900 XTX (RADV NAVI31)` -> `amd-radeon-rx-7900-xtx`). */
+function adapterGpu(adapter: NonNullable<HardwareSources['backend']['adapter']>, vram: number[] | undefined): GpuDescription {
+  const product = adapter.device.replace(/\s*\((radv|anv|nvk|mesa)[^)]*\)\s*$/i, '');
+  return { product, memoryBytes: vram?.length === 1 ? vram[0]! : 0, driverVersion: adapter.description, cudaVersion: '' };
 }
 
 export function parseNvidiaSmi(query: string | undefined, full: string | undefined): GpuDescription | undefined {
@@ -170,11 +192,23 @@ function run(cmd: string, args: string[]): string | undefined {
   }
 }
 
+/** Video memory of each DRM card that reports it (amdgpu; i915 and nvidia do not). */
+function readDrmVram(): number[] {
+  let cards: string[] = [];
+  try {
+    cards = readdirSync('/sys/class/drm').filter((c) => /^card\d+$/.test(c));
+  } catch {
+    return [];
+  }
+  return cards.map((c) => Number(readOr(`/sys/class/drm/${c}/device/mem_info_vram_total`).trim())).filter((n) => n > 0);
+}
+
 /** Reads this machine's sources (cpuinfo, affinity, nvidia-smi if installed). */
 export function readHardwareSources(backend: HardwareSources['backend'], label?: string): HardwareSources {
   const allowed = /^Cpus_allowed_list:\s*(.+)$/m.exec(readOr('/proc/self/status'))?.[1];
   const query = run('nvidia-smi', ['--query-gpu=name,memory.total,driver_version', '--format=csv,noheader,nounits']);
   return {
+    drmVramBytes: readDrmVram(),
     cpuinfo: readOr('/proc/cpuinfo'),
     allowedCpus: allowed ? countCpuList(allowed) : undefined,
     nvidiaSmiQuery: query,

@@ -6,11 +6,12 @@ import { withClient, type ServiceTarget } from '../client.js';
 import { table } from '../format.js';
 
 export const PROFILE_USAGE = `sm-nas profile ARCH [--input WxH] [--batch N] [--seconds S] [--iterations N] [--cv F] [--fresh]
-                   [--class ID] [--nats URL | --addr HOST:PORT] [--predict] [--json]
+                   [--class ID] [--nats URL | --addr HOST:PORT | --backend B] [--predict] [--json]
   Measures ARCH's inference latency (p50/p90/p99, CV, per module) on a profiler: through NATS to the
   profilers of --class (with --nats or NATS_URL; a class nobody serves fails at once), at --addr
   (or PROFILER_ADDR), or on this machine in-process. --predict asks the class's latency predictor
-  instead: a prediction, never a measurement. --fresh measures even if the cache has a result.`;
+  instead: a prediction, never a measurement. --fresh measures even if the cache has a result. --backend
+  (auto, webgpu, wasm, cpu, tensorflow) picks the in-process profiler's tfjs backend.`;
 
 export interface ProfileOptions {
   input?: string;

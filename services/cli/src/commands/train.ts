@@ -4,9 +4,10 @@ import { readArchitectureArg, UsageError } from '../arch-arg.js';
 import { withClient, type ServiceTarget } from '../client.js';
 
 export const TRAIN_USAGE = `sm-nas train ARCH [--steps N] [--seconds S] [--input-scale F] [--width F] [--batch N]
-                [--lr F] [--schedule constant|cosine] [--seed N] [--images N] [--pretrained FILE] [--addr HOST:PORT] [--json]
+                [--lr F] [--schedule constant|cosine] [--seed N] [--images N] [--pretrained FILE] [--addr HOST:PORT | --backend B] [--json]
   Trains ARCH from scratch (or from a torchvision-named safetensors backbone) on the built-in
-  dataset at a proxy fidelity and prints the COCO metrics of the validation split.`;
+  dataset at a proxy fidelity and prints the COCO metrics of the validation split. --backend
+  (auto, webgpu, wasm, cpu, tensorflow) picks the in-process trainer's tfjs backend.`;
 
 export interface TrainOptions {
   steps?: string;
