@@ -9,6 +9,7 @@ import { conv2dBiasRelu } from '../conv-relu.js';
 import { groupedConv2d } from '../grouped-conv.js';
 import { batchNormTraining, groupNorm, weightStandardize } from '../norm.js';
 import { backendInfo } from '../backend.js';
+import { deviceIdle, kernelMs } from '../device-sync.js';
 import { deformSample, type DeformSampleAttrs } from './deform-sample.js';
 import { roiAlignLevels } from './roi-align.js';
 import { expectClose } from './__fixtures__/close.js';
@@ -38,6 +39,20 @@ describe('webgpu backend', () => {
     expect(info.name).toBe('webgpu');
     expect(info.adapter?.device).toBeTruthy();
     expect(tf.getBackend()).toBe('webgpu');
+  });
+
+  it('waits for the device and times kernels on it (timestamp queries)', async () => {
+    if (gpu.missing) return;
+    await tf.setBackend('webgpu');
+    const x = t4([4, 32, 32, 32], 40);
+    const f = t4([3, 3, 32, 32], 41);
+    const y = tf.conv2d(x, f, 1, 'same');
+    await deviceIdle();
+    tf.dispose([y]);
+    const ms = await kernelMs(() => tf.dispose(tf.conv2d(x, f, 1, 'same')));
+    if (backendInfo()!.adapter!.features.includes('timestamp-query')) expect(ms).toBeGreaterThan(0);
+    else expect(ms).toBeUndefined();
+    tf.dispose([x, f]);
   });
 });
 
