@@ -47,15 +47,18 @@ export function webGpuVersion(): string {
 }
 
 const LIB_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib64', '/usr/local/lib'];
-const ICD_DIRS = ['/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', '/usr/share/vulkan/icd.d', '/etc/vulkan/implicit_layer.d'];
+const ICD_DIRS = ['/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', '/usr/share/vulkan/icd.d'];
 
 /**
  * What Vulkan needs on this machine and lacks: the loader library and at least one ICD (a driver's
  * JSON manifest). Empty when both are there; then a missing adapter is the driver's doing.
  */
-export function vulkanMissing(env: Record<string, string | undefined> = process.env): string[] {
+export function vulkanMissing(
+  env: Record<string, string | undefined> = process.env,
+  dirs: { lib: readonly string[]; icd: readonly string[] } = { lib: LIB_DIRS, icd: ICD_DIRS },
+): string[] {
   const missing: string[] = [];
-  const libDirs = [...(env['LD_LIBRARY_PATH'] ?? '').split(':').filter(Boolean), ...LIB_DIRS];
+  const libDirs = [...(env['LD_LIBRARY_PATH'] ?? '').split(':').filter(Boolean), ...dirs.lib];
   if (!libDirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')))) {
     missing.push('the Vulkan loader libvulkan.so.1 (Debian/Ubuntu: libvulkan1)');
   }
@@ -65,8 +68,8 @@ export function vulkanMissing(env: Record<string, string | undefined> = process.
     if (!files.some((f) => fs.existsSync(f))) missing.push(`the Vulkan ICD files named by VK_DRIVER_FILES/VK_ICD_FILENAMES (${files.join(', ')})`);
   } else {
     const dataDirs = (env['XDG_DATA_DIRS'] ?? '').split(':').filter(Boolean).map((d) => path.join(d, 'vulkan/icd.d'));
-    const dirs = [...ICD_DIRS.filter((d) => !d.includes('layer')), ...dataDirs, path.join(os.homedir(), '.local/share/vulkan/icd.d')];
-    const icds = dirs.flatMap((d) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.json')) : []));
+    const icdDirs = [...dirs.icd, ...dataDirs, path.join(env['HOME'] ?? os.homedir(), '.local/share/vulkan/icd.d')];
+    const icds = icdDirs.flatMap((d) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.json')) : []));
     if (icds.length === 0) {
       missing.push(
         'a Vulkan ICD (driver manifest) in /usr/share/vulkan/icd.d or /etc/vulkan/icd.d: the GPU driver\'s own '

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Packs what a bare, offline GPU host lacks to run bench/gpu on tfjs's webgpu backend, into
+# bench/out/gpu-bundle (ignored; ~35 MiB): a Node binary (this machine's, xz), the bench bundled
+# into one file (esbuild), Dawn's dawn.node for linux-x64 (xz), the Vulkan loader and glvnd
+# libraries from Debian's packages (unpacked), the PyTorch peer, and run.sh. The host needs its GPU
+# driver (with its Vulkan ICD) and, for the peer, Python with PyTorch.
+#   bash bench/gpu/pack.sh && <copy bench/out/gpu-bundle to the host> && bash gpu-bundle/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=bench/out/gpu-bundle
+rm -rf "$out"
+mkdir -p "$out/lib" "$out/node_modules/webgpu/dist/linux-x64"
+
+xz -T0 -6 -c "$(readlink -f "$(command -v node)")" > "$out/node.xz"
+
+# The bench in one ES module. `webgpu` stays a package beside it: its index.js loads dawn.node by a
+# path computed at run time. tfjs-core's gradients are imported statically by the entry (the
+# runtime's resolve hook for them has no node_modules to resolve in on the host).
+webgpu_dir=$(readlink -f libs/tfjs-runtime/node_modules/webgpu)
+cp "$webgpu_dir/package.json" "$webgpu_dir/index.js" "$out/node_modules/webgpu/"
+xz -T0 -6 -c "$webgpu_dir/dist/linux-x64/dawn.node" > "$out/node_modules/webgpu/dist/linux-x64/dawn.node.xz"
+esbuild=$(readlink -f node_modules/.pnpm/node_modules/.bin/esbuild 2>/dev/null || true)
+[ -x "$esbuild" ] || esbuild=$(ls node_modules/.pnpm/esbuild@*/node_modules/esbuild/bin/esbuild | head -1)
+"$esbuild" bench/gpu/webgpu-bench.ts --bundle --platform=node --format=esm --target=node20 \
+  --external:webgpu --external:@sm-nas/onednn --log-level=warning \
+  --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" \
+  --outfile="$out/bench.mjs"
+
+# Vulkan loader + glvnd (the NVIDIA ICD's libGLX_nvidia needs them), from this machine's Debian.
+debs=$(mktemp -d)
+(cd "$debs" && apt-get download -q libvulkan1 libglvnd0 libglx0 libegl1 libgl1 libopengl0 libgles2 >/dev/null 2>&1)
+for d in "$debs"/*.deb; do dpkg-deb -x "$d" "$debs/root"; done
+cp -a "$debs"/root/usr/lib/x86_64-linux-gnu/*.so* "$out/lib/"
+rm -rf "$debs"
+
+cp bench/gpu/run.sh bench/gpu/torch_peer.py "$out/"
+du -sh "$out"
