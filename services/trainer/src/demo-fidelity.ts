@@ -42,3 +42,23 @@ export const DEMO_FIDELITY: Readonly<DemoFidelity> = Object.freeze<DemoFidelity>
   lrSchedule: 'cosine',
   maxSteps: 60,
 });
+
+/**
+ * The demo on a GPU (a `gpu.` hardware class: webgpu on a hardware adapter, or tfjs-node-gpu): the
+ * space's own input size at full width, batch 8, where the CPU's proxy (above) starves one-stage
+ * detectors. Provisional: no rank-fidelity run on a GPU backs these values yet; the learning rate
+ * is the CPU proxy's scaled by the batch (AdamW, linear rule); the step budget and the data set (64 px
+ * images, resized to the input as everywhere) are the same.
+ */
+export const GPU_DEMO_FIDELITY: Readonly<DemoFidelity> = Object.freeze<DemoFidelity>({
+  ...DEMO_FIDELITY,
+  inputScale: 1,
+  widthMultiplier: 1,
+  batchSize: 8,
+  learningRate: 2e-3,
+});
+
+/** The demo fidelity for a hardware class: the GPU's for `gpu.*`, the CPU proxy otherwise. */
+export function demoFidelityFor(hardwareClass: string): Readonly<DemoFidelity> {
+  return hardwareClass.startsWith('gpu.') ? GPU_DEMO_FIDELITY : DEMO_FIDELITY;
+}

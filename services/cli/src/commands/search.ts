@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { common, controller, profiler, trainer } from '@sm-nas/proto';
 // The subpath, not the package root: the root loads tfjs, which every CLI start would pay for.
-import { DEMO_FIDELITY } from '@sm-nas/trainer/demo-fidelity';
+import { demoFidelityFor } from '@sm-nas/trainer/demo-fidelity';
 import { createChannel, createClient } from 'nice-grpc';
 import { UsageError } from '../arch-arg.js';
 import { compareBaselines, writeResults } from '../report.js';
@@ -40,11 +40,9 @@ export interface SearchOptions {
 
 const { BackboneKind, HeadKind, NeckKind, RpnKind } = common;
 
-// The demo fidelity lives in one place, @sm-nas/trainer (backed by bench/rank-fidelity.ts). The wire's
-// built-in dataset takes its seed, split sizes and image side; the preset stays the trainer's default.
-const DEMO = DEMO_FIDELITY;
-const { seed, trainImages, valImages, imageSizePx } = DEMO.dataset;
-const DEMO_DATASET = { seed, trainImages, valImages, imageSizePx };
+// The demo fidelity lives in one place, @sm-nas/trainer (backed by bench/rank-fidelity.ts), one for a
+// GPU class and one for a CPU class. The wire's built-in dataset takes its seed, split sizes and image
+// side; the preset stays the trainer's default.
 
 /** The hand-made baselines that are in the demo's space (issue 6): RetinaNet-ResNet-18-FPN (P3-P6) and
  * Faster R-CNN-ResNet-18-FPN (P2-P6, as torchvision's), both at 512x512. */
@@ -77,18 +75,21 @@ function count(text: string | undefined, flag: string, fallback: number): number
 }
 
 export function demoSearchSpec(options: SearchOptions, hardwareClass: string): controller.SearchSpec {
+  const demo = demoFidelityFor(hardwareClass);
+  const { seed, trainImages, valImages, imageSizePx } = demo.dataset;
+  const dataset = { seed, trainImages, valImages, imageSizePx };
   return controller.SearchSpec.fromPartial({
     displayName: 'sm-nas search (demo)',
     hardwareClass,
-    dataset: { source: { $case: 'builtin', value: { ...DEMO_DATASET, trainImages: count(options.images, '--images', DEMO_DATASET.trainImages) } } },
+    dataset: { source: { $case: 'builtin', value: { ...dataset, trainImages: count(options.images, '--images', dataset.trainImages) } } },
     schedule: {
-      batchSize: count(options.batch, '--batch', DEMO.batchSize),
-      learningRate: DEMO.learningRate,
-      weightDecay: DEMO.weightDecay,
-      lrSchedule: DEMO.lrSchedule === 'cosine' ? trainer.LrSchedule.LR_SCHEDULE_COSINE : trainer.LrSchedule.LR_SCHEDULE_CONSTANT,
+      batchSize: count(options.batch, '--batch', demo.batchSize),
+      learningRate: demo.learningRate,
+      weightDecay: demo.weightDecay,
+      lrSchedule: demo.lrSchedule === 'cosine' ? trainer.LrSchedule.LR_SCHEDULE_COSINE : trainer.LrSchedule.LR_SCHEDULE_CONSTANT,
       seed: 0,
     },
-    fidelity: { inputScale: DEMO.inputScale, widthMultiplier: DEMO.widthMultiplier, maxSteps: count(options.steps, '--steps', DEMO.maxSteps) },
+    fidelity: { inputScale: demo.inputScale, widthMultiplier: demo.widthMultiplier, maxSteps: count(options.steps, '--steps', demo.maxSteps) },
     algorithm: { name: options.algorithm ?? 'evolution' },
     structural: { maxCandidates: count(options.structural, '--structural', 12), populationSize: 8, paretoModels: 3 },
     modular: { maxCandidates: count(options.modular, '--modular', 8), populationSize: 6 },
