@@ -1,8 +1,9 @@
 // The container images, checked structurally (no Docker engine runs here, so they are not built in
 // CI): every image the manifests use has a Dockerfile in deploy/docker; each is multi-stage, copies
 // its build output from an earlier stage, ends as a numeric non-root USER, exposes the port the
-// manifests probe, and deploys the workspace package whose main.ts it runs; the GPU ones start from
-// a CUDA image and add @tensorflow/tfjs-node-gpu.
+// manifests probe, and deploys the workspace package whose main.ts it runs; the GPU ones run tfjs's
+// webgpu backend on the Node image with Vulkan (no CUDA), and keep @tensorflow/tfjs-node-gpu on CUDA
+// as a build-argument variant.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -101,16 +102,44 @@ describe('deploy/docker', () => {
     }
   });
 
-  it('builds the GPU images on CUDA with @tensorflow/tfjs-node-gpu, pinned to the workspace tfjs-core', () => {
+  it('builds the GPU images for webgpu on the Node image with Vulkan, the CUDA tfjs-node-gpu variant by build arguments', () => {
     const workspace = readFileSync(join(REPO, 'pnpm-workspace.yaml'), 'utf8');
     const tfjs = /"@tensorflow\/tfjs-core": (\S+)/.exec(workspace)?.[1];
     const gpu = dockerfiles.filter((f) => f.includes('-gpu.'));
     expect(gpu.sort()).toEqual(['profiler-gpu.Dockerfile', 'trainer-gpu.Dockerfile']);
     for (const file of gpu) {
       const text = readFileSync(join(DOCKER, file), 'utf8');
-      expect(text).toMatch(/ARG CUDA_IMAGE=nvidia\/cuda:\S+cudnn/);
-      expect(text).toContain(`@tensorflow/tfjs-node-gpu@${tfjs}`);
-      expect(stages(parse(text)).at(-1)![0]!.args).toBe('${CUDA_IMAGE} AS runtime');
+      const arg = (name: string) => new RegExp(`^ARG ${name}=(\\S+)$`, 'm').exec(text)?.[1];
+      // By default the runtime is the Node image the other images use, and the backend is webgpu.
+      expect(arg('NODE_IMAGE'), file).toMatch(/^node:20[\d.]*-bookworm-slim$/);
+      expect(arg('BASE_IMAGE'), file).toBe('${NODE_IMAGE}');
+      expect(arg('TFJS_BACKEND'), file).toBe('webgpu');
+      const all = stages(parse(text));
+      const final = all.at(-1)!;
+      expect(final[0]!.args, file).toBe('${BASE_IMAGE} AS runtime');
+      // Built on the runtime's base, so that a native addon compiled there finds the same glibc.
+      const build = all.find((stage) => stage[0]!.args.endsWith(' AS build'));
+      expect(build?.[0]!.args, file).toBe('${BASE_IMAGE} AS build');
+      const env = final.filter((i) => i.op === 'ENV').flatMap((i) => i.args.split(/\s+/));
+      expect(env, file).toContain('SM_NAS_TFJS_BACKEND=${TFJS_BACKEND}');
+      // The NVIDIA container toolkit mounts the Vulkan ICD only for `graphics`.
+      expect(env.find((e) => e.startsWith('NVIDIA_DRIVER_CAPABILITIES='))?.split('=')[1]?.split(','), file).toEqual(
+        expect.arrayContaining(['compute', 'utility', 'graphics']),
+      );
+      expect(env, file).toContain('NVIDIA_VISIBLE_DEVICES=all');
+      // Mesa's shader cache would write to a read-only root (or fill the small /tmp emptyDir).
+      expect(env.some((e) => e === 'MESA_SHADER_CACHE_DISABLE=true' || e.startsWith('MESA_SHADER_CACHE_DIR=/tmp/')), `${file} Mesa shader cache`).toBe(true);
+      const run = final.filter((i) => i.op === 'RUN').flatMap((i) => i.args.split(/\s+/));
+      for (const pkg of ['libvulkan1', 'libglvnd0', 'libglx0', 'libegl1', 'libgl1', 'libopengl0', 'libgles2', 'mesa-vulkan-drivers']) {
+        expect(run, `${file} installs ${pkg}`).toContain(pkg);
+      }
+      // No software Vulkan adapter: a GPU image without its GPU fails instead of measuring a CPU.
+      expect(final.some((i) => i.op === 'RUN' && /rm -f \/usr\/share\/vulkan\/icd\.d\/lvp_icd\./.test(i.args)), `${file} drops lavapipe`).toBe(true);
+      // The CUDA variant: libtensorflow 2.9 wants CUDA 11.2 and cuDNN 8; tfjs-node-gpu on the workspace's tfjs-core.
+      expect(text).toMatch(/--build-arg BASE_IMAGE=nvidia\/cuda:11\.2\S*-cudnn8-\S+ --build-arg TFJS_BACKEND=tensorflow/);
+      const add = build!.find((i) => i.op === 'RUN' && i.args.includes('@tensorflow/tfjs-node-gpu@'));
+      expect(add?.args, `${file} adds tfjs-node-gpu for the CUDA variant only`).toMatch(/if \[ "\$\{TFJS_BACKEND\}" = tensorflow \]/);
+      expect(add?.args).toContain(`@tensorflow/tfjs-node-gpu@${tfjs}`);
     }
   });
 

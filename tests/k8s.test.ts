@@ -1,7 +1,8 @@
 // deploy/k8s: every overlay renders with `kubectl kustomize`, every object validates against the
 // Kubernetes API schemas (kubernetes-models, @kubernetes-models/keda), and the policy holds:
 // every container has requests, limits, probes, a non-root user and a locked-down securityContext;
-// every profiler DaemonSet selects exactly one hardware type; names that live in code (ports,
+// every profiler DaemonSet selects exactly one hardware type; every container that takes a GPU runs
+// the webgpu backend, and on NVIDIA asks for the driver's Vulkan ICD; names that live in code (ports,
 // the training queue's stream and consumer) agree with the code; the NATS config each overlay
 // renders is accepted by a real nats-server, and with the auth component refuses anonymous clients.
 import { spawnSync } from 'node:child_process';
@@ -48,7 +49,19 @@ const SERVICE_PORTS: Record<string, number> = {
   controller: CONTROLLER_PORT,
   suggestion: 50056,
 };
-const GPU_LABEL = 'nvidia.com/gpu.product';
+/**
+ * The GPU vendors a profiler measures on (WebGPU through Vulkan): the node label whose one value names
+ * one GPU model, and the device plugin's resource, which is also the key of the taint GPU nodes carry.
+ */
+const GPU_VENDORS = [
+  // NVIDIA GPU Feature Discovery (part of the GPU Operator).
+  { vendor: 'nvidia', label: 'nvidia.com/gpu.product', resource: 'nvidia.com/gpu' },
+  // AMD's node labeller (ROCm/k8s-device-plugin): the PCI device id.
+  { vendor: 'amd', label: 'amd.com/gpu.device-id', resource: 'amd.com/gpu' },
+  // The NFD rules of intel-device-plugins-for-kubernetes; the i915 kernel driver's resource.
+  { vendor: 'intel', label: 'gpu.intel.com/product', resource: 'gpu.intel.com/i915' },
+] as const;
+const GPU_RESOURCES: readonly string[] = GPU_VENDORS.map((v) => v.resource);
 const CPU_LABEL = 'sm-nas.io/hardware-class';
 /** Secrets the manifests expect the operator to create (README "Run on Kubernetes" explains each). */
 const EXTERNAL_SECRETS = new Set(['sm-nas-tls', 'sm-nas-nats-client', 'sm-nas-api-token']);
@@ -64,11 +77,22 @@ const id = (o: K8sObject) => `${o.kind}/${o.metadata.name}`;
 const serviceName = (w: Workload) => w.metadata.labels?.['app.kubernetes.io/name'] ?? '';
 const isSmNasService = (w: Workload) => serviceName(w) in SERVICE_PORTS;
 const profilers = (objs: K8sObject[]) => objs.filter((o): o is Workload => o.kind === 'DaemonSet' && o.metadata.labels?.['app.kubernetes.io/name'] === 'profiler');
+/** The GPU resources a container asks for, in requests or limits. */
+const gpusOf = (c: Container) => GPU_RESOURCES.filter((r) => c.resources?.requests?.[r] !== undefined || c.resources?.limits?.[r] !== undefined);
 
 describe('deploy/k8s renders', () => {
   it('has the local and cluster overlays and one profiler overlay per hardware type', () => {
     expect([...rendered.keys()]).toEqual(
-      expect.arrayContaining(['local', 'cluster', 'profiler-cpu', 'profiler-nvidia-t4', 'profiler-nvidia-a100', 'profiler-nvidia-h100']),
+      expect.arrayContaining([
+        'local',
+        'cluster',
+        'profiler-cpu',
+        'profiler-nvidia-t4',
+        'profiler-nvidia-a100',
+        'profiler-nvidia-h100',
+        'profiler-amd-radeon-pro-w7900',
+        'profiler-intel-flex-170',
+      ]),
     );
   });
 
@@ -158,6 +182,25 @@ describe('policy: every container', () => {
     }
   });
 
+  it('runs tfjs on webgpu when it takes a GPU, and on an NVIDIA GPU asks the container toolkit for the Vulkan ICD', () => {
+    let seen = 0;
+    for (const [overlay, w] of workloads()) {
+      for (const c of containersOf(w)) {
+        const gpus = gpusOf(c);
+        if (gpus.length === 0) continue;
+        seen++;
+        const where = `${overlay} ${id(w)} ${c.name}`;
+        // Forced, not auto: without its GPU the pod fails saying why instead of running on the CPU.
+        expect(envValue(c, 'SM_NAS_TFJS_BACKEND'), `${where} SM_NAS_TFJS_BACKEND`).toBe('webgpu');
+        if (!gpus.includes('nvidia.com/gpu')) continue;
+        // graphics: nvidia_icd.json and libGLX_nvidia; utility: nvidia-smi, which names the GPU.
+        const capabilities = (envValue(c, 'NVIDIA_DRIVER_CAPABILITIES') ?? '').split(',');
+        if (!capabilities.includes('all')) expect(capabilities, `${where} NVIDIA_DRIVER_CAPABILITIES`).toEqual(expect.arrayContaining(['compute', 'utility', 'graphics']));
+      }
+    }
+    expect(seen).toBeGreaterThanOrEqual(11);
+  });
+
   it('uses a tagged image (not latest) in the local and cluster overlays', () => {
     for (const [overlay, w] of workloads()) {
       if (!['local', 'cluster'].includes(overlay)) continue;
@@ -238,30 +281,37 @@ describe('policy: profilers', () => {
         expect(classes.has(hardwareClass!), `${where}: two profilers for ${hardwareClass}`).toBe(false);
         classes.add(hardwareClass!);
         // Exactly one hardware key, with one value, and no affinity that could widen it.
-        const keys = Object.keys(spec.nodeSelector ?? {}).filter((k) => k === GPU_LABEL || k === CPU_LABEL);
+        const keys = Object.keys(spec.nodeSelector ?? {}).filter((k) => k === CPU_LABEL || GPU_VENDORS.some((v) => v.label === k));
         expect(keys, where).toHaveLength(1);
         expect(spec.affinity, `${where} affinity`).toBeUndefined();
-        const gpus = c.resources?.limits?.['nvidia.com/gpu'];
-        if (keys[0] === GPU_LABEL) {
-          expect(spec.nodeSelector![GPU_LABEL], where).toMatch(/^[A-Za-z0-9][\w.-]*$/);
-          expect(Number(gpus), `${where} a whole GPU`).toBe(1);
-          expect(Number(c.resources?.requests?.['nvidia.com/gpu']), where).toBe(1);
-          expect(spec.tolerations?.some((t) => t.key === 'nvidia.com/gpu'), `${where} GPU toleration`).toBe(true);
+        const vendor = GPU_VENDORS.find((v) => v.label === keys[0]);
+        if (vendor) {
+          expect(spec.nodeSelector![vendor.label], where).toMatch(/^[A-Za-z0-9][\w.-]*$/);
+          // A whole GPU of the vendor it selects (a latency on a shared GPU is not the GPU's), and no other.
+          expect(gpusOf(c), `${where} GPU resources`).toEqual([vendor.resource]);
+          expect(Number(c.resources?.limits?.[vendor.resource]), `${where} a whole GPU`).toBe(1);
+          expect(Number(c.resources?.requests?.[vendor.resource]), where).toBe(1);
+          expect(spec.tolerations?.some((t) => t.key === vendor.resource), `${where} GPU toleration`).toBe(true);
           expect(c.image, where).toMatch(/profiler-gpu/);
         } else {
           expect(spec.nodeSelector![CPU_LABEL], where).toBe(hardwareClass);
-          expect(gpus, `${where} a CPU profiler takes no GPU`).toBeUndefined();
+          expect(gpusOf(c), `${where} a CPU profiler takes no GPU`).toEqual([]);
         }
       }
     }
-    expect(seen).toBeGreaterThanOrEqual(8);
+    expect(seen).toBeGreaterThanOrEqual(13);
   });
 
-  it('the GPU overlays select T4, A100 and H100 nodes by their GPU Feature Discovery product label', () => {
-    const product = (overlay: string) => profilers(rendered.get(overlay)!)[0]!.spec.template.spec.nodeSelector![GPU_LABEL];
-    expect(product('profiler-nvidia-t4')).toBe('Tesla-T4');
-    expect(product('profiler-nvidia-a100')).toMatch(/^NVIDIA-A100-/);
-    expect(product('profiler-nvidia-h100')).toMatch(/^NVIDIA-H100-/);
+  it('the GPU overlays select their GPU by the label its vendor\'s discovery sets', () => {
+    const selector = (overlay: string) => profilers(rendered.get(overlay)!)[0]!.spec.template.spec.nodeSelector;
+    // NVIDIA GPU Feature Discovery: the product name.
+    expect(selector('profiler-nvidia-t4')).toEqual({ 'nvidia.com/gpu.product': 'Tesla-T4' });
+    expect(selector('profiler-nvidia-a100')?.['nvidia.com/gpu.product']).toMatch(/^NVIDIA-A100-/);
+    expect(selector('profiler-nvidia-h100')?.['nvidia.com/gpu.product']).toMatch(/^NVIDIA-H100-/);
+    // AMD's node labeller: 7448 is the Radeon PRO W7900 alone in libdrm's data/amdgpu.ids.
+    expect(selector('profiler-amd-radeon-pro-w7900')).toEqual({ 'amd.com/gpu.device-id': '7448' });
+    // The NFD rules of intel-device-plugins-for-kubernetes (platform-labeling-rules.yaml): Flex_170 is PCI id 56c0.
+    expect(selector('profiler-intel-flex-170')).toEqual({ 'gpu.intel.com/product': 'Flex_170' });
   });
 });
 
