@@ -11,14 +11,14 @@ import { initBackend, tf } from '../libs/tfjs-runtime/src/index.js';
 
 await initBackend();
 const which = process.env.BENCH_NET ?? 'conv6';
-let step: () => void;
+let step: () => Promise<unknown>;
 if (which === 'retinanet') {
   const det = createDetector(parseArchitecture('resnet18:64:11-21-21-21/fpn:3-6:64/none/retinanet:64/128x128'), { numClasses: 6, norm: 'group_norm', seed: 0 });
   const images = tf.randomNormal([8, 128, 128, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
   const boxes = Array.from({ length: 8 }, (_, i) => Float32Array.from([8 + 2 * i, 12, 60, 68, 40, 32, 120, 124, 80, 8, 104, 28]));
   const labels = Array.from({ length: 8 }, (_, i) => Int32Array.from([i % 6, (i + 2) % 6, (i + 4) % 6]));
   const opt = tf.train.momentum(0.01, 0.9);
-  step = () => void det.trainStep(opt, { images, boxes, labels });
+  step = () => det.trainStep(opt, { images, boxes, labels });
 } else if (which === 'faster' || which === 'cascade') {
   // bench/learning/two-stage.ts's detectors: 300 proposals and 128 sampled RoIs per image
   const head = which === 'faster' ? 'faster_rcnn:256' : 'cascade_rcnn.3:256';
@@ -30,7 +30,7 @@ if (which === 'retinanet') {
   const boxes = Array.from({ length: 8 }, (_, i) => Float32Array.from([8 + 2 * i, 12, 60, 68, 40, 32, 120, 124, 80, 8, 104, 28]));
   const labels = Array.from({ length: 8 }, (_, i) => Int32Array.from([i % 6, (i + 2) % 6, (i + 4) % 6]));
   const opt = tf.train.momentum(0.01, 0.9);
-  step = () => void det.trainStep(opt, { images, boxes, labels });
+  step = () => det.trainStep(opt, { images, boxes, labels });
 } else {
   const params: tf.Variable[] = [];
   const convs = [[3, 32, 1], [32, 32, 1], [32, 64, 2], [64, 64, 1], [64, 128, 2], [128, 128, 1]].map(([ci, co, s]) => {
@@ -43,11 +43,15 @@ if (which === 'retinanet') {
   const x = tf.randomNormal([32, 64, 64, 3]) as tf.Tensor4D;
   const labels = tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 10), 'int32'), 10);
   const opt = tf.train.momentum(0.01, 0.9);
-  step = () => void opt.minimize(() => tf.losses.softmaxCrossEntropy(labels, tf.matMul(tf.mean(convs.reduce((h, c) => c(h), x), [1, 2]) as tf.Tensor2D, fc as tf.Tensor2D)) as tf.Scalar, true, params)!.dataSync();
+  step = async () => {
+    const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(labels, tf.matMul(tf.mean(convs.reduce((h, c) => c(h), x), [1, 2]) as tf.Tensor2D, fc as tf.Tensor2D)) as tf.Scalar, true, params)!;
+    await loss.data();
+    loss.dispose();
+  };
 }
-step();
+await step();
 const t0 = performance.now();
-const profile = await tf.profile(step);
+const profile = await tf.profile(async () => void (await step()));
 const total = performance.now() - t0;
 const byKernel = new Map<string, { ms: number; calls: number }>();
 for (const k of profile.kernels) {

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const times: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
-    det.trainStep(opt, b);
+    await det.trainStep(opt, b);
     if (i >= warmup) times.push(performance.now() - t0);
   }
   const ours = times.sort((a, c) => a - c)[Math.floor(times.length / 2)]!;

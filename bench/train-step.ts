@@ -33,7 +33,7 @@ interface Net {
   params: tf.Variable[];
   forward?: (x: tf.Tensor4D) => tf.Tensor2D;
   /** A whole training step of its own (the detector); else softmax cross-entropy on `forward`. */
-  trainStep?: (optimizer: tf.Optimizer) => void;
+  trainStep?: (optimizer: tf.Optimizer) => Promise<unknown>;
 }
 
 function builder() {
@@ -139,17 +139,17 @@ function retinanet(batch: number, size: number): Net {
   const trainBatch = { images, boxes: t.boxes.map((b) => Float32Array.from(b)), labels: t.labels.map((l) => Int32Array.from(l)) };
   return {
     name: 'retinanet', batch, size, classes, params: det.trainableVariables(),
-    trainStep: (optimizer) => void det.trainStep(optimizer, trainBatch),
+    trainStep: (optimizer) => det.trainStep(optimizer, trainBatch),
   };
 }
 
-function timeTfjs(net: Net, steps: number): { ms: number; cpuMs: number } {
+async function timeTfjs(net: Net, steps: number): Promise<{ ms: number; cpuMs: number }> {
   const optimizer = tf.train.momentum(0.01, 0.9);
   const x = tf.randomNormal([net.batch, net.size, net.size, 3]) as tf.Tensor4D;
   const labels = tf.oneHot(tf.tensor1d(Array.from({ length: net.batch }, (_, i) => i % net.classes), 'int32'), net.classes);
-  const step = net.trainStep ? () => net.trainStep!(optimizer) : () => {
+  const step = net.trainStep ? () => net.trainStep!(optimizer) : async () => {
     const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(labels, net.forward!(x)) as tf.Scalar, true, net.params);
-    loss!.dataSync();
+    await loss!.data();
     loss!.dispose();
   };
   const times: number[] = [];
@@ -157,7 +157,7 @@ function timeTfjs(net: Net, steps: number): { ms: number; cpuMs: number } {
   for (let i = 0; i < steps + 2; i++) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    step();
+    await step();
     const c = process.cpuUsage(c0);
     if (i >= 2) {
       times.push(performance.now() - t0);
@@ -262,14 +262,14 @@ const nets = Object.keys(builders).filter((n) => wanted.includes(n)).map((n) => 
 const rows: { name: string; shape: string; tfjs: { ms: number; cpuMs: number }; note?: string }[] = [];
 const compareOff = info.native !== undefined && process.env.BENCH_NATIVE_OFF !== '0';
 for (const net of nets) {
-  rows.push({ name: net.name, shape: `${net.batch}x${net.size}x${net.size}`, tfjs: timeTfjs(net, steps), note: info.native ? `${info.native} convolutions, native norms` : undefined });
+  rows.push({ name: net.name, shape: `${net.batch}x${net.size}x${net.size}`, tfjs: await timeTfjs(net, steps), note: info.native ? `${info.native} convolutions, native norms` : undefined });
   if (compareOff) {
     useNativeKernels(false);
-    rows.push({ name: net.name, shape: `${net.batch}x${net.size}x${net.size}`, tfjs: timeTfjs(net, steps), note: 'native off: XNNPACK' });
+    rows.push({ name: net.name, shape: `${net.batch}x${net.size}x${net.size}`, tfjs: await timeTfjs(net, steps), note: 'native off: XNNPACK' });
     useNativeKernels(true);
   } else if (net.name === 'conv6' && info.name === 'wasm' && !info.native) {
     useWasmConv2DBackpropInput('wasm');
-    rows.push({ name: net.name, shape: `${net.batch}x${net.size}x${net.size}`, tfjs: timeTfjs(net, steps), note: "wasm's own Conv2DBackpropInput" });
+    rows.push({ name: net.name, shape: `${net.batch}x${net.size}x${net.size}`, tfjs: await timeTfjs(net, steps), note: "wasm's own Conv2DBackpropInput" });
     useWasmConv2DBackpropInput('composed');
   }
 }

@@ -92,7 +92,7 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const rate = lr * (warmup > 0 ? Math.min(1, 0.001 + (1 - 0.001) * (step / warmup)) : 1);
         opt.learningRate = rate;
-        const l = det.trainStep(opt, b);
+        const l = await det.trainStep(opt, b);
         trainSeconds += (performance.now() - t0) / 1000;
         step++;
         if (!Number.isFinite(l.total)) throw new Error(`${run}: diverged at step ${step}: ${JSON.stringify(l.components)}`);

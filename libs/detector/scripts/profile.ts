@@ -15,8 +15,8 @@ const det = createDetector({
 const images = tf.randomNormal([n, size, size, 3]) as tf.Tensor4D;
 const boxes = Array.from({ length: n }, () => Float32Array.from([4, 8, 60, 70, 40, 30, 120, 100]));
 const labels = Array.from({ length: n }, () => Int32Array.from([1, 3]));
-const run = process.env.TRAIN ? () => { det.trainStep(tf.train.sgd(0.001), { images, boxes, labels }); } : () => { tf.dispose([...det.forward(images).values()].flatMap((m) => [...m.values()])); };
-run();
+const run = process.env.TRAIN ? async () => { await det.trainStep(tf.train.sgd(0.001), { images, boxes, labels }); } : async () => { tf.dispose([...det.forward(images).values()].flatMap((m) => [...m.values()])); };
+await run();
 const t0 = performance.now();
 const prof = await tf.profile(run);
 console.log('total', performance.now() - t0);

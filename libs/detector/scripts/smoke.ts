@@ -20,7 +20,7 @@ const labels = Array.from({ length: n }, () => Int32Array.from([1, 3]));
 const opt = tf.train.sgd(0.01);
 for (let s = 0; s < Number(process.env.STEPS ?? 5); s++) {
   const t0 = performance.now();
-  const l = det.trainStep(opt, { images, boxes, labels });
+  const l = await det.trainStep(opt, { images, boxes, labels });
   console.log(s, (performance.now() - t0).toFixed(0), 'ms', l, tf.memory().numTensors);
 }
 const t0 = performance.now();

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Architecture, InputSize } from '@sm-nas/arch';
 import { buildGraph, type LayerGraph, type NormKind } from '@sm-nas/arch/graph';
-import { squaredNorm, type AdamW } from '@sm-nas/tfjs-runtime';
+import { squaredNorm, variableGradsAsync, type AdamW } from '@sm-nas/tfjs-runtime';
 import { GraphExecutor, type GraphOutputs } from './executor.js';
 import { applyFidelity, FULL_FIDELITY, type Fidelity } from './fidelity.js';
 import type { WeightMap } from './params.js';
@@ -45,6 +45,11 @@ export interface LossValues {
   gradNorm: number;
 }
 
+export interface LossTensors {
+  total: tf.Scalar;
+  components: Record<string, tf.Scalar>;
+}
+
 export interface Detector {
   /** The architecture as built (fidelity applied) and the one asked for. */
   readonly arch: Architecture;
@@ -60,14 +65,17 @@ export interface Detector {
   readonly executor: GraphExecutor;
   /** All graph outputs by role and level; the caller disposes them. */
   forward(images: tf.Tensor4D): GraphOutputs;
-  /** Loss tensors (the caller disposes them, or calls this inside tf.tidy / tf.variableGrads). */
-  loss(images: tf.Tensor4D, targets: readonly ImageTargets[]): { total: tf.Scalar; components: Record<string, tf.Scalar> };
-  /** One optimiser step on the batch: gradients of the total loss, clipped by global norm. */
-  trainStep(optimizer: tf.Optimizer, batch: TrainBatch): LossValues;
+  /** Loss tensors, and nothing else left behind (the caller disposes them). */
+  loss(images: tf.Tensor4D, targets: readonly ImageTargets[]): Promise<LossTensors>;
+  /**
+   * One optimiser step on the batch: gradients of the total loss, clipped by global norm. The
+   * values come back in one read after the update, so a GPU runs the whole step before the host waits.
+   */
+  trainStep(optimizer: tf.Optimizer, batch: TrainBatch): Promise<LossValues>;
   predict(images: tf.Tensor4D): Promise<Detections[]>;
   trainableVariables(): tf.Variable[];
   /** Parameters and buffers by name in PyTorch layouts (conv OIHW, linear [out, in]). */
-  getWeights(): WeightMap;
+  getWeights(): Promise<WeightMap>;
   setWeights(weights: WeightMap, strict?: boolean): void;
   dispose(): void;
 }
@@ -85,12 +93,12 @@ export function createDetector(sourceArch: Architecture, options: DetectorOption
   const maxNorm = options.gradClipMaxNorm ?? GRAD_CLIP_MAX_NORM;
   const vars = executor.params.trainableVariables();
 
-  /** The loss of a batch; RetinaNet's targets are computed before the gradient is recorded. */
-  const lossFor = (images: tf.Tensor4D, targets: readonly ImageTargets[]): (record: boolean) => { total: tf.Scalar; components: Record<string, tf.Scalar> } => {
-    if (twoStage) return (record) => twoStage.loss(images, targets, record);
+  /** The loss of a batch in a gradient; RetinaNet's targets are computed before it is recorded. */
+  const lossFor = (images: tf.Tensor4D, targets: readonly ImageTargets[]): () => Promise<LossTensors> => {
+    if (twoStage) return () => twoStage.loss(images, targets, true);
     const t = retina!.targets(targets);
-    return (record) => {
-      const outputs = executor.forward(images, record);
+    return async () => {
+      const outputs = executor.forward(images, true);
       const l = retina!.loss(outputs, t);
       return { total: l.total, components: { cls: l.cls, box: l.box } };
     };
@@ -99,50 +107,66 @@ export function createDetector(sourceArch: Architecture, options: DetectorOption
   return {
     arch, sourceArch, fidelity, norm: options.norm, numClasses: options.numClasses, inputSize: arch.input, graph, head, executor,
     forward: (images) => executor.forward(images),
-    loss(images, targets) {
-      const f = lossFor(images, targets);
-      return tf.tidy(() => f(true));
+    async loss(images, targets) {
+      // Two-stage losses read their proposals back, so they free what they make themselves.
+      if (twoStage) return twoStage.loss(images, targets, false);
+      const t = retina!.targets(targets);
+      return tf.tidy(() => {
+        const l = retina!.loss(executor.forward(images, true), t);
+        return { total: l.total, components: { cls: l.cls, box: l.box } };
+      });
     },
-    trainStep(optimizer, batch) {
+    async trainStep(optimizer, batch) {
       const owned = !(batch.images instanceof tf.Tensor);
       const images = batch.images instanceof tf.Tensor
         ? batch.images
         : tf.tensor4d(batch.images, (batch.shape ?? [batch.boxes.length, arch.input.heightPx, arch.input.widthPx, 3]) as [number, number, number, number]);
-      const f = lossFor(images, batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! })));
-      let components: Record<string, tf.Scalar> = {};
-      const { value, grads } = tf.variableGrads(() => {
-        const l = f(true);
-        components = Object.fromEntries(Object.entries(l.components).map(([k, v]) => [k, tf.keep(v)]));
-        return l.total;
-      }, vars);
-      const squared = squaredNorm(Object.values(grads));
-      const norm = Math.sqrt(squared.dataSync()[0]!);
-      squared.dispose();
-      const coef = maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
-      // Not `instanceof`: tfjs's Optimizer answers it by duck typing, for every optimiser.
-      const scaled = (optimizer as Partial<AdamW>).applyScaledGradients;
-      if (typeof scaled === 'function') {
-        // The clipping scale rides in the optimiser's own pass over each gradient.
-        scaled.call(optimizer, grads, coef);
-      } else {
-        if (coef !== 1) {
-          for (const name of Object.keys(grads)) {
-            const g = grads[name]!;
-            grads[name] = tf.mul(g, coef);
-            g.dispose();
+      try {
+        const f = lossFor(images, batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! })));
+        let components: Record<string, tf.Scalar> = {};
+        const { value, grads } = await variableGradsAsync(async () => {
+          const l = await f();
+          components = Object.fromEntries(Object.entries(l.components).map(([k, v]) => [k, tf.keep(v)]));
+          return l.total;
+        }, vars);
+        const names = Object.keys(components);
+        // The norm and the clipping scale (clip_grad_norm_'s, min(1, max / (norm + 1e-6))) stay on
+        // the device: reading the norm here would make a GPU wait between the backward pass and the update.
+        const [norm, coef] = tf.tidy(() => {
+          const n = tf.sqrt(squaredNorm(Object.values(grads)));
+          return maxNorm > 0 ? [n, tf.minimum(1, tf.div(maxNorm, tf.add(n, 1e-6)))] : [n];
+        }) as [tf.Scalar, tf.Scalar?];
+        // Not `instanceof`: tfjs's Optimizer answers it by duck typing, for every optimiser.
+        const scaled = (optimizer as Partial<AdamW>).applyScaledGradients;
+        if (typeof scaled === 'function') {
+          // The clipping scale rides in the optimiser's own pass over each gradient.
+          scaled.call(optimizer, grads, coef ?? 1);
+        } else {
+          if (coef) {
+            for (const name of Object.keys(grads)) {
+              const g = grads[name]!;
+              grads[name] = tf.mul(g, coef);
+              g.dispose();
+            }
           }
+          optimizer.applyGradients(grads);
         }
-        optimizer.applyGradients(grads);
+        const all = tf.stack([value, ...names.map((k) => components[k]!), norm]);
+        tf.dispose([value, norm, ...(coef ? [coef] : []), ...Object.values(components), ...Object.values(grads)]);
+        let host: Float32Array;
+        try {
+          host = (await all.data()) as Float32Array;
+        } finally {
+          all.dispose();
+        }
+        return {
+          total: host[0]!,
+          components: Object.fromEntries(names.map((k, i) => [k, host[i + 1]!])),
+          gradNorm: host[names.length + 1]!,
+        };
+      } finally {
+        if (owned) images.dispose();
       }
-      const out: LossValues = { total: value.dataSync()[0]!, components: {}, gradNorm: norm };
-      for (const [name, c] of Object.entries(components)) {
-        out.components[name] = c.dataSync()[0]!;
-        c.dispose();
-      }
-      value.dispose();
-      for (const g of Object.values(grads)) g.dispose();
-      if (owned) images.dispose();
-      return out;
     },
     async predict(images) {
       if (twoStage) return twoStage.detect(images);

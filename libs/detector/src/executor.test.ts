@@ -61,9 +61,11 @@ describe('executor', () => {
     const det = createDetector(retinaArch('resnet18', fpn(3, 5)), { numClasses: 3, norm: 'group_norm', fidelity: { inputScale: 1, widthMultiplier: 0.25 } });
     const images = tf.randomNormal([2, 64, 64, 3]) as tf.Tensor4D;
     const opt = tf.train.sgd(0.01);
-    det.trainStep(opt, { images, boxes: [Float32Array.of(2, 2, 30, 30), Float32Array.of()], labels: [Int32Array.of(1), Int32Array.of()] });
+    await det.trainStep(opt, { images, boxes: [Float32Array.of(2, 2, 30, 30), Float32Array.of()], labels: [Int32Array.of(1), Int32Array.of()] });
     const before = tf.memory().numTensors;
-    det.trainStep(opt, { images, boxes: [Float32Array.of(2, 2, 30, 30), Float32Array.of()], labels: [Int32Array.of(1), Int32Array.of()] });
+    await det.trainStep(opt, { images, boxes: [Float32Array.of(2, 2, 30, 30), Float32Array.of()], labels: [Int32Array.of(1), Int32Array.of()] });
+    const l = await det.loss(images, [{ boxes: Float32Array.of(2, 2, 30, 30), labels: Int32Array.of(1) }, { boxes: Float32Array.of(), labels: Int32Array.of() }]);
+    tf.dispose([l.total, ...Object.values(l.components)]);
     await det.predict(images);
     expect(tf.memory().numTensors).toBe(before);
     images.dispose();
@@ -89,7 +91,7 @@ describe('executor', () => {
     expect(run(det)).toEqual(first);
     // New running statistics (what loading a checkpoint does): the next pass must use them, as a
     // detector built with them from the start does.
-    const changed = new Map([...det.getWeights()].map(([k, v]) => [k, k.endsWith('running_var') ? { ...v, data: v.data.map((x) => 4 * x) } : v]));
+    const changed = new Map([...(await det.getWeights())].map(([k, v]) => [k, k.endsWith('running_var') ? { ...v, data: v.data.map((x) => 4 * x) } : v]));
     det.setWeights(changed);
     const fresh = createDetector(arch, { ...options, seed: 1 });
     fresh.setWeights(changed, true);
@@ -130,14 +132,14 @@ describe('executor', () => {
     expect(s[6]).toBeCloseTo(3 / (std + 1e-5), 5);
   });
 
-  it('folds frozen batch norm into the convolution: same features as the unfolded norm', () => {
+  it('folds frozen batch norm into the convolution: same features as the unfolded norm', async () => {
     // Same weights, once folded (frozen_batch_norm, inference batch_norm) and once as GN-free
     // reference: running stats (mean m, var v) on every BN make y = (conv - m) / sqrt(v + eps).
     const arch = retinaArch('resnet18', fpn(3, 4));
     const options = { numClasses: 2, fidelity: { inputScale: 1, widthMultiplier: 0.25 }, seed: 3 };
     const frozen = createDetector(arch, { ...options, norm: 'frozen_batch_norm' });
     const bn = createDetector(arch, { ...options, norm: 'batch_norm' });
-    const w = frozen.getWeights();
+    const w = await frozen.getWeights();
     for (const [name, t] of w) {
       if (name.endsWith('running_mean')) t.data.fill(0.1);
       if (name.endsWith('running_var')) t.data.fill(2);

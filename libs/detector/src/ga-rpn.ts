@@ -147,12 +147,15 @@ export class GaRpn implements ProposalNetwork {
     return { anchors, valid };
   }
 
-  private proposals(outputs: GraphOutputs, cfg: ProposalConfig): Float32Array[] {
-    const cls = levelData(outputs, 'rpn.cls', this.levels);
-    const reg = levelData(outputs, 'rpn.reg', this.levels);
-    const shape = levelData(outputs, 'rpn.shape', this.levels);
-    const loc = levelData(outputs, 'rpn.loc', this.levels);
-    const n = outputs.get('rpn.cls')!.get(this.levels[0]!.level)!.shape[0];
+  /** Every dense output on the host, read together (one wait for a GPU backend). */
+  private async read(outputs: GraphOutputs): Promise<GaRpnData> {
+    const [cls, reg, shape, loc] = await Promise.all(
+      (['rpn.cls', 'rpn.reg', 'rpn.shape', 'rpn.loc'] as const).map((role) => levelData(outputs, role, this.levels)),
+    );
+    return { n: outputs.get('rpn.cls')!.get(this.levels[0]!.level)!.shape[0], cls: cls!, reg: reg!, shape: shape!, loc: loc! };
+  }
+
+  private proposals({ n, cls, reg, shape, loc }: GaRpnData, cfg: ProposalConfig): Float32Array[] {
     const out: Float32Array[] = [];
     for (let b = 0; b < n; b++) {
       const g = this.guided(b, shape, loc);
@@ -164,11 +167,17 @@ export class GaRpn implements ProposalNetwork {
     return out;
   }
 
-  propose(outputs: GraphOutputs): Float32Array[] {
-    return this.proposals(outputs, this.config.test);
+  async propose(outputs: GraphOutputs): Promise<Float32Array[]> {
+    return this.proposals(await this.read(outputs), this.config.test);
   }
 
-  loss(outputs: GraphOutputs, targets: readonly ImageTargets[], rng: Rng): ProposalLoss {
+  async loss(outputs: GraphOutputs, targets: readonly ImageTargets[], rng: Rng): Promise<ProposalLoss> {
+    // Read first: the loss tensors below are then made in one tidy, which cannot span an await.
+    const data = await this.read(outputs);
+    return { components: tf.tidy(() => this.lossTensors(outputs, targets, rng, data)), proposals: this.proposals(data, this.config.train) };
+  }
+
+  private lossTensors(outputs: GraphOutputs, targets: readonly ImageTargets[], rng: Rng, data: GaRpnData): Record<string, tf.Scalar> {
     const c = this.config;
     const n = targets.length;
     const levels = this.levels;
@@ -226,8 +235,7 @@ export class GaRpn implements ProposalNetwork {
     const clsLabels: number[] = [];
     const regRows: number[] = [];
     const regDeltas: number[] = [];
-    const shapeData = levelData(outputs, 'rpn.shape', levels);
-    const locData = levelData(outputs, 'rpn.loc', levels);
+    const { shape: shapeData, loc: locData } = data;
     const d = new Float32Array(4);
     targets.forEach((t, b) => {
       const m = t.boxes.length / 4;
@@ -320,11 +328,17 @@ export class GaRpn implements ProposalNetwork {
     if (regRows.length === 0) boxSum = tf.mul(tf.sum(reg), 0) as tf.Scalar;
     else boxSum = smoothL1Sum(tf.gather(reg, tf.tensor1d(regRows, 'int32')), tf.tensor2d(regDeltas, [regRows.length, 4]), c.boxBeta);
     const lossBox = tf.div(boxSum, avg) as tf.Scalar;
-    return {
-      components: { rpn_loc: lossLoc, rpn_shape: lossShape, rpn_cls: lossCls, rpn_box: lossBox },
-      proposals: this.proposals(outputs, c.train),
-    };
+    return { rpn_loc: lossLoc, rpn_shape: lossShape, rpn_cls: lossCls, rpn_box: lossBox };
   }
+}
+
+/** The dense outputs of one forward pass on the host, per level; `n` images. */
+interface GaRpnData {
+  n: number;
+  cls: Float32Array[];
+  reg: Float32Array[];
+  shape: Float32Array[];
+  loc: Float32Array[];
 }
 
 /** One square anchor per location: side octaveBaseScale x stride, centred on (0, 0). */

@@ -1,4 +1,4 @@
-export { createDetector, GRAD_CLIP_MAX_NORM, type Detector, type DetectorOptions, type LossValues, type TrainBatch } from './detector.js';
+export { createDetector, GRAD_CLIP_MAX_NORM, type Detector, type DetectorOptions, type LossTensors, type LossValues, type TrainBatch } from './detector.js';
 export { applyFidelity, scaleChannels, FULL_FIDELITY, type Fidelity } from './fidelity.js';
 export { GraphExecutor, standardize, NORM_EPS, WS_EPS, type GraphOutputs } from './executor.js';
 export { convolve, groupedConv2d, GROUPED_CONV_IMPLEMENTATION, type ConvSpec, type FusedActivation } from './conv.js';

@@ -144,15 +144,16 @@ export class ParamStore {
     }
   }
 
-  /** Host copies in PyTorch layouts, by name. */
-  getWeights(): WeightMap {
-    const out: WeightMap = new Map();
-    for (const p of this.params.values()) {
-      const t = tf.tidy(() => toTorchLayout(p.variable, p.layout));
-      out.set(p.name, { data: t.dataSync() as Float32Array, shape: [...t.shape] });
-      t.dispose();
+  /** Host copies in PyTorch layouts, by name (read together: one wait for a GPU backend). */
+  async getWeights(): Promise<WeightMap> {
+    const params = [...this.params.values()];
+    const tensors = params.map((p) => tf.tidy(() => toTorchLayout(p.variable, p.layout)));
+    try {
+      const data = await Promise.all(tensors.map((t) => t.data()));
+      return new Map(params.map((p, i) => [p.name, { data: data[i] as Float32Array, shape: [...tensors[i]!.shape] }]));
+    } finally {
+      tf.dispose(tensors);
     }
-    return out;
   }
 
   /**

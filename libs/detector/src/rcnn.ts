@@ -171,17 +171,29 @@ export class RcnnHead {
   }
 
   /** Losses of every stage (record: inside a gradient). Components `s<t>_cls`, `s<t>_box`. */
-  loss(outputs: GraphOutputs, proposals: readonly Float32Array[], targets: readonly ImageTargets[], rng: Rng, record: boolean): Record<string, tf.Scalar> {
+  async loss(outputs: GraphOutputs, proposals: readonly Float32Array[], targets: readonly ImageTargets[], rng: Rng, record: boolean): Promise<Record<string, tf.Scalar>> {
     const components: Record<string, tf.Scalar> = {};
     let props = proposals;
-    this.config.stages.forEach((stage, t) => {
+    const stages = this.config.stages;
+    for (const [t, stage] of stages.entries()) {
       const s = this.sample(props, targets, stage, rng);
-      const out = this.executor.runRoiStage(t + 1, outputs, s.rois, record);
-      const l = this.stageLoss(out, s, stage);
-      components[`s${t + 1}_cls`] = l.cls;
-      components[`s${t + 1}_box`] = l.box;
-      if (t + 1 < this.config.stages.length) props = this.refine(s, out.reg.dataSync() as Float32Array, stage, targets.length);
-    });
+      const refines = t + 1 < stages.length;
+      // A tidy per stage, and the read of the deltas the next stage starts from after it: a tidy
+      // cannot span an await.
+      const [cls, box, reg] = tf.tidy(() => {
+        const out = this.executor.runRoiStage(t + 1, outputs, s.rois, record);
+        const l = this.stageLoss(out, s, stage);
+        return refines ? [l.cls, l.box, out.reg] : [l.cls, l.box];
+      }) as [tf.Scalar, tf.Scalar, tf.Tensor2D?];
+      components[`s${t + 1}_cls`] = cls;
+      components[`s${t + 1}_box`] = box;
+      if (reg) {
+        const data = (await reg.data()) as Float32Array;
+        // Freed inside a gradient too: the ops that read it saved their own references for the backward pass.
+        reg.dispose();
+        props = this.refine(s, data, stage, targets.length);
+      }
+    }
     return components;
   }
 
@@ -207,10 +219,13 @@ export class RcnnHead {
     for (let t = 0; t < stages; t++) {
       const out = this.executor.runRoiStage(t + 1, outputs, cur);
       const p = tf.tidy(() => tf.softmax(out.cls));
-      const pd = p.dataSync();
+      let pd: Float32Array;
+      try {
+        [pd, reg] = (await Promise.all([p.data(), out.reg.data()])) as [Float32Array, Float32Array];
+      } finally {
+        tf.dispose([p, out.cls, out.reg]);
+      }
       for (let i = 0; i < pd.length; i++) scores[i]! += pd[i]! / stages;
-      reg = out.reg.dataSync() as Float32Array;
-      tf.dispose([p, out.cls, out.reg]);
       if (t + 1 < stages) {
         const next = new Float32Array(cur.length);
         const coder = coderOf(config.stages[t]!);

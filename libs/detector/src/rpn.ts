@@ -168,17 +168,20 @@ export interface ProposalLoss {
 }
 
 export interface ProposalNetwork {
-  /** Losses on `targets` and the training proposals. */
-  loss(outputs: GraphOutputs, targets: readonly ImageTargets[], rng: Rng): ProposalLoss;
+  /** Losses on `targets` (no other tensor is left behind) and the training proposals. */
+  loss(outputs: GraphOutputs, targets: readonly ImageTargets[], rng: Rng): Promise<ProposalLoss>;
   /** Test-time proposals per image. */
-  propose(outputs: GraphOutputs): Float32Array[];
+  propose(outputs: GraphOutputs): Promise<Float32Array[]>;
 }
 
-/** Per-image host data of a dense per-level output: [N, H, W, C] -> data, with C per location. */
-export function levelData(outputs: GraphOutputs, role: 'rpn.cls' | 'rpn.reg' | 'rpn.loc' | 'rpn.shape', levels: readonly FeatureLevel[]): Float32Array[] {
+/**
+ * Host data of a dense per-level output, one array per level: [N, H, W, C] -> data, with C per
+ * location. The levels are read together, so a GPU backend is waited for once, not once per level.
+ */
+export async function levelData(outputs: GraphOutputs, role: 'rpn.cls' | 'rpn.reg' | 'rpn.loc' | 'rpn.shape', levels: readonly FeatureLevel[]): Promise<Float32Array[]> {
   const m = outputs.get(role);
   if (!m) throw new Error(`rpn: no ${role} outputs`);
-  return levels.map((l) => m.get(l.level)!.dataSync() as Float32Array);
+  return (await Promise.all(levels.map((l) => m.get(l.level)!.data()))) as Float32Array[];
 }
 
 /** The outputs of `role` flattened to [N * sum(H W A), per] in (image, level, location, anchor) order. */
@@ -231,9 +234,8 @@ export class Rpn implements ProposalNetwork {
     this.height = graph.input.heightPx;
   }
 
-  private proposals(outputs: GraphOutputs, cfg: ProposalConfig): Float32Array[] {
-    const cls = levelData(outputs, 'rpn.cls', this.levels);
-    const reg = levelData(outputs, 'rpn.reg', this.levels);
+  private async proposals(outputs: GraphOutputs, cfg: ProposalConfig): Promise<Float32Array[]> {
+    const [cls, reg] = await Promise.all([levelData(outputs, 'rpn.cls', this.levels), levelData(outputs, 'rpn.reg', this.levels)]);
     const n = outputs.get('rpn.cls')!.get(this.levels[0]!.level)!.shape[0];
     const out: Float32Array[] = [];
     for (let b = 0; b < n; b++) {
@@ -246,11 +248,17 @@ export class Rpn implements ProposalNetwork {
     return out;
   }
 
-  propose(outputs: GraphOutputs): Float32Array[] {
+  propose(outputs: GraphOutputs): Promise<Float32Array[]> {
     return this.proposals(outputs, this.config.test);
   }
 
-  loss(outputs: GraphOutputs, targets: readonly ImageTargets[], rng: Rng): ProposalLoss {
+  async loss(outputs: GraphOutputs, targets: readonly ImageTargets[], rng: Rng): Promise<ProposalLoss> {
+    // Read first: the loss tensors below are then made in one tidy, which cannot span an await.
+    const proposals = await this.proposals(outputs, this.config.train);
+    return { components: tf.tidy(() => this.lossTensors(outputs, targets, rng)), proposals };
+  }
+
+  private lossTensors(outputs: GraphOutputs, targets: readonly ImageTargets[], rng: Rng): Record<string, tf.Scalar> {
     const { config } = this;
     const a = this.anchors.length / 4;
     const rows: number[] = [];
@@ -284,6 +292,6 @@ export class Rpn implements ProposalNetwork {
       boxSum = smoothL1Sum(pred, tf.tensor2d(deltas, [posRows.length, 4]), 0); // beta 0: L1
     }
     const box = tf.mul(tf.div(boxSum, avg), config.boxLossWeight) as tf.Scalar;
-    return { components: { rpn_cls: cls, rpn_box: box }, proposals: this.proposals(outputs, config.train) };
+    return { rpn_cls: cls, rpn_box: box };
   }
 }

@@ -48,7 +48,7 @@ describe('two-stage detectors over the space train', () => {
     expect(cases.filter((c) => c[1] === 'resnet18')).toHaveLength(16);
   });
 
-  it.each(cases)('%s: loss falls over 4 steps', (_name, kind, neck, p) => {
+  it.each(cases)('%s: loss falls over 4 steps', async (_name, kind, neck, p) => {
     const det = createDetector(twoStageArch(kind, neck, p.rpn, p.head, p.stages), {
       numClasses: 3, norm: 'group_norm', fidelity: { inputScale: 1, widthMultiplier: 0.25 }, seed: 0,
       twoStage: { rcnn: { sampleNum: 32 }, proposals: { train: { maxPerImg: 32 } } },
@@ -61,15 +61,20 @@ describe('two-stage detectors over the space train', () => {
     const opt = tf.train.adam(1e-3);
     const rng = (det.head as TwoStage).rng;
     const start = rng.state;
-    const lossNow = () => tf.tidy(() => det.loss(batch.images, batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! }))).total.dataSync()[0]!);
-    const before = lossNow();
+    const lossNow = async () => {
+      const l = await det.loss(batch.images, batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! })));
+      const value = (await l.total.data())[0]!;
+      tf.dispose([l.total, ...Object.values(l.components)]);
+      return value;
+    };
+    const before = await lossNow();
     for (let i = 0; i < 4; i++) {
-      const l = det.trainStep(opt, batch);
+      const l = await det.trainStep(opt, batch);
       expect(Number.isFinite(l.total)).toBe(true);
       expect(Object.keys(l.components)).toContain(`s${p.stages}_cls`);
     }
     rng.state = start;
-    expect(lossNow()).toBeLessThan(before);
+    expect(await lossNow()).toBeLessThan(before);
     opt.dispose();
     det.dispose();
   }, 300_000);

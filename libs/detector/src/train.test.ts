@@ -23,7 +23,7 @@ beforeAll(async () => {
 afterAll(() => batch.images.dispose());
 
 describe('RetinaNet over the space trains', () => {
-  it.each(cases)('%s: loss falls over 3 steps', (_name, kind, neck) => {
+  it.each(cases)('%s: loss falls over 3 steps', async (_name, kind, neck) => {
     const det = createDetector(retinaArch(kind, neck), {
       numClasses: 3, norm: 'group_norm', fidelity: { inputScale: 1, widthMultiplier: 0.25 }, seed: 0,
     });
@@ -31,24 +31,26 @@ describe('RetinaNet over the space trains', () => {
     const opt = tf.train.momentum(0.01, 0.9);
     const losses: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const l = det.trainStep(opt, batch);
+      const l = await det.trainStep(opt, batch);
       expect(Number.isFinite(l.total)).toBe(true);
       losses.push(l.total);
     }
-    const after = tf.tidy(() => det.loss(batch.images, batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! }))).total.dataSync()[0]!);
+    const l = await det.loss(batch.images, batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! })));
+    const after = (await l.total.data())[0]!;
+    tf.dispose([l.total, ...Object.values(l.components)]);
     expect(after).toBeLessThan(losses[0]!);
     opt.dispose();
     det.dispose();
   });
 
-  it('GIoU box loss trains too', () => {
+  it('GIoU box loss trains too', async () => {
     const det = createDetector(retinaArch('resnet18', fpn(3, 5)), {
       numClasses: 3, norm: 'group_norm', fidelity: { inputScale: 1, widthMultiplier: 0.25 }, retinanet: { boxLoss: 'giou' },
     });
     const opt = tf.train.momentum(0.01, 0.9);
-    const first = det.trainStep(opt, batch);
+    const first = await det.trainStep(opt, batch);
     let last = first;
-    for (let i = 0; i < 3; i++) last = det.trainStep(opt, batch);
+    for (let i = 0; i < 3; i++) last = await det.trainStep(opt, batch);
     expect(first.components.box).toBeGreaterThan(0);
     expect(last.total).toBeLessThan(first.total);
     det.dispose();

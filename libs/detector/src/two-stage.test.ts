@@ -152,10 +152,10 @@ describe('two-stage pieces', () => {
     });
     const batch = fixedBatch(64);
     const opt = tf.train.sgd(0.01);
-    det.trainStep(opt, batch);
+    await det.trainStep(opt, batch);
     const before = tf.memory().numTensors;
-    det.trainStep(opt, batch);
-    const l = det.loss(batch.images, batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! })));
+    await det.trainStep(opt, batch);
+    const l = await det.loss(batch.images, batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! })));
     tf.dispose([l.total, ...Object.values(l.components)]);
     await det.predict(batch.images);
     expect(tf.memory().numTensors).toBe(before);

@@ -53,18 +53,24 @@ export class TwoStage {
     this.rng = new Rng(seed + 1);
   }
 
-  /** All losses on `targets` (inside a gradient when `record`). */
-  loss(images: tf.Tensor4D, targets: readonly ImageTargets[], record: boolean): { total: tf.Scalar; components: Record<string, tf.Scalar> } {
+  /**
+   * All losses on `targets` (inside a gradient when `record`: variableGradsAsync, since the
+   * proposals are read back on the way). Without `record`, only the returned tensors are left.
+   */
+  async loss(images: tf.Tensor4D, targets: readonly ImageTargets[], record: boolean): Promise<{ total: tf.Scalar; components: Record<string, tf.Scalar> }> {
     for (const [n, t] of targets.entries()) {
       if (t.boxes.length !== 4 * t.labels.length) throw new RangeError(`targets: image ${n} has ${t.boxes.length / 4} boxes and ${t.labels.length} labels`);
       for (const l of t.labels) if (!(l >= 0 && l < this.rcnn.numClasses)) throw new RangeError(`targets: label ${l} outside 0..${this.rcnn.numClasses - 1}`);
     }
     const outputs = this.executor.forward(images, record);
     try {
-      const rpn = this.proposalNetwork.loss(outputs, targets, this.rng);
-      const rcnn = this.rcnn.loss(outputs, rpn.proposals, targets, this.rng, record);
+      const rpn = await this.proposalNetwork.loss(outputs, targets, this.rng);
+      const rcnn = await this.rcnn.loss(outputs, rpn.proposals, targets, this.rng, record);
       const components = { ...rpn.components, ...rcnn };
-      const total = tf.addN(Object.values(components)) as tf.Scalar;
+      // Not tf.addN: webgpu's AddN binds every input as a storage buffer, 8 per shader at the
+      // device's default limits with the output among them, and GA-RPN with a 2-stage Cascade has 8
+      // components (the pipeline fails and the queue drops the whole batch of kernels with it).
+      const total = tf.tidy(() => Object.values(components).reduce((a, b) => tf.add(a, b))) as tf.Scalar;
       return { total, components };
     } finally {
       if (!record) disposeOutputs(outputs);
@@ -74,7 +80,7 @@ export class TwoStage {
   async detect(images: tf.Tensor4D): Promise<Detections[]> {
     const outputs = this.executor.forward(images);
     try {
-      const proposals = this.proposalNetwork.propose(outputs);
+      const proposals = await this.proposalNetwork.propose(outputs);
       return await this.rcnn.detect(outputs, proposals);
     } finally {
       disposeOutputs(outputs);

@@ -2,8 +2,8 @@
 // iterations until a round's coefficient of variation is under the target or the time is up (and
 // say which); the statistics are over every timed iteration of every round (the last round's ten
 // or twenty alone made p50 move by several percent between profiles of the same model). `run`
-// must return only once the device has finished (the caller reads the outputs back with dataSync,
-// which waits for every kernel).
+// must resolve only once the device has finished (the caller awaits reading the outputs back, which
+// waits for every kernel); the clock stops when it resolves.
 import { summarize, type TimingSummary } from './stats.js';
 
 export interface MeasureSettings {

@@ -35,7 +35,8 @@ export interface TimedModel {
 
 export interface Prefix {
   module: string;
-  run(): void;
+  /** One synchronised run of the prefix: it resolves once its outputs are read back. */
+  run(): Promise<void>;
   dispose(): void;
 }
 
@@ -47,10 +48,16 @@ export function moduleGroup(node: Pick<LayerNode, 'module'>): string {
   return node.module;
 }
 
-/** Reads every output back (waits for the device), then frees them. */
-function syncOutputs(outputs: GraphOutputs): void {
-  for (const m of outputs.values()) for (const t of m.values()) t.dataSync();
-  disposeOutputs(outputs);
+/**
+ * Reads every output back, then frees them: the device has then finished the pass (a GPU backend
+ * has no synchronous read, so this resolves rather than blocks).
+ */
+async function syncOutputs(outputs: GraphOutputs): Promise<void> {
+  try {
+    await Promise.all([...outputs.values()].flatMap((m) => [...m.values()].map((t) => t.data())));
+  } finally {
+    disposeOutputs(outputs);
+  }
 }
 
 /**
@@ -110,7 +117,7 @@ export function buildTimedModel(arch: Architecture, options: BuildOptions): Time
     prefixes[prefixes.length - 1] = { module: prefixes.at(-1)!.module, run: () => syncOutputs(executor.forward(images)), dispose: () => {} };
     return {
       form: 'classification',
-      run: async () => syncOutputs(executor.forward(images)),
+      run: () => syncOutputs(executor.forward(images)),
       prefixes,
       hasPostprocess: false,
       tailModule: 'postprocess',
@@ -160,11 +167,11 @@ export async function moduleTimes(model: TimedModel, iterations: number, totalMe
   const out: { name: string; ms: number }[] = [];
   let before = 0;
   for (const prefix of model.prefixes) {
-    prefix.run();
+    await prefix.run();
     const times: number[] = [];
     for (let i = 0; i < iterations; i++) {
       const t0 = performance.now();
-      prefix.run();
+      await prefix.run();
       times.push(performance.now() - t0);
       // Let timers and I/O (gRPC keep-alives, NATS pings) run between iterations.
       await new Promise((r) => setImmediate(r));

@@ -190,7 +190,7 @@ export async function* runPretrainJob(spec: PretrainJobSpec, signal?: AbortSigna
       tf.dispose([x, y, predicted]);
     }
     const tensors: TensorMap = new Map();
-    for (const [name, tensor] of executor.params.getWeights()) {
+    for (const [name, tensor] of await executor.params.getWeights()) {
       const key = toTorchvisionName(backbone, name);
       if (key) tensors.set(key, { shape: tensor.shape, data: tensor.data });
     }

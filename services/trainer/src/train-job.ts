@@ -171,8 +171,9 @@ async function openDataset(spec: DatasetSpec): Promise<{ train: DetectionDataset
 /** Backbone weights from torchvision names into the detector (pretrained mode). */
 async function loadPretrained(detector: Detector, path: string): Promise<number> {
   const { tensors } = await readSafetensors(path);
-  // The file may hold more than this detector runs (the classifier; stage 4 under a C4 neck).
-  const known = new Set(detector.getWeights().keys());
+  // The file may hold more than this detector runs (the classifier; stage 4 under a C4 neck). The
+  // names alone: getWeights would read every tensor back.
+  const known = new Set(detector.executor.params.params.keys());
   const weights: WeightMap = new Map();
   for (const [name, tensor] of tensors) {
     const ours = fromTorchvisionName(detector.arch.backbone, name);
@@ -372,7 +373,7 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, dev
         await device?.yieldTo(signal);
         const t0 = performance.now();
         adamw.learningRate = learningRateAt(step);
-        const losses = detector.trainStep(optimizer, batch);
+        const losses = await detector.trainStep(optimizer, batch);
         trainSeconds += (performance.now() - t0) / 1000;
         step++;
         imagesSinceProgress += batch.imageIds.length;
@@ -412,7 +413,7 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, dev
     if (spec.checkpointDir) {
       await mkdir(spec.checkpointDir, { recursive: true });
       checkpointPath = join(spec.checkpointDir, `${spec.jobId}.safetensors`);
-      await writeSafetensors(checkpointPath, detector.getWeights(), {
+      await writeSafetensors(checkpointPath, await detector.getWeights(), {
         architecture_id: architectureId(spec.arch),
         built_architecture_id: architectureId(detector.arch),
         input_scale: String(spec.inputScale),
