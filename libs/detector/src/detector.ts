@@ -142,7 +142,10 @@ export function createDetector(sourceArch: Architecture, options: DetectorOption
           // The clipping scale rides in the optimiser's own pass over each gradient.
           scaled.call(optimizer, grads, coef ?? 1);
         } else {
-          if (coef) {
+          // On the CPU backends the factor is a memory read away, and a pass over every gradient is
+          // skipped when it is 1 (no clipping, most steps); on a GPU it stays a tensor.
+          const clip = coef && (tf.getBackend() === 'webgpu' || coef.dataSync()[0] !== 1);
+          if (clip) {
             for (const name of Object.keys(grads)) {
               const g = grads[name]!;
               grads[name] = tf.mul(g, coef);

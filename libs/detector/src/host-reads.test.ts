@@ -28,6 +28,8 @@ const options = { numClasses: 3, norm: 'group_norm' as const, fidelity: { inputS
  * access there); on WebGPU the scale is a kernel input and stays on the device.
  */
 const ADAMW_SCALE_READ = 'libs/tfjs-runtime/src/adamw.ts';
+/** With tfjs's own optimisers the clip factor is read on cpu and wasm to skip a pass when it is 1. */
+const CLIP_FACTOR_READ = 'libs/detector/src/detector.ts';
 
 describe('host reads of a training step', () => {
   it.each([
@@ -41,7 +43,8 @@ describe('host reads of a training step', () => {
     const { result, reads } = await countReads(() => det.trainStep(opt, batch));
     expect(reads.read).toEqual(['libs/detector/src/detector.ts']);
     expect(updateAt()).toBe(0);
-    expect(reads.readSync.filter((f) => f !== ADAMW_SCALE_READ)).toEqual([]);
+    expect(reads.readSync.filter((f) => f !== ADAMW_SCALE_READ && f !== CLIP_FACTOR_READ)).toEqual([]);
+    expect(reads.readSync.length).toBeLessThanOrEqual(1);
     expect(Number.isFinite(result.total)).toBe(true);
     expect(result.gradNorm).toBeGreaterThan(0);
     expect(Object.keys(result.components)).toEqual(['cls', 'box']);

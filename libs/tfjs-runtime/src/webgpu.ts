@@ -159,6 +159,9 @@ export async function startWebGpu(options: { allowSoftware: boolean; env?: Recor
         maxBufferSize: limits.maxBufferSize,
         maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
         maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+        // The default (8) is less than one tfjs kernel may bind: an AddN of 8 tensors, a RoIAlign
+        // over 6 levels. A kernel over the limit fails silently, with the whole batch of kernels.
+        maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
       },
     });
   } catch (error) {
