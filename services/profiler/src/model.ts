@@ -12,7 +12,7 @@
 import type { Architecture } from '@sm-nas/arch';
 import { buildGraph, type LayerGraph, type LayerNode } from '@sm-nas/arch/graph';
 import { createDetector, disposeOutputs, GraphExecutor, type GraphOutputs } from '@sm-nas/detector';
-import { tf } from '@sm-nas/tfjs-runtime';
+import { kernelMs, tf } from '@sm-nas/tfjs-runtime';
 
 export type ModelForm = 'detection' | 'classification';
 
@@ -37,6 +37,8 @@ export interface Prefix {
   module: string;
   /** One synchronised run of the prefix: it resolves once its outputs are read back. */
   run(): Promise<void>;
+  /** The prefix's kernels, issued and not waited for (timestamp queries time them). */
+  forward(): GraphOutputs;
   dispose(): void;
 }
 
@@ -91,7 +93,7 @@ function prefixesOf(graph: LayerGraph, images: tf.Tensor4D, stopBeforePerRoi: bo
   }
   return order.map((module) => {
     const executor = new GraphExecutor(prefixGraph(graph, last.get(module)!), 0);
-    return { module, run: () => syncOutputs(executor.forward(images)), dispose: () => executor.dispose() };
+    return { module, run: () => syncOutputs(executor.forward(images)), forward: () => executor.forward(images), dispose: () => executor.dispose() };
   });
 }
 
@@ -114,7 +116,7 @@ export function buildTimedModel(arch: Architecture, options: BuildOptions): Time
     const prefixes = prefixesOf(graph, images, false);
     // The last prefix is the whole graph: time it with the main executor.
     prefixes.at(-1)!.dispose();
-    prefixes[prefixes.length - 1] = { module: prefixes.at(-1)!.module, run: () => syncOutputs(executor.forward(images)), dispose: () => {} };
+    prefixes[prefixes.length - 1] = { module: prefixes.at(-1)!.module, run: () => syncOutputs(executor.forward(images)), forward: () => executor.forward(images), dispose: () => {} };
     return {
       form: 'classification',
       run: () => syncOutputs(executor.forward(images)),
@@ -140,7 +142,7 @@ export function buildTimedModel(arch: Architecture, options: BuildOptions): Time
   if (!perRoi) {
     // Dense detectors: the whole network is the detector's own forward.
     prefixes.at(-1)!.dispose();
-    prefixes[prefixes.length - 1] = { module: prefixes.at(-1)!.module, run: () => syncOutputs(detector.forward(images)), dispose: () => {} };
+    prefixes[prefixes.length - 1] = { module: prefixes.at(-1)!.module, run: () => syncOutputs(detector.forward(images)), forward: () => detector.forward(images), dispose: () => {} };
   }
   return {
     form: 'detection',
@@ -158,13 +160,39 @@ export function buildTimedModel(arch: Architecture, options: BuildOptions): Time
   };
 }
 
+export interface ModuleTime {
+  name: string;
+  ms: number;
+  /** GPU kernel time from timestamp queries; 0 without them and for the tail. */
+  gpuMs: number;
+}
+
+/**
+ * Mean GPU kernel time of each prefix (ms), from timestamp queries; undefined where the backend
+ * has none. Like the wall times, a module's share is the difference of consecutive prefixes.
+ */
+async function prefixKernelMs(model: TimedModel, iterations: number): Promise<number[] | undefined> {
+  const out: number[] = [];
+  for (const prefix of model.prefixes) {
+    let total = 0;
+    for (let i = 0; i < iterations; i++) {
+      const ms = await kernelMs(() => disposeOutputs(prefix.forward()));
+      if (ms === undefined) return undefined;
+      total += ms;
+    }
+    out.push(total / iterations);
+  }
+  return out;
+}
+
 /**
  * Mean time per module (ms): each prefix timed `iterations` times after one warm-up run, modules as
  * differences of consecutive prefixes (clamped at 0: noise can make a tiny module negative), and
- * the tail (post-processing, or per-RoI heads) as `totalMeanMs` minus the network.
+ * the tail (post-processing, or per-RoI heads) as `totalMeanMs` minus the network. On a GPU with
+ * timestamp queries, each module's kernel time besides.
  */
-export async function moduleTimes(model: TimedModel, iterations: number, totalMeanMs: number): Promise<{ name: string; ms: number }[]> {
-  const out: { name: string; ms: number }[] = [];
+export async function moduleTimes(model: TimedModel, iterations: number, totalMeanMs: number): Promise<ModuleTime[]> {
+  const out: ModuleTime[] = [];
   let before = 0;
   for (const prefix of model.prefixes) {
     await prefix.run();
@@ -177,14 +205,22 @@ export async function moduleTimes(model: TimedModel, iterations: number, totalMe
       await new Promise((r) => setImmediate(r));
     }
     const mean = times.reduce((s, t) => s + t, 0) / times.length;
-    out.push({ name: prefix.module, ms: Math.max(0, mean - before) });
+    out.push({ name: prefix.module, ms: Math.max(0, mean - before), gpuMs: 0 });
     before = Math.max(before, mean);
+  }
+  const gpu = await prefixKernelMs(model, iterations);
+  if (gpu) {
+    let gpuBefore = 0;
+    gpu.forEach((ms, i) => {
+      out[i]!.gpuMs = Math.max(0, ms - gpuBefore);
+      gpuBefore = Math.max(gpuBefore, ms);
+    });
   }
   if (model.hasPostprocess) {
     const tail = out.find((m) => m.name === model.tailModule);
     const extra = Math.max(0, totalMeanMs - before);
     if (tail) tail.ms += extra;
-    else out.push({ name: model.tailModule, ms: extra });
+    else out.push({ name: model.tailModule, ms: extra, gpuMs: 0 });
   }
   return out;
 }

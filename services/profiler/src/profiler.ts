@@ -219,7 +219,7 @@ export class Profiler {
           iterations: m.summary.n,
           warmupIterations: m.warmupIterations,
           batchSize: job.batch,
-          modules: modules.map((x) => ({ name: x.name, latencyMsMean: x.ms })),
+          modules: modules.map((x) => ({ name: x.name, latencyMsMean: x.ms, gpuKernelMsMean: x.gpuMs })),
         },
         stopReason: m.stopReason === 'target_cv' ? profiler.StopReason.STOP_REASON_TARGET_CV_REACHED : profiler.StopReason.STOP_REASON_TIME_LIMIT,
         cached: false,

@@ -61,7 +61,9 @@ export function formatProfile(r: profiler.ProfileResponse): string {
       `std ${ms(l.latencyMsStddev)}  CV ${(100 * l.coefficientOfVariation).toFixed(1)}%`,
     `${l.iterations} timed iterations after ${l.warmupIterations} warm-up; ${stop}; ${r.backendVersion}`,
     '',
-    table(['module', 'mean'], l.modules.map((m) => [m.name, ms(m.latencyMsMean)])),
+    l.modules.some((m) => m.gpuKernelMsMean > 0)
+      ? table(['module', 'mean', 'gpu kernels'], l.modules.map((m) => [m.name, ms(m.latencyMsMean), ms(m.gpuKernelMsMean)]))
+      : table(['module', 'mean'], l.modules.map((m) => [m.name, ms(m.latencyMsMean)])),
   ].join('\n');
 }
 

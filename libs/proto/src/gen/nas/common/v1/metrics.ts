@@ -50,6 +50,12 @@ export interface LatencyStats {
 export interface ModuleLatency {
   name: string;
   latencyMsMean: number;
+  /**
+   * The module's GPU kernel time, from timestamp queries (webgpu on an adapter with
+   * `timestamp-query`): the device's own time, without dispatch and readback. 0 where the backend
+   * has no such queries, and for the post-processing tail (host work).
+   */
+  gpuKernelMsMean: number;
 }
 
 /**
@@ -619,7 +625,7 @@ export const LatencyStats: MessageFns<LatencyStats> = {
 };
 
 function createBaseModuleLatency(): ModuleLatency {
-  return { name: "", latencyMsMean: 0 };
+  return { name: "", latencyMsMean: 0, gpuKernelMsMean: 0 };
 }
 
 export const ModuleLatency: MessageFns<ModuleLatency> = {
@@ -629,6 +635,9 @@ export const ModuleLatency: MessageFns<ModuleLatency> = {
     }
     if (message.latencyMsMean !== 0) {
       writer.uint32(17).double(message.latencyMsMean);
+    }
+    if (message.gpuKernelMsMean !== 0) {
+      writer.uint32(25).double(message.gpuKernelMsMean);
     }
     return writer;
   },
@@ -662,6 +671,14 @@ export const ModuleLatency: MessageFns<ModuleLatency> = {
             message.latencyMsMean = reader.double();
             continue;
           }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.gpuKernelMsMean = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -682,6 +699,11 @@ export const ModuleLatency: MessageFns<ModuleLatency> = {
         : isSet(object.latency_ms_mean)
         ? globalThis.Number(object.latency_ms_mean)
         : 0,
+      gpuKernelMsMean: isSet(object.gpuKernelMsMean)
+        ? globalThis.Number(object.gpuKernelMsMean)
+        : isSet(object.gpu_kernel_ms_mean)
+        ? globalThis.Number(object.gpu_kernel_ms_mean)
+        : 0,
     };
   },
 
@@ -693,6 +715,9 @@ export const ModuleLatency: MessageFns<ModuleLatency> = {
     if (message.latencyMsMean !== 0) {
       obj.latencyMsMean = floatToJson(message.latencyMsMean);
     }
+    if (message.gpuKernelMsMean !== 0) {
+      obj.gpuKernelMsMean = floatToJson(message.gpuKernelMsMean);
+    }
     return obj;
   },
 
@@ -703,6 +728,7 @@ export const ModuleLatency: MessageFns<ModuleLatency> = {
     const message = createBaseModuleLatency();
     message.name = object.name ?? "";
     message.latencyMsMean = object.latencyMsMean ?? 0;
+    message.gpuKernelMsMean = object.gpuKernelMsMean ?? 0;
     return message;
   },
 };
