@@ -21,8 +21,8 @@ cp "$webgpu_dir/package.json" "$webgpu_dir/index.js" "$out/node_modules/webgpu/"
 xz -T0 -6 -c "$webgpu_dir/dist/linux-x64/dawn.node" > "$out/node_modules/webgpu/dist/linux-x64/dawn.node.xz"
 esbuild=$(readlink -f node_modules/.pnpm/node_modules/.bin/esbuild 2>/dev/null || true)
 [ -x "$esbuild" ] || esbuild=$(ls node_modules/.pnpm/esbuild@*/node_modules/esbuild/bin/esbuild | head -1)
-"$esbuild" bench/gpu/webgpu-bench.ts --bundle --platform=node --format=esm --target=node20 \
-  --external:webgpu --external:@sm-nas/onednn --log-level=warning \
+"$esbuild" bench/gpu/webgpu-bench.ts --bundle --ignore-annotations --platform=node --format=esm --target=node20 \
+  --external:webgpu --log-level=warning \
   --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" \
   --outfile="$out/bench.mjs"
 
@@ -30,7 +30,7 @@ esbuild=$(readlink -f node_modules/.pnpm/node_modules/.bin/esbuild 2>/dev/null |
 debs=$(mktemp -d)
 (cd "$debs" && apt-get download -q libvulkan1 libglvnd0 libglx0 libegl1 libgl1 libopengl0 libgles2 >/dev/null 2>&1)
 for d in "$debs"/*.deb; do dpkg-deb -x "$d" "$debs/root"; done
-cp -a "$debs"/root/usr/lib/x86_64-linux-gnu/*.so* "$out/lib/"
+cp -L "$debs"/root/usr/lib/x86_64-linux-gnu/*.so* "$out/lib/"
 rm -rf "$debs"
 
 cp bench/gpu/run.sh bench/gpu/torch_peer.py "$out/"

@@ -8,9 +8,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 results=${OUT:-$here/../gpu-results}
 mkdir -p "$results"
 work=$(mktemp -d)
-xz -dc "$here/node.xz" > "$work/node" && chmod +x "$work/node"
+# xz, or Python's lzma where the host has no xz.
+unxz_to() {
+  if command -v xz >/dev/null 2>&1; then xz -dc "$1" > "$2"
+  else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; fi
+}
+unxz_to "$here/node.xz" "$work/node" && chmod +x "$work/node"
 cp -a "$here/node_modules" "$here/bench.mjs" "$work/"
-xz -d "$work/node_modules/webgpu/dist/linux-x64/dawn.node.xz"
+unxz_to "$work/node_modules/webgpu/dist/linux-x64/dawn.node.xz" "$work/node_modules/webgpu/dist/linux-x64/dawn.node"
 
 # The NVIDIA driver's Vulkan ICD: where the driver installed it, unless the loader's own paths have one.
 if [ -z "${VK_DRIVER_FILES:-}" ]; then

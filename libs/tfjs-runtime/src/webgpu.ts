@@ -43,7 +43,9 @@ function packageVersion(name: string): string {
 
 /** `@tensorflow/tfjs-backend-webgpu@4.22.0 on Dawn (webgpu@0.6.2)`. */
 export function webGpuVersion(): string {
-  return `@tensorflow/tfjs-backend-webgpu@${packageVersion('@tensorflow/tfjs-backend-webgpu')} on Dawn (webgpu@${packageVersion('webgpu')})`;
+  // Released with tfjs-core and pinned to it (a bundle has no package.json to read it from).
+  const tfjs = packageVersion('@tensorflow/tfjs-backend-webgpu');
+  return `@tensorflow/tfjs-backend-webgpu@${tfjs === 'unknown' ? tf.version_core : tfjs} on Dawn (webgpu@${packageVersion('webgpu')})`;
 }
 
 const LIB_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/lib/x86_64-linux-gnu', '/lib64', '/usr/local/lib'];
