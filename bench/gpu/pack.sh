@@ -25,6 +25,10 @@ esbuild=$(readlink -f node_modules/.pnpm/node_modules/.bin/esbuild 2>/dev/null |
   --external:webgpu --log-level=warning \
   --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" \
   --outfile="$out/bench.mjs"
+"$esbuild" bench/gpu/profile-bench.ts --bundle --ignore-annotations --platform=node --format=esm --target=node20 \
+  --external:webgpu --log-level=error \
+  --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" \
+  --outfile="$out/profile.mjs"
 
 # Vulkan loader + glvnd (the NVIDIA ICD's libGLX_nvidia needs them), from this machine's Debian.
 debs=$(mktemp -d)

@@ -30,8 +30,17 @@ export LD_LIBRARY_PATH="$here/lib${glx:+:$(dirname "$glx")}${LD_LIBRARY_PATH:+:$
   echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-} libGLX_nvidia=${glx:-none}"
 } | tee "$results/host.txt"
 
-(cd "$work" && timeout "${BENCH_GPU_SECONDS:-420}" ./node bench.mjs "$results/webgpu.json") 2>&1 | tee "$results/webgpu.log"
+cp "$here/profile.mjs" "$work/"
+# BENCH_GPU_PARTS: which of `bench` (kernels, table rows, training steps) and `profile` (the
+# profiler's repeatability) run; both by default.
+parts=${BENCH_GPU_PARTS:-bench,profile}
+if [[ ",$parts," == *,bench,* ]]; then
+  (cd "$work" && timeout "${BENCH_GPU_SECONDS:-420}" ./node bench.mjs "$results/webgpu.json") 2>&1 | tee "$results/webgpu.log"
+fi
+if [[ ",$parts," == *,profile,* ]]; then
+  (cd "$work" && timeout "${BENCH_PROFILE_TIMEOUT:-300}" ./node profile.mjs "$results/profile.json") 2>&1 | tee "$results/profile.log"
+fi
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-  timeout "${BENCH_TORCH_SECONDS:-150}" python3 "$here/torch_peer.py" "$results/torch.json" 2>&1 | tee "$results/torch.log"
+  timeout "${BENCH_TORCH_SECONDS:-200}" python3 "$here/torch_peer.py" "$results/torch.json" 2>&1 | tee "$results/torch.log"
 fi
 rm -rf "$work"

@@ -82,8 +82,26 @@ try:
         one = [torch.randn(3, 512, 512, device=dev)]
         with torch.no_grad():
             infer = timed(lambda: model(one), 10)
-        row(f"{name} train step, batch 8, 512x512 (torchvision, BN; RetinaNet P3-P7)", {**r, "predictBatch1": infer})
+        row(f"{name} train step, batch 8, 512x512 (torchvision, frozen BN; RetinaNet P3-P7)", {**r, "predictBatch1": infer})
 except ImportError as e:
     row("torchvision detectors", {"error": f"torchvision not installed ({e})"})
+
+# The profiler bench's peer: torchvision's R50-FPN detectors at 1344x800, batch 1, inference, five
+# profiles each on a freshly built model (as bench/gpu/profile-bench.ts): the CV of the five p50s.
+try:
+    from torchvision.models.detection import fasterrcnn_resnet50_fpn, retinanet_resnet50_fpn
+
+    for build, name in ((retinanet_resnet50_fpn, "RetinaNet-R50-FPN"), (fasterrcnn_resnet50_fpn, "Faster R-CNN-R50-FPN")):
+        p50s = []
+        for _ in range(5):
+            model = build(weights=None, weights_backbone=None, min_size=800, max_size=1344).to(dev).eval()
+            image = [torch.rand(3, 800, 1344, device=dev)]
+            with torch.no_grad():
+                p50s.append(timed(lambda: model(image), 30, warm=5)["p50"])
+        mean = sum(p50s) / len(p50s)
+        cv = (sum((p - mean) ** 2 for p in p50s) / (len(p50s) - 1)) ** 0.5 / mean
+        row(f"{name} 1344x800 batch 1 (torchvision profile)", {"p50s": p50s, "meanP50": mean, "cvOfP50": cv})
+except ImportError:
+    pass
 
 json.dump({"torch": torch.__version__, "device": torch.cuda.get_device_name(0), "rows": rows}, open(sys.argv[1], "w"), indent=2)
