@@ -19,6 +19,7 @@ import {
   AdamW, deviceIdle, initBackend, kernelMs, roiAlignLevels, squaredNorm, deformSample, tf, type BackendInfo,
 } from '../../libs/tfjs-runtime/src/index.js';
 import { describeHardware, readHardwareSources } from '../../services/profiler/src/hardware.js';
+import { random } from '../../libs/tfjs-runtime/src/kernels/__fixtures__/random.js';
 
 const outFile = process.argv[2];
 const started = performance.now();
@@ -27,17 +28,6 @@ const full = (process.env['BENCH_GPU_SIZE'] ?? (info.adapter?.software ? 'small'
 const hardware = describeHardware(readHardwareSources(info));
 console.log(`hardware class ${hardware.hardwareClass}; shapes ${full ? 'full' : 'small (software adapter)'}`);
 
-function random(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = (((s >>> 0) / 2 ** 32) * 2 - 1) * scale;
-  }
-  return out;
-}
 const t4 = (shape: [number, number, number, number], seed: number, scale = 1) => tf.tensor4d(random(shape.reduce((a, b) => a * b, 1), seed, scale), shape);
 
 /** Largest |a - b| over the largest |b|. */

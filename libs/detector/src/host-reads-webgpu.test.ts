@@ -3,7 +3,8 @@
 // optimiser reads synchronously, and the values are finite. Runs on whatever adapter there is
 // (lavapipe where there is no GPU); skips where none is, except in CI.
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW, initBackend } from '@sm-nas/tfjs-runtime';
+import { AdamW } from '@sm-nas/tfjs-runtime';
+import { startWebGpuForTests } from '@sm-nas/tfjs-runtime/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDetector } from './detector.js';
 import type { GaRpn } from './ga-rpn.js';
@@ -13,15 +14,8 @@ import type { TwoStage } from './two-stage.js';
 let missing: string | undefined;
 let batch: ReturnType<typeof fixedBatch> | undefined;
 beforeAll(async () => {
-  try {
-    await initBackend({ backend: 'webgpu', log: null });
-  } catch (error) {
-    if (process.env['CI']) throw error;
-    missing = error instanceof Error ? error.message : String(error);
-    console.warn(`webgpu training-step tests skipped: ${missing}`);
-    return;
-  }
-  batch = fixedBatch(64);
+  missing = await startWebGpuForTests('webgpu training-step tests');
+  if (!missing) batch = fixedBatch(64);
 }, 120_000);
 afterAll(() => batch?.images.dispose());
 

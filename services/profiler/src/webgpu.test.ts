@@ -11,7 +11,8 @@ import { architectureToWire } from '@sm-nas/arch/wire';
 import { connectBus, type Bus } from '@sm-nas/bus';
 import { startNatsServer, type NatsServer } from '@sm-nas/bus/testing';
 import { profiler } from '@sm-nas/proto';
-import { backendInfo, initBackend } from '@sm-nas/tfjs-runtime';
+import { backendInfo } from '@sm-nas/tfjs-runtime';
+import { startWebGpuForTests } from '@sm-nas/tfjs-runtime/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestProfile, startProfiler, type RunningProfiler } from './index.js';
 
@@ -28,14 +29,8 @@ let child: ChildProcess | undefined;
 let childClass = '';
 
 beforeAll(async () => {
-  try {
-    await initBackend({ backend: 'webgpu', log: null });
-  } catch (error) {
-    if (process.env['CI']) throw error;
-    missing = error instanceof Error ? error.message : String(error);
-    console.warn(`webgpu profiler tests skipped: ${missing}`);
-    return;
-  }
+  missing = await startWebGpuForTests('webgpu profiler tests');
+  if (missing) return;
   nats = await startNatsServer({ jetstream: true });
   bus = await connectBus({ servers: nats.url, name: 'profiler-webgpu-test', logger: quiet });
   gpu = await startProfiler({ host: '127.0.0.1', port: 0, natsUrl: nats.url, measure: MEASURE, logger: quiet });

@@ -14,12 +14,12 @@ import { deformSample, type DeformSampleAttrs } from './deform-sample.js';
 import { roiAlignLevels } from './roi-align.js';
 import { expectClose } from './__fixtures__/close.js';
 import { random } from './__fixtures__/random.js';
-import { startWebGpuForTests, valuesOn, type WebGpuFixture } from './__fixtures__/webgpu.js';
+import { valuesOn } from './__fixtures__/webgpu.js';
+import { startWebGpuForTests } from '../testing.js';
 
-let gpu: WebGpuFixture = { missing: 'not started' };
+const gpu: { missing?: string } = { missing: 'not started' };
 beforeAll(async () => {
-  gpu = await startWebGpuForTests();
-  if (gpu.missing) console.warn(`webgpu kernel tests skipped: ${gpu.missing}`);
+  gpu.missing = await startWebGpuForTests('webgpu kernel tests');
 }, 120_000);
 
 /** The same computation on cpu and webgpu, compared output by output. */

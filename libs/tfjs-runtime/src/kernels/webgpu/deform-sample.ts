@@ -36,6 +36,13 @@ fn sampleAt(p : i32, gi : i32, t : i32) -> Sample {
   }
   return s;
 }
+// Element index of the columns [N, Ho, Wo, k² C] -> its channel and the sample it reads.
+fn columnChannel(index : i32) -> i32 { return index % uniforms.channels; }
+fn columnSample(index : i32) -> Sample {
+  let C = uniforms.channels;
+  let KK = uniforms.kernel * uniforms.kernel;
+  return sampleAt(index / (C * KK), (index % C) / (C / uniforms.groups), (index / C) % KK);
+}
 fn cornerWeights(s : Sample) -> vec4<f32> {
   return vec4<f32>((1.0 - s.ly) * (1.0 - s.lx), (1.0 - s.ly) * s.lx, s.ly * (1.0 - s.lx), s.ly * s.lx);
 }
@@ -66,12 +73,8 @@ ${SAMPLE}
 fn main(index : i32) {
   if (index >= uniforms.count) { return; }
   let C = uniforms.channels;
-  let KK = uniforms.kernel * uniforms.kernel;
-  let c = index % C;
-  let t = (index / C) % KK;
-  let p = index / (C * KK);
-  let gi = c / (C / uniforms.groups);
-  let s = sampleAt(p, gi, t);
+  let c = columnChannel(index);
+  let s = columnSample(index);
   var acc = 0.0;
   if (s.ok) {
     let w = cornerWeights(s);
@@ -101,12 +104,8 @@ ${SAMPLE}
 fn main(index : i32) {
   if (index >= uniforms.count) { return; }
   let C = uniforms.channels;
-  let KK = uniforms.kernel * uniforms.kernel;
-  let c = index % C;
-  let t = (index / C) % KK;
-  let p = index / (C * KK);
-  let gi = c / (C / uniforms.groups);
-  let s = sampleAt(p, gi, t);
+  let c = columnChannel(index);
+  let s = columnSample(index);
   if (!s.ok) { return; }
   let w = cornerWeights(s);
   let d = Dcols[index];

@@ -8,6 +8,12 @@ import { AXIS_SAMPLE, program, run } from './program.js';
 
 /** The bins and samples of RoI r's bin (i, j) on a map of `shape`, calling `visit` per corner. */
 const BIN_SAMPLES = `
+// Element index of [R, S, S, C] -> (r, i, j, c).
+fn binElement(index : i32, C : i32) -> vec4<i32> {
+  let S = uniforms.outputSize;
+  let bin = index / C;
+  return vec4<i32>(bin / (S * S), (bin / S) % S, bin % S, index % C);
+}
 struct Bin { x1 : f32, y1 : f32, bw : f32, bh : f32, gw : i32, gh : i32, n : i32, ok : bool };
 fn binOf(r : i32, i : i32, j : i32, scale : f32, batch : i32) -> Bin {
   var b : Bin;
@@ -65,13 +71,8 @@ fn levelScale(level : i32) -> f32 {
 }
 fn main(index : i32) {
   if (index >= uniforms.count) { return; }
-  let C = uniforms.outShape[3];
-  let S = uniforms.outputSize;
-  let c = index % C;
-  let bin = index / C;
-  let j = bin % S;
-  let i = (bin / S) % S;
-  let r = bin / (S * S);
+  let e = binElement(index, uniforms.outShape[3]);
+  let r = e[0]; let i = e[1]; let j = e[2]; let c = e[3];
   let level = Levels[r];
   var acc = 0.0;
   if (level >= 0 && level < ${L}) {
@@ -124,12 +125,8 @@ ${BIN_SAMPLES}
 fn main(index : i32) {
   if (index >= uniforms.count) { return; }
   let C = uniforms.dyShape[3];
-  let S = uniforms.outputSize;
-  let c = index % C;
-  let bin = index / C;
-  let j = bin % S;
-  let i = (bin / S) % S;
-  let r = bin / (S * S);
+  let e = binElement(index, C);
+  let r = e[0]; let i = e[1]; let j = e[2]; let c = e[3];
   if (Levels[r] != uniforms.level) { return; }
   let b = binOf(r, i, j, uniforms.scale, uniforms.batch);
   if (!b.ok) { return; }
