@@ -32,10 +32,18 @@ esbuild=$(readlink -f node_modules/.pnpm/node_modules/.bin/esbuild 2>/dev/null |
 
 # Vulkan loader + glvnd (the NVIDIA ICD's libGLX_nvidia needs them), from this machine's Debian.
 debs=$(mktemp -d)
-(cd "$debs" && apt-get download -q libvulkan1 libglvnd0 libglx0 libegl1 libgl1 libopengl0 libgles2 >/dev/null 2>&1)
+vk_debs="libvulkan1 libglvnd0 libglx0 libegl1 libgl1 libopengl0 libgles2"
+# shellcheck disable=SC2086
+if ! (cd "$debs" && apt-get download -q $vk_debs >/dev/null 2>&1); then
+  # No package lists yet on this machine: fetch them once.
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq >&2
+  (cd "$debs" && apt-get download -q $vk_debs >/dev/null)
+fi
 for d in "$debs"/*.deb; do dpkg-deb -x "$d" "$debs/root"; done
 cp -L "$debs"/root/usr/lib/x86_64-linux-gnu/*.so* "$out/lib/"
 rm -rf "$debs"
 
-cp bench/gpu/run.sh bench/gpu/torch_peer.py "$out/"
+cp bench/gpu/run.sh bench/gpu/torch_peer.py bench/gpu/summary.mjs "$out/"
 du -sh "$out"

@@ -40,7 +40,9 @@ fi
 if [[ ",$parts," == *,profile,* ]]; then
   (cd "$work" && timeout "${BENCH_PROFILE_TIMEOUT:-300}" ./node profile.mjs "$results/profile.json") 2>&1 | tee "$results/profile.log"
 fi
-if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+if [ "${BENCH_TORCH:-1}" != 0 ] && python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
   timeout "${BENCH_TORCH_SECONDS:-200}" python3 "$here/torch_peer.py" "$results/torch.json" 2>&1 | tee "$results/torch.log"
 fi
+# One table: ours against the peer, and the goals.
+"$work/node" "$here/summary.mjs" "$results" | tee "$results/summary.md"
 rm -rf "$work"

@@ -131,6 +131,33 @@ function batchOf(n: number, size: number) {
   };
 }
 
+/**
+ * Where one training step's time goes: every top-level kernel timed on the GPU (timestamp queries,
+ * tf.profile), summed by kernel name; the dispatch count and the GPU total beside the step's wall
+ * time. Timing each kernel on its own adds to the wall time of this step, not to the GPU's sums.
+ */
+async function stepProfile(det: Detector, opt: tf.Optimizer, batch: ReturnType<typeof batchOf>) {
+  const t0 = performance.now();
+  const info = await tf.profile(async () => {
+    await det.trainStep(opt, batch);
+    return [];
+  });
+  const wallMs = performance.now() - t0;
+  const byName = new Map<string, { calls: number; ms: number }>();
+  let gpuMs = 0;
+  for (const k of info.kernels) {
+    const t = await k.kernelTimeMs;
+    const ms = typeof t === 'number' ? t : 0;
+    gpuMs += ms;
+    const e = byName.get(k.name) ?? { calls: 0, ms: 0 };
+    e.calls++;
+    e.ms += ms;
+    byName.set(k.name, e);
+  }
+  const top = [...byName.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15).map(([name, e]) => ({ name, calls: e.calls, ms: Number(e.ms.toFixed(2)) }));
+  return { kernels: info.kernels.length, gpuMs: Number(gpuMs.toFixed(1)), wallMsProfiled: Number(wallMs.toFixed(1)), top };
+}
+
 const size = full ? 512 : 64;
 // A software adapter runs a full-width detector step in tens of seconds: a quarter width there.
 const width = full ? 1 : 0.25;
@@ -156,7 +183,7 @@ for (const net of nets) {
         await d.predict(one.images);
       }, full ? 10 : 3, 2);
       row(`${net.name} train step, batch ${batch}, ${size}x${size}, GN+WS, width ${width}`, {
-        ...r, losses: losses.map((l) => Number(l.toFixed(4))), predictBatch1: infer,
+        ...r, losses: losses.map((l) => Number(l.toFixed(4))), predictBatch1: infer, stepProfile: await stepProfile(d, opt, b),
       });
       one.images.dispose();
       opt.dispose();
