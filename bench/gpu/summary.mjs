@@ -1,3 +1,4 @@
+/* global process, console */
 // One table from a bench/gpu run's results folder (webgpu.json, profile.json, torch.json): ours vs
 // PyTorch CUDA on the same GPU, and the GPU speed goals, met or not. Plain Node, no dependencies:
 // it runs from the bundle on the GPU host and here.
