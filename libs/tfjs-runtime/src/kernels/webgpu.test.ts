@@ -133,6 +133,8 @@ describe('tfjs-backend-webgpu kernels the detectors train with agree with cpu', 
     { x: [2, 9, 11, 6], f: [3, 3, 6, 8], s: 2, pad: 1 },
     { x: [1, 8, 8, 16], f: [1, 1, 16, 4], s: 1, pad: 'same' },
     { x: [2, 7, 6, 3], f: [7, 7, 3, 4], s: 2, pad: 3 },
+    // K = 4 x 34 x 30 = 4080 products: the filter gradient splits K over workgroups (2 chunks).
+    { x: [4, 34, 30, 5], f: [3, 3, 5, 33], s: 1, pad: 'same' },
   ] as const)('conv2d, conv2dBiasRelu: value and gradients (%o)', async ({ x: xs, f: fs, s, pad }) => {
     await sameOnBoth(['conv dx', 'conv dfilter', 'fused y', 'fused dx', 'fused dfilter', 'fused dbias'], () => {
       const x = t4([...xs], 11);
