@@ -8,7 +8,7 @@
 // partial tiles are added into the zeroed output atomically.
 import { backend_util, type KernelBackend, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
-import { run } from './program.js';
+import { ATOMIC_ADD, run } from './program.js';
 
 const TILE = 32;
 /** Products per chunk of K: enough to amortise a tile's loads, few enough to fill the GPU. */
@@ -43,14 +43,7 @@ export const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => 
     getUserCode: () => `
 var<workgroup> As : array<array<f32, ${TILE}>, ${TILE}>;
 var<workgroup> Bs : array<array<f32, ${TILE}>, ${TILE}>;
-fn atomicAddF32(i : i32, v : f32) {
-  var old = atomicLoad(&result[i]);
-  loop {
-    let r = atomicCompareExchangeWeak(&result[i], old, bitcast<i32>(bitcast<f32>(old) + v));
-    if (r.exchanged) { break; }
-    old = r.old_value;
-  }
-}
+${ATOMIC_ADD}
 // x at filter row m = (kh, kw, ci) and product k = (n, oy, ox); 0 outside the image or the chunk.
 fn loadA(mi : i32, ki : i32, kEnd : i32) -> f32 {
   if (mi >= uniforms.count || ki >= kEnd) { return 0.0; }

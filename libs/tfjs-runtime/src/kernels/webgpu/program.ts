@@ -45,7 +45,8 @@ export function program(options: {
   } as WebGPUProgram;
 }
 
-const ATOMIC_ADD = `
+/** `atomicAddF32(i, v)`: adds v to element i of an atomic (`array<atomic<i32>>`) output. */
+export const ATOMIC_ADD = `
 fn atomicAddF32(i : i32, v : f32) {
   var old = atomicLoad(&result[i]);
   loop {
