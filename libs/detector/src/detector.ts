@@ -45,10 +45,11 @@ export interface LossValues {
   gradNorm: number;
 }
 
-export interface LossTensors {
+// A type, not an interface: tf.tidy returns it (a TensorContainer needs an index signature).
+export type LossTensors = {
   total: tf.Scalar;
   components: Record<string, tf.Scalar>;
-}
+};
 
 export interface Detector {
   /** The architecture as built (fidelity applied) and the one asked for. */
@@ -93,15 +94,17 @@ export function createDetector(sourceArch: Architecture, options: DetectorOption
   const maxNorm = options.gradClipMaxNorm ?? GRAD_CLIP_MAX_NORM;
   const vars = executor.params.trainableVariables();
 
+  /** RetinaNet's loss on targets assigned beforehand (outside any gradient). */
+  const retinaLoss = (images: tf.Tensor4D, t: ReturnType<RetinaNet['targets']>): LossTensors => {
+    const l = retina!.loss(executor.forward(images, true), t);
+    return { total: l.total, components: { cls: l.cls, box: l.box } };
+  };
+
   /** The loss of a batch in a gradient; RetinaNet's targets are computed before it is recorded. */
   const lossFor = (images: tf.Tensor4D, targets: readonly ImageTargets[]): () => Promise<LossTensors> => {
     if (twoStage) return () => twoStage.loss(images, targets, true);
     const t = retina!.targets(targets);
-    return async () => {
-      const outputs = executor.forward(images, true);
-      const l = retina!.loss(outputs, t);
-      return { total: l.total, components: { cls: l.cls, box: l.box } };
-    };
+    return async () => retinaLoss(images, t);
   };
 
   return {
@@ -111,10 +114,7 @@ export function createDetector(sourceArch: Architecture, options: DetectorOption
       // Two-stage losses read their proposals back, so they free what they make themselves.
       if (twoStage) return twoStage.loss(images, targets, false);
       const t = retina!.targets(targets);
-      return tf.tidy(() => {
-        const l = retina!.loss(executor.forward(images, true), t);
-        return { total: l.total, components: { cls: l.cls, box: l.box } };
-      });
+      return tf.tidy(() => retinaLoss(images, t));
     },
     async trainStep(optimizer, batch) {
       const owned = !(batch.images instanceof tf.Tensor);

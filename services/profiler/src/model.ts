@@ -35,9 +35,7 @@ export interface TimedModel {
 
 export interface Prefix {
   module: string;
-  /** One synchronised run of the prefix: it resolves once its outputs are read back. */
-  run(): Promise<void>;
-  /** The prefix's kernels, issued and not waited for (timestamp queries time them). */
+  /** The prefix's kernels, issued and not waited for; `syncOutputs` waits for them. */
   forward(): GraphOutputs;
   dispose(): void;
 }
@@ -93,7 +91,7 @@ function prefixesOf(graph: LayerGraph, images: tf.Tensor4D, stopBeforePerRoi: bo
   }
   return order.map((module) => {
     const executor = new GraphExecutor(prefixGraph(graph, last.get(module)!), 0);
-    return { module, run: () => syncOutputs(executor.forward(images)), forward: () => executor.forward(images), dispose: () => executor.dispose() };
+    return { module, forward: () => executor.forward(images), dispose: () => executor.dispose() };
   });
 }
 
@@ -116,7 +114,7 @@ export function buildTimedModel(arch: Architecture, options: BuildOptions): Time
     const prefixes = prefixesOf(graph, images, false);
     // The last prefix is the whole graph: time it with the main executor.
     prefixes.at(-1)!.dispose();
-    prefixes[prefixes.length - 1] = { module: prefixes.at(-1)!.module, run: () => syncOutputs(executor.forward(images)), forward: () => executor.forward(images), dispose: () => {} };
+    prefixes[prefixes.length - 1] = { module: prefixes.at(-1)!.module, forward: () => executor.forward(images), dispose: () => {} };
     return {
       form: 'classification',
       run: () => syncOutputs(executor.forward(images)),
@@ -142,7 +140,7 @@ export function buildTimedModel(arch: Architecture, options: BuildOptions): Time
   if (!perRoi) {
     // Dense detectors: the whole network is the detector's own forward.
     prefixes.at(-1)!.dispose();
-    prefixes[prefixes.length - 1] = { module: prefixes.at(-1)!.module, run: () => syncOutputs(detector.forward(images)), forward: () => detector.forward(images), dispose: () => {} };
+    prefixes[prefixes.length - 1] = { module: prefixes.at(-1)!.module, forward: () => detector.forward(images), dispose: () => {} };
   }
   return {
     form: 'detection',
@@ -165,6 +163,16 @@ export interface ModuleTime {
   ms: number;
   /** GPU kernel time from timestamp queries; 0 without them and for the tail. */
   gpuMs: number;
+}
+
+/** Each cumulative prefix's share: its time minus the longest before it, at least 0. */
+function differences(prefixMs: readonly number[]): number[] {
+  let before = 0;
+  return prefixMs.map((ms) => {
+    const share = Math.max(0, ms - before);
+    before = Math.max(before, ms);
+    return share;
+  });
 }
 
 /**
@@ -192,30 +200,23 @@ async function prefixKernelMs(model: TimedModel, iterations: number): Promise<nu
  * timestamp queries, each module's kernel time besides.
  */
 export async function moduleTimes(model: TimedModel, iterations: number, totalMeanMs: number): Promise<ModuleTime[]> {
-  const out: ModuleTime[] = [];
-  let before = 0;
+  const means: number[] = [];
   for (const prefix of model.prefixes) {
-    await prefix.run();
+    await syncOutputs(prefix.forward());
     const times: number[] = [];
     for (let i = 0; i < iterations; i++) {
       const t0 = performance.now();
-      await prefix.run();
+      await syncOutputs(prefix.forward());
       times.push(performance.now() - t0);
       // Let timers and I/O (gRPC keep-alives, NATS pings) run between iterations.
       await new Promise((r) => setImmediate(r));
     }
-    const mean = times.reduce((s, t) => s + t, 0) / times.length;
-    out.push({ name: prefix.module, ms: Math.max(0, mean - before), gpuMs: 0 });
-    before = Math.max(before, mean);
+    means.push(times.reduce((s, t) => s + t, 0) / times.length);
   }
+  const before = Math.max(0, ...means);
   const gpu = await prefixKernelMs(model, iterations);
-  if (gpu) {
-    let gpuBefore = 0;
-    gpu.forEach((ms, i) => {
-      out[i]!.gpuMs = Math.max(0, ms - gpuBefore);
-      gpuBefore = Math.max(gpuBefore, ms);
-    });
-  }
+  const gpuShares = gpu ? differences(gpu) : [];
+  const out: ModuleTime[] = differences(means).map((ms, i) => ({ name: model.prefixes[i]!.module, ms, gpuMs: gpuShares[i] ?? 0 }));
   if (model.hasPostprocess) {
     const tail = out.find((m) => m.name === model.tailModule);
     const extra = Math.max(0, totalMeanMs - before);

@@ -6,7 +6,7 @@
 import type { KernelBackend, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import type { AdamWStepAttrs } from '../optimizer.js';
-import { program, run, zerosOn, type Uniform, type WebGPUBackend } from './program.js';
+import { ATOMIC_ADD, program, run, zerosOn, type Uniform, type WebGPUBackend } from './program.js';
 
 const size = (shape: readonly number[]): number => shape.reduce((x, y) => x * y, 1);
 
@@ -70,7 +70,7 @@ const squaredNorm: KernelFunc = ({ inputs, backend }) => {
       uniforms: 'n : i32, stride : i32,',
       workgroupSize: [REDUCE, 1, 1],
       atomic: true,
-      getUserCode: () => `
+      getUserCode: () => `${ATOMIC_ADD}
 var<workgroup> partial : array<f32, ${REDUCE}>;
 fn main(index : i32) {
   var acc = 0.0;
@@ -81,14 +81,7 @@ fn main(index : i32) {
     if (localIndex < half) { partial[localIndex] += partial[localIndex + half]; }
     workgroupBarrier();
   }
-  if (localIndex == 0u) {
-    var old = atomicLoad(&result[0]);
-    loop {
-      let r = atomicCompareExchangeWeak(&result[0], old, bitcast<i32>(bitcast<f32>(old) + partial[0]));
-      if (r.exchanged) { break; }
-      old = r.old_value;
-    }
-  }
+  if (localIndex == 0u) { atomicAddF32(0, partial[0]); }
 }`,
     } as unknown as WebGPUProgram;
     b.runWebGPUProgram(p, [t], 'float32', [{ type: 'int32', data: [n] }, { type: 'int32', data: [groups * REDUCE] }], out);
