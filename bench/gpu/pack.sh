@@ -2,7 +2,8 @@
 # Packs what a bare, offline GPU host lacks to run bench/gpu on tfjs's webgpu backend, into
 # bench/out/gpu-bundle (ignored; ~35 MiB): a Node binary (this machine's, xz), the bench bundled
 # into one file (esbuild), Dawn's dawn.node for linux-x64 (xz), the Vulkan loader and glvnd
-# libraries from Debian's packages (unpacked), the PyTorch peer, and run.sh. The host needs its GPU
+# libraries from Debian's packages (unpacked), the PyTorch peer with the networks it builds, and
+# run.sh. The host needs its GPU
 # driver (with its Vulkan ICD) and, for the peer, Python with PyTorch.
 #   bash bench/gpu/pack.sh && <copy bench/out/gpu-bundle to the host> && bash gpu-bundle/run.sh
 set -euo pipefail
@@ -29,6 +30,9 @@ esbuild=$(readlink -f node_modules/.pnpm/node_modules/.bin/esbuild 2>/dev/null |
   --external:webgpu --log-level=error \
   --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" \
   --outfile="$out/profile.mjs"
+"$esbuild" bench/gpu/summary.ts --bundle --platform=node --format=esm --target=node20 --log-level=warning --outfile="$out/summary.mjs"
+# The networks for the PyTorch peer, from the one list both sides use (full size: the peer runs on CUDA).
+node_modules/.bin/tsx -e "import('./bench/gpu/networks.ts').then((m) => console.log(JSON.stringify(m.inferenceNetworks(true), null, 1)))" > "$out/networks.json"
 
 # Vulkan loader + glvnd (the NVIDIA ICD's libGLX_nvidia needs them), from this machine's Debian.
 debs=$(mktemp -d)
@@ -45,5 +49,6 @@ for d in "$debs"/*.deb; do dpkg-deb -x "$d" "$debs/root"; done
 cp -L "$debs"/root/usr/lib/x86_64-linux-gnu/*.so* "$out/lib/"
 rm -rf "$debs"
 
-cp bench/gpu/run.sh bench/gpu/torch_peer.py bench/gpu/summary.mjs "$out/"
+# The peer, and bench/learning's GN+WS networks it trains.
+cp bench/gpu/run.sh bench/gpu/torch_peer.py bench/learning/pytorch_retinanet.py bench/learning/pytorch_faster_rcnn.py "$out/"
 du -sh "$out"

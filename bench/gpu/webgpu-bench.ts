@@ -20,6 +20,7 @@ import {
 } from '../../libs/tfjs-runtime/src/index.js';
 import { describeHardware, readHardwareSources } from '../../services/profiler/src/hardware.js';
 import { random } from '../../libs/tfjs-runtime/src/kernels/__fixtures__/random.js';
+import { trainingBoxes, trainingNetworks } from './networks.js';
 
 const outFile = process.argv[2];
 const started = performance.now();
@@ -123,11 +124,11 @@ function row(name: string, r: Record<string, unknown>): void {
 }
 
 function batchOf(n: number, size: number) {
-  const s = size / 64;
+  const { boxes, labels } = trainingBoxes(n, size);
   return {
     images: tf.randomNormal([n, size, size, 3], 0, 1, 'float32', 7) as tf.Tensor4D,
-    boxes: Array.from({ length: n }, (_, i) => Float32Array.from([4 * s + i, 6 * s, 30 * s, 34 * s, 20 * s, 16 * s, 60 * s, 62 * s, 40 * s, 4 * s, 52 * s, 14 * s].map(Math.round))),
-    labels: Array.from({ length: n }, (_, i) => Int32Array.from([i % 3, 2, 1])),
+    boxes: boxes.map((b) => Float32Array.from(b)),
+    labels: labels.map((l) => Int32Array.from(l)),
   };
 }
 
@@ -161,12 +162,7 @@ async function stepProfile(det: Detector, opt: tf.Optimizer, batch: ReturnType<t
 const size = full ? 512 : 64;
 // A software adapter runs a full-width detector step in tens of seconds: a quarter width there.
 const width = full ? 1 : 0.25;
-const nets = [
-  { name: 'RetinaNet-R18-FPN', arch: `resnet18:64:11-21-21-21/fpn:3-6:256/none/retinanet:256/${size}x${size}` },
-  { name: 'Faster R-CNN-R18-FPN', arch: `resnet18:64:11-21-21-21/fpn:2-6:256/rpn/faster_rcnn:256/${size}x${size}` },
-  { name: 'Cascade R-CNN-R18-FPN x3', arch: `resnet18:64:11-21-21-21/fpn:2-6:256/rpn/cascade_rcnn.3:256/${size}x${size}` },
-];
-for (const net of nets) {
+for (const net of trainingNetworks(size)) {
   for (const batch of full ? [8] : [2]) {
     let det: Detector | undefined;
     const b = batchOf(batch, size);
@@ -183,12 +179,13 @@ for (const net of nets) {
         await d.predict(one.images);
       }, full ? 10 : 3, 2);
       row(`${net.name} train step, batch ${batch}, ${size}x${size}, GN+WS, width ${width}`, {
+        key: net.key,
         ...r, losses: losses.map((l) => Number(l.toFixed(4))), predictBatch1: infer, stepProfile: await stepProfile(d, opt, b),
       });
       one.images.dispose();
       opt.dispose();
     } catch (error) {
-      row(`${net.name} batch ${batch}`, { error: error instanceof Error ? (error.stack ?? error.message).split('\n').slice(0, 6).join(' | ') : String(error) });
+      row(`${net.name} train step, batch ${batch}`, { key: net.key, error: error instanceof Error ? (error.stack ?? error.message).split('\n').slice(0, 6).join(' | ') : String(error) });
     } finally {
       det?.dispose();
       b.images.dispose();

@@ -184,7 +184,7 @@ def grid_anchors(shapes):
 def assign(anchors, gts):
     """MaxIoUAssigner (pos 0.5, neg 0.4, min_pos_iou 0, low-quality matches): -1 ignore, 0 bg, j+1."""
     n = anchors.shape[0]
-    assigned = torch.zeros(n, dtype=torch.long)
+    assigned = torch.zeros(n, dtype=torch.long, device=anchors.device)
     if gts.shape[0] == 0:
         return assigned
     overlaps = box_iou(anchors, gts)  # [n, m]
