@@ -111,12 +111,15 @@ export interface RequestOptions<Res> {
 /** The failure of a request: `code` is a gRPC status name, so service-kit maps it when rethrown. */
 export class BusRequestError extends Error {
   override name = 'BusRequestError';
+  /** Nobody subscribes to the subject at all (as opposed to a responder that failed or was slow). */
+  readonly noResponders: boolean;
   constructor(
     readonly code: string,
     message: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { noResponders?: boolean },
   ) {
     super(message, options);
+    this.noResponders = options?.noResponders ?? false;
   }
 }
 
@@ -221,6 +224,14 @@ export class Bus {
     private readonly logger: BusLogger = console,
   ) {}
 
+  /**
+   * The largest message nats-server takes (its `max_payload`, 1 MiB by default): whatever a client
+   * sends that ends up in a message has to fit, so services bound their inputs by it.
+   */
+  get maxPayload(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024;
+  }
+
   // ---- core NATS ----------------------------------------------------------------------------
 
   /** Publishes on core NATS (at most once) inside a PRODUCER span. */
@@ -287,7 +298,7 @@ export class Bus {
           });
         } catch (err) {
           if (isNatsError(err) && err.code === ErrorCode.NoResponders) {
-            throw new BusRequestError('UNAVAILABLE', `${destination.subject}: no responders`, { cause: err });
+            throw new BusRequestError('UNAVAILABLE', `${destination.subject}: no responders`, { cause: err, noResponders: true });
           }
           if (isNatsError(err) && err.code === ErrorCode.Timeout) {
             throw new BusRequestError('DEADLINE_EXCEEDED', `${destination.subject}: no reply in time`, { cause: err });

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { trace, type Tracer } from '@opentelemetry/api';
 import { ensurePipelineStreams, trainJobProgress, type Bus, type Subscription } from '@sm-nas/bus';
 import { common, controller, type events } from '@sm-nas/proto';
-import { DEFAULT_LIMITS, DomainError, LIMIT_ENV, NotFoundError } from '@sm-nas/service-kit';
+import { DEFAULT_LIMITS, DomainError, InvalidArgumentError, LIMIT_ENV, NotFoundError } from '@sm-nas/service-kit';
 import type { ServiceClients } from './clients.js';
 import { Journal } from './journal.js';
 import { SearchRunner } from './runner.js';
@@ -22,7 +22,17 @@ export interface ControllerOptions {
   logger?: { info(message: string): void; error(message: string): void };
   /** SM_NAS_MAX_POPULATION, SM_NAS_MAX_INPUT_SIDE_PX, SM_NAS_MAX_CONCURRENT_SEARCHES; defaults otherwise. */
   limits?: SearchLimits;
+  /**
+   * How long a search waits for a profiler of its hardware class to exist (none subscribed) before
+   * it fails with the reason (SM_NAS_PROFILER_WAIT_SECONDS; default 5 minutes: a profiler pod on a
+   * GPU node may take that long to be scheduled and start).
+   */
+  profilerWaitMs?: number;
 }
+
+export const DEFAULT_PROFILER_WAIT_MS = 5 * 60_000;
+
+const stateName = (state: controller.SearchState) => controller.searchStateToJSON(state).replace('SEARCH_STATE_', '');
 
 export class Controller {
   readonly searches = new Map<string, SearchRecord>();
@@ -32,6 +42,10 @@ export class Controller {
   private readonly logger: { info(message: string): void; error(message: string): void };
   private started = false;
   private progress: Subscription | undefined;
+  /** Creations and resumptions between their admission and their journal entry: they count toward the limit. */
+  private admitting = 0;
+  /** Search ids being created, so two concurrent creations of one id cannot both succeed. */
+  private readonly creating = new Set<string>();
 
   constructor(private readonly options: ControllerOptions) {
     this.logger = options.logger ?? console;
@@ -62,7 +76,10 @@ export class Controller {
 
   private changed(record: SearchRecord | undefined): void {
     if (!record) return;
-    if (this.started) {
+    if (record.deleted) {
+      this.runners.get(record.id)?.close();
+      this.runners.delete(record.id);
+    } else if (this.started) {
       const runner = this.runnerOf(record);
       // A resumed search (RUNNING again after STOPPED) needs its loop back.
       if (!TERMINAL_SEARCH_STATES.has(record.state)) runner.start();
@@ -80,6 +97,7 @@ export class Controller {
         bus: this.options.bus,
         tracer: this.options.tracer ?? trace.getTracer('@sm-nas/controller'),
         searchspaceAddress: this.options.searchspaceAddress,
+        profilerWaitMs: this.options.profilerWaitMs ?? DEFAULT_PROFILER_WAIT_MS,
         log: (m) => this.logger.info(m),
       });
       this.runners.set(record.id, runner);
@@ -88,38 +106,69 @@ export class Controller {
   }
 
   get(searchId: string): SearchRecord {
+    if (!searchId) throw new InvalidArgumentError('search_id', 'required');
     const record = this.searches.get(searchId);
     if (!record) throw new NotFoundError(`search_id: no search ${JSON.stringify(searchId)}`);
     return record;
   }
 
   /**
-   * RESOURCE_EXHAUSTED when SM_NAS_MAX_CONCURRENT_SEARCHES searches are not finished (counted from
-   * the journal's state, so a restarted controller counts the same).
+   * Takes a slot for one more search, or RESOURCE_EXHAUSTED when SM_NAS_MAX_CONCURRENT_SEARCHES are
+   * running (counted from the journal's state, so a restarted controller counts the same) or being
+   * admitted. Synchronous up to the slot, so concurrent calls cannot all pass one check; the slot is
+   * given back by the returned function once the search's own entry counts it (or the call failed).
    */
-  private admit(): void {
+  private admit(): () => void {
     const limit = (this.options.limits ?? DEFAULT_LIMITS).maxConcurrentSearches;
     const active = [...this.searches.values()].filter((s) => !TERMINAL_SEARCH_STATES.has(s.state)).length;
-    if (active >= limit) {
-      throw new DomainError('RESOURCE_EXHAUSTED', `searches: ${active} running, the limit is ${limit} (${LIMIT_ENV.maxConcurrentSearches}); retry when one ends or stop one`);
+    if (active + this.admitting >= limit) {
+      throw new DomainError(
+        'RESOURCE_EXHAUSTED',
+        `searches: ${active} running${this.admitting ? ` and ${this.admitting} being started` : ''}, the limit is ${limit} (${LIMIT_ENV.maxConcurrentSearches}); retry when one ends, or stop one (StopSearch, force for one that cannot end)`,
+      );
     }
+    this.admitting++;
+    let released = false;
+    return () => {
+      if (!released) this.admitting--;
+      released = true;
+    };
   }
 
   async create(request: controller.CreateSearchRequest): Promise<controller.Search> {
-    this.admit();
-    const spec = await validateSpec(request.spec, this.options.clients, this.options.limits);
     if (request.searchId && !SEARCH_ID.test(request.searchId)) {
-      throw new DomainError('INVALID_ARGUMENT', 'search_id: lowercase letters, digits and "-", starting with a letter, at most 63');
+      throw new InvalidArgumentError('search_id', 'lowercase letters, digits and "-", starting with a letter, at most 63');
     }
     const searchId = request.searchId || `search-${randomBytes(4).toString('hex')}`;
-    if (this.searches.has(searchId)) throw new DomainError('ALREADY_EXISTS', `search_id: search ${searchId} already exists`);
-    await this.journal.append({ searchId, entry: { $case: 'searchCreated', value: spec }, reason: '' }, `${searchId}/created`);
-    return searchMessage(this.get(searchId));
+    if (this.searches.has(searchId) || this.creating.has(searchId)) throw new DomainError('ALREADY_EXISTS', `search_id: search ${searchId} already exists`);
+    const release = this.admit();
+    this.creating.add(searchId);
+    try {
+      const spec = await validateSpec(request.spec, this.options.clients, this.options.limits, this.options.bus.maxPayload);
+      // A fresh message id: a deleted search's id may be created again within the stream's
+      // de-duplication window.
+      await this.journal.append({ searchId, entry: { $case: 'searchCreated', value: spec }, reason: '' }, `${searchId}/created/${randomBytes(6).toString('hex')}`);
+      return searchMessage(this.get(searchId));
+    } finally {
+      this.creating.delete(searchId);
+      release();
+    }
   }
 
-  async stop(searchId: string): Promise<controller.Search> {
-    const record = this.get(searchId);
-    if (!TERMINAL_SEARCH_STATES.has(record.state) && record.state !== SearchState.SEARCH_STATE_STOPPING) {
+  /**
+   * StopSearch: STOPPING (the evaluations in flight finish, then STOPPED), or with `force`, STOPPED
+   * now: the runner abandons its evaluations, cancelling their trainings, and journals their
+   * candidates FAILED first, so none is left in flight by a stopped search.
+   */
+  async stop(request: controller.StopSearchRequest): Promise<controller.Search> {
+    const record = this.get(request.searchId);
+    if (TERMINAL_SEARCH_STATES.has(record.state)) {
+      throw new DomainError('FAILED_PRECONDITION', `search ${record.id} has already ended (${stateName(record.state)}): nothing to stop`);
+    }
+    if (request.force) {
+      await this.runnerOf(record).forceStop('search force-stopped (StopSearch force)');
+      if (!TERMINAL_SEARCH_STATES.has(record.state)) await this.appendState(record, SearchState.SEARCH_STATE_STOPPED, 'force-stopped by StopSearch');
+    } else if (record.state !== SearchState.SEARCH_STATE_STOPPING) {
       await this.appendState(record, SearchState.SEARCH_STATE_STOPPING, 'StopSearch');
     }
     return searchMessage(record);
@@ -131,20 +180,37 @@ export class Controller {
     if (record.state === SearchState.SEARCH_STATE_STOPPING) {
       throw new DomainError('FAILED_PRECONDITION', `search ${record.id} is stopping; resume it once it has stopped`);
     }
-    this.admit();
-    if (request.budget) {
-      await this.journal.append(
-        { searchId: record.id, entry: { $case: 'budgetChanged', value: request.budget }, reason: '' },
-        `${record.id}/budget@${record.lastSequence}`,
-      );
+    if (record.state === SearchState.SEARCH_STATE_SUCCEEDED) {
+      throw new DomainError('FAILED_PRECONDITION', `search ${record.id} has succeeded: nothing to resume; create a new search`);
     }
-    await this.appendState(record, SearchState.SEARCH_STATE_RUNNING, 'ResumeSearch');
+    const release = this.admit();
+    try {
+      if (request.budget) {
+        await this.journal.append(
+          { searchId: record.id, entry: { $case: 'budgetChanged', value: request.budget }, reason: '' },
+          `${record.msgPrefix}/budget@${record.lastSequence}`,
+        );
+      }
+      await this.appendState(record, SearchState.SEARCH_STATE_RUNNING, 'ResumeSearch');
+    } finally {
+      release();
+    }
     return searchMessage(record);
+  }
+
+  /** DeleteSearch: forgets an ended search, journal and training results included. */
+  async delete(request: controller.DeleteSearchRequest): Promise<void> {
+    const record = this.get(request.searchId);
+    if (!TERMINAL_SEARCH_STATES.has(record.state)) {
+      throw new DomainError('FAILED_PRECONDITION', `search ${record.id} is ${stateName(record.state)}: stop it first (StopSearch, with force if it cannot end)`);
+    }
+    await this.journal.append({ searchId: record.id, entry: { $case: 'searchDeleted', value: {} }, reason: '' }, `${record.msgPrefix}/deleted`);
+    await this.journal.purge(record.id);
   }
 
   private appendState(record: SearchRecord, state: controller.SearchState, reason: string): Promise<number> {
     const entry: events.JournalEntry = { searchId: record.id, entry: { $case: 'searchStateChanged', value: state }, reason };
-    return this.journal.append(entry, `${record.id}/state/${state}@${record.lastSequence}`);
+    return this.journal.append(entry, `${record.msgPrefix}/state/${state}@${record.lastSequence}`);
   }
 
   listCandidates(request: controller.ListCandidatesRequest): controller.ListCandidatesResponse {

@@ -5,7 +5,11 @@
 // back through the journal. Idempotent: re-run after a controller restart, the FLOPs and the
 // latency are served again (the profiler caches), the training job is de-duplicated by its id, and
 // a result already in the journal is used as it is.
-import { trainJob, type Bus } from '@sm-nas/bus';
+//
+// A stopping search abandons the waits before training (a profiler that does not exist would keep it
+// STOPPING for good); a force-stopped one abandons the training wait too. Either way the candidate
+// comes back FAILED with the reason, so no candidate of an ended search is left in flight.
+import { BusRequestError, trainJob, type Bus } from '@sm-nas/bus';
 import { common, controller, trainer, type profiler } from '@sm-nas/proto';
 import { withRetry, type ServiceClients } from './clients.js';
 
@@ -21,8 +25,31 @@ export interface EvaluationContext {
   log(message: string): void;
   /** The validation curve seen so far in the candidate's training progress. */
   curve(candidateId: string): controller.ValidationPoint[];
-  /** Aborted when the controller shuts down: retries stop. */
+  /** Aborted when the controller shuts down: retries stop, and the evaluation throws (the next controller resumes it). */
   signal: AbortSignal;
+  /** Aborted when the search is stopping: the waits before training end (the candidate FAILED). */
+  stopping: AbortSignal;
+  /** Aborted when the search is force-stopped: the training wait ends too. */
+  cancelled: AbortSignal;
+  /** How long to wait for a profiler of the class to exist before the search fails. */
+  profilerWaitMs: number;
+  /** Journals the candidate as EVALUATING with what is known before its training (FLOPs, latency). */
+  evaluating(candidate: controller.Candidate): Promise<void>;
+}
+
+export interface Evaluation {
+  candidate: controller.Candidate;
+  /** Set when the search itself cannot go on (no profiler of its class): why. */
+  searchFailure?: string;
+}
+
+/** No profiler of the search's class subscribed for the whole wait. */
+class NoProfilerError extends Error {
+  override name = 'NoProfilerError';
+}
+
+function abortReason(signal: AbortSignal): string {
+  return signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted');
 }
 
 /** Settings of the latency measurements when the spec gives none: quick enough for a local demo. */
@@ -44,12 +71,29 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Evaluates a proposed candidate; never throws for a candidate-level failure (it is a FAILED candidate). */
-export async function evaluateCandidate(ctx: EvaluationContext, candidate: controller.Candidate): Promise<controller.Candidate> {
+/**
+ * Evaluates a proposed candidate; never throws for a candidate-level failure (it is a FAILED
+ * candidate), nor for a stopped search; throws when the controller shuts down.
+ */
+export async function evaluateCandidate(ctx: EvaluationContext, candidate: controller.Candidate): Promise<Evaluation> {
+  const waits = AbortSignal.any([ctx.signal, ctx.stopping, ctx.cancelled]);
+  try {
+    return await evaluate(ctx, candidate, waits);
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    for (const s of [ctx.cancelled, ctx.stopping]) {
+      if (s.aborted) return { candidate: failed(candidate, abortReason(s)) };
+    }
+    throw err;
+  }
+}
+
+async function evaluate(ctx: EvaluationContext, candidate: controller.Candidate, waits: AbortSignal): Promise<Evaluation> {
+  const done = (c: controller.Candidate): Evaluation => ({ candidate: c });
   const architecture = candidate.architecture?.architecture;
-  if (!architecture) return failed(candidate, 'architecture: missing');
+  if (!architecture) return done(failed(candidate, 'architecture: missing'));
   const retry = (what: string) => ({
-    signal: ctx.signal,
+    signal: waits,
     onRetry: (err: unknown, attempt: number) => {
       if (attempt === 1 || attempt % 10 === 0) ctx.log(`${candidate.candidateId}: ${what}: ${messageOf(err)}; retrying`);
     },
@@ -59,7 +103,8 @@ export async function evaluateCandidate(ctx: EvaluationContext, candidate: contr
   try {
     described = (await withRetry(() => ctx.clients.searchspace.validate({ architecture, stage: common.SearchStage.SEARCH_STAGE_UNSPECIFIED }), retry('searchspace'))).architecture;
   } catch (err) {
-    return failed(candidate, `invalid architecture: ${messageOf(err)}`);
+    waits.throwIfAborted();
+    return done(failed(candidate, `invalid architecture: ${messageOf(err)}`));
   }
 
   const metrics: controller.CandidateMetrics = {
@@ -76,22 +121,45 @@ export async function evaluateCandidate(ctx: EvaluationContext, candidate: contr
     metrics.flopsMultiplyAdds = counted.flopsMultiplyAdds;
     metrics.params = counted.params;
   } catch (err) {
-    return failed(candidate, `flops: ${messageOf(err)}`, metrics);
+    waits.throwIfAborted();
+    return done(failed(candidate, `flops: ${messageOf(err)}`, metrics));
   }
 
   if (candidate.stage === common.SearchStage.SEARCH_STAGE_STRUCTURAL) {
     const settings = ctx.spec.profiling ?? DEFAULT_PROFILE_SETTINGS;
     const timeoutMs = ((settings.maxSeconds || 60) * 2 + 60) * 1000;
+    // A profiler that is busy or restarting is waited for (30 minutes); a class nobody subscribes
+    // to at all, for the search's profiler wait, and then the search fails: no candidate of it
+    // could ever be measured.
+    let unservedSince: number | undefined;
+    const profile = async () => {
+      try {
+        const response = await ctx.clients.profile({ architecture, hardwareClass: ctx.spec.hardwareClass, input: undefined, batchSize: 1, settings, bypassCache: false }, timeoutMs);
+        unservedSince = undefined;
+        return response;
+      } catch (err) {
+        if (!(err instanceof BusRequestError && err.noResponders)) {
+          unservedSince = undefined;
+          throw err;
+        }
+        unservedSince ??= Date.now();
+        if (Date.now() - unservedSince < ctx.profilerWaitMs) throw err;
+        throw new NoProfilerError(
+          `no profiler serves hardware class ${JSON.stringify(ctx.spec.hardwareClass)} (none answered for ${Math.round(ctx.profilerWaitMs / 1000)} s); ` +
+            'deploy one for this class (ProfilerService.Describe names a profiler\'s class), then ResumeSearch',
+        );
+      }
+    };
     try {
-      const profiled = await withRetry(
-        () => ctx.clients.profile({ architecture, hardwareClass: ctx.spec.hardwareClass, input: undefined, batchSize: 1, settings, bypassCache: false }, timeoutMs),
-        { maxMs: 30 * 60_000, ...retry(`profiler ${ctx.spec.hardwareClass}`) },
-      );
+      const profiled = await withRetry(profile, { maxMs: 30 * 60_000, ...retry(`profiler ${ctx.spec.hardwareClass}`) });
       metrics.latency = profiled.latency;
     } catch (err) {
-      return failed(candidate, `profiler: ${messageOf(err)}`, metrics);
+      waits.throwIfAborted();
+      if (err instanceof NoProfilerError) return { candidate: failed(candidate, err.message, metrics), searchFailure: err.message };
+      return done(failed(candidate, `profiler: ${messageOf(err)}`, metrics));
     }
   }
+  waits.throwIfAborted();
 
   const jobId = trainJobId(ctx.searchId, candidate.candidateId);
   const request: trainer.TrainRequest = {
@@ -105,28 +173,37 @@ export async function evaluateCandidate(ctx: EvaluationContext, candidate: contr
   const pending = ctx.trainResult(candidate.candidateId);
   const already = await Promise.race([pending, Promise.resolve(undefined)]);
   if (!already) {
+    await ctx.evaluating({ ...candidate, state: CandidateState.CANDIDATE_STATE_EVALUATING, metrics });
     await withRetry(
       () => ctx.bus.publishDurable(trainJob, { searchId: ctx.searchId, candidateId: candidate.candidateId, request }, { msgId: jobId, timeoutMs: 5000 }),
       { maxMs: Number.POSITIVE_INFINITY, retryAll: true, ...retry('train job publish') },
     );
   }
-  const result = await pending;
+  // From here only a force stop (or the shutdown) ends the wait: a stopping search lets its
+  // trainings finish.
+  const trainingWait = AbortSignal.any([ctx.signal, ctx.cancelled]);
+  const result = await new Promise<trainer.TrainResult>((resolve, reject) => {
+    if (trainingWait.aborted) return reject(trainingWait.reason as Error);
+    const abort = () => reject(trainingWait.reason as Error);
+    trainingWait.addEventListener('abort', abort, { once: true });
+    pending.then(resolve, reject).finally(() => trainingWait.removeEventListener('abort', abort));
+  });
   metrics.accuracy = result.metrics;
   metrics.trainSeconds = result.trainSeconds;
   metrics.validationCurve = ctx.curve(candidate.candidateId);
   if (result.fidelity) metrics.fidelity = result.fidelity;
   if (result.status === trainer.TrainStatus.TRAIN_STATUS_CANCELLED && result.failureReason.startsWith('stopped early')) {
-    return { ...candidate, architecture: described ?? candidate.architecture, state: CandidateState.CANDIDATE_STATE_EARLY_STOPPED, metrics, checkpointUri: '', failureReason: result.failureReason };
+    return done({ ...candidate, architecture: described ?? candidate.architecture, state: CandidateState.CANDIDATE_STATE_EARLY_STOPPED, metrics, checkpointUri: '', failureReason: result.failureReason });
   }
   if (result.status !== trainer.TrainStatus.TRAIN_STATUS_SUCCEEDED) {
-    return failed(candidate, `training ${trainer.trainStatusToJSON(result.status).replace('TRAIN_STATUS_', '').toLowerCase()}: ${result.failureReason}`, metrics);
+    return done(failed(candidate, `training ${trainer.trainStatusToJSON(result.status).replace('TRAIN_STATUS_', '').toLowerCase()}: ${result.failureReason}`, metrics));
   }
-  return {
+  return done({
     ...candidate,
     architecture: described ?? candidate.architecture,
     state: CandidateState.CANDIDATE_STATE_SUCCEEDED,
     metrics,
     checkpointUri: result.checkpointUri,
     failureReason: '',
-  };
+  });
 }

@@ -1,9 +1,11 @@
 // The journal: the JetStream stream NAS_JOURNAL read from its first message by an ordered consumer
 // (replay, then live), and appended to with de-duplicating message ids. Everything the controller
 // knows comes back through `follow`, including its own appends, so the state after a restart is the
-// state before it. A publish that fails while nats-server is away is retried until it is stored.
+// state before it. A publish that fails while nats-server is away is retried until it is stored;
+// one nats-server refuses for what it is (larger than max_payload, say) fails at once.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { journalEntry, STREAMS, trainJobResult, type Bus, type BusLogger } from '@sm-nas/bus';
+import { isTransient } from './clients.js';
 import type { events } from '@sm-nas/proto';
 import type { ConsumerMessages } from 'nats';
 
@@ -61,7 +63,8 @@ export class Journal {
 
   /**
    * Appends an entry (stored once per `msgId`, however often retried) and resolves once it has been
-   * applied. Retries until nats-server takes it, unless the journal is closed.
+   * applied. Retries while NATS is away (until it takes the entry, or the journal is closed); any
+   * other failure is thrown.
    */
   async append(entry: events.JournalEntry, msgId: string): Promise<number> {
     for (let attempt = 0; ; attempt++) {
@@ -71,12 +74,19 @@ export class Journal {
         await this.waitApplied(ack.seq);
         return ack.seq;
       } catch (err) {
-        if (this.closed) throw err;
+        if (this.closed || !isTransient(err)) throw err;
         if (attempt % 10 === 0) {
           this.logger.error(`journal: append ${msgId} failed (${err instanceof Error ? err.message : String(err)}); retrying`);
         }
         await sleep(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)));
       }
+    }
+  }
+
+  /** Drops a search's entries and training results from the stream (DeleteSearch, once its deletion is applied). */
+  async purge(searchId: string): Promise<void> {
+    for (const subject of [journalEntry.to({ searchId }).subject, trainJobResult.to({ searchId }).subject]) {
+      await this.bus.jsm.streams.purge(STREAMS.journal.name, { filter: subject });
     }
   }
 

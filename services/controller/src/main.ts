@@ -23,6 +23,7 @@ await runMain(async () => {
       SEARCHSPACE_ADDR: envVar.string('host:port of the searchspace service'),
       FLOPS_ADDR: envVar.string('host:port of the flops service'),
       SUGGESTION_ADDR: envVar.string('host:port of the default suggestion service').optional(),
+      SM_NAS_PROFILER_WAIT_SECONDS: envVar.positiveInt('seconds a search waits for a profiler of its class to exist').optional(),
     },
   });
   if (!config.natsUrl) {
@@ -44,7 +45,11 @@ await runMain(async () => {
     bus,
     security.clientTls ? channelCredentials(security.clientTls) : undefined,
   );
-  const ctl = new Controller({ bus, clients, searchspaceAddress: config.extra.SEARCHSPACE_ADDR, tracer: telemetry.tracer, limits });
+  const waitSeconds = config.extra.SM_NAS_PROFILER_WAIT_SECONDS;
+  const ctl = new Controller({
+    bus, clients, searchspaceAddress: config.extra.SEARCHSPACE_ADDR, tracer: telemetry.tracer, limits,
+    ...(waitSeconds ? { profilerWaitMs: waitSeconds * 1000 } : {}),
+  });
   await ctl.start();
   const server = await startControllerServer({
     host: config.host,

@@ -10,6 +10,7 @@ import { context, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Span, ty
 import { validateArchitecture } from '@sm-nas/arch';
 import { architectureFromWire, describedToWire } from '@sm-nas/arch/wire';
 import { trainJobCancel, type Bus } from '@sm-nas/bus';
+import { checkSuggestions } from '@sm-nas/suggestion/client';
 import { common, controller, type events, type trainer } from '@sm-nas/proto';
 import { ATTR_NAS_ARCH_ID, ATTR_NAS_CANDIDATE_ID, ATTR_NAS_SEARCH_ID, ATTR_NAS_SEARCH_STAGE, ATTR_NAS_SUGGESTION_ALGORITHM } from '@sm-nas/service-kit';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +18,7 @@ import { withRetry, type ServiceClients } from './clients.js';
 import { budgetSpent } from './budget.js';
 import { allowedBy, hasConstraints, repairInto } from './constraints.js';
 import { medianStoppingDecision } from './early-stopping.js';
-import { evaluateCandidate } from './evaluate.js';
+import { evaluateCandidate, trainJobId } from './evaluate.js';
 import type { Journal } from './journal.js';
 import { frontOf, isDone, TERMINAL_SEARCH_STATES, type SearchRecord } from './state.js';
 
@@ -34,6 +35,8 @@ export interface RunnerDeps {
   tracer: Tracer;
   /** host:port of the searchspace service, passed to suggestion services. */
   searchspaceAddress: string;
+  /** How long a search waits for a profiler of its class to exist before it fails. */
+  profilerWaitMs: number;
   log(message: string): void;
 }
 
@@ -50,7 +53,12 @@ export class SearchRunner {
   private suggestionRounds = 0;
   private running: Promise<void> | undefined;
   private closed = false;
+  /** The controller shuts down. */
   private readonly abort = new AbortController();
+  /** The search is stopping: evaluations not yet training are abandoned (renewed on resume). */
+  private stopping = new AbortController();
+  /** The search is force-stopped: everything in flight is abandoned. */
+  private readonly cancel = new AbortController();
 
   constructor(
     readonly record: SearchRecord,
@@ -70,10 +78,11 @@ export class SearchRunner {
 
   /** Starts the loop if it is not running (a new search, a replayed one, a resumed one). */
   start(): void {
-    if (this.running || this.closed) return;
+    if (this.running || this.closed || this.cancel.signal.aborted) return;
+    if (this.stopping.signal.aborted) this.stopping = new AbortController();
     this.running = this.loop()
       .catch(async (err: unknown) => {
-        if (this.closed) return;
+        if (this.closed || this.cancel.signal.aborted) return;
         const reason = `controller: ${err instanceof Error ? err.message : String(err)}`;
         this.deps.log(`search ${this.record.id} failed: ${reason}`);
         await this.setState(SearchState.SEARCH_STATE_FAILED, reason).catch(() => {});
@@ -86,6 +95,25 @@ export class SearchRunner {
     this.closed = true;
     this.abort.abort();
     this.wakeUp?.();
+  }
+
+  /**
+   * Ends everything in flight now: trainings are cancelled, and every candidate not yet evaluated is
+   * journaled FAILED with `reason`. The caller then journals the search's end.
+   */
+  async forceStop(reason: string): Promise<void> {
+    this.cancel.abort(new Error(reason));
+    this.stopping.abort(new Error(reason));
+    this.wakeUp?.();
+    for (const candidateId of this.inflight.keys()) {
+      await this.deps.bus.publish(trainJobCancel, { jobId: trainJobId(this.record.id, candidateId), reason }).catch(() => {});
+    }
+    await this.settled();
+    await Promise.all([...this.inflight.values()]);
+    for (const c of this.candidates) {
+      if (isDone(c)) continue;
+      await this.append({ $case: 'candidateEvaluated', value: { ...c, state: CandidateState.CANDIDATE_STATE_FAILED, failureReason: reason } }, `evaluated/${c.candidateId}`);
+    }
   }
 
   private changed(timeoutMs = 1000): Promise<void> {
@@ -106,7 +134,7 @@ export class SearchRunner {
   }
 
   private async append(entry: events.JournalEntry['entry'], msgId: string, reason = ''): Promise<void> {
-    await this.deps.journal.append({ searchId: this.record.id, entry, reason }, `${this.record.id}/${msgId}`);
+    await this.deps.journal.append({ searchId: this.record.id, entry, reason }, `${this.record.msgPrefix}/${msgId}`);
   }
 
   private setState(state: controller.SearchState, reason = ''): Promise<void> {
@@ -125,9 +153,10 @@ export class SearchRunner {
     const r = this.record;
     // Evaluations that were in flight when the last controller stopped.
     for (const c of this.candidates) if (!isDone(c)) this.evaluate(c);
-    while (!this.closed) {
+    while (!this.closed && !this.cancel.signal.aborted) {
       if (TERMINAL_SEARCH_STATES.has(r.state)) return;
       if (r.state === SearchState.SEARCH_STATE_STOPPING) {
+        this.stopping.abort(new Error('search stopped (StopSearch) before this candidate was trained'));
         if (this.inflight.size === 0) await this.setState(SearchState.SEARCH_STATE_STOPPED, 'stopped by StopSearch');
         else await this.changed();
         continue;
@@ -186,51 +215,66 @@ export class SearchRunner {
     return chosen.map((c) => c.architecture).filter((a): a is common.DescribedArchitecture => a !== undefined);
   }
 
-  /** Asks for suggestions and proposes the new, allowed ones (at most `want`); returns how many. */
+  /**
+   * Asks for suggestions and proposes the new, allowed ones (at most `want`); returns how many.
+   * Whatever the suggestion service (ours or a third party's), its answer is repaired into the
+   * spec's constraints and then checked as the suggestion client checks it: valid in the stage's
+   * space, in the modular stage of a seed's structure, new to the search.
+   */
   private async proposeRound(stage: common.SearchStage, want: number): Promise<number> {
     const r = this.record;
     const seen = new Set(this.candidates.map((c) => c.architecture?.id));
     const accepted: { arch: common.DescribedArchitecture; parents: string[]; origin: string }[] = [];
-    const consider = (wire: common.Architecture | undefined, parents: string[], origin: string) => {
-      if (accepted.length >= want) return;
-      if (!wire) return;
-      const { architecture, repaired } = repairInto(r.spec.constraints, wire);
-      let described: common.DescribedArchitecture;
-      try {
-        described = describedToWire(validateArchitecture(architectureFromWire(architecture)));
-      } catch (err) {
-        this.deps.log(`search ${r.id}: dropped an invalid suggestion: ${err instanceof Error ? err.message : String(err)}`);
-        return;
-      }
-      if (seen.has(described.id) || !allowedBy(r.spec.constraints, described.architecture)) return;
+    const take = (described: common.DescribedArchitecture, parents: string[], origin: string) => {
+      if (accepted.length >= want || seen.has(described.id) || !allowedBy(r.spec.constraints, described.architecture)) return;
       seen.add(described.id);
-      accepted.push({ arch: described, parents, origin: repaired ? `${origin}+repaired` : origin });
+      accepted.push({ arch: described, parents, origin });
     };
-    if (stage === STRUCTURAL) for (const a of r.spec.initialArchitectures) consider(a, [], 'initial');
+    if (stage === STRUCTURAL) {
+      for (const wire of r.spec.initialArchitectures) {
+        const { architecture, repaired } = repairInto(r.spec.constraints, wire);
+        try {
+          take(describedToWire(validateArchitecture(architectureFromWire(architecture))), [], repaired ? 'initial+repaired' : 'initial');
+        } catch (err) {
+          this.deps.log(`search ${r.id}: dropped an initial architecture: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+    }
     if (accepted.length < want) {
       const algorithm = r.spec.algorithm;
       const client = this.deps.clients.suggestion(algorithm?.suggestionAddress ?? '');
       const round = this.suggestionRounds++;
       // Some suggestions will be duplicates (more so once repaired into constraints): ask for more than needed.
       const count = Math.min(64, (want - accepted.length) * (hasConstraints(r.spec.constraints) ? 4 : 2));
+      const stageSeeds = stage === MODULAR ? this.modularSeeds() : [];
+      const seed = mixSeed(r.spec.seed, r.candidates.size, round);
       // Any failure is retried for a while: a suggestion service's own calls time out under load.
       const response = await withRetry(
-        () =>
-          client.getSuggestions({
-            spec: r.spec,
-            stage,
-            history: this.candidates,
-            count,
-            stageSeeds: stage === MODULAR ? this.modularSeeds() : [],
-            seed: mixSeed(r.spec.seed, r.candidates.size, round),
-            searchspaceAddress: this.deps.searchspaceAddress,
-          }),
-        { signal: this.abort.signal, maxMs: 5 * 60_000, retryAll: true, onRetry: (err, attempt) => attempt % 10 === 1 && this.deps.log(`search ${r.id}: suggestion service: ${err instanceof Error ? err.message : String(err)}; retrying`) },
+        () => client.getSuggestions({ spec: r.spec, stage, history: this.candidates, count, stageSeeds, seed, searchspaceAddress: this.deps.searchspaceAddress }),
+        {
+          signal: AbortSignal.any([this.abort.signal, this.cancel.signal]),
+          maxMs: 5 * 60_000,
+          retryAll: true,
+          onRetry: (err, attempt) => attempt % 10 === 1 && this.deps.log(`search ${r.id}: suggestion service: ${err instanceof Error ? err.message : String(err)}; retrying`),
+        },
       );
-      for (const s of response.suggestions) consider(s.architecture, s.parentIds, s.origin || 'suggestion');
+      const repaired = response.suggestions.map((s) => {
+        const origin = s.origin || 'suggestion';
+        if (!s.architecture) return { ...s, origin };
+        const fixed = repairInto(r.spec.constraints, s.architecture);
+        return { ...s, architecture: fixed.architecture, origin: fixed.repaired ? `${origin}+repaired` : origin };
+      });
+      const batch = checkSuggestions(
+        { spec: r.spec, stage: stage === MODULAR ? 'modular' : 'structural', history: this.candidates, count, stageSeeds, seed, searchspaceAddress: this.deps.searchspaceAddress },
+        repaired,
+      );
+      if (batch.rejected.length > 0) {
+        this.deps.log(`search ${r.id}: ${batch.rejected.length} of ${repaired.length} suggestion(s) rejected, e.g. ${batch.rejected[0]!.reason}`);
+      }
+      for (const s of batch.accepted) take(s.described, s.parentIds, s.origin);
     }
     for (const a of accepted) {
-      if (this.closed) break;
+      if (this.closed || this.cancel.signal.aborted) break;
       await this.propose(stage, a.arch, a.parents, a.origin);
     }
     return accepted.length;
@@ -291,7 +335,7 @@ export class SearchRunner {
       );
     const run = context.with(trace.setSpan(ROOT_CONTEXT, active), async () => {
       try {
-        const outcome = await evaluateCandidate(
+        const { candidate: outcome, searchFailure } = await evaluateCandidate(
           {
             searchId: this.record.id,
             spec: this.record.spec,
@@ -301,6 +345,10 @@ export class SearchRunner {
             curve: (id) => [...(this.curves.get(id) ?? [])],
             log: (m) => this.deps.log(`search ${this.record.id}: ${m}`),
             signal: this.abort.signal,
+            stopping: this.stopping.signal,
+            cancelled: this.cancel.signal,
+            profilerWaitMs: this.deps.profilerWaitMs,
+            evaluating: (c) => this.append({ $case: 'candidateEvaluated', value: c }, `evaluating/${c.candidateId}`),
           },
           candidate,
         );
@@ -310,6 +358,10 @@ export class SearchRunner {
         const accuracy = outcome.metrics?.accuracy;
         if (accuracy) active.setAttribute('nas.accuracy.ap', accuracy.ap);
         await this.append({ $case: 'candidateEvaluated', value: outcome }, `evaluated/${candidate.candidateId}`);
+        if (searchFailure && !TERMINAL_SEARCH_STATES.has(this.record.state)) {
+          this.deps.log(`search ${this.record.id} failed: ${searchFailure}`);
+          await this.setState(SearchState.SEARCH_STATE_FAILED, searchFailure);
+        }
       } finally {
         active.end();
       }

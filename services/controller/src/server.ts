@@ -30,10 +30,14 @@ export function controllerService(
       return { front: ctl.front(request) };
     },
     async stopSearch(request) {
-      return { search: await ctl.stop(request.searchId) };
+      return { search: await ctl.stop(request) };
     },
     async resumeSearch(request) {
       return { search: await ctl.resume(request) };
+    },
+    async deleteSearch(request) {
+      await ctl.delete(request);
+      return {};
     },
   };
 }

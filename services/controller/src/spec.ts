@@ -3,8 +3,7 @@
 // search exists, so a bad search fails at creation, not an hour in.
 import { validateArchitecture } from '@sm-nas/arch';
 import { architectureFromWire, withFieldPrefix } from '@sm-nas/arch/wire';
-import type { controller} from '@sm-nas/proto';
-import { common, trainer } from '@sm-nas/proto';
+import { common, controller, trainer } from '@sm-nas/proto';
 import { checkInputSize, checkLimit, DEFAULT_LIMITS, DomainError, InvalidArgumentError, LIMIT_ENV, type Limits } from '@sm-nas/service-kit';
 import { ClientError, Status } from 'nice-grpc';
 import { withRetry, type ServiceClients } from './clients.js';
@@ -12,6 +11,53 @@ import { withRetry, type ServiceClients } from './clients.js';
 export const SEARCH_ID = /^[a-z][a-z0-9-]{0,62}$/;
 const MAX_CANDIDATES = 100_000;
 const MAX_PARALLELISM = 256;
+/** A display name is for lists and dashboards. */
+const MAX_DISPLAY_NAME_CHARS = 256;
+/** Any other string of a spec: a path, an address, a class or algorithm name. */
+const MAX_STRING_CHARS = 4096;
+/** What a journal entry holds beside the spec (its envelope, the search id, the reason). */
+const JOURNAL_ENVELOPE_BYTES = 1024;
+
+const snake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** Every string in a decoded message, with its field path as the .proto names it (`spec.dataset.coco.root`). */
+function* stringsOf(value: unknown, path: string): Generator<[string, string]> {
+  if (typeof value === 'string') {
+    yield [path, value];
+  } else if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) yield* stringsOf(v, `${path}[${i}]`);
+  } else if (value && typeof value === 'object' && !(value instanceof Date) && !(value instanceof Uint8Array)) {
+    const o = value as Record<string, unknown>;
+    if (typeof o['$case'] === 'string') {
+      yield* stringsOf(o['value'], `${path}.${snake(o['$case'])}`);
+      return;
+    }
+    for (const [k, v] of Object.entries(o)) yield* stringsOf(v, `${path}.${snake(k)}`);
+  }
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+
+/**
+ * The spec travels in one journal message: it must fit nats-server's max_payload, or the search could
+ * never be stored. Each string is bounded first (the field named); then the whole, naming the
+ * largest field when it does not fit.
+ */
+export function checkSpecSize(spec: controller.SearchSpec, maxPayloadBytes: number): void {
+  for (const [path, text] of stringsOf(spec, 'spec')) {
+    const max = path === 'spec.display_name' ? MAX_DISPLAY_NAME_CHARS : MAX_STRING_CHARS;
+    if (text.length > max) throw new InvalidArgumentError(path, `at most ${max} characters, got ${text.length}`);
+  }
+  const bytes = controller.SearchSpec.encode(spec).finish().byteLength;
+  const room = maxPayloadBytes - JOURNAL_ENVELOPE_BYTES;
+  if (bytes <= room) return;
+  const sizes = Object.entries(spec).map(([key, value]) => [key, controller.SearchSpec.encode(controller.SearchSpec.fromPartial({ [key]: value })).finish().byteLength] as const);
+  const [largest, largestBytes] = sizes.reduce((a, b) => (b[1] > a[1] ? b : a));
+  throw new InvalidArgumentError(
+    `spec.${snake(largest)}`,
+    `${mib(largestBytes)} of a spec of ${mib(bytes)}; a spec must fit in ${mib(room)} (the search journal is a NATS stream, max_payload ${mib(maxPayloadBytes)})`,
+  );
+}
 
 function known(value: number, names: Record<number, string>, field: string): void {
   if (!(value in names) || value <= 0) throw new InvalidArgumentError(field, `unknown or unspecified value ${value}`);
@@ -24,8 +70,10 @@ export async function validateSpec(
   spec: controller.SearchSpec | undefined,
   clients: ServiceClients,
   limits: SearchLimits = DEFAULT_LIMITS,
+  maxPayloadBytes = DEFAULT_LIMITS.maxMessageBytes,
 ): Promise<controller.SearchSpec> {
   if (!spec) throw new InvalidArgumentError('spec', 'required');
+  checkSpecSize(spec, maxPayloadBytes);
   checkLimit('spec.structural.population_size', spec.structural?.populationSize ?? 0, limits.maxPopulation, LIMIT_ENV.maxPopulation);
   checkLimit('spec.modular.population_size', spec.modular?.populationSize ?? 0, limits.maxPopulation, LIMIT_ENV.maxPopulation);
   spec.constraints?.inputs.forEach((s, i) => checkInputSize(`spec.constraints.inputs[${i}]`, { width: s.widthPx, height: s.heightPx }, limits));

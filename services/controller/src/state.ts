@@ -1,7 +1,8 @@
 // A search's state is a reduction of its journal: `applyJournalEntry` and `applyTrainResult` are the
 // only ways it changes, on replay after a restart and live alike, so a restarted controller holds
-// exactly what the one before it held. Every change also becomes WatchSearch events, numbered by the
-// journal sequence of the entry that caused it.
+// exactly what the one before it held. Every change also becomes WatchSearch events, numbered 1, 2,
+// 3, ... per search in the order the journal caused them (the same numbers after a replay), so a
+// watcher resuming after N misses none.
 import type { events, trainer } from '@sm-nas/proto';
 import { common, controller } from '@sm-nas/proto';
 import { paretoFront } from './pareto.js';
@@ -27,6 +28,13 @@ export interface SearchRecord {
   log: controller.WatchSearchResponse[];
   /** The last journal sequence applied to this search. */
   lastSequence: number;
+  /** DeleteSearch was applied: the record is no longer in the map. */
+  deleted: boolean;
+  /**
+   * What the search's journal message ids start with: its id and the sequence of its creation, so
+   * that a search created again under a deleted one's id is not de-duplicated against it.
+   */
+  msgPrefix: string;
 }
 
 export const TERMINAL_SEARCH_STATES: ReadonlySet<controller.SearchState> = new Set([
@@ -59,6 +67,8 @@ export function newRecord(id: string, spec: controller.SearchSpec, time: Date): 
     trainResults: new Map(),
     log: [],
     lastSequence: 0,
+    deleted: false,
+    msgPrefix: id,
   };
 }
 
@@ -98,8 +108,8 @@ export function frontOf(record: SearchRecord, stage: common.SearchStage): contro
   return { stage: chosen, candidates: members, hypervolume };
 }
 
-function push(record: SearchRecord, sequence: number, time: Date, event: controller.WatchSearchResponse['event']): void {
-  record.log.push({ sequence, time, event });
+function push(record: SearchRecord, _journalSequence: number, time: Date, event: controller.WatchSearchResponse['event']): void {
+  record.log.push({ sequence: record.log.length + 1, time, event });
 }
 
 /** Applies one journal entry; returns the record (created by `searchCreated`), or undefined for an unknown search. */
@@ -115,6 +125,7 @@ export function applyJournalEntry(
     if (searches.has(entry.searchId)) return searches.get(entry.searchId);
     const record = newRecord(entry.searchId, e.value, time);
     record.lastSequence = sequence;
+    record.msgPrefix = `${entry.searchId}@${sequence}`;
     searches.set(record.id, record);
     push(record, sequence, time, { $case: 'searchUpdated', value: searchMessage(record) });
     return record;
@@ -155,6 +166,10 @@ export function applyJournalEntry(
     case 'budgetChanged':
       record.budget = e.value;
       break;
+    case 'searchDeleted':
+      searches.delete(record.id);
+      record.deleted = true;
+      return record;
   }
   push(record, sequence, time, { $case: 'searchUpdated', value: searchMessage(record) });
   return record;

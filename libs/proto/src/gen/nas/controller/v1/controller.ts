@@ -271,7 +271,11 @@ export interface Candidate {
   architecture: DescribedArchitecture | undefined;
   state: CandidateState;
   parentIds: string[];
-  /** e.g. "sample", "mutate", "crossover", "initial". */
+  /**
+   * What proposed it: "initial" (the spec's initial_architectures), or the suggestion's own origin
+   * ("sample", "mutate", "crossover", ...; "suggestion" when it gave none), with "+repaired" when the
+   * controller moved it into the spec's constraints.
+   */
   origin: string;
   metrics: CandidateMetrics | undefined;
   checkpointUri: string;
@@ -336,12 +340,12 @@ export interface ListSearchesResponse {
 
 export interface WatchSearchRequest {
   searchId: string;
-  /** Resume after this journal sequence (0: from the beginning). */
+  /** Resume after this event's `sequence` (0: from the beginning). */
   afterSequence: number;
 }
 
 export interface WatchSearchResponse {
-  /** Journal sequence of this event. */
+  /** The search's events are numbered 1, 2, 3, ... without gaps, the same after a controller restart. */
   sequence: number;
   time: Date | undefined;
   event: { $case: "searchUpdated"; value: Search } | { $case: "candidateUpdated"; value: Candidate } | {
@@ -385,6 +389,11 @@ export interface GetParetoFrontResponse {
 
 export interface StopSearchRequest {
   searchId: string;
+  /**
+   * End the search now, also while STOPPING: trainings in flight are cancelled and their
+   * candidates FAILED with the reason; candidates already evaluated are kept.
+   */
+  force: boolean;
 }
 
 export interface StopSearchResponse {
@@ -399,6 +408,13 @@ export interface ResumeSearchRequest {
 
 export interface ResumeSearchResponse {
   search: Search | undefined;
+}
+
+export interface DeleteSearchRequest {
+  searchId: string;
+}
+
+export interface DeleteSearchResponse {
 }
 
 function createBaseSearchSpec(): SearchSpec {
@@ -3503,13 +3519,16 @@ export const GetParetoFrontResponse: MessageFns<GetParetoFrontResponse> = {
 };
 
 function createBaseStopSearchRequest(): StopSearchRequest {
-  return { searchId: "" };
+  return { searchId: "", force: false };
 }
 
 export const StopSearchRequest: MessageFns<StopSearchRequest> = {
   encode(message: StopSearchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.searchId !== "") {
       writer.uint32(10).string(message.searchId);
+    }
+    if (message.force !== false) {
+      writer.uint32(16).bool(message.force);
     }
     return writer;
   },
@@ -3535,6 +3554,14 @@ export const StopSearchRequest: MessageFns<StopSearchRequest> = {
             message.searchId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3554,6 +3581,7 @@ export const StopSearchRequest: MessageFns<StopSearchRequest> = {
         : isSet(object.search_id)
         ? globalThis.String(object.search_id)
         : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
     };
   },
 
@@ -3561,6 +3589,9 @@ export const StopSearchRequest: MessageFns<StopSearchRequest> = {
     const obj: any = {};
     if (message.searchId !== "") {
       obj.searchId = message.searchId;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
     }
     return obj;
   },
@@ -3571,6 +3602,7 @@ export const StopSearchRequest: MessageFns<StopSearchRequest> = {
   fromPartial(object: DeepPartial<StopSearchRequest>): StopSearchRequest {
     const message = createBaseStopSearchRequest();
     message.searchId = object.searchId ?? "";
+    message.force = object.force ?? false;
     return message;
   },
 };
@@ -3804,6 +3836,131 @@ export const ResumeSearchResponse: MessageFns<ResumeSearchResponse> = {
   },
 };
 
+function createBaseDeleteSearchRequest(): DeleteSearchRequest {
+  return { searchId: "" };
+}
+
+export const DeleteSearchRequest: MessageFns<DeleteSearchRequest> = {
+  encode(message: DeleteSearchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.searchId !== "") {
+      writer.uint32(10).string(message.searchId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteSearchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteSearchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.searchId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteSearchRequest {
+    return {
+      searchId: isSet(object.searchId)
+        ? globalThis.String(object.searchId)
+        : isSet(object.search_id)
+        ? globalThis.String(object.search_id)
+        : "",
+    };
+  },
+
+  toJSON(message: DeleteSearchRequest): unknown {
+    const obj: any = {};
+    if (message.searchId !== "") {
+      obj.searchId = message.searchId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteSearchRequest>): DeleteSearchRequest {
+    return DeleteSearchRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteSearchRequest>): DeleteSearchRequest {
+    const message = createBaseDeleteSearchRequest();
+    message.searchId = object.searchId ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteSearchResponse(): DeleteSearchResponse {
+  return {};
+}
+
+export const DeleteSearchResponse: MessageFns<DeleteSearchResponse> = {
+  encode(_: DeleteSearchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteSearchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteSearchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteSearchResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteSearchResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteSearchResponse>): DeleteSearchResponse {
+    return DeleteSearchResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeleteSearchResponse>): DeleteSearchResponse {
+    const message = createBaseDeleteSearchResponse();
+    return message;
+  },
+};
+
 export type ControllerServiceDefinition = typeof ControllerServiceDefinition;
 export const ControllerServiceDefinition = {
   name: "ControllerService",
@@ -3858,6 +4015,11 @@ export const ControllerServiceDefinition = {
       responseStream: false,
       options: { idempotencyLevel: "IDEMPOTENT" },
     },
+    /**
+     * Stops a running search: no new candidates; the evaluations in flight finish (their trainings
+     * are kept), then the search is STOPPED. With `force`, it is STOPPED at once. FAILED_PRECONDITION
+     * for a search that has already ended.
+     */
     stopSearch: {
       name: "StopSearch",
       requestType: StopSearchRequest as typeof StopSearchRequest,
@@ -3866,6 +4028,7 @@ export const ControllerServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /** FAILED_PRECONDITION for a search that is running or has succeeded. */
     resumeSearch: {
       name: "ResumeSearch",
       requestType: ResumeSearchRequest as typeof ResumeSearchRequest,
@@ -3873,6 +4036,18 @@ export const ControllerServiceDefinition = {
       responseType: ResumeSearchResponse as typeof ResumeSearchResponse,
       responseStream: false,
       options: {},
+    },
+    /**
+     * Forgets a search that has ended (STOPPED, SUCCEEDED or FAILED): its journal is purged and its id
+     * may be used again. FAILED_PRECONDITION while it runs: stop it first (with `force` if need be).
+     */
+    deleteSearch: {
+      name: "DeleteSearch",
+      requestType: DeleteSearchRequest as typeof DeleteSearchRequest,
+      requestStream: false,
+      responseType: DeleteSearchResponse as typeof DeleteSearchResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "IDEMPOTENT" },
     },
   },
 } as const;
@@ -3900,14 +4075,28 @@ export interface ControllerServiceImplementation<CallContextExt = {}> {
     request: GetParetoFrontRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<GetParetoFrontResponse>>;
+  /**
+   * Stops a running search: no new candidates; the evaluations in flight finish (their trainings
+   * are kept), then the search is STOPPED. With `force`, it is STOPPED at once. FAILED_PRECONDITION
+   * for a search that has already ended.
+   */
   stopSearch(
     request: StopSearchRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<StopSearchResponse>>;
+  /** FAILED_PRECONDITION for a search that is running or has succeeded. */
   resumeSearch(
     request: ResumeSearchRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<ResumeSearchResponse>>;
+  /**
+   * Forgets a search that has ended (STOPPED, SUCCEEDED or FAILED): its journal is purged and its id
+   * may be used again. FAILED_PRECONDITION while it runs: stop it first (with `force` if need be).
+   */
+  deleteSearch(
+    request: DeleteSearchRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<DeleteSearchResponse>>;
 }
 
 export interface ControllerServiceClient<CallOptionsExt = {}> {
@@ -3933,14 +4122,28 @@ export interface ControllerServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<GetParetoFrontRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<GetParetoFrontResponse>;
+  /**
+   * Stops a running search: no new candidates; the evaluations in flight finish (their trainings
+   * are kept), then the search is STOPPED. With `force`, it is STOPPED at once. FAILED_PRECONDITION
+   * for a search that has already ended.
+   */
   stopSearch(
     request: DeepPartial<StopSearchRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<StopSearchResponse>;
+  /** FAILED_PRECONDITION for a search that is running or has succeeded. */
   resumeSearch(
     request: DeepPartial<ResumeSearchRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<ResumeSearchResponse>;
+  /**
+   * Forgets a search that has ended (STOPPED, SUCCEEDED or FAILED): its journal is purged and its id
+   * may be used again. FAILED_PRECONDITION while it runs: stop it first (with `force` if need be).
+   */
+  deleteSearch(
+    request: DeepPartial<DeleteSearchRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<DeleteSearchResponse>;
 }
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {

@@ -34,9 +34,15 @@ export interface JournalEntry {
     | //
     /** ResumeSearch with a new budget. */
     { $case: "budgetChanged"; value: Budget }
+    | //
+    /** DeleteSearch: the search is forgotten (its earlier entries are purged as well). */
+    { $case: "searchDeleted"; value: SearchDeleted }
     | undefined;
   /** With search_state_changed: why the search failed or stopped (empty otherwise). */
   reason: string;
+}
+
+export interface SearchDeleted {
 }
 
 /**
@@ -110,6 +116,9 @@ export const JournalEntry: MessageFns<JournalEntry> = {
         break;
       case "budgetChanged":
         Budget.encode(message.entry.value, writer.uint32(66).fork()).join();
+        break;
+      case "searchDeleted":
+        SearchDeleted.encode(message.entry.value, writer.uint32(74).fork()).join();
         break;
     }
     if (message.reason !== "") {
@@ -187,6 +196,14 @@ export const JournalEntry: MessageFns<JournalEntry> = {
             message.entry = { $case: "budgetChanged", value: Budget.decode(reader, reader.uint32()) };
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.entry = { $case: "searchDeleted", value: SearchDeleted.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 7: {
             if (tag !== 58) {
               break;
@@ -238,6 +255,10 @@ export const JournalEntry: MessageFns<JournalEntry> = {
         ? { $case: "budgetChanged", value: Budget.fromJSON(object.budgetChanged) }
         : isSet(object.budget_changed)
         ? { $case: "budgetChanged", value: Budget.fromJSON(object.budget_changed) }
+        : isSet(object.searchDeleted)
+        ? { $case: "searchDeleted", value: SearchDeleted.fromJSON(object.searchDeleted) }
+        : isSet(object.search_deleted)
+        ? { $case: "searchDeleted", value: SearchDeleted.fromJSON(object.search_deleted) }
         : undefined,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
     };
@@ -260,6 +281,8 @@ export const JournalEntry: MessageFns<JournalEntry> = {
       obj.stageStarted = searchStageToJSON(message.entry.value);
     } else if (message.entry?.$case === "budgetChanged") {
       obj.budgetChanged = Budget.toJSON(message.entry.value);
+    } else if (message.entry?.$case === "searchDeleted") {
+      obj.searchDeleted = SearchDeleted.toJSON(message.entry.value);
     }
     if (message.reason !== "") {
       obj.reason = message.reason;
@@ -310,8 +333,66 @@ export const JournalEntry: MessageFns<JournalEntry> = {
         }
         break;
       }
+      case "searchDeleted": {
+        if (object.entry?.value !== undefined && object.entry?.value !== null) {
+          message.entry = { $case: "searchDeleted", value: SearchDeleted.fromPartial(object.entry.value) };
+        }
+        break;
+      }
     }
     message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseSearchDeleted(): SearchDeleted {
+  return {};
+}
+
+export const SearchDeleted: MessageFns<SearchDeleted> = {
+  encode(_: SearchDeleted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchDeleted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchDeleted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SearchDeleted {
+    return {};
+  },
+
+  toJSON(_: SearchDeleted): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<SearchDeleted>): SearchDeleted {
+    return SearchDeleted.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<SearchDeleted>): SearchDeleted {
+    const message = createBaseSearchDeleted();
     return message;
   },
 };
