@@ -3,7 +3,7 @@
 // force-stopping and deleting, requests without ids. Every refusal is a status naming what is
 // wrong, returned at once; no search is left where no call can end it.
 import { loadLimits } from '@sm-nas/service-kit';
-import { controller } from '@sm-nas/proto';
+import { controller, type common } from '@sm-nas/proto';
 import { ClientError, Status } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiSpec, retinaNet, startApiMesh, until, type ApiMesh } from './fixtures/api-mesh.js';
@@ -40,12 +40,29 @@ describe('the controller API under careless clients', () => {
     expect(mesh.logs.filter((l) => l.includes('retrying'))).toEqual([]);
   });
 
+  it('refuses profiling settings its profiler would refuse, before the search exists', async () => {
+    const e = await status(mesh.client.createSearch({ searchId: 'short-rounds', spec: apiSpec({ profiling: { targetCoefficientOfVariation: 0.05, maxSeconds: 5, iterationsPerRound: 2 } }) }));
+    expect(e.code).toBe(Status.INVALID_ARGUMENT);
+    expect(e.details).toMatch(/^spec\.profiling\.iterations_per_round: must be 0 \(the default\) or from 5 /);
+    expect((await status(mesh.client.getSearch({ searchId: 'short-rounds' }))).code).toBe(Status.NOT_FOUND);
+  });
+
   it('says a search id is required rather than not found', async () => {
     for (const call of [mesh.client.getSearch({ searchId: '' }), mesh.client.stopSearch({ searchId: '', force: false }), mesh.client.deleteSearch({ searchId: '' })]) {
       const e = await status(call);
       expect(e.code).toBe(Status.INVALID_ARGUMENT);
       expect(e.details).toBe('search_id: required');
     }
+  });
+
+  it('refuses a stage that is no stage', async () => {
+    await mesh.client.createSearch({ searchId: 'stages', spec: apiSpec() });
+    for (const call of [mesh.client.getParetoFront({ searchId: 'stages', stage: 7 as common.SearchStage }), mesh.client.listCandidates({ searchId: 'stages', stage: -1 as common.SearchStage, pageSize: 0, pageToken: '' })]) {
+      const e = await status(call);
+      expect(e.code).toBe(Status.INVALID_ARGUMENT);
+      expect(e.details).toMatch(/^stage: unknown value (7|-1)/);
+    }
+    await mesh.client.stopSearch({ searchId: 'stages', force: true });
   });
 
   it('admits searches atomically: a burst of creations never runs more than the limit', async () => {

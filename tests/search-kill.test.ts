@@ -81,7 +81,7 @@ describe('a search survives SIGKILL', () => {
       modular: { maxCandidates: 2, populationSize: 2, paretoModels: 0 },
       parallelism: 1,
       algorithm: { name: 'random', suggestionAddress: '', settings: {} },
-      profiling: { targetCoefficientOfVariation: 0.5, maxSeconds: 1, iterationsPerRound: 2 },
+      profiling: { targetCoefficientOfVariation: 0.5, maxSeconds: 1, iterationsPerRound: 5 },
     });
     await client.createSearch({ spec, searchId: 'killed' });
 

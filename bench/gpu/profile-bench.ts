@@ -26,7 +26,7 @@ const info = await initBackend({ backend: 'webgpu' });
 const full = (process.env['BENCH_GPU_SIZE'] ?? (info.adapter?.software ? 'small' : 'full')) === 'full';
 const hardwareClass = describeHardware(readHardwareSources(info)).hardwareClass;
 const seconds = Number(process.env['BENCH_PROFILE_SECONDS'] ?? (full ? 5 : 1));
-const settings = { ...DEFAULT_MEASURE, maxSeconds: seconds, iterationsPerRound: full ? 10 : 3, maxWarmup: full ? 30 : 3 };
+const settings = { ...DEFAULT_MEASURE, maxSeconds: seconds, iterationsPerRound: full ? 10 : 5, maxWarmup: full ? 30 : 3 };
 const repeats = full ? 5 : 2;
 
 const rows: Record<string, unknown>[] = [];

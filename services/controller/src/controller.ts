@@ -32,6 +32,12 @@ export interface ControllerOptions {
 
 export const DEFAULT_PROFILER_WAIT_MS = 5 * 60_000;
 
+/** A request's stage filter: UNSPECIFIED (both, or the final one) or a stage; anything else is no stage at all. */
+function stageArg(stage: common.SearchStage): common.SearchStage {
+  if (!(stage in common.SearchStage) || stage < 0) throw new InvalidArgumentError('stage', `unknown value ${stage}; UNSPECIFIED, STRUCTURAL or MODULAR`);
+  return stage;
+}
+
 const stateName = (state: controller.SearchState) => controller.searchStateToJSON(state).replace('SEARCH_STATE_', '');
 
 export class Controller {
@@ -215,8 +221,9 @@ export class Controller {
 
   listCandidates(request: controller.ListCandidatesRequest): controller.ListCandidatesResponse {
     const record = this.get(request.searchId);
+    const stage = stageArg(request.stage);
     const all = [...record.candidates.values()].filter(
-      (c) => request.stage === common.SearchStage.SEARCH_STAGE_UNSPECIFIED || c.stage === request.stage,
+      (c) => stage === common.SearchStage.SEARCH_STAGE_UNSPECIFIED || c.stage === stage,
     );
     return paginate(all, request.pageSize, request.pageToken, (candidates, nextPageToken) => ({ candidates, nextPageToken }));
   }
@@ -227,7 +234,7 @@ export class Controller {
   }
 
   front(request: controller.GetParetoFrontRequest): controller.ParetoFront {
-    return frontOf(this.get(request.searchId), request.stage);
+    return frontOf(this.get(request.searchId), stageArg(request.stage));
   }
 
   /** The search's events after `afterSequence`, then live ones, until the search ends or `signal` aborts. */

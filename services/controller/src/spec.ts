@@ -3,6 +3,7 @@
 // search exists, so a bad search fails at creation, not an hour in.
 import { validateArchitecture } from '@sm-nas/arch';
 import { architectureFromWire, withFieldPrefix } from '@sm-nas/arch/wire';
+import { checkProfileSettings } from '@sm-nas/profiler/settings';
 import { common, controller, trainer } from '@sm-nas/proto';
 import { checkInputSize, checkLimit, DEFAULT_LIMITS, DomainError, InvalidArgumentError, LIMIT_ENV, type Limits } from '@sm-nas/service-kit';
 import { ClientError, Status } from 'nice-grpc';
@@ -97,6 +98,7 @@ export async function validateSpec(
   if (!spec.hardwareClass) throw new InvalidArgumentError('spec.hardware_class', 'required: the structural stage measures latency on this class (ProfilerService.Describe)');
   if (!/^[^\s*>]+$/.test(spec.hardwareClass)) throw new InvalidArgumentError('spec.hardware_class', `not a hardware-class id: ${JSON.stringify(spec.hardwareClass)}`);
   if (!spec.dataset?.source) throw new InvalidArgumentError('spec.dataset', 'required: set dataset.builtin or dataset.coco');
+  if (spec.profiling) checkProfileSettings(spec.profiling, 'spec.profiling');
   const f = spec.fidelity;
   if (!f || (f.maxSteps === 0 && f.maxSeconds === 0)) {
     throw new InvalidArgumentError('spec.fidelity.max_steps', 'set fidelity.max_steps or fidelity.max_seconds: every candidate needs a training budget');

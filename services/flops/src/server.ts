@@ -10,6 +10,23 @@ import type { ServiceImplementation } from 'nice-grpc';
 export const MAX_PROPOSALS = 10_000;
 export const MAX_CLASSES = 100_000;
 
+/**
+ * The wire's form as libs/flops names it. A binary request carries an enum as its bare number, so a
+ * value this build does not know arrives as that number (42), not as UNRECOGNIZED: only the known
+ * values pass, and UNSPECIFIED is detection as the proto says.
+ */
+function formFromWire(form: flops.ModelForm): 'detection' | 'classification' {
+  switch (form) {
+    case flops.ModelForm.MODEL_FORM_UNSPECIFIED:
+    case flops.ModelForm.MODEL_FORM_DETECTION:
+      return 'detection';
+    case flops.ModelForm.MODEL_FORM_CLASSIFICATION:
+      return 'classification';
+    default:
+      throw new InvalidArgumentError('form', `unknown value ${form as number} (expected MODEL_FORM_DETECTION or MODEL_FORM_CLASSIFICATION; MODEL_FORM_UNSPECIFIED means detection)`);
+  }
+}
+
 export function flopsService(): ServiceImplementation<typeof flops.FlopsServiceDefinition> {
   return {
     async count(request) {
@@ -21,10 +38,7 @@ export function flopsService(): ServiceImplementation<typeof flops.FlopsServiceD
       if (request.proposals > MAX_PROPOSALS) {
         throw new InvalidArgumentError('proposals', `must be at most ${MAX_PROPOSALS}, got ${request.proposals}`);
       }
-      if (request.form === flops.ModelForm.UNRECOGNIZED) {
-        throw new InvalidArgumentError('form', 'unknown model form');
-      }
-      const form = request.form === flops.ModelForm.MODEL_FORM_CLASSIFICATION ? 'classification' : 'detection';
+      const form = formFromWire(request.form);
       const result = countFlops(arch, {
         form,
         input,

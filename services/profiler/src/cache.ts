@@ -1,10 +1,14 @@
-// Measurements by (architecture id, hardware class, input size, batch, backend version), in the
-// JetStream KV bucket `nas-latency-cache` so they outlive any profiler and any restart of the
-// mesh: the same candidate is never timed twice on the same hardware. Keys start with the class's
+// Measurements by (architecture id, hardware class, input size, batch, backend version, measurement
+// settings), in the JetStream KV bucket `nas-latency-cache` so they outlive any profiler and any
+// restart of the mesh: the same candidate is never timed twice on the same hardware the same way.
+// The settings are part of the identity because they change the numbers (a 3-second profile of
+// five-iteration rounds is not the 60-second one of twenty); a request asking for other settings is
+// measured again rather than handed a measurement it did not ask for. Keys start with the class's
 // subject token so one class's measurements can be listed (the predictor's training set).
 import { createHash } from 'node:crypto';
 import { hardwareClassToken, jsonCodec, KV_BUCKETS, type Bus, type TypedKv } from '@sm-nas/bus';
 import type { InputSize } from '@sm-nas/arch';
+import type { MeasureSettings } from './measure.js';
 
 export interface CacheKeyParts {
   architectureId: string;
@@ -12,6 +16,8 @@ export interface CacheKeyParts {
   input: InputSize;
   batch: number;
   backendVersion: string;
+  /** As the measurement ran, request defaults resolved (0 and the default it means are one key). */
+  settings: MeasureSettings;
 }
 
 /** What is stored: the request's identity (the canonical architecture, for the predictor) and the response as JSON. */
@@ -20,14 +26,30 @@ export interface CachedMeasurement {
   batch: number;
   hardwareClass: string;
   backendVersion: string;
+  /** The settings it was measured with (absent in records stored before they were part of the key). */
+  settings?: MeasureSettings;
   /** nas.profiler.v1.ProfileResponse in its proto3 JSON form. */
   response: unknown;
 }
 
-/** `<class token>.<architecture id>.<hash of input, batch, backend version>`: KV-safe characters only. */
+/**
+ * `<class token>.<architecture id>.<hash of input, batch, backend version, settings>`: KV-safe
+ * characters only. Every field of MeasureSettings goes in, listed by name so that a new setting
+ * cannot be left out without the compiler saying so.
+ */
 export function cacheKey(parts: CacheKeyParts): string {
+  const s = parts.settings;
+  const settings: { [K in keyof Required<MeasureSettings>]: MeasureSettings[K] } = {
+    targetCv: s.targetCv,
+    maxSeconds: s.maxSeconds,
+    iterationsPerRound: s.iterationsPerRound,
+    minWarmup: s.minWarmup,
+    maxWarmup: s.maxWarmup,
+    settleWindow: s.settleWindow,
+    settleTolerance: s.settleTolerance,
+  };
   const rest = createHash('sha256')
-    .update(JSON.stringify([parts.input.widthPx, parts.input.heightPx, parts.batch, parts.backendVersion]))
+    .update(JSON.stringify([parts.input.widthPx, parts.input.heightPx, parts.batch, parts.backendVersion, Object.values(settings)]))
     .digest('hex')
     .slice(0, 16);
   return `${hardwareClassToken(parts.hardwareClass)}.${parts.architectureId}.${rest}`;

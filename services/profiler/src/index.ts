@@ -16,6 +16,7 @@ export * from './model.js';
 export * from './predictor.js';
 export * from './profiler.js';
 export * from './server.js';
+export * from './settings.js';
 export * from './stats.js';
 
 export const SERVICE_NAME = 'profiler';

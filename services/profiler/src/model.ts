@@ -176,35 +176,58 @@ function differences(prefixMs: readonly number[]): number[] {
 }
 
 /**
+ * Runs each prefix once. A prefix's first run costs far more than its later ones (on wasm, ten times
+ * the network's steady iteration for a tiny detector: its weights are packed then); a profile pays
+ * it first, inside its time limit, so the rest of the breakdown is steady passes it can plan for.
+ */
+export async function warmPrefixes(model: TimedModel): Promise<void> {
+  for (const prefix of model.prefixes) await syncOutputs(prefix.forward());
+}
+
+/**
  * Mean GPU kernel time of each prefix (ms), from timestamp queries; undefined where the backend
  * has none. Like the wall times, a module's share is the difference of consecutive prefixes.
  */
-async function prefixKernelMs(model: TimedModel, iterations: number): Promise<number[] | undefined> {
+async function prefixKernelMs(model: TimedModel, iterations: number, deadline: number): Promise<number[] | undefined> {
   const out: number[] = [];
   for (const prefix of model.prefixes) {
     let total = 0;
-    for (let i = 0; i < iterations; i++) {
+    let n = 0;
+    while (n < iterations && (n === 0 || performance.now() < deadline)) {
       const ms = await kernelMs(() => disposeOutputs(prefix.forward()));
       if (ms === undefined) return undefined;
       total += ms;
+      n++;
     }
-    out.push(total / iterations);
+    out.push(total / n);
   }
   return out;
+}
+
+/**
+ * Passes over every prefix that `moduleTimes` makes whatever its deadline: one warm-up and one timed
+ * run each, and one with timestamp queries where `kernelMs` answers (the same test as its own). A
+ * profile keeps back this many network iteration times per prefix from its limit: once warm (see
+ * `warmPrefixes`) a prefix, being part of the network, takes no longer than the whole.
+ */
+export function minBreakdownPasses(): number {
+  const timestamps = tf.getBackend() === 'webgpu' && (tf.backend() as unknown as { supportTimestampQuery?: boolean }).supportTimestampQuery === true;
+  return timestamps ? 3 : 2;
 }
 
 /**
  * Mean time per module (ms): each prefix timed `iterations` times after one warm-up run, modules as
  * differences of consecutive prefixes (clamped at 0: noise can make a tiny module negative), and
  * the tail (post-processing, or per-RoI heads) as `totalMeanMs` minus the network. On a GPU with
- * timestamp queries, each module's kernel time besides.
+ * timestamp queries, each module's kernel time besides. Past `deadline` (performance.now() ms) a
+ * prefix gets no more iterations than its first: the breakdown shares the profile's time limit.
  */
-export async function moduleTimes(model: TimedModel, iterations: number, totalMeanMs: number): Promise<ModuleTime[]> {
+export async function moduleTimes(model: TimedModel, iterations: number, totalMeanMs: number, deadline = Infinity): Promise<ModuleTime[]> {
   const means: number[] = [];
   for (const prefix of model.prefixes) {
     await syncOutputs(prefix.forward());
     const times: number[] = [];
-    for (let i = 0; i < iterations; i++) {
+    for (let i = 0; i < iterations && (i === 0 || performance.now() < deadline); i++) {
       const t0 = performance.now();
       await syncOutputs(prefix.forward());
       times.push(performance.now() - t0);
@@ -214,7 +237,7 @@ export async function moduleTimes(model: TimedModel, iterations: number, totalMe
     means.push(times.reduce((s, t) => s + t, 0) / times.length);
   }
   const before = Math.max(0, ...means);
-  const gpu = await prefixKernelMs(model, iterations);
+  const gpu = await prefixKernelMs(model, iterations, deadline);
   const gpuShares = gpu ? differences(gpu) : [];
   const out: ModuleTime[] = differences(means).map((ms, i) => ({ name: model.prefixes[i]!.module, ms, gpuMs: gpuShares[i] ?? 0 }));
   if (model.hasPostprocess) {

@@ -2,7 +2,8 @@
 // identical modules are looked up, and the held-out rank correlation tells good from useless.
 import { parseCanonical } from '@sm-nas/arch';
 import { describe, expect, it } from 'vitest';
-import { fitLinear, heldOutSpearman, LatencyModel, moduleFeatures, type Sample } from './predictor.js';
+import { fitLinear, heldOutSpearman, LatencyModel, MIN_PREDICTOR_MEASUREMENTS, moduleFeatures, type Sample } from './predictor.js';
+import { spearman } from './stats.js';
 
 const ARCHS = [
   'resnet18:64:11-21-21-21/fpn:3-6:256/none/retinanet:256/512x512',
@@ -67,6 +68,23 @@ describe('latency predictor', () => {
       return { ...s, latencyMs: order[i]!, modules: new Map([...s.modules].map(([k, v]) => [k, v * scale])) };
     });
     expect(heldOutSpearman(scrambled)).toBeLessThan(0.5);
-    expect(Number.isNaN(heldOutSpearman(good.slice(0, 2)))).toBe(true);
+  });
+
+  it(`reports no held-out Spearman (NaN) below ${MIN_PREDICTOR_MEASUREMENTS} measurements`, () => {
+    const good = samples(() => 1);
+    for (let n = 2; n < MIN_PREDICTOR_MEASUREMENTS; n++) expect(Number.isNaN(heldOutSpearman(good.slice(0, n))), String(n)).toBe(true);
+    expect(Number.isNaN(heldOutSpearman(good.slice(0, MIN_PREDICTOR_MEASUREMENTS)))).toBe(false);
+  });
+
+  it(`sets the minimum where a perfect ranking first beats chance at 5% (two-sided), counting permutations`, () => {
+    // The exact null distribution of Spearman's rho over all n! orderings: P(|rho| = 1) = 2 / n!.
+    const chanceOfPerfect = (n: number) => {
+      const perms = (xs: number[]): number[][] => (xs.length <= 1 ? [xs] : xs.flatMap((x, i) => perms([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p])));
+      const identity = Array.from({ length: n }, (_, i) => i);
+      const all = perms(identity);
+      return all.filter((p) => Math.abs(spearman(identity, p)) === 1).length / all.length;
+    };
+    expect(chanceOfPerfect(MIN_PREDICTOR_MEASUREMENTS - 1)).toBeGreaterThan(0.05);
+    expect(chanceOfPerfect(MIN_PREDICTOR_MEASUREMENTS)).toBeLessThan(0.05);
   });
 });

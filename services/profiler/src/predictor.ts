@@ -132,9 +132,18 @@ export class LatencyModel {
   }
 }
 
-/** Spearman's rho of leave-one-out predictions against the measured p50s; NaN below 3 samples. */
+/**
+ * The fewest measurements (distinct architectures) a held-out Spearman is reported over. Below five,
+ * not even a perfect ranking tells the predictor from chance: of the n! orderings of n latencies,
+ * two give rho = +-1, so a chance perfect score has probability 2/n!, 1/12 at n = 4 (over the 5%
+ * level, two-sided) and 1/60 at n = 5. With three, a rho of -0.5 or 1 was reported as if it meant
+ * something.
+ */
+export const MIN_PREDICTOR_MEASUREMENTS = 5;
+
+/** Spearman's rho of leave-one-out predictions against the measured p50s; NaN below MIN_PREDICTOR_MEASUREMENTS samples. */
 export function heldOutSpearman(samples: readonly Sample[]): number {
-  if (samples.length < 3) return NaN;
+  if (samples.length < MIN_PREDICTOR_MEASUREMENTS) return NaN;
   const predicted = samples.map((s, i) => new LatencyModel(samples.filter((_, j) => j !== i)).predict(s.features).totalMs);
   return spearman(predicted, samples.map((s) => s.latencyMs));
 }

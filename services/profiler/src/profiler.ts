@@ -19,13 +19,12 @@ import {
 } from '@sm-nas/service-kit';
 import { cacheKey, type CachedMeasurement, type LatencyCache } from './cache.js';
 import type { HardwareDescription } from './hardware.js';
-import { DEFAULT_MEASURE, measure, type MeasureSettings } from './measure.js';
-import { buildTimedModel, moduleTimes } from './model.js';
-import { heldOutSpearman, LatencyModel, moduleFeatures, type Sample } from './predictor.js';
+import { DEFAULT_MEASURE, measure, MIN_CV_ITERATIONS, type MeasureSettings } from './measure.js';
+import { checkProfileSettings } from './settings.js';
+import { buildTimedModel, minBreakdownPasses, moduleTimes, warmPrefixes } from './model.js';
+import { heldOutSpearman, LatencyModel, MIN_PREDICTOR_MEASUREMENTS, moduleFeatures, type Sample } from './predictor.js';
 
 export const MAX_BATCH = 64;
-export const MAX_SECONDS = 3600;
-export const MAX_ITERATIONS_PER_ROUND = 10_000;
 /**
  * Iterations per cumulative prefix for the per-module breakdown: half a round, 10 at most. The
  * breakdown informs (and feeds the predictor); the latency objective is the full network's rounds.
@@ -58,13 +57,6 @@ const tracer = () => trace.getTracer('@sm-nas/profiler');
 
 const inputText = (i: InputSize) => `${i.widthPx}x${i.heightPx}`;
 
-function finiteIn(field: string, value: number, min: number, max: number, maxExclusive = false): number {
-  if (!Number.isFinite(value) || value < min || (maxExclusive ? value >= max : value > max)) {
-    throw new InvalidArgumentError(field, `must be from ${min} to ${max}${maxExclusive ? ' (exclusive)' : ''}, got ${value}`);
-  }
-  return value;
-}
-
 export class Profiler {
   /** Measurements made by this process (cache hits excluded): what the tests count. */
   measurements = 0;
@@ -76,6 +68,10 @@ export class Profiler {
 
   constructor(private readonly options: ProfilerOptions) {
     this.defaults = { ...DEFAULT_MEASURE, ...options.measure };
+    // A default round too short for its CV would make every profile run to its time limit.
+    if (!Number.isInteger(this.defaults.iterationsPerRound) || this.defaults.iterationsPerRound < MIN_CV_ITERATIONS) {
+      throw new RangeError(`measure.iterationsPerRound must be an integer of at least ${MIN_CV_ITERATIONS}, got ${this.defaults.iterationsPerRound}`);
+    }
   }
 
   get hardware(): HardwareDescription {
@@ -124,16 +120,16 @@ export class Profiler {
     const { arch, input } = this.archAndInput(request.architecture, request.input);
     const batch = request.batchSize || 1;
     if (batch > MAX_BATCH) throw new InvalidArgumentError('batch_size', `must be at most ${MAX_BATCH}, got ${batch}`);
-    const s = request.settings;
+    const s = checkProfileSettings(request.settings);
     const settings: MeasureSettings = {
       ...this.defaults,
-      targetCv: finiteIn('settings.target_coefficient_of_variation', s?.targetCoefficientOfVariation ?? 0, 0, 1, true) || this.defaults.targetCv,
-      maxSeconds: finiteIn('settings.max_seconds', s?.maxSeconds ?? 0, 0, MAX_SECONDS) || this.defaults.maxSeconds,
-      iterationsPerRound: finiteIn('settings.iterations_per_round', s?.iterationsPerRound ?? 0, 0, MAX_ITERATIONS_PER_ROUND) || this.defaults.iterationsPerRound,
+      targetCv: s.targetCoefficientOfVariation || this.defaults.targetCv,
+      maxSeconds: s.maxSeconds || this.defaults.maxSeconds,
+      iterationsPerRound: s.iterationsPerRound || this.defaults.iterationsPerRound,
     };
     const archId = architectureId(arch);
     const h = this.options.hardware;
-    const key = cacheKey({ architectureId: archId, hardwareClass: h.hardwareClass, input, batch, backendVersion: h.backendVersion });
+    const key = cacheKey({ architectureId: archId, hardwareClass: h.hardwareClass, input, batch, backendVersion: h.backendVersion, settings });
     return { arch, archId, input, batch, settings, key, bypassCache: request.bypassCache };
   }
 
@@ -199,8 +195,17 @@ export class Profiler {
     }
     try {
       const timed = async () => {
-        const m = await measure(() => model.run(), job.settings, undefined, signal);
-        const modules = await moduleTimes(model, Math.max(1, Math.min(MODULE_ITERATIONS, Math.floor(job.settings.iterationsPerRound / 2))), m.summary.mean);
+        // One limit for all the timing (not the build, nor the wait for the device): the prefixes'
+        // costly first runs come first, the rounds leave the per-module breakdown its minimum, and
+        // the breakdown stops adding iterations at the deadline.
+        const deadline = performance.now() + job.settings.maxSeconds * 1000;
+        await warmPrefixes(model);
+        signal?.throwIfAborted();
+        const breakdownPasses = minBreakdownPasses() * model.prefixes.length;
+        const settings = { ...job.settings, maxSeconds: Math.max(0, deadline - performance.now()) / 1000 };
+        const m = await measure(() => model.run(), settings, undefined, signal, { reserveMs: (iterationMs) => breakdownPasses * iterationMs });
+        const iterations = Math.max(1, Math.min(MODULE_ITERATIONS, Math.floor(job.settings.iterationsPerRound / 2)));
+        const modules = await moduleTimes(model, iterations, m.summary.mean, deadline);
         return { m, modules };
       };
       const { m, modules } = this.options.device ? await this.options.device.hold(timed) : await timed();
@@ -230,6 +235,7 @@ export class Profiler {
         batch: job.batch,
         hardwareClass: h.hardwareClass,
         backendVersion: h.backendVersion,
+        settings: job.settings,
         response: profiler.ProfileResponse.toJSON(response),
       };
       await this.options.cache.put(job.key, record);
@@ -242,7 +248,7 @@ export class Profiler {
 
   // ---- prediction ------------------------------------------------------------------------------
 
-  private sample(record: CachedMeasurement): Sample | undefined {
+  private sample(record: CachedMeasurement): { sample: Sample; iterations: number } | undefined {
     const response = profiler.ProfileResponse.fromJSON(record.response);
     const latency = response.latency;
     if (!latency) return undefined;
@@ -250,11 +256,31 @@ export class Profiler {
     let features = this.features.get(key);
     if (!features) this.features.set(key, (features = moduleFeatures(parseCanonical(record.canonical), record.batch)));
     return {
-      key,
-      features,
-      modules: new Map(latency.modules.map((m) => [m.name, m.latencyMsMean])),
-      latencyMs: latency.latencyMsP50,
+      sample: {
+        key,
+        features,
+        modules: new Map(latency.modules.map((m) => [m.name, m.latencyMsMean])),
+        latencyMs: latency.latencyMsP50,
+      },
+      iterations: latency.iterations,
     };
+  }
+
+  /**
+   * One sample per architecture at batch 1. The cache may hold several (measured with other
+   * settings); the one with the most timed iterations stands for it, since the same network twice
+   * in the training set would be predicted from itself in the held-out score.
+   */
+  private samples(records: readonly CachedMeasurement[]): Sample[] {
+    const best = new Map<string, { sample: Sample; iterations: number }>();
+    for (const record of records) {
+      if (record.batch !== 1) continue;
+      const s = this.sample(record);
+      if (!s) continue;
+      const seen = best.get(s.sample.key);
+      if (!seen || s.iterations > seen.iterations) best.set(s.sample.key, s);
+    }
+    return [...best.values()].map((s) => s.sample);
   }
 
   async predict(request: profiler.PredictLatencyRequest): Promise<profiler.PredictLatencyResponse> {
@@ -262,14 +288,24 @@ export class Profiler {
     const { arch } = this.archAndInput(request.architecture, request.input);
     const hardwareClass = this.options.hardware.hardwareClass;
     const records = await this.options.cache.list(hardwareClass);
-    const samples = records.filter((r) => r.batch === 1).map((r) => this.sample(r)).filter((s): s is Sample => s !== undefined);
-    if (samples.length === 0) {
-      throw new FailedPreconditionError(`hardware_class: no measurements of ${hardwareClass} yet; the predictor learns from this class's Profile results`);
+    const samples = this.samples(records);
+    // The response has no way to say "no score" (held_out_spearman is a plain double), so a
+    // prediction whose held-out score would be undefined or meaningless is not given at all.
+    if (samples.length < MIN_PREDICTOR_MEASUREMENTS) {
+      throw new FailedPreconditionError(
+        `hardware_class: ${samples.length} architecture${samples.length === 1 ? '' : 's'} of ${hardwareClass} measured at batch 1, the predictor needs at least ${MIN_PREDICTOR_MEASUREMENTS} ` +
+          `(fewer cannot give a held-out rank correlation that means anything); it learns from this class's Profile results`,
+      );
     }
     // Refit when the measurements changed (a new one, or one re-measured with bypass_cache).
     const version = samples.map((s) => `${s.key}=${s.latencyMs}`).join(';');
     if (this.model?.version !== version) {
       this.model = { version, model: new LatencyModel(samples), spearman: heldOutSpearman(samples) };
+    }
+    if (!Number.isFinite(this.model.spearman)) {
+      throw new FailedPreconditionError(
+        `hardware_class: the held-out rank correlation of the predictor over ${samples.length} measurements of ${hardwareClass} is undefined (their latencies or its predictions all tie); profile architectures that differ more`,
+      );
     }
     const prediction = this.model.model.predict(moduleFeatures(arch, 1));
     return {

@@ -14,10 +14,10 @@ import { profiler } from '@sm-nas/proto';
 import { backendInfo } from '@sm-nas/tfjs-runtime';
 import { startWebGpuForTests } from '@sm-nas/tfjs-runtime/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestProfile, startProfiler, type RunningProfiler } from './index.js';
+import { MIN_CV_ITERATIONS, requestProfile, startProfiler, type RunningProfiler } from './index.js';
 
 const quiet = { info: () => {}, error: () => {} };
-const MEASURE = { maxSeconds: 0.2, iterationsPerRound: 2, minWarmup: 1, maxWarmup: 1 };
+const MEASURE = { maxSeconds: 0.2, iterationsPerRound: MIN_CV_ITERATIONS, minWarmup: 1, maxWarmup: 1 };
 const TINY = 'resnet18:16:11-21-21-21/fpn:3-5:16/none/retinanet:16/64x64';
 const main = fileURLToPath(new URL('./main.ts', import.meta.url));
 

@@ -99,7 +99,7 @@ export async function profileCommand(archText: string | undefined, options: Prof
       if (options.json) return JSON.stringify({ prediction: profiler.PredictLatencyResponse.toJSON(p) }, null, 2);
       return [
         `PREDICTED (not measured) for ${hardwareClass}: ${ms(p.latencyMsPredicted)}`,
-        `predictor learned from ${p.trainingMeasurements} measurements of this class; held-out Spearman ${Number.isNaN(p.heldOutSpearman) ? 'n/a (too few)' : p.heldOutSpearman.toFixed(3)}`,
+        `predictor learned from ${p.trainingMeasurements} measurements of this class; held-out Spearman ${p.heldOutSpearman.toFixed(3)}`,
       ].join('\n');
     }
     const response = await client.profile(request(hardwareClass));

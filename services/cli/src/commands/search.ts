@@ -97,7 +97,7 @@ export function demoSearchSpec(options: SearchOptions, hardwareClass: string): c
     parallelism: count(options.parallelism, '--parallelism', 2),
     // A few seconds of timing per structural candidate (a two-stage detector at 512x512 takes ~1-2 s
     // an inference on 2 CPU cores): enough to order them, within the demo's 20 minutes.
-    profiling: { targetCoefficientOfVariation: 0.05, maxSeconds: 6, iterationsPerRound: 2 },
+    profiling: { targetCoefficientOfVariation: 0.05, maxSeconds: 6, iterationsPerRound: 5 },
     seed: count(options.seed, '--seed', 1),
     // What trains and profiles in seconds on 2 CPU cores: the smallest input, the four lighter
     // backbones, FPN necks (a C4 two-stage head runs res5 per RoI: ~3 s a demo step); every head

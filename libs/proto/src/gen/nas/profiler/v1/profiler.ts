@@ -140,9 +140,15 @@ export interface ProfileRequest {
 export interface ProfileSettings {
   /** Repeat timing rounds until the coefficient of variation of the round is below this (0 means 0.02)... */
   targetCoefficientOfVariation: number;
-  /** ...or this much time has passed (0 means 60 s). */
+  /**
+   * ...or this much time has passed (0 means 60 s, at most 3600): warm-up, timing and the per-module
+   * breakdown together. Checked before each iteration, so a profile ends within one iteration of it.
+   */
   maxSeconds: number;
-  /** Timed iterations per round (0 means 20). */
+  /**
+   * Timed iterations per round: 0 (meaning 20) or 5 to 10000. A coefficient of variation over fewer
+   * than 5 iterations says nothing, so a shorter round is refused.
+   */
   iterationsPerRound: number;
 }
 
@@ -1290,7 +1296,8 @@ export const ProfilerServiceDefinition = {
     },
     /**
      * Builds the architecture at its real input size, warms up, times it. One measurement at a time
-     * per device; concurrent requests queue.
+     * per device; concurrent requests queue. Settings out of range are INVALID_ARGUMENT naming the
+     * field.
      */
     profile: {
       name: "Profile",
@@ -1300,7 +1307,11 @@ export const ProfilerServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** The hardware class's learned latency predictor. A prediction is never a measurement. */
+    /**
+     * The hardware class's learned latency predictor. A prediction is never a measurement.
+     * FAILED_PRECONDITION until the class has measurements of 5 distinct architectures: fewer give no
+     * held-out rank correlation worth reporting.
+     */
     predictLatency: {
       name: "PredictLatency",
       requestType: PredictLatencyRequest as typeof PredictLatencyRequest,
@@ -1317,10 +1328,15 @@ export interface ProfilerServiceImplementation<CallContextExt = {}> {
   describe(request: DescribeRequest, context: CallContext & CallContextExt): Promise<DeepPartial<DescribeResponse>>;
   /**
    * Builds the architecture at its real input size, warms up, times it. One measurement at a time
-   * per device; concurrent requests queue.
+   * per device; concurrent requests queue. Settings out of range are INVALID_ARGUMENT naming the
+   * field.
    */
   profile(request: ProfileRequest, context: CallContext & CallContextExt): Promise<DeepPartial<ProfileResponse>>;
-  /** The hardware class's learned latency predictor. A prediction is never a measurement. */
+  /**
+   * The hardware class's learned latency predictor. A prediction is never a measurement.
+   * FAILED_PRECONDITION until the class has measurements of 5 distinct architectures: fewer give no
+   * held-out rank correlation worth reporting.
+   */
   predictLatency(
     request: PredictLatencyRequest,
     context: CallContext & CallContextExt,
@@ -1332,10 +1348,15 @@ export interface ProfilerServiceClient<CallOptionsExt = {}> {
   describe(request: DeepPartial<DescribeRequest>, options?: CallOptions & CallOptionsExt): Promise<DescribeResponse>;
   /**
    * Builds the architecture at its real input size, warms up, times it. One measurement at a time
-   * per device; concurrent requests queue.
+   * per device; concurrent requests queue. Settings out of range are INVALID_ARGUMENT naming the
+   * field.
    */
   profile(request: DeepPartial<ProfileRequest>, options?: CallOptions & CallOptionsExt): Promise<ProfileResponse>;
-  /** The hardware class's learned latency predictor. A prediction is never a measurement. */
+  /**
+   * The hardware class's learned latency predictor. A prediction is never a measurement.
+   * FAILED_PRECONDITION until the class has measurements of 5 distinct architectures: fewer give no
+   * held-out rank correlation worth reporting.
+   */
   predictLatency(
     request: DeepPartial<PredictLatencyRequest>,
     options?: CallOptions & CallOptionsExt,
