@@ -2,6 +2,8 @@
 // CreateSearch calls against the concurrency limit, a hardware class nobody serves, stopping,
 // force-stopping and deleting, requests without ids. Every refusal is a status naming what is
 // wrong, returned at once; no search is left where no call can end it.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadLimits } from '@sm-nas/service-kit';
 import { controller, type common } from '@sm-nas/proto';
 import { ClientError, Status } from 'nice-grpc';
@@ -45,6 +47,14 @@ describe('the controller API under careless clients', () => {
     expect(e.code).toBe(Status.INVALID_ARGUMENT);
     expect(e.details).toMatch(/^spec\.profiling\.iterations_per_round: must be 0 \(the default\) or from 5 /);
     expect((await status(mesh.client.getSearch({ searchId: 'short-rounds' }))).code).toBe(Status.NOT_FOUND);
+  });
+
+  it("passes the suggestion service's field names through once", async () => {
+    const population = await status(mesh.client.createSearch({ searchId: 'crowd', spec: apiSpec({ algorithm: { name: 'evolution', settings: {}, suggestionAddress: '' }, structural: { maxCandidates: 3, populationSize: 1, paretoModels: 0 } }) }));
+    expect(population.code).toBe(Status.INVALID_ARGUMENT);
+    expect(population.details).toMatch(/^spec\.structural\.population_size: expected \d+ to \d+/);
+    const setting = await status(mesh.client.createSearch({ searchId: 'crowd', spec: apiSpec({ algorithm: { name: 'random', settings: { colour: 'blue' }, suggestionAddress: '' } }) }));
+    expect(setting.details).toMatch(/^spec\.algorithm\.settings\.colour: unknown setting for random/);
   });
 
   it('says a search id is required rather than not found', async () => {
@@ -102,7 +112,9 @@ describe('the controller API under careless clients', () => {
     const running = await status(mesh.client.deleteSearch({ searchId: 'burst-1' }));
     expect(running.code).toBe(Status.FAILED_PRECONDITION);
     expect(running.details).toMatch(/stop it first/);
+    await until(() => existsSync(join(mesh.resultsDir, 'first', 'pareto.json')), 10_000, "the stopped search's results");
     await mesh.client.deleteSearch({ searchId: 'first' });
+    expect(existsSync(join(mesh.resultsDir, 'first'))).toBe(false);
     expect((await status(mesh.client.getSearch({ searchId: 'first' }))).code).toBe(Status.NOT_FOUND);
     expect((await status(mesh.client.deleteSearch({ searchId: 'first' }))).code).toBe(Status.NOT_FOUND);
     // Two slots are free (first, burst-0): `first` again, and one more.
@@ -127,10 +139,28 @@ describe('the controller API under careless clients', () => {
       const s = await state(searchId);
       expect(s.failureReason).toMatch(/^no profiler serves hardware class "gpu\.nobody-serves-this\.webgpu-dawn-0\.6" \(none answered for 2 s\); deploy one/);
     }
+    // A search created through the API gets its results folder when it ends, reason included.
+    const pareto = join(mesh.resultsDir, 'first', 'pareto.json');
+    await until(() => existsSync(pareto), 10_000, 'results of the failed search');
+    const written = JSON.parse(readFileSync(pareto, 'utf8')) as { search: { state: string; failureReason: string; candidatesEvaluated: number } };
+    expect(written.search.state).toBe('SEARCH_STATE_FAILED');
+    expect(written.search.failureReason).toMatch(/^no profiler serves hardware class/);
+    expect(written.search.candidatesEvaluated).toBe(0);
     // Failed searches hold no slot: four new ones are admitted.
     for (let i = 0; i < 4; i++) await mesh.client.createSearch({ searchId: `later-${i}`, spec: apiSpec() });
     expect((await status(mesh.client.createSearch({ searchId: 'one-too-many', spec: apiSpec() }))).code).toBe(Status.RESOURCE_EXHAUSTED);
     // A failed search can be resumed (a profiler may exist by now), a deleted one not at all.
     for (let i = 0; i < 4; i++) await mesh.client.stopSearch({ searchId: `later-${i}`, force: true });
   }, 60_000);
+
+  it('replays after a DeleteSearch that purged the journal\'s last entries', async () => {
+    await mesh.client.createSearch({ searchId: 'last-one', spec: apiSpec() });
+    await mesh.client.stopSearch({ searchId: 'last-one', force: true });
+    await mesh.client.deleteSearch({ searchId: 'last-one' });
+    await mesh.stopController();
+    const t0 = Date.now();
+    await mesh.startController({ limits: loadLimits({ SM_NAS_MAX_CONCURRENT_SEARCHES: '4' }), profilerWaitMs: 1500 });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect((await status(mesh.client.getSearch({ searchId: 'last-one' }))).code).toBe(Status.NOT_FOUND);
+  }, 30_000);
 });

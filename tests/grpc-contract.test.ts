@@ -80,6 +80,20 @@ describe('searchspace over gRPC', () => {
     }
   });
 
+  it('takes an architecture as its canonical string, as the README writes it, and gives back the message', async () => {
+    const byMessage = await space.validate({ architecture: resnet18Retina(), canonical: '', stage: 0 });
+    const byString = await space.validate({ canonical: byMessage.architecture!.canonical, stage: 0 });
+    expect(byString.architecture).toEqual(byMessage.architecture);
+    // The README's example: the standard Cascade R-CNN R50-FPN at 1333x800.
+    const readme = await space.validate({ canonical: 'resnet50:64:111-2111-211111-211/fpn:2-6:256/rpn/cascade_rcnn.3:256/1333x800', stage: SearchStage.SEARCH_STAGE_STRUCTURAL });
+    expect(readme.architecture!.architecture!.head).toEqual({ kind: HeadKind.HEAD_KIND_CASCADE_RCNN, stages: 3, channels: 256 });
+    const bad = await statusOf(space.validate({ canonical: 'resnet50:64:111-2111-211111-211/fpn:2-9:256/rpn/cascade_rcnn.3:256/1333x800', stage: 0 }));
+    expect(bad.code).toBe(Status.INVALID_ARGUMENT);
+    expect(bad.details).toMatch(/^canonical\.neck\.\w+: .*\(at position \d+\)$/);
+    const both = await statusOf(space.validate({ architecture: resnet18Retina(), canonical: byMessage.architecture!.canonical, stage: 0 }));
+    expect(both.details).toBe('canonical: set canonical or architecture, not both');
+  });
+
   it('reports the size of the structural space as GetSpace describes it', async () => {
     const { structural } = await space.getSpace({});
     const size = await space.size({ stage: SearchStage.SEARCH_STAGE_STRUCTURAL });
@@ -88,7 +102,7 @@ describe('searchspace over gRPC', () => {
     const necks = (structural!.c4Neck ? 1 : 0) + (levels * (levels - 1)) / 2;
     const product = structural!.backbones.length * necks * structural!.rpnHeads.length * structural!.inputs.length;
     expect(Number(size.countDecimal)).toBe(product);
-    expect(structural!.validCombinations).toBe(product);
+    expect(structural!.validCombinations).toBe(BigInt(product));
   });
 });
 
@@ -148,8 +162,8 @@ describe('flops over gRPC', () => {
     });
     // torchvision.models.ResNet50_Weights.IMAGENET1K_V1 meta: 4.089 GFLOPS (multiply-adds), 25,557,032 params;
     // the unit-exact count is the one the issue quotes from torchvision's definition.
-    expect(response.flopsMultiplyAdds).toBe(4_089_184_256);
-    expect(response.params).toBe(25_557_032);
+    expect(response.flopsMultiplyAdds).toBe(4_089_184_256n);
+    expect(response.params).toBe(25_557_032n);
   });
 
   it('breaks a two-stage detector down per module, the total assuming the stated proposals', async () => {
@@ -162,11 +176,11 @@ describe('flops over gRPC', () => {
     expect(r.proposals).toBe(500);
     const names = r.modules.map((m) => m.name);
     expect(names).toEqual(expect.arrayContaining(['backbone.stem', 'backbone.stage4', 'neck', 'rpn', 'head.stage1', 'head.stage2', 'head.stage3']));
-    expect(r.modules.reduce((s, m) => s + m.flopsMultiplyAdds, 0)).toBe(r.flopsMultiplyAdds);
-    expect(r.modules.reduce((s, m) => s + m.params, 0)).toBe(r.params);
-    const perProposal = r.modules.reduce((s, m) => s + m.perProposalFlopsMultiplyAdds, 0);
+    expect(r.modules.reduce((s, m) => s + m.flopsMultiplyAdds, 0n)).toBe(r.flopsMultiplyAdds);
+    expect(r.modules.reduce((s, m) => s + m.params, 0n)).toBe(r.params);
+    const perProposal = r.modules.reduce((s, m) => s + m.perProposalFlopsMultiplyAdds, 0n);
     expect(perProposal).toBe(r.perProposalFlopsMultiplyAdds);
     const r1000 = await counter.count({ architecture: arch, form: 0, numClasses: 0, proposals: 1000 });
-    expect(r1000.flopsMultiplyAdds - r.flopsMultiplyAdds).toBe(500 * perProposal);
+    expect(r1000.flopsMultiplyAdds - r.flopsMultiplyAdds).toBe(500n * perProposal);
   });
 });

@@ -20,6 +20,8 @@ afterAll(() => rmSync(genDir, { recursive: true, force: true }));
 
 interface PythonAnswer {
   sampled: { id: string; canonical: string; id_recomputed: string }[];
+  /** Sample's canonical strings by seed (decimal), for seeds 2^53, 2^63 and 2^64-1. */
+  sampled_by_seed: Record<string, string[]>;
   invalid: { code: string; details: string } | null;
   resnet50_classification: { flops_multiply_adds: number; params: number };
   faster_rcnn_r50_fpn: { flops_multiply_adds: string; params: string; modules: { name: string }[] };
@@ -42,7 +44,8 @@ describe('a Python client generated from proto/', () => {
       );
       const answer = JSON.parse(out) as PythonAnswer;
 
-      const ts = await createClient(searchspace.SearchSpaceServiceDefinition, channel).sample({
+      const space = createClient(searchspace.SearchSpaceServiceDefinition, channel);
+      const ts = await space.sample({
         stage: common.SearchStage.SEARCH_STAGE_STRUCTURAL,
         count: 5,
         seed: 42,
@@ -50,6 +53,14 @@ describe('a Python client generated from proto/', () => {
       expect(answer.sampled.map((a) => a.canonical)).toEqual(ts.architectures.map((a) => a.canonical));
       expect(answer.sampled.map((a) => a.id)).toEqual(ts.architectures.map((a) => a.id));
       for (const a of answer.sampled) expect(a.id_recomputed).toBe(a.id);
+
+      // Python ints are whole uint64s: the seeds past 2^53 sample what a TypeScript bigint seed samples.
+      const bySeed: Record<string, string[]> = {};
+      for (const seed of [2n ** 53n, 2n ** 63n, 2n ** 64n - 1n]) {
+        const r = await space.sample({ stage: common.SearchStage.SEARCH_STAGE_STRUCTURAL, count: 5, seed });
+        bySeed[seed.toString()] = r.architectures.map((a) => a.canonical);
+      }
+      expect(answer.sampled_by_seed).toEqual(bySeed);
 
       expect(answer.invalid?.code).toBe('INVALID_ARGUMENT');
       expect(answer.invalid?.details).toMatch(/^architecture\.backbone\.blocks: /);

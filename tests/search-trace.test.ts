@@ -2,7 +2,9 @@
 // `candidate.evaluate` through gRPC (searchspace, flops, trainer) and NATS (the profiler's
 // request/reply, the training work queue, the result) back to the controller. The context crosses
 // each hop only in gRPC metadata or NATS headers: a consumer's handler runs in its subscription's
-// context, not the publisher's, so a parent link here is propagation at work.
+// context, not the publisher's, so a parent link here is propagation at work. The suggestion round
+// that proposed the candidate serves several candidates: it is a trace of its own, and the
+// candidate's holds a span over its time with a link to it.
 import { SpanKind } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { useInMemoryTracing } from '@sm-nas/service-kit/testing';
@@ -33,7 +35,13 @@ async function eventually<T>(probe: () => T | undefined, timeoutMs = 10_000): Pr
 describe('the trace of one candidate', () => {
   it('is one tree rooted at candidate.evaluate spanning searchspace, flops, profiler and trainer', async () => {
     exporter.reset();
-    const spec = tinySpec({ structural: { maxCandidates: 1, populationSize: 1, paretoModels: 1 }, modular: { maxCandidates: 0, populationSize: 0, paretoModels: 0 }, parallelism: 1 });
+    // No baseline: the one candidate comes from the suggestion service.
+    const spec = tinySpec({
+      initialArchitectures: [],
+      structural: { maxCandidates: 1, populationSize: 1, paretoModels: 1 },
+      modular: { maxCandidates: 0, populationSize: 0, paretoModels: 0 },
+      parallelism: 1,
+    });
     await mesh.client.createSearch({ spec, searchId: 'traced' });
     for await (const _ of mesh.client.watchSearch({ searchId: 'traced', afterSequence: 0 })) void _;
     expect((await mesh.client.getSearch({ searchId: 'traced' })).search?.state).toBe(SUCCEEDED);
@@ -100,6 +108,17 @@ describe('the trace of one candidate', () => {
     expect(trainServer.parentSpanContext?.spanId).toBe(trainClient.spanContext().spanId);
     expect(resultSend.parentSpanContext?.spanId).toBe(jobProcess.spanContext().spanId);
     expect(jobProcess.attributes['messaging.consumer.group.name']).toBe('trainers');
+    // The suggestion that made it: a span over the round's time, linked to the round's own trace
+    // (one round serves several candidates), where the suggestion service's work is.
+    const suggest = find('candidate.suggest', SpanKind.INTERNAL);
+    expect(suggest.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
+    expect(suggest.attributes['nas.candidate.origin']).toBe(candidate!.origin);
+    const roundLink = suggest.links[0]!.context;
+    const roundSpans = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === roundLink.traceId);
+    expect(roundSpans.find((s) => s.spanContext().spanId === roundLink.spanId)?.name).toBe('suggestion.round');
+    expect(roundSpans.map((s) => `${SpanKind[s.kind]} ${s.name}`)).toEqual(
+      expect.arrayContaining(['CLIENT nas.suggestion.v1.SuggestionService/GetSuggestions', 'SERVER nas.suggestion.v1.SuggestionService/GetSuggestions', 'SERVER nas.searchspace.v1.SearchSpaceService/Sample']),
+    );
     // The root covers the whole evaluation, training included.
     const end = (s: ReadableSpan) => s.endTime[0] * 1e9 + s.endTime[1];
     expect(end(root)).toBeGreaterThanOrEqual(end(trainServer));

@@ -6,7 +6,7 @@ import { architectureFromWire } from '@sm-nas/arch/wire';
 import { connectBus, trainJobCancel, trainJobProgress } from '@sm-nas/bus';
 import { common, controller } from '@sm-nas/proto';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -82,16 +82,33 @@ describe('a two-stage search over NATS', () => {
     const structuralFront = (await mesh.client.getParetoFront({ searchId: 'two-stage', stage: STRUCTURAL })).front!;
     const seedStructures = new Set(structuralFront.candidates.map((c) => structureOf(c.architecture?.architecture)));
     for (const c of modular) expect(seedStructures.has(structureOf(c.architecture?.architecture))).toBe(true);
+    // ...and names its parents: a structural Pareto model, or a modular child of one.
+    const known = new Set(candidates.map((c) => c.candidateId));
+    for (const c of modular) {
+      expect(c.parentIds.length, `${c.candidateId} (${c.origin})`).toBeGreaterThan(0);
+      for (const p of c.parentIds) expect(known.has(p), `${c.candidateId}'s parent ${p}`).toBe(true);
+    }
     // Each training job trained exactly once.
     expect([...mesh.trainings.values()].every((n) => n === 1)).toBe(true);
     expect(mesh.trainings.size).toBe(5);
 
     // The watch saw the whole story in journal order, ending with the final state.
     const sequences = events.map((e) => e.sequence);
-    expect(sequences).toEqual(sequences.map((_, i) => i + 1));
+    expect(sequences).toEqual(sequences.map((_, i) => BigInt(i + 1)));
     const last = events.at(-1)!;
     expect(last.event?.$case === 'searchUpdated' && last.event.value.state).toBe(SUCCEEDED);
     expect(events.some((e) => e.event?.$case === 'paretoFrontUpdated')).toBe(true);
+
+    // The controller wrote the search's results folder when it ended: every candidate, every field
+    // written (an AP of 0 too), the final front as the API gives it.
+    const folder = join(mesh.resultsDir, 'two-stage');
+    for (let i = 0; i < 100 && !existsSync(join(folder, 'report.html')); i++) await new Promise((r) => setTimeout(r, 100));
+    const lines = readFileSync(join(folder, 'candidates.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { candidateId: string; metrics: { accuracy: Record<string, unknown> } });
+    expect(lines.map((l) => l.candidateId)).toEqual(candidates.map((c) => c.candidateId));
+    for (const l of lines) for (const k of ['ap', 'ap50', 'ap75', 'apSmall', 'arMaxDets100']) expect(typeof l.metrics.accuracy[k], `${l.candidateId} ${k}`).toBe('number');
+    const pareto = JSON.parse(readFileSync(join(folder, 'pareto.json'), 'utf8')) as { final: { candidates: { candidateId: string }[] } };
+    const finalFront = (await mesh.client.getParetoFront({ searchId: 'two-stage', stage: 0 })).front!;
+    expect(pareto.final.candidates.map((c) => c.candidateId)).toEqual(finalFront.candidates.map((c) => c.candidateId));
 
     // A restarted controller holds exactly the same state.
     const front = (await mesh.client.getParetoFront({ searchId: 'two-stage', stage: 0 })).front!;
@@ -114,7 +131,7 @@ describe('a two-stage search over NATS', () => {
     });
     try {
       const spec = tinySpec({
-        schedule: { init: 0, pretrainedWeightsPath: '', batchSize: 2, learningRate: 1e-3, weightDecay: 0, seed: 1, evalEverySteps: 1, lrSchedule: 0 },
+        schedule: { init: 0, pretrainedWeightsPath: '', batchSize: 2, learningRate: 1e-3, weightDecay: 0, seed: 1n, evalEverySteps: 1, lrSchedule: 0 },
         fidelity: { inputScale: 0.125, widthMultiplier: 0.125, maxSteps: 4, maxSeconds: 0 },
         structural: { maxCandidates: 2, populationSize: 2, paretoModels: 1 },
         modular: { maxCandidates: 0, populationSize: 0, paretoModels: 0 },

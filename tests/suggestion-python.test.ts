@@ -82,7 +82,7 @@ async function search(client: SuggestionClient, algorithm: string, settings: Rec
         : [];
     for (let g = 0; g < 3; g++) {
       const inStage = history.filter((c) => c.stage === (stage === 'structural' ? 1 : 2) || seeds.some((s) => s.id === c.architecture!.id));
-      const cost = (c: controller.Candidate) => (stage === 'structural' ? c.metrics!.latency!.latencyMsP50 : c.metrics!.flopsMultiplyAdds);
+      const cost = (c: controller.Candidate) => (stage === 'structural' ? c.metrics!.latency!.latencyMsP50 : Number(c.metrics!.flopsMultiplyAdds));
       const frontIds = paretoFront(inStage.map((c) => [-c.metrics!.accuracy!.ap, cost(c)])).map((i) => inStage[i]!.candidateId);
       const { accepted, rejected } = await client.getSuggestions({
         spec, stage, history, count: 4, stageSeeds: seeds, seed: 100 + g, searchspaceAddress: space.address,

@@ -36,6 +36,12 @@ def main() -> None:
             }
             for a in sampled.architectures
         ]
+        # uint64 seeds past 2^53, up to the top of the range: every value must decode on the server.
+        out["sampled_by_seed"] = {
+            str(seed): [a.canonical for a in space.Sample(searchspace_pb2.SampleRequest(
+                stage=common.SEARCH_STAGE_STRUCTURAL, count=5, seed=seed), timeout=10).architectures]
+            for seed in (2**53, 2**63, 2**64 - 1)
+        }
         try:
             space.Validate(searchspace_pb2.ValidateRequest(architecture=common.Architecture(
                 backbone=common.Backbone(kind=common.BACKBONE_KIND_RESNET18, blocks="11-21-21"),

@@ -3,8 +3,10 @@
 
 import type { Architecture, SearchStage } from './architecture.js';
 import { repairBlockStages } from './blocks.js';
-import { Rng, checkSeed } from './random.js';
+import { ArchValidationError } from './errors.js';
+import { Rng, checkSeed, type Seed } from './random.js';
 import { checkStage } from './sample.js';
+import { structureKey } from './structure.js';
 import { validateArchitecture } from './validate.js';
 
 /**
@@ -15,13 +17,14 @@ import { validateArchitecture } from './validate.js';
  * which only mean something together), the neck, the (rpn, head) pair (a head needs the proposals
  * it was paired with), the input size. Every combination is valid, so no repair is needed.
  *
- * Modular: the structure is a's (the modular stage refines one structural model; b only lends
- * modules). Base channels, FPN channels (when both necks are FPNs) and head channels come from
- * a or b; when both parents have the same backbone kind each stage's substring of the block string
- * comes from a or b, and `repairBlockStages` then brings the total and the doublings back within
- * bounds (a long stage from each parent can exceed 40 blocks, or 2 + 3 doublings exceed 4).
+ * Modular: both parents must have one structure (`structureKey`): the modular stage refines one
+ * structural model, and a child of two would be either's structure with modules that were never
+ * searched for it (refused, naming `second`). Base channels, FPN channels and head channels come
+ * from a or b, each stage's substring of the block string from a or b, and `repairBlockStages`
+ * then brings the total and the doublings back within bounds (a long stage from each parent can
+ * exceed 40 blocks, or 2 + 3 doublings exceed 4).
  */
-export function crossoverArchitectures(a: Architecture, b: Architecture, stage: SearchStage, seed: number): Architecture {
+export function crossoverArchitectures(a: Architecture, b: Architecture, stage: SearchStage, seed: Seed): Architecture {
   checkStage(stage);
   const rng = new Rng(checkSeed(seed));
   const pa = validateArchitecture(a, { space: 'modular' });
@@ -32,19 +35,19 @@ export function crossoverArchitectures(a: Architecture, b: Architecture, stage: 
     const pair = from();
     child = { backbone: from().backbone, neck: from().neck, rpn: pair.rpn, head: pair.head, input: from().input };
   } else {
-    const kind = pa.backbone.kind;
-    let blocks = pa.backbone.blocks;
-    if (pb.backbone.kind === kind) {
-      const sa = pa.backbone.blocks.split('-');
-      const sb = pb.backbone.blocks.split('-');
-      blocks = repairBlockStages(
-        sa.map((s, i) => (rng.chance(0.5) ? s : (sb[i] ?? s))),
-        kind,
-      );
+    if (structureKey(pa) !== structureKey(pb)) {
+      throw new ArchValidationError('second', `the modular stage crosses two architectures of one structure: first is ${structureKey(pa)}, second is ${structureKey(pb)}`);
     }
+    const kind = pa.backbone.kind;
+    const sa = pa.backbone.blocks.split('-');
+    const sb = pb.backbone.blocks.split('-');
+    const blocks = repairBlockStages(
+      sa.map((s, i) => (rng.chance(0.5) ? s : (sb[i] ?? s))),
+      kind,
+    );
     const baseChannels = from().backbone.baseChannels;
-    const neck =
-      pa.neck.kind === 'fpn' && pb.neck.kind === 'fpn' ? { ...pa.neck, channels: from() === pa ? pa.neck.channels : pb.neck.channels } : pa.neck;
+    const other = from().neck;
+    const neck = pa.neck.kind === 'fpn' && other.kind === 'fpn' ? { ...pa.neck, channels: other.channels } : pa.neck;
     child = {
       backbone: { kind, baseChannels, blocks },
       neck,

@@ -12,8 +12,10 @@ export class ArchValidationError extends Error {
   /** Where in a parsed text (0-based character offset), when the input was a string. */
   readonly position: number | undefined;
 
+  /** `field` '' is the architecture message itself: a caller's withFieldPrefix names it. */
   constructor(field: string, reason: string, position?: number) {
-    super(position === undefined ? `${field}: ${reason}` : `${field}: ${reason} (at position ${position})`);
+    const named = field || 'architecture';
+    super(position === undefined ? `${named}: ${reason}` : `${named}: ${reason} (at position ${position})`);
     this.name = 'ArchValidationError';
     this.field = field;
     this.reason = reason;

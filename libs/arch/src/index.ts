@@ -10,3 +10,4 @@ export * from './random.js';
 export * from './sample.js';
 export * from './mutate.js';
 export * from './crossover.js';
+export * from './structure.js';

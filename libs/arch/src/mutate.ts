@@ -4,7 +4,7 @@
 import { BACKBONE_KINDS, type Architecture, type Neck, type SearchStage } from './architecture.js';
 import { blockStringProblem } from './blocks.js';
 import { STANDARD_FPN_CHANNELS, standardBackbone } from './defaults.js';
-import { Rng, checkSeed } from './random.js';
+import { Rng, checkSeed, type Seed } from './random.js';
 import { checkStage } from './sample.js';
 import {
   type BlockBounds,
@@ -33,7 +33,7 @@ import { validateArchitecture } from './validate.js';
  * The parent must be valid in the modular space (which contains the structural one); the child is
  * too, and a structural child of a structural parent is structural.
  */
-export function mutateArchitecture(parent: Architecture, stage: SearchStage, seed: number): Architecture {
+export function mutateArchitecture(parent: Architecture, stage: SearchStage, seed: Seed): Architecture {
   checkStage(stage);
   const rng = new Rng(checkSeed(seed));
   const p = validateArchitecture(parent, { space: 'modular' });

@@ -4,9 +4,11 @@ import type { Architecture } from './architecture.js';
 import { STANDARD_BLOCKS } from './defaults.js';
 import { architectureId, parseCanonical, toCanonical } from './canonical.js';
 import { crossoverArchitectures } from './crossover.js';
+import { ArchValidationError } from './errors.js';
 import { mutateArchitecture } from './mutate.js';
 import { sampleArchitectures } from './sample.js';
 import { structuralSpaceSize } from './space.js';
+import { structureKey } from './structure.js';
 import { validateArchitecture } from './validate.js';
 
 const r101 = parseCanonical(`resnet101:64:${STANDARD_BLOCKS.resnet101}/fpn:2-6:256/rpn/cascade_rcnn.3:256/1333x800`);
@@ -159,13 +161,28 @@ describe('crossoverArchitectures', () => {
       const [gs, ga, gb] = [structuralGenes(s), structuralGenes(a), structuralGenes(b)];
       for (const k of Object.keys(gs) as (keyof typeof gs)[]) expect([ga[k], gb[k]]).toContain(gs[k]);
 
+      if (structureKey(a) !== structureKey(b)) {
+        expect(() => crossoverArchitectures(a, b, 'modular', seed)).toThrow(/^second: the modular stage crosses two architectures of one structure/);
+        continue;
+      }
       const m = crossoverArchitectures(a, b, 'modular', seed);
       validateArchitecture(m, { space: 'modular' });
       expect(structuralGenes(m)).toEqual(ga);
       expect([a.backbone.baseChannels, b.backbone.baseChannels]).toContain(m.backbone.baseChannels);
       expect([a.head.channels, b.head.channels]).toContain(m.head.channels);
-      if (a.backbone.kind !== b.backbone.kind) expect(m.backbone.blocks).toBe(a.backbone.blocks);
     }
+  });
+
+  it('crosses the modules of one structure, and refuses two structures in the modular stage', () => {
+    const a = { ...r101, backbone: { ...r101.backbone, baseChannels: 48 }, head: { ...r101.head, channels: 128 } };
+    const b = { ...r101, backbone: { ...r101.backbone, baseChannels: 72 }, head: { ...r101.head, channels: 512 } };
+    const children = new Set<string>();
+    for (let seed = 0; seed < 64; seed++) {
+      const c = crossoverArchitectures(a, b, 'modular', seed);
+      children.add(`${c.backbone.baseChannels}/${c.head.channels}`);
+    }
+    expect(children).toEqual(new Set(['48/128', '48/512', '72/128', '72/512']));
+    expect(() => crossoverArchitectures(r101, mbv2, 'modular', 1)).toThrow(ArchValidationError);
   });
 
   it('mixes block strings stage by stage when the backbones match', () => {
@@ -185,7 +202,7 @@ describe('crossoverArchitectures', () => {
   });
 
   it('is deterministic per seed', () => {
-    const [a, b] = [pool[0]!, pool[1]!];
+    const [a, b] = [pool[40]!, pool[41]!];
     expect(crossoverArchitectures(a, b, 'modular', 77)).toEqual(crossoverArchitectures(a, b, 'modular', 77));
   });
 });

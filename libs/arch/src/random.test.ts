@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng, checkSeed, splitmix64 } from './random.js';
+import { Rng, checkSeed, foldSeed32, splitmix64 } from './random.js';
 
 describe('Rng', () => {
   it('matches the reference xoshiro128** output', () => {
@@ -15,13 +15,27 @@ describe('Rng', () => {
   });
 
   it('is deterministic per seed and differs between seeds', () => {
-    const draw = (seed: number) => {
+    const draw = (seed: bigint | number) => {
       const r = new Rng(seed);
       return Array.from({ length: 8 }, () => r.nextUint32());
     };
     expect(draw(42)).toEqual(draw(42));
     expect(draw(42)).not.toEqual(draw(43));
     expect(draw(2 ** 53)).not.toEqual(draw(2 ** 53 - 1));
+    // A number and the bigint of the same value are one seed.
+    expect(draw(2 ** 53)).toEqual(draw(2n ** 53n));
+  });
+
+  it('uses all 64 bits of a seed: the uint64 seeds above 2^53 all draw differently', () => {
+    const draw = (seed: bigint) => {
+      const r = new Rng(seed);
+      return Array.from({ length: 4 }, () => r.nextUint32()).join(',');
+    };
+    const top = (1n << 64n) - 1n;
+    // Equal low 32 or 53 bits, different high bits; the top seed against its neighbours.
+    const seeds = [2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 63n + (2n ** 53n - 1n), top - 1n, top, 2n ** 32n - 1n, (2n ** 32n - 1n) << 32n];
+    expect(new Set(seeds.map(draw)).size).toBe(seeds.length);
+    expect(draw(top)).toEqual(draw(top));
   });
 
   it('draws bounded integers roughly uniformly', () => {
@@ -33,8 +47,19 @@ describe('Rng', () => {
     for (const c of counts) expect(Math.abs(c - n / 6)).toBeLessThan(460);
   });
 
-  it('rejects seeds outside 0..2^53', () => {
-    for (const bad of [-1, 1.5, 2 ** 53 + 2, Number.NaN, '3']) expect(() => checkSeed(bad)).toThrow(/^seed: /);
-    expect(checkSeed(2 ** 53)).toBe(2 ** 53);
+  it('rejects seeds outside 0..2^64-1, and numbers past 2^53 (inexact)', () => {
+    for (const bad of [-1, 1.5, 2 ** 53 + 2, 2 ** 64, Number.NaN, '3', -1n, 1n << 64n]) expect(() => checkSeed(bad)).toThrow(/^seed: /);
+    expect(checkSeed(2 ** 53)).toBe(2n ** 53n);
+    expect(checkSeed((1n << 64n) - 1n)).toBe((1n << 64n) - 1n);
+  });
+
+  it('folds a seed into 32 bits: itself below 2^32, the high word mixed in above', () => {
+    expect(foldSeed32(0)).toBe(0);
+    expect(foldSeed32(2 ** 32 - 1)).toBe(2 ** 32 - 1);
+    expect(foldSeed32(12345n)).toBe(12345);
+    // Same low word, different high words: never the same fold.
+    const lowOnes = [2n ** 32n - 1n, 2n ** 53n - 1n, 2n ** 63n + (2n ** 32n - 1n), (1n << 64n) - 1n].map(foldSeed32);
+    expect(new Set(lowOnes).size).toBe(lowOnes.length);
+    for (const f of lowOnes) expect(Number.isInteger(f) && f >= 0 && f < 2 ** 32).toBe(true);
   });
 });

@@ -3,23 +3,56 @@
 //
 // Generator: xoshiro128** 1.1 (Blackman and Vigna, https://prng.di.unimi.it/xoshiro128starstar.c),
 // 32-bit state words, fast with Math.imul and good enough for sampling (not for cryptography).
-// Seeding: the seed (an integer 0..2^53) goes through splitmix64
-// (https://prng.di.unimi.it/splitmix64.c); its first two 64-bit outputs, each split into low then
-// high 32 bits, are the four state words s0..s3. Bounded integers use rejection (no modulo bias).
+// Seeding: the seed, a uint64 (0..2^64-1, every value the wire carries), goes whole through
+// splitmix64 (https://prng.di.unimi.it/splitmix64.c); its first two 64-bit outputs, each split into
+// low then high 32 bits, are the four state words s0..s3. splitmix64's first output is a bijection of
+// its seed, so two distinct seeds always start from distinct states (2^64-1 and 2^53-1 included),
+// and a seed below 2^53 gives the same draws as before seeds were 64-bit. Bounded integers use
+// rejection (no modulo bias).
 
 import { ArchValidationError } from './errors.js';
 
-export const MAX_SEED = 2 ** 53;
+/** The largest seed: the wire's seeds are uint64. */
+export const MAX_SEED = (1n << 64n) - 1n;
 
-/** Throws ArchValidationError unless `seed` is an integer 0..2^53. */
-export function checkSeed(seed: unknown, field = 'seed'): number {
-  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
-    throw new ArchValidationError(field, `expected an integer from 0 to 2^53, got ${String(seed)}`);
-  }
-  return seed;
+/** A seed as callers hold it: a bigint 0..2^64-1, or a number 0..2^53 (where numbers are exact). */
+export type Seed = bigint | number;
+
+/**
+ * The seed as a bigint; throws ArchValidationError naming `field` unless it is an integer
+ * 0..2^64-1. A number above 2^53 is refused: it no longer says which integer it means.
+ */
+export function checkSeed(seed: unknown, field = 'seed'): bigint {
+  if (typeof seed === 'bigint' && seed >= 0n && seed <= MAX_SEED) return seed;
+  if (typeof seed === 'number' && Number.isInteger(seed) && seed >= 0 && seed <= 2 ** 53) return BigInt(seed);
+  throw new ArchValidationError(field, `expected an integer from 0 to 2^64-1 (a number only up to 2^53), got ${String(seed)}`);
 }
 
 const MASK64 = (1n << 64n) - 1n;
+
+/** murmur3's fmix32: a bijective 32-bit avalanche mix (fmix32(0) = 0). */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * A uint64 seed folded into 32 bits, for generators with 32-bit state (the trainer's dataset and
+ * weights, the controller's per-request seeds): low word XOR fmix32(high word). A seed below 2^32
+ * is its own fold (what those generators drew before seeds were 64-bit); seeds that differ only in
+ * their low word, or only in their high word (2^64-1 and 2^53-1, say), never share a fold. No map
+ * onto 2^32 values can keep all 2^64 seeds apart: other pairs collide with chance 2^-32.
+ */
+export function foldSeed32(seed: Seed): number {
+  const s = checkSeed(seed);
+  const low = Number(s & 0xffffffffn);
+  const high = Number(s >> 32n);
+  return (low ^ fmix32(high)) >>> 0;
+}
 
 /** The splitmix64 sequence from `seed`, as 64-bit bigints (only used for seeding). */
 export function* splitmix64(seed: bigint): Generator<bigint> {
@@ -39,9 +72,8 @@ export class Rng {
   private s2: number;
   private s3: number;
 
-  constructor(seed: number) {
-    checkSeed(seed);
-    const sm = splitmix64(BigInt(seed));
+  constructor(seed: Seed) {
+    const sm = splitmix64(checkSeed(seed));
     const a = sm.next().value as bigint;
     const b = sm.next().value as bigint;
     this.s0 = Number(a & 0xffffffffn);

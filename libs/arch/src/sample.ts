@@ -5,7 +5,7 @@ import { countDoublings, repairBlockStages } from './blocks.js';
 import { STANDARD_BLOCKS } from './defaults.js';
 import { ArchValidationError } from './errors.js';
 import { architectureId } from './canonical.js';
-import { Rng, checkSeed } from './random.js';
+import { Rng, checkSeed, type Seed } from './random.js';
 import {
   MAX_BLOCKS_PER_STAGE,
   MIN_BLOCKS_PER_STAGE,
@@ -43,7 +43,7 @@ export interface SampleOptions {
 export function sampleArchitectures(
   stage: SearchStage,
   n: number,
-  seed: number,
+  seed: Seed,
   options: SampleOptions = {},
 ): Architecture[] {
   checkStage(stage);

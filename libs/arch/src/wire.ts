@@ -46,7 +46,7 @@ function domainToEnum(kind: string, names: Record<string, number | string>, pref
 /** Wire → domain, with defaults applied. The result still needs `validateArchitecture`. */
 export function architectureFromWire(wire: common.Architecture | undefined, field = ''): Architecture {
   const at = (name: string) => (field ? `${field}.${name}` : name);
-  if (!wire) throw new ArchValidationError(field || 'architecture', 'required');
+  if (!wire) throw new ArchValidationError(field, 'required');
   const { backbone, neck, head, input } = wire;
   if (!backbone) throw new ArchValidationError(at('backbone'), 'required');
   if (!neck) throw new ArchValidationError(at('neck'), 'required');
@@ -129,7 +129,7 @@ export function withFieldPrefix<T>(prefix: string, fn: () => T): T {
     return fn();
   } catch (err) {
     if (err instanceof ArchValidationError && prefix) {
-      throw new ArchValidationError(`${prefix}.${err.field}`, err.reason, err.position);
+      throw new ArchValidationError(err.field ? `${prefix}.${err.field}` : prefix, err.reason, err.position);
     }
     throw err;
   }

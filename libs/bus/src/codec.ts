@@ -22,6 +22,11 @@ export function protoCodec<T>(fns: MessageFns<T>): Codec<T> {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * Plain JSON values. Not for a message as ts-proto decodes it: its 64-bit integers are bigints,
+ * which JSON.stringify refuses; store `Msg.toJSON(m)` (protobuf's JSON: int64 as decimal strings)
+ * and read it back with `Msg.fromJSON`, which takes numbers too.
+ */
 export function jsonCodec<T>(): Codec<T> {
   return {
     encode: (value) => encoder.encode(JSON.stringify(value)),

@@ -2,7 +2,7 @@ export { createDetector, GRAD_CLIP_MAX_NORM, type Detector, type DetectorOptions
 export { applyFidelity, scaleChannels, FULL_FIDELITY, type Fidelity } from './fidelity.js';
 export { GraphExecutor, standardize, NORM_EPS, WS_EPS, type GraphOutputs } from './executor.js';
 export { convolve, groupedConv2d, GROUPED_CONV_IMPLEMENTATION, type ConvSpec, type FusedActivation } from './conv.js';
-export { ParamStore, paramPrefix, PRIOR_PROB, type Param, type WeightMap, type WeightTensor } from './params.js';
+export { ParamStore, paramPrefix, PRIOR_PROB, WeightShapeError, type Param, type WeightMap, type WeightTensor } from './params.js';
 export {
   assignAnchors, baseAnchors, decodeBox, encodeBox, gridAnchors, iou,
   RETINA_ANCHOR_CONFIG, RETINA_ASSIGNER, RETINA_BOX_CODER,

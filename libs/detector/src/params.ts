@@ -44,6 +44,18 @@ function seedOf(seed: number, name: string): number {
   return h >>> 0;
 }
 
+/** A weight whose shape is not the parameter's (torch layout): weights of another architecture or width. */
+export class WeightShapeError extends Error {
+  constructor(
+    readonly parameter: string,
+    readonly got: number[],
+    readonly expected: number[],
+  ) {
+    super(`setWeights: ${parameter} has shape [${got.join(', ')}], expected [${expected.join(', ')}]`);
+    this.name = 'WeightShapeError';
+  }
+}
+
 export class ParamStore {
   readonly params = new Map<string, Param>();
 
@@ -170,7 +182,7 @@ export class ParamStore {
       }
       const expected = torchShape(p.variable.shape, p.layout);
       if (w.shape.length !== expected.length || w.shape.some((d, i) => d !== expected[i])) {
-        throw new Error(`setWeights: ${p.name} has shape [${w.shape.join(', ')}], expected [${expected.join(', ')}]`);
+        throw new WeightShapeError(p.name, [...w.shape], expected);
       }
       if (w.data.length !== expected.reduce((a, b) => a * b, 1)) throw new Error(`setWeights: ${p.name} data length ${w.data.length}`);
       tf.tidy(() => p.variable.assign(fromTorchLayout(tf.tensor(w.data, w.shape, 'float32'), p.layout)));

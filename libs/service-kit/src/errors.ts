@@ -77,11 +77,27 @@ export interface ErrorLogger {
   error(message: string): void;
 }
 
+/**
+ * The longest status message sent, in UTF-16 code units. A message quoting what the client sent (a
+ * 3 MiB search id in `search_id: no search "..."`) would otherwise go out as a grpc-message trailer
+ * larger than HTTP/2 clients take (Node's default header list limit is 64 KiB; grpc-core's metadata
+ * limit is 8 KiB): the client drops the trailers and never sees the status, so its call hangs until
+ * its deadline. Cut here, once, for every service.
+ */
+export const MAX_STATUS_MESSAGE_CHARS = 1024;
+
+/** `message`, cut to MAX_STATUS_MESSAGE_CHARS with a note of its length when longer. */
+export function boundedStatusMessage(message: string): string {
+  if (message.length <= MAX_STATUS_MESSAGE_CHARS) return message;
+  return `${message.slice(0, MAX_STATUS_MESSAGE_CHARS)}... (cut: ${message.length} characters)`;
+}
+
 /** Maps any thrown error to a ServerError (see the module comment); unknown errors become INTERNAL. */
 export function toServerError(err: unknown, path: string, logger: ErrorLogger = console): ServerError | unknown {
-  if (err instanceof ServerError || isAbortError(err)) return err;
+  if (isAbortError(err)) return err;
+  if (err instanceof ServerError) return err.details.length > MAX_STATUS_MESSAGE_CHARS ? new ServerError(err.code, boundedStatusMessage(err.details)) : err;
   const status = domainStatusOf(err);
-  if (status !== undefined) return new ServerError(status, (err as Error).message ?? String(err));
+  if (status !== undefined) return new ServerError(status, boundedStatusMessage((err as Error).message ?? String(err)));
   logger.error(`${path}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   return new ServerError(Status.INTERNAL, 'internal error');
 }

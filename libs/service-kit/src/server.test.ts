@@ -2,6 +2,8 @@ import { SpanKind } from '@opentelemetry/api';
 import { ClientError, createChannel, createClient, Status, type Channel, type ServiceImplementation } from 'nice-grpc';
 import { HealthDefinition } from 'nice-grpc-server-health';
 import { HealthCheckResponse_ServingStatus as Serving } from 'nice-grpc-server-health/lib/proto/grpc/health/v1/health.js';
+import { fromBinary } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { ServerReflectionService } from 'nice-grpc-server-reflection';
 import { ServerReflectionRequest } from 'nice-grpc-server-reflection/lib/proto/grpc/reflection/v1/reflection_pb.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -94,12 +96,18 @@ describe('startServer', () => {
     async function* requests() {
       yield new ServerReflectionRequest().setListServices('*');
       yield new ServerReflectionRequest().setFileContainingSymbol('test.echo.v1.Echo');
+      yield new ServerReflectionRequest().setFileContainingSymbol('grpc.health.v1.Health');
     }
     const responses = [];
     for await (const response of reflection.serverReflectionInfo(requests())) responses.push(response);
-    const [list, file] = responses;
-    expect(list?.getListServicesResponse()?.getServiceList().map((s) => s.getName())).toEqual(['test.echo.v1.Echo']);
+    const [list, file, health] = responses;
+    // The health service is served by every server, so a client discovering the API sees it too.
+    expect(list?.getListServicesResponse()?.getServiceList().map((s) => s.getName())).toEqual(['test.echo.v1.Echo', 'grpc.health.v1.Health']);
     expect(file?.getFileDescriptorResponse()?.getFileDescriptorProtoList()).toHaveLength(1);
+    const [healthFile] = health?.getFileDescriptorResponse()?.getFileDescriptorProtoList_asU8() ?? [];
+    const described = fromBinary(FileDescriptorProtoSchema, healthFile!);
+    expect(described.service.map((s) => `${described.package}.${s.name}`)).toEqual(['grpc.health.v1.Health']);
+    expect(described.service[0]!.method.map((m) => m.name)).toEqual(['Check', 'Watch']);
   });
 
   it('maps domain errors to their status with the field in the message, and keeps serving', async () => {

@@ -10,6 +10,7 @@ import {
 import { openTelemetryServerMiddleware } from 'nice-grpc-opentelemetry';
 import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-server-health';
 import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
+import { withHealthDescriptor } from './health-descriptor.js';
 import { errorMappingMiddleware, type ErrorLogger } from './errors.js';
 import { bearerTokenMiddleware, isLoopbackHost, serverCredentials, type SecurityConfig } from './security.js';
 
@@ -167,7 +168,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   health.setStatus('unhealthy');
   for (const { definition, implementation } of options.services) server.add(definition, implementation);
   server.add(HealthDefinition, HealthServiceImpl(health));
-  if (options.protoset) server.add(ServerReflectionService, ServerReflection(options.protoset, serviceNames));
+  if (options.protoset) {
+    server.add(ServerReflectionService, ServerReflection(withHealthDescriptor(options.protoset), [...serviceNames, HEALTH_SERVICE_NAME]));
+  }
 
   if (!security.tls && !isLoopbackHost(options.host)) {
     logger.info(

@@ -9,8 +9,9 @@ export function table(header: readonly string[], rows: readonly (readonly string
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-/** 4089184256 -> "4.089 G" */
-export function si(n: number, digits = 3): string {
+/** 4089184256 -> "4.089 G" (a uint64 count from the wire as well: a bigint) */
+export function si(value: number | bigint, digits = 3): string {
+  const n = Number(value);
   const units: [number, string][] = [
     [1e12, 'T'],
     [1e9, 'G'],
@@ -18,10 +19,10 @@ export function si(n: number, digits = 3): string {
     [1e3, 'k'],
   ];
   for (const [scale, unit] of units) if (Math.abs(n) >= scale) return `${(n / scale).toFixed(digits)} ${unit}`;
-  return String(n);
+  return String(value);
 }
 
-/** 25557032 -> "25,557,032" */
-export function grouped(n: number | string): string {
+/** 25557032 -> "25,557,032" (exact for a bigint) */
+export function grouped(n: number | bigint | string): string {
   return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }

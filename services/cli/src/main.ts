@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ClientError, Status } from 'nice-grpc';
 import { BACKEND_ENV, parseBackendChoice } from '@sm-nas/tfjs-runtime/choice';
-import { UsageError } from './arch-arg.js';
+import { readSeedArg, UsageError } from './arch-arg.js';
 import { FLOPS_USAGE, flopsCommand } from './commands/flops.js';
 import { SPACE_USAGE, spaceCommand } from './commands/space.js';
 import { PROFILE_USAGE, profileCommand } from './commands/profile.js';
@@ -98,7 +98,7 @@ async function main(argv: string[]): Promise<number> {
         await demoCommand({
           dataDir,
           count: values.count ? Number(values.count) : 12,
-          seed: values.seed ? Number(values.seed) : 1,
+          seed: readSeedArg(values.seed, '--seed', 1n),
         }),
       );
       return 0;

@@ -121,6 +121,8 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
       envs[service] = {
         ...process.env,
         ...known,
+        // Searches created through the API get the results folder the CLI's `search` writes.
+        ...(service === 'controller' ? { SM_NAS_RESULTS_DIR: process.env.SM_NAS_RESULTS_DIR ?? resolve(dataDir, 'results') } : {}),
         ...options.env,
         [`${prefix}_HOST`]: '127.0.0.1',
         [`${prefix}_PORT`]: String(port),

@@ -2,12 +2,16 @@
 // that is not finished, and answers the API from that state. It owns no other state: kill it at any
 // point, start another on the same NATS, and the searches go on where the journal says they were.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { trace, type Tracer } from '@opentelemetry/api';
 import { ensurePipelineStreams, trainJobProgress, type Bus, type Subscription } from '@sm-nas/bus';
 import { common, controller, type events } from '@sm-nas/proto';
 import { DEFAULT_LIMITS, DomainError, InvalidArgumentError, LIMIT_ENV, NotFoundError } from '@sm-nas/service-kit';
 import type { ServiceClients } from './clients.js';
 import { Journal } from './journal.js';
+import { resultsOf, writeResults } from './results.js';
 import { SearchRunner } from './runner.js';
 import { validateSpec, SEARCH_ID, type SearchLimits } from './spec.js';
 import { applyJournalEntry, applyTrainResult, frontOf, searchMessage, TERMINAL_SEARCH_STATES, type SearchRecord } from './state.js';
@@ -28,6 +32,12 @@ export interface ControllerOptions {
    * GPU node may take that long to be scheduled and start).
    */
   profilerWaitMs?: number;
+  /**
+   * Where each ended search's results folder goes (`<dir>/<search id>/`: pareto.json,
+   * candidates.jsonl, report.html, winners/), written when it ends and, for searches that ended
+   * while no controller ran, at start (SM_NAS_RESULTS_DIR). None when unset.
+   */
+  resultsDir?: string;
 }
 
 export const DEFAULT_PROFILER_WAIT_MS = 5 * 60_000;
@@ -52,6 +62,10 @@ export class Controller {
   private admitting = 0;
   /** Search ids being created, so two concurrent creations of one id cannot both succeed. */
   private readonly creating = new Set<string>();
+  /** Results folders being written, one after another; `close` waits for them. */
+  private exports: Promise<void> = Promise.resolve();
+  /** The ended state each search's folder was written for: a search resumed and ended again is written again. */
+  private readonly exportedState = new Map<string, controller.SearchState>();
 
   constructor(private readonly options: ControllerOptions) {
     this.logger = options.logger ?? console;
@@ -78,6 +92,26 @@ export class Controller {
       this.logger.info(`controller: replayed ${this.searches.size} search(es) from the journal; resuming ${resumed.length}`);
     }
     for (const record of resumed) this.runnerOf(record).start();
+    for (const record of this.searches.values()) {
+      if (!TERMINAL_SEARCH_STATES.has(record.state) || record.deleted) continue;
+      this.exportedState.set(record.id, record.state);
+      this.exportResults(record, { onlyIfMissing: true });
+    }
+  }
+
+  /** Writes an ended search's results folder; a failure is logged, never fails the search. */
+  private exportResults(record: SearchRecord, options: { onlyIfMissing?: boolean } = {}): void {
+    const dir = this.options.resultsDir;
+    if (!dir) return;
+    const out = join(dir, record.id);
+    if (options.onlyIfMissing && existsSync(join(out, 'pareto.json'))) return;
+    const results = resultsOf(record);
+    this.exports = this.exports
+      .then(() => writeResults(out, results))
+      .then(
+        () => this.logger.info(`controller: search ${record.id} results in ${out}`),
+        (err: unknown) => this.logger.error(`controller: search ${record.id}: writing results to ${out} failed: ${err instanceof Error ? err.message : String(err)}`),
+      );
   }
 
   private changed(record: SearchRecord | undefined): void {
@@ -90,6 +124,10 @@ export class Controller {
       // A resumed search (RUNNING again after STOPPED) needs its loop back.
       if (!TERMINAL_SEARCH_STATES.has(record.state)) runner.start();
       runner.notify();
+      const ended = TERMINAL_SEARCH_STATES.has(record.state);
+      if (ended && this.exportedState.get(record.id) !== record.state) this.exportResults(record);
+      if (ended) this.exportedState.set(record.id, record.state);
+      else this.exportedState.delete(record.id);
     }
     for (const listener of this.listeners) listener();
   }
@@ -204,7 +242,7 @@ export class Controller {
     return searchMessage(record);
   }
 
-  /** DeleteSearch: forgets an ended search, journal and training results included. */
+  /** DeleteSearch: forgets an ended search, journal, training results and results folder included. */
   async delete(request: controller.DeleteSearchRequest): Promise<void> {
     const record = this.get(request.searchId);
     if (!TERMINAL_SEARCH_STATES.has(record.state)) {
@@ -212,6 +250,11 @@ export class Controller {
     }
     await this.journal.append({ searchId: record.id, entry: { $case: 'searchDeleted', value: {} }, reason: '' }, `${record.msgPrefix}/deleted`);
     await this.journal.purge(record.id);
+    this.exportedState.delete(record.id);
+    const dir = this.options.resultsDir;
+    // After any write of it in progress; the id alone names the folder.
+    if (dir) this.exports = this.exports.then(() => rm(join(dir, record.id), { recursive: true, force: true }));
+    await this.exports;
   }
 
   private appendState(record: SearchRecord, state: controller.SearchState, reason: string): Promise<number> {
@@ -268,6 +311,7 @@ export class Controller {
     for (const runner of this.runners.values()) runner.close();
     this.progress?.unsubscribe();
     await this.journal.close();
+    await this.exports;
     for (const listener of this.listeners) listener();
   }
 }

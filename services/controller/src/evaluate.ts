@@ -99,19 +99,90 @@ async function evaluate(ctx: EvaluationContext, candidate: controller.Candidate,
     },
   });
 
+  // Journaled as EVALUATING before a restart: measured and handed to training; only the training
+  // is left, and a stopping search lets it finish (StopSearch ends only the waits before training).
+  let described: common.DescribedArchitecture | undefined;
+  let metrics: controller.CandidateMetrics;
+  const handedOver = candidate.state === CandidateState.CANDIDATE_STATE_EVALUATING && candidate.metrics !== undefined;
+  if (handedOver) {
+    metrics = { ...candidate.metrics!, validationCurve: [] };
+  } else {
+    const measured = await measure(ctx, candidate, architecture, waits, retry);
+    if ('failure' in measured) return measured.failure;
+    ({ described, metrics } = measured);
+    waits.throwIfAborted();
+  }
+
+  const jobId = trainJobId(ctx.searchId, candidate.candidateId);
+  const request: trainer.TrainRequest = {
+    jobId,
+    architecture: described?.architecture ?? architecture,
+    dataset: ctx.spec.dataset,
+    schedule: ctx.spec.schedule,
+    fidelity: ctx.spec.fidelity,
+  };
+  // The result may be in the journal already (a restart after the trainer finished): no new job then.
+  const pending = ctx.trainResult(candidate.candidateId);
+  const already = await Promise.race([pending, Promise.resolve(undefined)]);
+  // From EVALUATING on only a force stop (or the shutdown) ends the wait: a stopping search lets
+  // its trainings finish.
+  const trainingWait = AbortSignal.any([ctx.signal, ctx.cancelled]);
+  if (!already) {
+    if (!handedOver) await ctx.evaluating({ ...candidate, state: CandidateState.CANDIDATE_STATE_EVALUATING, metrics });
+    await withRetry(
+      () => ctx.bus.publishDurable(trainJob, { searchId: ctx.searchId, candidateId: candidate.candidateId, request }, { msgId: jobId, timeoutMs: 5000 }),
+      { maxMs: Number.POSITIVE_INFINITY, retryAll: true, ...retry('train job publish'), signal: trainingWait },
+    );
+  }
+  const result = await new Promise<trainer.TrainResult>((resolve, reject) => {
+    if (trainingWait.aborted) return reject(trainingWait.reason as Error);
+    const abort = () => reject(trainingWait.reason as Error);
+    trainingWait.addEventListener('abort', abort, { once: true });
+    pending.then(resolve, reject).finally(() => trainingWait.removeEventListener('abort', abort));
+  });
+  metrics.accuracy = result.metrics;
+  metrics.trainSeconds = result.trainSeconds;
+  metrics.validationCurve = ctx.curve(candidate.candidateId);
+  if (result.fidelity) metrics.fidelity = result.fidelity;
+  if (result.status === trainer.TrainStatus.TRAIN_STATUS_CANCELLED && result.failureReason.startsWith('stopped early')) {
+    return done({ ...candidate, architecture: described ?? candidate.architecture, state: CandidateState.CANDIDATE_STATE_EARLY_STOPPED, metrics, checkpointUri: '', failureReason: result.failureReason });
+  }
+  if (result.status !== trainer.TrainStatus.TRAIN_STATUS_SUCCEEDED) {
+    return done(failed(candidate, `training ${trainer.trainStatusToJSON(result.status).replace('TRAIN_STATUS_', '').toLowerCase()}: ${result.failureReason}`, metrics));
+  }
+  return done({
+    ...candidate,
+    architecture: described ?? candidate.architecture,
+    state: CandidateState.CANDIDATE_STATE_SUCCEEDED,
+    metrics,
+    checkpointUri: result.checkpointUri,
+    failureReason: '',
+  });
+}
+
+type Retry = (what: string) => { signal: AbortSignal; onRetry: (err: unknown, attempt: number) => void };
+
+/** What is known before training: the canonical architecture, FLOPs and (structural stage) latency. */
+async function measure(
+  ctx: EvaluationContext,
+  candidate: controller.Candidate,
+  architecture: common.Architecture,
+  waits: AbortSignal,
+  retry: Retry,
+): Promise<{ described: common.DescribedArchitecture | undefined; metrics: controller.CandidateMetrics } | { failure: Evaluation }> {
   let described: common.DescribedArchitecture | undefined;
   try {
     described = (await withRetry(() => ctx.clients.searchspace.validate({ architecture, stage: common.SearchStage.SEARCH_STAGE_UNSPECIFIED }), retry('searchspace'))).architecture;
   } catch (err) {
     waits.throwIfAborted();
-    return done(failed(candidate, `invalid architecture: ${messageOf(err)}`));
+    return { failure: { candidate: failed(candidate, `invalid architecture: ${messageOf(err)}`) } };
   }
 
   const metrics: controller.CandidateMetrics = {
     accuracy: undefined,
     latency: undefined,
-    flopsMultiplyAdds: 0,
-    params: 0,
+    flopsMultiplyAdds: 0n,
+    params: 0n,
     fidelity: ctx.spec.fidelity,
     trainSeconds: 0,
     validationCurve: [],
@@ -122,7 +193,7 @@ async function evaluate(ctx: EvaluationContext, candidate: controller.Candidate,
     metrics.params = counted.params;
   } catch (err) {
     waits.throwIfAborted();
-    return done(failed(candidate, `flops: ${messageOf(err)}`, metrics));
+    return { failure: { candidate: failed(candidate, `flops: ${messageOf(err)}`, metrics) } };
   }
 
   if (candidate.stage === common.SearchStage.SEARCH_STAGE_STRUCTURAL) {
@@ -155,55 +226,9 @@ async function evaluate(ctx: EvaluationContext, candidate: controller.Candidate,
       metrics.latency = profiled.latency;
     } catch (err) {
       waits.throwIfAborted();
-      if (err instanceof NoProfilerError) return { candidate: failed(candidate, err.message, metrics), searchFailure: err.message };
-      return done(failed(candidate, `profiler: ${messageOf(err)}`, metrics));
+      if (err instanceof NoProfilerError) return { failure: { candidate: failed(candidate, err.message, metrics), searchFailure: err.message } };
+      return { failure: { candidate: failed(candidate, `profiler: ${messageOf(err)}`, metrics) } };
     }
   }
-  waits.throwIfAborted();
-
-  const jobId = trainJobId(ctx.searchId, candidate.candidateId);
-  const request: trainer.TrainRequest = {
-    jobId,
-    architecture: described?.architecture ?? architecture,
-    dataset: ctx.spec.dataset,
-    schedule: ctx.spec.schedule,
-    fidelity: ctx.spec.fidelity,
-  };
-  // The result may be in the journal already (a restart after the trainer finished): no new job then.
-  const pending = ctx.trainResult(candidate.candidateId);
-  const already = await Promise.race([pending, Promise.resolve(undefined)]);
-  if (!already) {
-    await ctx.evaluating({ ...candidate, state: CandidateState.CANDIDATE_STATE_EVALUATING, metrics });
-    await withRetry(
-      () => ctx.bus.publishDurable(trainJob, { searchId: ctx.searchId, candidateId: candidate.candidateId, request }, { msgId: jobId, timeoutMs: 5000 }),
-      { maxMs: Number.POSITIVE_INFINITY, retryAll: true, ...retry('train job publish') },
-    );
-  }
-  // From here only a force stop (or the shutdown) ends the wait: a stopping search lets its
-  // trainings finish.
-  const trainingWait = AbortSignal.any([ctx.signal, ctx.cancelled]);
-  const result = await new Promise<trainer.TrainResult>((resolve, reject) => {
-    if (trainingWait.aborted) return reject(trainingWait.reason as Error);
-    const abort = () => reject(trainingWait.reason as Error);
-    trainingWait.addEventListener('abort', abort, { once: true });
-    pending.then(resolve, reject).finally(() => trainingWait.removeEventListener('abort', abort));
-  });
-  metrics.accuracy = result.metrics;
-  metrics.trainSeconds = result.trainSeconds;
-  metrics.validationCurve = ctx.curve(candidate.candidateId);
-  if (result.fidelity) metrics.fidelity = result.fidelity;
-  if (result.status === trainer.TrainStatus.TRAIN_STATUS_CANCELLED && result.failureReason.startsWith('stopped early')) {
-    return done({ ...candidate, architecture: described ?? candidate.architecture, state: CandidateState.CANDIDATE_STATE_EARLY_STOPPED, metrics, checkpointUri: '', failureReason: result.failureReason });
-  }
-  if (result.status !== trainer.TrainStatus.TRAIN_STATUS_SUCCEEDED) {
-    return done(failed(candidate, `training ${trainer.trainStatusToJSON(result.status).replace('TRAIN_STATUS_', '').toLowerCase()}: ${result.failureReason}`, metrics));
-  }
-  return done({
-    ...candidate,
-    architecture: described ?? candidate.architecture,
-    state: CandidateState.CANDIDATE_STATE_SUCCEEDED,
-    metrics,
-    checkpointUri: result.checkpointUri,
-    failureReason: '',
-  });
+  return { described, metrics };
 }

@@ -29,7 +29,11 @@ export class Journal {
   /** Replays the stream into `handlers`, resolving once caught up with what it held at the call; then follows it live. */
   async follow(handlers: JournalHandlers): Promise<void> {
     const info = await this.bus.jsm.streams.info(STREAMS.journal.name);
-    const caughtUpAt = info.state.last_seq;
+    // Caught up once a message comes with nothing pending after it. Not "at last_seq": a purge
+    // (DeleteSearch) may have removed that message, and a replay waiting for it never ends.
+    let caughtUp!: () => void;
+    const replayed = new Promise<void>((resolve) => (caughtUp = resolve));
+    if (info.state.messages === 0) caughtUp();
     const consumer = await this.bus.js.consumers.get(STREAMS.journal.name);
     this.messages = await consumer.consume();
     const messages = this.messages;
@@ -43,9 +47,10 @@ export class Journal {
           this.logger.error(`journal: message #${msg.seq} on ${msg.subject} not applied: ${err instanceof Error ? err.message : String(err)}`);
         }
         this.markApplied(msg.seq);
+        if (msg.info.pending === 0) caughtUp();
       }
     })();
-    await this.waitApplied(caughtUpAt);
+    await replayed;
   }
 
   private markApplied(sequence: number): void {

@@ -24,6 +24,7 @@ await runMain(async () => {
       FLOPS_ADDR: envVar.string('host:port of the flops service'),
       SUGGESTION_ADDR: envVar.string('host:port of the default suggestion service').optional(),
       SM_NAS_PROFILER_WAIT_SECONDS: envVar.positiveInt('seconds a search waits for a profiler of its class to exist').optional(),
+      SM_NAS_RESULTS_DIR: envVar.string("directory for each ended search's results folder").optional(),
     },
   });
   if (!config.natsUrl) {
@@ -49,6 +50,7 @@ await runMain(async () => {
   const ctl = new Controller({
     bus, clients, searchspaceAddress: config.extra.SEARCHSPACE_ADDR, tracer: telemetry.tracer, limits,
     ...(waitSeconds ? { profilerWaitMs: waitSeconds * 1000 } : {}),
+    ...(config.extra.SM_NAS_RESULTS_DIR ? { resultsDir: config.extra.SM_NAS_RESULTS_DIR } : {}),
   });
   await ctl.start();
   const server = await startControllerServer({

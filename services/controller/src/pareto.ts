@@ -14,7 +14,8 @@ export interface Objectives {
 export function objectivesOf(candidate: controller.Candidate, stage: common.SearchStage): Objectives | undefined {
   const m = candidate.metrics;
   if (!m?.accuracy) return undefined;
-  const cost = stage === common.SearchStage.SEARCH_STAGE_MODULAR ? m.flopsMultiplyAdds : m.latency?.latencyMsP50;
+  // Multiply-adds are a uint64 on the wire, a number here (past 2^53 only less precise).
+  const cost = stage === common.SearchStage.SEARCH_STAGE_MODULAR ? Number(m.flopsMultiplyAdds) : m.latency?.latencyMsP50;
   if (cost === undefined || !Number.isFinite(cost) || cost <= 0) return undefined;
   return { accuracy: m.accuracy.ap, cost };
 }

@@ -6,8 +6,8 @@
 // modular stage on the structural Pareto models, and ends the search. Restarted on a replayed
 // state, it resumes the evaluations in flight and goes on.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { context, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Span, type Tracer } from '@opentelemetry/api';
-import { validateArchitecture } from '@sm-nas/arch';
+import { context, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
+import { foldSeed32, validateArchitecture } from '@sm-nas/arch';
 import { architectureFromWire, describedToWire } from '@sm-nas/arch/wire';
 import { trainJobCancel, type Bus } from '@sm-nas/bus';
 import { checkSuggestions } from '@sm-nas/suggestion/client';
@@ -27,6 +27,14 @@ const { SEARCH_STAGE_STRUCTURAL: STRUCTURAL, SEARCH_STAGE_MODULAR: MODULAR } = c
 
 /** After this many suggestion rounds in a row that bring nothing new, the stage's space is spent. */
 const MAX_FRUITLESS_ROUNDS = 5;
+
+/** A suggestion round, for the spans of the candidates it yields. */
+interface SuggestionRound {
+  context: SpanContext;
+  /** Epoch milliseconds. */
+  startTime: number;
+  endTime: number;
+}
 
 export interface RunnerDeps {
   journal: Journal;
@@ -224,11 +232,11 @@ export class SearchRunner {
   private async proposeRound(stage: common.SearchStage, want: number): Promise<number> {
     const r = this.record;
     const seen = new Set(this.candidates.map((c) => c.architecture?.id));
-    const accepted: { arch: common.DescribedArchitecture; parents: string[]; origin: string }[] = [];
-    const take = (described: common.DescribedArchitecture, parents: string[], origin: string) => {
+    const accepted: { arch: common.DescribedArchitecture; parents: string[]; origin: string; suggested?: SuggestionRound }[] = [];
+    const take = (described: common.DescribedArchitecture, parents: string[], origin: string, suggested?: SuggestionRound) => {
       if (accepted.length >= want || seen.has(described.id) || !allowedBy(r.spec.constraints, described.architecture)) return;
       seen.add(described.id);
-      accepted.push({ arch: described, parents, origin });
+      accepted.push({ arch: described, parents, origin, suggested });
     };
     if (stage === STRUCTURAL) {
       for (const wire of r.spec.initialArchitectures) {
@@ -248,16 +256,36 @@ export class SearchRunner {
       const count = Math.min(64, (want - accepted.length) * (hasConstraints(r.spec.constraints) ? 4 : 2));
       const stageSeeds = stage === MODULAR ? this.modularSeeds() : [];
       const seed = mixSeed(r.spec.seed, r.candidates.size, round);
-      // Any failure is retried for a while: a suggestion service's own calls time out under load.
-      const response = await withRetry(
-        () => client.getSuggestions({ spec: r.spec, stage, history: this.candidates, count, stageSeeds, seed, searchspaceAddress: this.deps.searchspaceAddress }),
-        {
-          signal: AbortSignal.any([this.abort.signal, this.cancel.signal]),
-          maxMs: 5 * 60_000,
-          retryAll: true,
-          onRetry: (err, attempt) => attempt % 10 === 1 && this.deps.log(`search ${r.id}: suggestion service: ${err instanceof Error ? err.message : String(err)}; retrying`),
-        },
+      // One round serves several candidates, so it is a trace of its own (the suggestion service's
+      // work and its searchspace calls hang under it); each candidate it yields gets a
+      // `candidate.suggest` span over the round's time, linked to it (see `propose`).
+      const roundSpan = this.deps.tracer.startSpan(
+        'suggestion.round',
+        { attributes: { ...this.spanAttributes('', stage, undefined), 'nas.suggestion.count': count, 'nas.suggestion.round': round } },
+        ROOT_CONTEXT,
       );
+      const startTime = Date.now();
+      // Any failure is retried for a while: a suggestion service's own calls time out under load.
+      let response;
+      try {
+        response = await context.with(trace.setSpan(ROOT_CONTEXT, roundSpan), () =>
+          withRetry(
+            () => client.getSuggestions({ spec: r.spec, stage, history: this.candidates, count, stageSeeds, seed, searchspaceAddress: this.deps.searchspaceAddress }),
+            {
+              signal: AbortSignal.any([this.abort.signal, this.cancel.signal]),
+              maxMs: 5 * 60_000,
+              retryAll: true,
+              onRetry: (err, attempt) => attempt % 10 === 1 && this.deps.log(`search ${r.id}: suggestion service: ${err instanceof Error ? err.message : String(err)}; retrying`),
+            },
+          ),
+        );
+      } catch (err) {
+        roundSpan.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+        throw err;
+      } finally {
+        roundSpan.end();
+      }
+      const suggested: SuggestionRound = { context: roundSpan.spanContext(), startTime, endTime: Date.now() };
       const repaired = response.suggestions.map((s) => {
         const origin = s.origin || 'suggestion';
         if (!s.architecture) return { ...s, origin };
@@ -271,24 +299,39 @@ export class SearchRunner {
       if (batch.rejected.length > 0) {
         this.deps.log(`search ${r.id}: ${batch.rejected.length} of ${repaired.length} suggestion(s) rejected, e.g. ${batch.rejected[0]!.reason}`);
       }
-      for (const s of batch.accepted) take(s.described, s.parentIds, s.origin);
+      roundSpan.setAttribute('nas.suggestion.rejected', batch.rejected.length);
+      for (const s of batch.accepted) take(s.described, s.parentIds, s.origin, suggested);
     }
     for (const a of accepted) {
       if (this.closed || this.cancel.signal.aborted) break;
-      await this.propose(stage, a.arch, a.parents, a.origin);
+      await this.propose(stage, a.arch, a.parents, a.origin, a.suggested);
     }
     return accepted.length;
   }
 
-  private async propose(stage: common.SearchStage, arch: common.DescribedArchitecture, parentIds: string[], origin: string): Promise<void> {
+  private async propose(stage: common.SearchStage, arch: common.DescribedArchitecture, parentIds: string[], origin: string, suggested?: SuggestionRound): Promise<void> {
     const r = this.record;
     const candidateId = `c${String(r.candidates.size + 1).padStart(4, '0')}`;
-    // A new trace per candidate: the root is this span, not whatever context the loop runs in.
+    // A new trace per candidate: the root is this span, not whatever context the loop runs in. A
+    // suggested candidate's life starts with the round that suggested it.
     const span = this.deps.tracer.startSpan(
       'candidate.evaluate',
-      { attributes: this.spanAttributes(candidateId, stage, arch.id) },
+      { attributes: this.spanAttributes(candidateId, stage, arch.id), ...(suggested ? { startTime: suggested.startTime } : {}) },
       ROOT_CONTEXT,
     );
+    if (suggested) {
+      this.deps.tracer
+        .startSpan(
+          'candidate.suggest',
+          {
+            startTime: suggested.startTime,
+            attributes: { ...this.spanAttributes(candidateId, stage, arch.id), 'nas.candidate.origin': origin, 'nas.candidate.parent_ids': parentIds },
+            links: [{ context: suggested.context, attributes: { 'nas.link': 'suggestion.round' } }],
+          },
+          trace.setSpan(ROOT_CONTEXT, span),
+        )
+        .end(suggested.endTime);
+    }
     const candidate: controller.Candidate = {
       candidateId,
       searchId: r.id,
@@ -313,7 +356,7 @@ export class SearchRunner {
   private spanAttributes(candidateId: string, stage: common.SearchStage, archId: string | undefined) {
     return {
       [ATTR_NAS_SEARCH_ID]: this.record.id,
-      [ATTR_NAS_CANDIDATE_ID]: candidateId,
+      ...(candidateId ? { [ATTR_NAS_CANDIDATE_ID]: candidateId } : {}),
       [ATTR_NAS_SEARCH_STAGE]: stageName(stage),
       ...(archId ? { [ATTR_NAS_ARCH_ID]: archId } : {}),
       ...(this.record.spec.algorithm?.name ? { [ATTR_NAS_SUGGESTION_ALGORITHM]: this.record.spec.algorithm.name } : {}),
@@ -408,11 +451,14 @@ export class SearchRunner {
   }
 }
 
-/** A request seed from the search seed and the search's progress (deterministic, distinct per round). */
-
-
-function mixSeed(seed: number, proposed: number, round: number): number {
-  let h = (seed ^ 0x9e3779b9) >>> 0;
+/**
+ * A request seed from the search seed and the search's progress (deterministic, distinct per round).
+ * The uint64 search seed enters folded to 32 bits (foldSeed32: a seed below 2^32 is itself, so such
+ * searches propose as they always did; above it the high word is mixed in, so 2^64-1 and 2^53-1,
+ * with the same low word, still differ).
+ */
+function mixSeed(seed: bigint, proposed: number, round: number): number {
+  let h = (foldSeed32(seed) ^ 0x9e3779b9) >>> 0;
   for (const v of [proposed, round]) {
     h = Math.imul(h ^ v, 0x85ebca6b) >>> 0;
     h = (h ^ (h >>> 13)) >>> 0;

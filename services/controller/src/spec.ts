@@ -136,7 +136,9 @@ export async function validateSpec(
     await withRetry(() => client.validateSettings({ spec }), { maxMs: 10_000 });
   } catch (err) {
     if (err instanceof ClientError && err.code === Status.INVALID_ARGUMENT) {
-      throw new InvalidArgumentError('spec.algorithm.settings', err.details);
+      // The suggestion service names fields of its request (`spec.modular.population_size`), which is
+      // this request's spec too; a reply that names none is about the settings.
+      throw err.details.startsWith('spec.') ? new DomainError('INVALID_ARGUMENT', err.details) : new InvalidArgumentError('spec.algorithm.settings', err.details);
     }
     if (err instanceof ClientError) throw new DomainError('UNAVAILABLE', `suggestion service for ${spec.algorithm.name}: ${Status[err.code]}: ${err.details}`);
     throw err;

@@ -109,7 +109,7 @@ export function frontOf(record: SearchRecord, stage: common.SearchStage): contro
 }
 
 function push(record: SearchRecord, _journalSequence: number, time: Date, event: controller.WatchSearchResponse['event']): void {
-  record.log.push({ sequence: record.log.length + 1, time, event });
+  record.log.push({ sequence: BigInt(record.log.length + 1), time, event });
 }
 
 /** Applies one journal entry; returns the record (created by `searchCreated`), or undefined for an unknown search. */

@@ -85,7 +85,7 @@ export class Profiler {
         hardwareClass: h.hardwareClass,
         deviceKind: h.deviceKind === 'gpu' ? profiler.DeviceKind.DEVICE_KIND_GPU : profiler.DeviceKind.DEVICE_KIND_CPU,
         gpuProduct: h.gpu?.product ?? '',
-        gpuMemoryBytes: h.gpu?.memoryBytes ?? 0,
+        gpuMemoryBytes: BigInt(Math.round(h.gpu?.memoryBytes ?? 0)),
         gpuDriverVersion: h.gpu?.driverVersion ?? '',
         cudaVersion: h.gpu?.cudaVersion ?? '',
         cpuModel: h.cpuModel,

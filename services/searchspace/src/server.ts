@@ -19,6 +19,8 @@ import {
   sampleArchitectures,
   structuralSpaceSize,
   validateArchitecture,
+  parseCanonical,
+  ArchValidationError,
   BACKBONE_KINDS,
   type Architecture,
   type SearchStage,
@@ -29,11 +31,27 @@ import type { ServiceImplementation } from 'nice-grpc';
 
 /** Upper bound of Sample's `count`: a search never needs more per call, and it bounds the work. */
 export const MAX_SAMPLE_COUNT = 10_000;
+/** Far above any architecture's string (about 80 characters): a bound on the parser's work. */
+const MAX_CANONICAL_CHARS = 1024;
 
 function archOf(wire: common.Architecture | undefined, field: string, stage?: SearchStage): Architecture {
   return withFieldPrefix(field, () =>
     validateArchitecture(architectureFromWire(wire), { space: stage ?? 'any' }),
   );
+}
+
+/** A canonical string's architecture; errors name `canonical.<field>` and the character position. */
+function canonicalOf(text: string, space: SearchStage | 'any'): Architecture {
+  if (text.length > MAX_CANONICAL_CHARS) throw new InvalidArgumentError('canonical', `at most ${MAX_CANONICAL_CHARS} characters, got ${text.length}`);
+  try {
+    return parseCanonical(text, { space });
+  } catch (err) {
+    if (err instanceof ArchValidationError) {
+      const field = err.field === 'architecture' ? 'canonical' : `canonical.${err.field}`;
+      throw new ArchValidationError(field, err.reason, err.position);
+    }
+    throw err;
+  }
 }
 
 function sizeOf(stage: SearchStage, base: Architecture | undefined): bigint {
@@ -84,7 +102,9 @@ export function searchSpaceService(): ServiceImplementation<typeof searchspace.S
     },
 
     async validate(request) {
-      const arch = archOf(request.architecture, 'architecture', stageFromWire(request.stage));
+      const stage = stageFromWire(request.stage);
+      if (request.canonical && request.architecture) throw new InvalidArgumentError('canonical', 'set canonical or architecture, not both');
+      const arch = request.canonical ? canonicalOf(request.canonical, stage ?? 'any') : archOf(request.architecture, 'architecture', stage);
       return { architecture: describedToWire(arch) };
     },
 

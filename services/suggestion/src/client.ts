@@ -3,11 +3,10 @@
 // architecture is validated in the stage's space and de-duplicated against the history and the
 // batch, and, in the modular stage, must keep the structure of one of the stage seeds. What fails
 // a check is returned as `rejected` with the reason, for the controller to log, never evaluated.
-import { architectureId, validateArchitecture, type SearchStage } from '@sm-nas/arch';
+import { architectureId, structureKey, validateArchitecture, type SearchStage } from '@sm-nas/arch';
 import { architectureFromWire, describedToWire, stageToWire, withFieldPrefix } from '@sm-nas/arch/wire';
 import { suggestion, type common, type controller } from '@sm-nas/proto';
 import { createChannel, createClient, type Channel, type Client } from 'nice-grpc';
-import { structureKey } from './history.js';
 
 export interface SuggestionQuery {
   spec: controller.SearchSpec;
@@ -17,7 +16,7 @@ export interface SuggestionQuery {
   count: number;
   /** Modular stage: the structural Pareto models to refine. */
   stageSeeds?: readonly common.DescribedArchitecture[];
-  seed: number;
+  seed: bigint | number;
   /** host:port of the SearchSpaceService the algorithm may call. */
   searchspaceAddress: string;
 }

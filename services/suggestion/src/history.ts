@@ -3,7 +3,7 @@
 // structural [-AP, latency p50 in ms], modular [-AP, multiply-adds]. In the modular stage the
 // structural Pareto models that seed it (stage_seeds) are individuals too: they have AP and FLOPs.
 import { architectureFromWire, describedToWire, withFieldPrefix } from '@sm-nas/arch/wire';
-import { validateArchitecture, type Architecture, type SearchStage } from '@sm-nas/arch';
+import { structureKey, validateArchitecture, type Architecture, type SearchStage } from '@sm-nas/arch';
 import { common, controller } from '@sm-nas/proto';
 import { InvalidArgumentError } from '@sm-nas/service-kit';
 
@@ -26,12 +26,8 @@ export interface StageHistory {
   stageCount: number;
   /** Modular stage: the structures to refine, from stage_seeds (empty in the structural stage). */
   seeds: common.DescribedArchitecture[];
-}
-
-/** The structural genes only: two architectures with the same key differ in modules alone. */
-export function structureKey(a: Architecture): string {
-  const neck = a.neck.kind === 'fpn' ? `fpn:${a.neck.startLevel}-${a.neck.endLevel}` : 'c4';
-  return `${a.backbone.kind}/${neck}/${a.rpn}/${a.head.kind}.${a.head.stages}/${a.input.widthPx}x${a.input.heightPx}`;
+  /** Per seed, its candidate id in the history (its architecture id if it was never evaluated here). */
+  seedParents: string[];
 }
 
 /** `structureKey` of an architecture on the wire (one that already passed validation). */
@@ -64,7 +60,8 @@ function objectivesOf(c: controller.Candidate, stage: SearchStage, field: string
     }
     return ms > 0 ? [-ap, ms] : undefined;
   }
-  const flops = m.flopsMultiplyAdds;
+  // A uint64 on the wire; a number here (a count past 2^53 only loses precision, never fails).
+  const flops = Number(m.flopsMultiplyAdds);
   if (!Number.isFinite(flops) || flops < 0) {
     throw new InvalidArgumentError(`${field}.metrics.flops_multiply_adds`, `expected a positive count, got ${flops}`);
   }
@@ -93,6 +90,7 @@ export function readHistory(
     if (objectives) evaluated.push({ candidateId: c.candidateId, described, objectives, structureKey: structureKey(arch) });
   }
   const seeds: common.DescribedArchitecture[] = [];
+  const seedParents: string[] = [];
   if (stage === 'modular') {
     if (stageSeeds.length === 0) throw new InvalidArgumentError('stage_seeds', 'the modular stage needs at least one structural model to refine');
     const seedIndividuals: Individual[] = [];
@@ -104,6 +102,7 @@ export function readHistory(
       seeds.push(described);
       stageCount++;
       const inHistory = byId.get(described.id);
+      seedParents.push(inHistory?.candidate.candidateId || described.id);
       // A seed evaluated in the structural stage has AP and multiply-adds: a modular individual.
       const objectives = inHistory && inHistory.candidate.stage !== wireStage ? objectivesOf(inHistory.candidate, 'modular', `history[${inHistory.index}]`) : undefined;
       if (inHistory && objectives) {
@@ -113,5 +112,5 @@ export function readHistory(
     }
     evaluated.unshift(...seedIndividuals);
   }
-  return { seen, evaluated, stageCount, seeds };
+  return { seen, evaluated, stageCount, seeds, seedParents };
 }

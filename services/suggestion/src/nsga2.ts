@@ -47,9 +47,11 @@ export async function proposeNsga2(ctx: ProposeContext): Promise<Proposals> {
   let failures = 0;
   while (!out.full && population.length > 0 && failures < 3 * count) {
     const first = tournament(population, rng);
-    let second = tournament(population, rng);
+    // The modular stage crosses modules within one structure: the mate comes from first's.
+    const mates = ctx.stage === 'modular' ? population.filter((r) => r.individual.structureKey === first.individual.structureKey) : population;
+    let second = tournament(mates, rng);
     // A crossover of a parent with itself is a copy; try once for a distinct mate.
-    if (second === first && population.length > 1) second = tournament(population, rng);
+    if (second === first && mates.length > 1) second = tournament(mates, rng);
     const child = await makeChild(ctx, out, first.individual, second === first ? undefined : second.individual);
     if (!child || !out.add(child)) failures++;
   }

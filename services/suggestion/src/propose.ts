@@ -92,7 +92,9 @@ export async function addSamples(ctx: ProposeContext, out: Proposals, n: number,
       let added = 0;
       for (const d of sampled) {
         if (added >= k) break;
-        if (out.add({ described: d, parentIds: [], origin: 'sample' })) added++;
+        // A modular sample keeps its seed's structure: the seed is its parent.
+        const parentIds = ctx.stage === 'modular' ? [ctx.history.seedParents[b]!] : [];
+        if (out.add({ described: d, parentIds, origin: 'sample' })) added++;
       }
     }
   }

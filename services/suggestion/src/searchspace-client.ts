@@ -5,12 +5,16 @@
 import type { common} from '@sm-nas/proto';
 import { searchspace } from '@sm-nas/proto';
 import { DomainError, isAbortError, type DomainStatusCode } from '@sm-nas/service-kit';
-import { ClientError, Status, createChannel, createClient, type Channel, type ChannelCredentials, type Client } from 'nice-grpc';
+import { ClientError, Status, createChannel, createClientFactory, type Channel, type ChannelCredentials, type Client } from 'nice-grpc';
+import { openTelemetryClientMiddleware } from 'nice-grpc-opentelemetry';
 
 export type WireStage = common.SearchStage;
 
 /** Deadline of one searchspace call: they are small and local; a stuck one should not hang a search. */
 export const SEARCHSPACE_CALL_TIMEOUT_MS = 10_000;
+
+// Each call a client span under the GetSuggestions server span: the round's trace shows the work.
+const clientFactory = createClientFactory().use(openTelemetryClientMiddleware());
 
 export class SearchSpaceOps {
   private readonly channel: Channel;
@@ -25,7 +29,7 @@ export class SearchSpaceOps {
     credentials?: ChannelCredentials,
   ) {
     this.channel = createChannel(address, credentials);
-    this.client = createClient(searchspace.SearchSpaceServiceDefinition, this.channel);
+    this.client = clientFactory.create(searchspace.SearchSpaceServiceDefinition, this.channel);
   }
 
   private async call<T>(method: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {

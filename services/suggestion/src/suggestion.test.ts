@@ -188,6 +188,11 @@ describe('GetSuggestions', () => {
       const perStructure = keys.map((k) => accepted.filter((s) => structureKeyOfDescribed(s.described) === k).length);
       expect(perStructure.reduce((a, b) => a + b)).toBe(6);
       if (algorithm !== 'nsga2') expect(perStructure).toEqual([3, 3]); // nsga2's population is global
+      // Every child names its parents, a sample its seed: the structural model it refines.
+      for (const s of accepted) {
+        expect(s.parentIds.length, `${algorithm} ${s.origin}`).toBeGreaterThan(0);
+        if (s.origin === 'sample') expect(s.parentIds).toEqual([`s${keys.indexOf(structureKeyOfDescribed(s.described))}`]);
+      }
     }
   });
 
@@ -200,7 +205,7 @@ describe('GetSuggestions', () => {
 
   it('rejects bad requests with INVALID_ARGUMENT naming the field, and an unreachable searchspace with UNAVAILABLE', async () => {
     const ok: suggestion.GetSuggestionsRequest = {
-      spec: searchSpec('evolution'), stage: STRUCTURAL, history: [], count: 2, stageSeeds: [], seed: 1, searchspaceAddress: space.address,
+      spec: searchSpec('evolution'), stage: STRUCTURAL, history: [], count: 2, stageSeeds: [], seed: 1n, searchspaceAddress: space.address,
     };
     const history = await structuralHistory();
     const badLatency = controller.Candidate.fromPartial({ ...history[0], metrics: { accuracy: { ap: 0.3 }, latency: { latencyMsP50: -1 } } });

@@ -43,6 +43,17 @@ describe('pretrain, then train in pretrained mode', () => {
     expect(trained?.failureReason).toBe('');
     expect(trained?.status).toBe('succeeded');
 
+    // Weights made at another width: refused before the first step, saying what fixes it.
+    let wider: TrainResultEvent | undefined;
+    for await (const e of runTrainJob({
+      jobId: 'w', arch, dataset: { kind: 'builtin', seed: 2, trainImages: 8, valImages: 4, imageSizePx: 64 },
+      init: 'pretrained', pretrainedWeightsPath: outputPath, batchSize: 4, learningRate: 1e-3, weightDecay: 0, seed: 0,
+      evalEverySteps: 0, inputScale: 1 / 8, widthMultiplier: 0.25, maxSteps: 2, maxSeconds: 0,
+    })) if (e.kind === 'result') wider = e;
+    expect(wider?.status).toBe('failed');
+    expect(wider?.steps).toBe(0);
+    expect(wider?.failureReason).toMatch(/conv1\.weight is \[8, 3, 7, 7\] there, this detector's is \[16, 3, 7, 7\] at fidelity\.width_multiplier 0\.25: pretrained weights fix the width/);
+
     // A two-stage detector on C4 loads the same file: the backbone, and layer4 into the per-RoI res5
     // head of each cascade stage.
     const twoStage = parseCanonical('resnet18:64:11-21-21-21/c4/rpn/cascade_rcnn.2:256/512x512');

@@ -18,6 +18,7 @@ export interface PretrainJobSpec {
   backbone: Backbone;
   /** The detector's training width multiplier, so the weights fit the backbone it builds. */
   widthMultiplier: number;
+  /** 0..2^32-1: the wire's uint64 seed folded (request.ts). */
   seed: number;
   trainImages: number;
   imageSizePx: number;

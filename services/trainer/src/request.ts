@@ -1,6 +1,8 @@
 // TrainRequest (wire) -> TrainJobSpec, with the contract's defaults for zero values and
-// INVALID_ARGUMENT naming the request field for anything unusable.
-import { validateArchitecture } from '@sm-nas/arch';
+// INVALID_ARGUMENT naming the request field for anything unusable. Seeds are uint64 on the wire, and
+// every value is accepted; the dataset and weight generators hold 32-bit state, so a seed reaches
+// them folded (libs/arch foldSeed32: below 2^32 the seed itself, above it the high word mixed in).
+import { foldSeed32, validateArchitecture } from '@sm-nas/arch';
 import { architectureFromWire, withFieldPrefix } from '@sm-nas/arch/wire';
 import { common, trainer } from '@sm-nas/proto';
 import { InvalidArgumentError } from '@sm-nas/service-kit';
@@ -32,7 +34,7 @@ function datasetOf(wire: trainer.DatasetRef | undefined): DatasetSpec {
     const b = source.value;
     return {
       kind: 'builtin',
-      seed: b.seed,
+      seed: foldSeed32(b.seed),
       trainImages: inRange('dataset.builtin.train_images', b.trainImages || 1000, 1, LIMITS.datasetImages),
       valImages: inRange('dataset.builtin.val_images', b.valImages || 200, 1, LIMITS.datasetImages),
       imageSizePx: inRange('dataset.builtin.image_size_px', b.imageSizePx || 64, LIMITS.imageSizePx.min, LIMITS.imageSizePx.max),
@@ -93,7 +95,7 @@ export function trainJobFromRequest(request: trainer.TrainRequest, checkpointDir
     batchSize: inRange('schedule.batch_size', schedule.batchSize || 8, 1, LIMITS.batchSize),
     learningRate: inRange('schedule.learning_rate', schedule.learningRate || 1e-3, 0, LIMITS.learningRate.max, true),
     weightDecay: inRange('schedule.weight_decay', schedule.weightDecay, 0, 1),
-    seed: schedule.seed,
+    seed: foldSeed32(schedule.seed),
     evalEverySteps: schedule.evalEverySteps,
     lrSchedule,
     inputScale: inRange('fidelity.input_scale', fidelity?.inputScale || 1, 0, LIMITS.inputScale.max, true),
@@ -140,7 +142,7 @@ export function pretrainJobFromRequest(request: trainer.PretrainRequest, dataDir
     jobId,
     backbone: arch.backbone,
     widthMultiplier: inRange('fidelity.width_multiplier', fidelity?.widthMultiplier || 1, 0, LIMITS.widthMultiplier.max, true),
-    seed: builtin?.seed ?? schedule.seed,
+    seed: foldSeed32(builtin?.seed ?? schedule.seed),
     trainImages: inRange('dataset.builtin.train_images', builtin?.trainImages || 1000, 1, LIMITS.datasetImages),
     imageSizePx: inRange('dataset.builtin.image_size_px', builtin?.imageSizePx || 64, LIMITS.imageSizePx.min, LIMITS.imageSizePx.max),
     cropPx: 32,

@@ -31,7 +31,7 @@ function request(jobId: string, maxSteps = 4): trainer.TrainRequest {
   return {
     jobId,
     architecture: architectureToWire(parseCanonical('resnet18:64:11-21-21-21/fpn:3-5:256/none/retinanet:256/512x512')),
-    dataset: { source: { $case: 'builtin', value: { seed: 3, trainImages: 8, valImages: 4, imageSizePx: 64 } } },
+    dataset: { source: { $case: 'builtin', value: { seed: 3n, trainImages: 8, valImages: 4, imageSizePx: 64 } } },
     schedule: trainer.TrainSchedule.fromPartial({ batchSize: 4, learningRate: 1e-3 }),
     fidelity: { inputScale: 1 / 8, widthMultiplier: 0.125, maxSteps, maxSeconds: 0 },
   };
@@ -77,6 +77,22 @@ describe('TrainerService over gRPC', () => {
       expect(error).toBeInstanceOf(ClientError);
       expect((error as ClientError).code).toBe(Status.INVALID_ARGUMENT);
       expect((error as ClientError).details.startsWith(field)).toBe(true);
+    }
+  });
+
+  it('takes every uint64 seed off the wire (2^53, 2^63, 2^64-1): the request reaches validation', async () => {
+    // Without a budget the request is refused at fidelity.max_steps, after the dataset and schedule
+    // (and their seeds) were read: a seed the wire cannot decode would be INTERNAL instead.
+    for (const seed of [2n ** 53n, 2n ** 63n, 2n ** 64n - 1n]) {
+      const req: trainer.TrainRequest = {
+        ...request('x'),
+        dataset: { source: { $case: 'builtin', value: { seed, trainImages: 8, valImages: 4, imageSizePx: 64 } } },
+        schedule: trainer.TrainSchedule.fromPartial({ batchSize: 4, learningRate: 1e-3, seed }),
+        fidelity: { inputScale: 1, widthMultiplier: 1, maxSteps: 0, maxSeconds: 0 },
+      };
+      const error = await all(client.train(req)).then(() => undefined, (e: unknown) => e);
+      expect((error as ClientError).code, (error as ClientError).details).toBe(Status.INVALID_ARGUMENT);
+      expect((error as ClientError).details).toMatch(/^fidelity\.max_steps: /);
     }
   });
 

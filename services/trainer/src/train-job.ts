@@ -16,7 +16,7 @@ import {
   type Augment,
   type DetectionDataset,
 } from '@sm-nas/data';
-import { createDetector, fitAnchorScale, fromTorchvisionName, RETINA_ANCHOR_CONFIG, RetinaNet, type Detector, type TwoStageOptions, type WeightMap } from '@sm-nas/detector';
+import { createDetector, fitAnchorScale, fromTorchvisionName, RETINA_ANCHOR_CONFIG, RetinaNet, WeightShapeError, type Detector, type TwoStageOptions, type WeightMap } from '@sm-nas/detector';
 import { evaluateBboxes, type CocoDetection, type CocoSummary } from '@sm-nas/eval';
 import { AdamW, initBackend, tf } from '@sm-nas/tfjs-runtime';
 import { DeviceLock } from '@sm-nas/service-kit';
@@ -26,6 +26,7 @@ import { learningRateSchedule, type LrScheduleKind } from './lr-schedule.js';
 export type DatasetSpec =
   | {
       kind: 'builtin';
+      /** 0..2^32-1: the wire's uint64 seed folded (request.ts). */
       seed: number;
       trainImages: number;
       valImages: number;
@@ -45,6 +46,7 @@ export interface TrainJobSpec {
   batchSize: number;
   learningRate: number;
   weightDecay: number;
+  /** 0..2^32-1: the wire's uint64 seed folded (request.ts). */
   seed: number;
   /** 0: evaluate only at the end. */
   evalEverySteps: number;
@@ -169,7 +171,7 @@ async function openDataset(spec: DatasetSpec): Promise<{ train: DetectionDataset
 }
 
 /** Backbone weights from torchvision names into the detector (pretrained mode). */
-async function loadPretrained(detector: Detector, path: string): Promise<number> {
+async function loadPretrained(detector: Detector, path: string, widthMultiplier: number): Promise<number> {
   const { tensors } = await readSafetensors(path);
   // The file may hold more than this detector runs (the classifier; stage 4 under a C4 neck). The
   // names alone: getWeights would read every tensor back.
@@ -190,7 +192,19 @@ async function loadPretrained(detector: Detector, path: string): Promise<number>
     }
   }
   if (weights.size === 0) throw new Error(`${path}: no tensor has a torchvision backbone name of ${detector.arch.backbone.kind}`);
-  detector.setWeights(weights, false);
+  try {
+    detector.setWeights(weights, false);
+  } catch (err) {
+    // The usual cause: a narrower or wider detector than the weights were made for (torchvision's
+    // are full width, fidelity.width_multiplier 1); the bare shape error does not say so.
+    if (err instanceof WeightShapeError) {
+      throw new Error(
+        `${path}: ${err.parameter} is [${err.got.join(', ')}] there, this detector's is [${err.expected.join(', ')}] at ` +
+          `fidelity.width_multiplier ${widthMultiplier}: pretrained weights fix the width (1 for torchvision's); train at the width they were made at`,
+      );
+    }
+    throw err;
+  }
   return weights.size;
 }
 
@@ -312,7 +326,7 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, dev
     }
     if (spec.init === 'pretrained') {
       if (!spec.pretrainedWeightsPath) throw new Error('pretrained mode needs schedule.pretrained_weights_path');
-      await loadPretrained(detector, spec.pretrainedWeightsPath);
+      await loadPretrained(detector, spec.pretrainedWeightsPath, spec.widthMultiplier);
     }
     const warmupSteps = spec.warmupSteps ??
       (spec.maxSteps > 0 ? Math.min(TRAIN_DEFAULTS.warmupSteps, Math.ceil(spec.maxSteps / 5)) : TRAIN_DEFAULTS.warmupSteps);

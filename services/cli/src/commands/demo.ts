@@ -10,7 +10,7 @@ import { searchspace } from '@sm-nas/proto';
 export interface DemoOptions {
   dataDir: string;
   count: number;
-  seed: number;
+  seed: bigint;
 }
 
 export async function demoCommand(options: DemoOptions): Promise<string> {
@@ -28,7 +28,7 @@ export async function demoCommand(options: DemoOptions): Promise<string> {
     const counted = await Promise.all(
       architectures.map(async (a) => ({ arch: a, flops: await counter.count({ architecture: a.architecture }) })),
     );
-    counted.sort((x, y) => x.flops.flopsMultiplyAdds - y.flops.flopsMultiplyAdds);
+    counted.sort((x, y) => Number(x.flops.flopsMultiplyAdds - y.flops.flopsMultiplyAdds));
     const rows = counted.map(({ arch, flops: f }) => [
       arch.id,
       si(f.flopsMultiplyAdds),

@@ -8,8 +8,8 @@ import { common, controller, profiler, trainer } from '@sm-nas/proto';
 // The subpath, not the package root: the root loads tfjs, which every CLI start would pay for.
 import { demoFidelityFor } from '@sm-nas/trainer/demo-fidelity';
 import { createChannel, createClient } from 'nice-grpc';
-import { UsageError } from '../arch-arg.js';
-import { compareBaselines, writeResults } from '../report.js';
+import { readSeedArg, UsageError } from '../arch-arg.js';
+import { compareBaselines, writeResults } from '@sm-nas/controller/results';
 import type { LocalMesh } from '../mesh.js';
 
 export const SEARCH_USAGE = `sm-nas search [--structural N] [--modular N] [--minutes M] [--parallelism N] [--algorithm NAME]
@@ -98,7 +98,7 @@ export function demoSearchSpec(options: SearchOptions, hardwareClass: string): c
     // A few seconds of timing per structural candidate (a two-stage detector at 512x512 takes ~1-2 s
     // an inference on 2 CPU cores): enough to order them, within the demo's 20 minutes.
     profiling: { targetCoefficientOfVariation: 0.05, maxSeconds: 6, iterationsPerRound: 5 },
-    seed: count(options.seed, '--seed', 1),
+    seed: readSeedArg(options.seed, '--seed', 1n),
     // What trains and profiles in seconds on 2 CPU cores: the smallest input, the four lighter
     // backbones, FPN necks (a C4 two-stage head runs res5 per RoI: ~3 s a demo step); every head
     // (one-stage RetinaNet, Faster R-CNN, Cascade R-CNN).
@@ -166,7 +166,7 @@ export async function searchCommand(options: SearchOptions, log: (line: string) 
         const m = c.metrics;
         const what =
           c.state === controller.CandidateState.CANDIDATE_STATE_SUCCEEDED
-            ? `AP ${m?.accuracy?.ap.toFixed(3)} AP50 ${m?.accuracy?.ap50.toFixed(3)}${m?.latency ? `  ${m.latency.latencyMsP50.toFixed(1)} ms` : ''}  ${((m?.flopsMultiplyAdds ?? 0) / 1e9).toFixed(1)} GMACs`
+            ? `AP ${m?.accuracy?.ap.toFixed(3)} AP50 ${m?.accuracy?.ap50.toFixed(3)}${m?.latency ? `  ${m.latency.latencyMsP50.toFixed(1)} ms` : ''}  ${(Number(m?.flopsMultiplyAdds ?? 0) / 1e9).toFixed(1)} GMACs`
             : `failed: ${c.failureReason}`;
         log(`${elapsed()}  ${stageName(c.stage).padEnd(10)} ${bar(done.get(c.stage)!, max)}  ${c.candidateId} ${c.architecture?.canonical}  ${what}`);
       } else if (e?.$case === 'searchUpdated') {
@@ -187,7 +187,7 @@ export async function searchCommand(options: SearchOptions, log: (line: string) 
     return [
       `search ${searchId} ${state} in ${((Date.now() - started) / 60_000).toFixed(1)} min: ${trained} candidates trained, ${candidates.length - trained} failed`,
       `final Pareto front (${modular ? 'modular' : 'structural'}):`,
-      ...(modular ?? structural).candidates.map((c) => `  ${c.architecture?.canonical}  AP ${c.metrics?.accuracy?.ap.toFixed(3)}  ${((c.metrics?.flopsMultiplyAdds ?? 0) / 1e9).toFixed(1)} GMACs${c.metrics?.latency ? `  ${c.metrics.latency.latencyMsP50.toFixed(1)} ms` : ''}`),
+      ...(modular ?? structural).candidates.map((c) => `  ${c.architecture?.canonical}  AP ${c.metrics?.accuracy?.ap.toFixed(3)}  ${(Number(c.metrics?.flopsMultiplyAdds ?? 0) / 1e9).toFixed(1)} GMACs${c.metrics?.latency ? `  ${c.metrics.latency.latencyMsP50.toFixed(1)} ms` : ''}`),
       ...compareBaselines(candidates, structural).map((b) =>
         `baseline ${b.canonical} (AP ${b.ap.toFixed(3)}, ${b.latencyMs.toFixed(1)} ms): ` +
         (b.dominatedBy.length

@@ -1,6 +1,6 @@
 import { architectureToWire } from '@sm-nas/arch/wire';
 import { common, searchspace } from '@sm-nas/proto';
-import { readArchitectureArg, UsageError } from '../arch-arg.js';
+import { readArchitectureArg, readSeedArg, UsageError } from '../arch-arg.js';
 import { withClient } from '../client.js';
 import { grouped, table } from '../format.js';
 import { searchSpaceTarget } from '../targets.js';
@@ -47,7 +47,7 @@ function listArchitectures(archs: readonly common.DescribedArchitecture[]): stri
 
 export async function spaceCommand(sub: string | undefined, args: string[], options: SpaceOptions): Promise<string> {
   const base = options.base ? architectureToWire(readArchitectureArg(options.base, '--base')) : undefined;
-  const seed = wholeNumber(options.seed, '--seed', 0);
+  const seed = readSeedArg(options.seed, '--seed', 0n);
   return withClient(searchSpaceTarget, options.addr, async (client) => {
     switch (sub) {
       case 'get': {

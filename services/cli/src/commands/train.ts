@@ -1,6 +1,6 @@
 import { architectureToWire } from '@sm-nas/arch/wire';
 import { trainer } from '@sm-nas/proto';
-import { readArchitectureArg, UsageError } from '../arch-arg.js';
+import { readArchitectureArg, readSeedArg, UsageError } from '../arch-arg.js';
 import { withClient, type ServiceTarget } from '../client.js';
 
 export const TRAIN_USAGE = `sm-nas train ARCH [--steps N] [--seconds S] [--input-scale F] [--width F] [--batch N]
@@ -50,7 +50,7 @@ export async function trainCommand(archText: string | undefined, options: TrainO
   const request: trainer.TrainRequest = {
     jobId: '',
     architecture: architectureToWire(arch),
-    dataset: { source: { $case: 'builtin', value: { seed: num(options.seed, '--seed', 0), trainImages: num(options.images, '--images', 1000), valImages: 200, imageSizePx: 64 } } },
+    dataset: { source: { $case: 'builtin', value: { seed: readSeedArg(options.seed, '--seed', 0n), trainImages: num(options.images, '--images', 1000), valImages: 200, imageSizePx: 64 } } },
     schedule: trainer.TrainSchedule.fromPartial({
       init: options.pretrained ? trainer.InitMode.INIT_MODE_PRETRAINED : trainer.InitMode.INIT_MODE_SCRATCH,
       pretrainedWeightsPath: options.pretrained ?? '',
@@ -58,11 +58,12 @@ export async function trainCommand(archText: string | undefined, options: TrainO
       learningRate: num(options.lr, '--lr', 1e-3),
       lrSchedule,
       weightDecay: 1e-4,
-      seed: num(options.seed, '--seed', 0),
+      seed: readSeedArg(options.seed, '--seed', 0n),
     }),
     fidelity: {
       inputScale: num(options['input-scale'], '--input-scale', 64 / Math.max(arch.input.widthPx, arch.input.heightPx)),
-      widthMultiplier: num(options.width, '--width', 0.25),
+      // Pretrained weights fix the width (torchvision's are full width); from scratch a quarter is quick.
+      widthMultiplier: num(options.width, '--width', options.pretrained ? 1 : 0.25),
       maxSteps: num(options.steps, '--steps', 0),
       maxSeconds: num(options.seconds, '--seconds', options.steps ? 0 : 60),
     },

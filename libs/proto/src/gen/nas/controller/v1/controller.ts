@@ -172,8 +172,11 @@ export interface SearchSpec {
     | undefined;
   /** Candidates evaluated at the same time (0 means 1). */
   parallelism: number;
-  earlyStopping: EarlyStopping | undefined;
-  seed: number;
+  earlyStopping:
+    | EarlyStopping
+    | undefined;
+  /** Any uint64; the seeds of the suggestion requests derive from all 64 bits of it. */
+  seed: bigint;
   /** Architectures to evaluate first in the structural stage (e.g. hand-made baselines). */
   initialArchitectures: Architecture[];
   /**
@@ -292,8 +295,8 @@ export interface CandidateMetrics {
     | undefined;
   /** Measured by a profiler of the search's hardware class at the architecture's input size. */
   latency: LatencyStats | undefined;
-  flopsMultiplyAdds: number;
-  params: number;
+  flopsMultiplyAdds: bigint;
+  params: bigint;
   fidelity: Fidelity | undefined;
   trainSeconds: number;
   /**
@@ -340,13 +343,13 @@ export interface ListSearchesResponse {
 
 export interface WatchSearchRequest {
   searchId: string;
-  /** Resume after this event's `sequence` (0: from the beginning). */
-  afterSequence: number;
+  /** Resume after this event's `sequence` (0: from the beginning; past the last event: none yet). */
+  afterSequence: bigint;
 }
 
 export interface WatchSearchResponse {
   /** The search's events are numbered 1, 2, 3, ... without gaps, the same after a controller restart. */
-  sequence: number;
+  sequence: bigint;
   time: Date | undefined;
   event: { $case: "searchUpdated"; value: Search } | { $case: "candidateUpdated"; value: Candidate } | {
     $case: "paretoFrontUpdated";
@@ -430,7 +433,7 @@ function createBaseSearchSpec(): SearchSpec {
     budget: undefined,
     parallelism: 0,
     earlyStopping: undefined,
-    seed: 0,
+    seed: 0n,
     initialArchitectures: [],
     constraints: undefined,
     profiling: undefined,
@@ -472,7 +475,10 @@ export const SearchSpec: MessageFns<SearchSpec> = {
     if (message.earlyStopping !== undefined) {
       EarlyStopping.encode(message.earlyStopping, writer.uint32(90).fork()).join();
     }
-    if (message.seed !== 0) {
+    if (message.seed !== 0n) {
+      if (BigInt.asUintN(64, message.seed) !== message.seed) {
+        throw new globalThis.Error("value provided for field message.seed of type uint64 too large");
+      }
       writer.uint32(96).uint64(message.seed);
     }
     for (const v of message.initialArchitectures) {
@@ -593,7 +599,7 @@ export const SearchSpec: MessageFns<SearchSpec> = {
               break;
             }
 
-            message.seed = longToNumber(reader.uint64());
+            message.seed = reader.uint64() as bigint;
             continue;
           }
           case 13: {
@@ -657,7 +663,7 @@ export const SearchSpec: MessageFns<SearchSpec> = {
         : isSet(object.early_stopping)
         ? EarlyStopping.fromJSON(object.early_stopping)
         : undefined,
-      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      seed: isSet(object.seed) ? BigInt(object.seed) : 0n,
       initialArchitectures: globalThis.Array.isArray(object?.initialArchitectures)
         ? object.initialArchitectures.map((e: any) => Architecture.fromJSON(e))
         : globalThis.Array.isArray(object?.initial_architectures)
@@ -703,8 +709,8 @@ export const SearchSpec: MessageFns<SearchSpec> = {
     if (message.earlyStopping !== undefined) {
       obj.earlyStopping = EarlyStopping.toJSON(message.earlyStopping);
     }
-    if (message.seed !== 0) {
-      obj.seed = Math.round(message.seed);
+    if (message.seed !== 0n) {
+      obj.seed = message.seed.toString();
     }
     if (message.initialArchitectures?.length) {
       obj.initialArchitectures = message.initialArchitectures.map((e) => Architecture.toJSON(e));
@@ -750,7 +756,7 @@ export const SearchSpec: MessageFns<SearchSpec> = {
     message.earlyStopping = (object.earlyStopping !== undefined && object.earlyStopping !== null)
       ? EarlyStopping.fromPartial(object.earlyStopping)
       : undefined;
-    message.seed = object.seed ?? 0;
+    message.seed = (object.seed !== undefined && object.seed !== null) ? BigInt(object.seed) : 0n;
     message.initialArchitectures = object.initialArchitectures?.map((e) => Architecture.fromPartial(e)) || [];
     message.constraints = (object.constraints !== undefined && object.constraints !== null)
       ? SpaceConstraints.fromPartial(object.constraints)
@@ -2028,8 +2034,8 @@ function createBaseCandidateMetrics(): CandidateMetrics {
   return {
     accuracy: undefined,
     latency: undefined,
-    flopsMultiplyAdds: 0,
-    params: 0,
+    flopsMultiplyAdds: 0n,
+    params: 0n,
     fidelity: undefined,
     trainSeconds: 0,
     validationCurve: [],
@@ -2044,10 +2050,16 @@ export const CandidateMetrics: MessageFns<CandidateMetrics> = {
     if (message.latency !== undefined) {
       LatencyStats.encode(message.latency, writer.uint32(18).fork()).join();
     }
-    if (message.flopsMultiplyAdds !== 0) {
+    if (message.flopsMultiplyAdds !== 0n) {
+      if (BigInt.asUintN(64, message.flopsMultiplyAdds) !== message.flopsMultiplyAdds) {
+        throw new globalThis.Error("value provided for field message.flopsMultiplyAdds of type uint64 too large");
+      }
       writer.uint32(24).uint64(message.flopsMultiplyAdds);
     }
-    if (message.params !== 0) {
+    if (message.params !== 0n) {
+      if (BigInt.asUintN(64, message.params) !== message.params) {
+        throw new globalThis.Error("value provided for field message.params of type uint64 too large");
+      }
       writer.uint32(32).uint64(message.params);
     }
     if (message.fidelity !== undefined) {
@@ -2096,7 +2108,7 @@ export const CandidateMetrics: MessageFns<CandidateMetrics> = {
               break;
             }
 
-            message.flopsMultiplyAdds = longToNumber(reader.uint64());
+            message.flopsMultiplyAdds = reader.uint64() as bigint;
             continue;
           }
           case 4: {
@@ -2104,7 +2116,7 @@ export const CandidateMetrics: MessageFns<CandidateMetrics> = {
               break;
             }
 
-            message.params = longToNumber(reader.uint64());
+            message.params = reader.uint64() as bigint;
             continue;
           }
           case 5: {
@@ -2148,11 +2160,11 @@ export const CandidateMetrics: MessageFns<CandidateMetrics> = {
       accuracy: isSet(object.accuracy) ? CocoMetrics.fromJSON(object.accuracy) : undefined,
       latency: isSet(object.latency) ? LatencyStats.fromJSON(object.latency) : undefined,
       flopsMultiplyAdds: isSet(object.flopsMultiplyAdds)
-        ? globalThis.Number(object.flopsMultiplyAdds)
+        ? BigInt(object.flopsMultiplyAdds)
         : isSet(object.flops_multiply_adds)
-        ? globalThis.Number(object.flops_multiply_adds)
-        : 0,
-      params: isSet(object.params) ? globalThis.Number(object.params) : 0,
+        ? BigInt(object.flops_multiply_adds)
+        : 0n,
+      params: isSet(object.params) ? BigInt(object.params) : 0n,
       fidelity: isSet(object.fidelity) ? Fidelity.fromJSON(object.fidelity) : undefined,
       trainSeconds: isSet(object.trainSeconds)
         ? globalThis.Number(object.trainSeconds)
@@ -2175,11 +2187,11 @@ export const CandidateMetrics: MessageFns<CandidateMetrics> = {
     if (message.latency !== undefined) {
       obj.latency = LatencyStats.toJSON(message.latency);
     }
-    if (message.flopsMultiplyAdds !== 0) {
-      obj.flopsMultiplyAdds = Math.round(message.flopsMultiplyAdds);
+    if (message.flopsMultiplyAdds !== 0n) {
+      obj.flopsMultiplyAdds = message.flopsMultiplyAdds.toString();
     }
-    if (message.params !== 0) {
-      obj.params = Math.round(message.params);
+    if (message.params !== 0n) {
+      obj.params = message.params.toString();
     }
     if (message.fidelity !== undefined) {
       obj.fidelity = Fidelity.toJSON(message.fidelity);
@@ -2204,8 +2216,10 @@ export const CandidateMetrics: MessageFns<CandidateMetrics> = {
     message.latency = (object.latency !== undefined && object.latency !== null)
       ? LatencyStats.fromPartial(object.latency)
       : undefined;
-    message.flopsMultiplyAdds = object.flopsMultiplyAdds ?? 0;
-    message.params = object.params ?? 0;
+    message.flopsMultiplyAdds = (object.flopsMultiplyAdds !== undefined && object.flopsMultiplyAdds !== null)
+      ? BigInt(object.flopsMultiplyAdds)
+      : 0n;
+    message.params = (object.params !== undefined && object.params !== null) ? BigInt(object.params) : 0n;
     message.fidelity = (object.fidelity !== undefined && object.fidelity !== null)
       ? Fidelity.fromPartial(object.fidelity)
       : undefined;
@@ -2785,7 +2799,7 @@ export const ListSearchesResponse: MessageFns<ListSearchesResponse> = {
 };
 
 function createBaseWatchSearchRequest(): WatchSearchRequest {
-  return { searchId: "", afterSequence: 0 };
+  return { searchId: "", afterSequence: 0n };
 }
 
 export const WatchSearchRequest: MessageFns<WatchSearchRequest> = {
@@ -2793,7 +2807,10 @@ export const WatchSearchRequest: MessageFns<WatchSearchRequest> = {
     if (message.searchId !== "") {
       writer.uint32(10).string(message.searchId);
     }
-    if (message.afterSequence !== 0) {
+    if (message.afterSequence !== 0n) {
+      if (BigInt.asUintN(64, message.afterSequence) !== message.afterSequence) {
+        throw new globalThis.Error("value provided for field message.afterSequence of type uint64 too large");
+      }
       writer.uint32(16).uint64(message.afterSequence);
     }
     return writer;
@@ -2825,7 +2842,7 @@ export const WatchSearchRequest: MessageFns<WatchSearchRequest> = {
               break;
             }
 
-            message.afterSequence = longToNumber(reader.uint64());
+            message.afterSequence = reader.uint64() as bigint;
             continue;
           }
         }
@@ -2848,10 +2865,10 @@ export const WatchSearchRequest: MessageFns<WatchSearchRequest> = {
         ? globalThis.String(object.search_id)
         : "",
       afterSequence: isSet(object.afterSequence)
-        ? globalThis.Number(object.afterSequence)
+        ? BigInt(object.afterSequence)
         : isSet(object.after_sequence)
-        ? globalThis.Number(object.after_sequence)
-        : 0,
+        ? BigInt(object.after_sequence)
+        : 0n,
     };
   },
 
@@ -2860,8 +2877,8 @@ export const WatchSearchRequest: MessageFns<WatchSearchRequest> = {
     if (message.searchId !== "") {
       obj.searchId = message.searchId;
     }
-    if (message.afterSequence !== 0) {
-      obj.afterSequence = Math.round(message.afterSequence);
+    if (message.afterSequence !== 0n) {
+      obj.afterSequence = message.afterSequence.toString();
     }
     return obj;
   },
@@ -2872,18 +2889,23 @@ export const WatchSearchRequest: MessageFns<WatchSearchRequest> = {
   fromPartial(object: DeepPartial<WatchSearchRequest>): WatchSearchRequest {
     const message = createBaseWatchSearchRequest();
     message.searchId = object.searchId ?? "";
-    message.afterSequence = object.afterSequence ?? 0;
+    message.afterSequence = (object.afterSequence !== undefined && object.afterSequence !== null)
+      ? BigInt(object.afterSequence)
+      : 0n;
     return message;
   },
 };
 
 function createBaseWatchSearchResponse(): WatchSearchResponse {
-  return { sequence: 0, time: undefined, event: undefined };
+  return { sequence: 0n, time: undefined, event: undefined };
 }
 
 export const WatchSearchResponse: MessageFns<WatchSearchResponse> = {
   encode(message: WatchSearchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.sequence !== 0) {
+    if (message.sequence !== 0n) {
+      if (BigInt.asUintN(64, message.sequence) !== message.sequence) {
+        throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
+      }
       writer.uint32(8).uint64(message.sequence);
     }
     if (message.time !== undefined) {
@@ -2921,7 +2943,7 @@ export const WatchSearchResponse: MessageFns<WatchSearchResponse> = {
               break;
             }
 
-            message.sequence = longToNumber(reader.uint64());
+            message.sequence = reader.uint64() as bigint;
             continue;
           }
           case 2: {
@@ -2970,7 +2992,7 @@ export const WatchSearchResponse: MessageFns<WatchSearchResponse> = {
 
   fromJSON(object: any): WatchSearchResponse {
     return {
-      sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
       time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
       event: isSet(object.searchUpdated)
         ? { $case: "searchUpdated", value: Search.fromJSON(object.searchUpdated) }
@@ -2990,8 +3012,8 @@ export const WatchSearchResponse: MessageFns<WatchSearchResponse> = {
 
   toJSON(message: WatchSearchResponse): unknown {
     const obj: any = {};
-    if (message.sequence !== 0) {
-      obj.sequence = Math.round(message.sequence);
+    if (message.sequence !== 0n) {
+      obj.sequence = message.sequence.toString();
     }
     if (message.time !== undefined) {
       obj.time = message.time.toISOString();
@@ -3011,7 +3033,7 @@ export const WatchSearchResponse: MessageFns<WatchSearchResponse> = {
   },
   fromPartial(object: DeepPartial<WatchSearchResponse>): WatchSearchResponse {
     const message = createBaseWatchSearchResponse();
-    message.sequence = object.sequence ?? 0;
+    message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
     message.time = object.time ?? undefined;
     switch (object.event?.$case) {
       case "searchUpdated": {
@@ -4150,23 +4172,23 @@ function floatToJson(value: number | null | undefined): number | string | null |
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+export type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
 
 function toTimestamp(date: Date): Timestamp {
-  const seconds = Math.trunc(date.getTime() / 1_000);
+  const seconds = BigInt(Math.trunc(date.getTime() / 1_000));
   const nanos = (date.getTime() % 1_000) * 1_000_000;
   return { seconds, nanos };
 }
 
 function fromTimestamp(t: Timestamp): Date {
-  let millis = (t.seconds || 0) * 1_000;
+  let millis = (globalThis.Number(t.seconds.toString()) || 0) * 1_000;
   millis += (t.nanos || 0) / 1_000_000;
   return new globalThis.Date(millis);
 }
@@ -4179,17 +4201,6 @@ function fromJsonTimestamp(o: any): Date {
   } else {
     return fromTimestamp(Timestamp.fromJSON(o));
   }
-}
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
 }
 
 function isObject(value: any): boolean {

@@ -73,12 +73,12 @@ export interface CountResponse {
     | InputSize
     | undefined;
   /** Total = per-image multiply-adds + proposals x per-proposal multiply-adds. */
-  flopsMultiplyAdds: number;
-  params: number;
+  flopsMultiplyAdds: bigint;
+  params: bigint;
   /** Proposals the total assumes (0 for one-stage detectors and classifiers). */
   proposals: number;
   /** What the R-CNN heads cost for one proposal (all stages). */
-  perProposalFlopsMultiplyAdds: number;
+  perProposalFlopsMultiplyAdds: bigint;
   /** backbone.stem, backbone.stage1..4, backbone.classifier, neck, rpn, head, head.stage1..4. */
   modules: ModuleFlops[];
 }
@@ -86,9 +86,9 @@ export interface CountResponse {
 export interface ModuleFlops {
   name: string;
   /** Includes proposals x per_proposal_flops_multiply_adds for R-CNN stages. */
-  flopsMultiplyAdds: number;
-  params: number;
-  perProposalFlopsMultiplyAdds: number;
+  flopsMultiplyAdds: bigint;
+  params: bigint;
+  perProposalFlopsMultiplyAdds: bigint;
 }
 
 function createBaseCountRequest(): CountRequest {
@@ -236,10 +236,10 @@ function createBaseCountResponse(): CountResponse {
   return {
     architectureId: "",
     input: undefined,
-    flopsMultiplyAdds: 0,
-    params: 0,
+    flopsMultiplyAdds: 0n,
+    params: 0n,
     proposals: 0,
-    perProposalFlopsMultiplyAdds: 0,
+    perProposalFlopsMultiplyAdds: 0n,
     modules: [],
   };
 }
@@ -252,16 +252,27 @@ export const CountResponse: MessageFns<CountResponse> = {
     if (message.input !== undefined) {
       InputSize.encode(message.input, writer.uint32(18).fork()).join();
     }
-    if (message.flopsMultiplyAdds !== 0) {
+    if (message.flopsMultiplyAdds !== 0n) {
+      if (BigInt.asUintN(64, message.flopsMultiplyAdds) !== message.flopsMultiplyAdds) {
+        throw new globalThis.Error("value provided for field message.flopsMultiplyAdds of type uint64 too large");
+      }
       writer.uint32(24).uint64(message.flopsMultiplyAdds);
     }
-    if (message.params !== 0) {
+    if (message.params !== 0n) {
+      if (BigInt.asUintN(64, message.params) !== message.params) {
+        throw new globalThis.Error("value provided for field message.params of type uint64 too large");
+      }
       writer.uint32(32).uint64(message.params);
     }
     if (message.proposals !== 0) {
       writer.uint32(40).uint32(message.proposals);
     }
-    if (message.perProposalFlopsMultiplyAdds !== 0) {
+    if (message.perProposalFlopsMultiplyAdds !== 0n) {
+      if (BigInt.asUintN(64, message.perProposalFlopsMultiplyAdds) !== message.perProposalFlopsMultiplyAdds) {
+        throw new globalThis.Error(
+          "value provided for field message.perProposalFlopsMultiplyAdds of type uint64 too large",
+        );
+      }
       writer.uint32(48).uint64(message.perProposalFlopsMultiplyAdds);
     }
     for (const v of message.modules) {
@@ -304,7 +315,7 @@ export const CountResponse: MessageFns<CountResponse> = {
               break;
             }
 
-            message.flopsMultiplyAdds = longToNumber(reader.uint64());
+            message.flopsMultiplyAdds = reader.uint64() as bigint;
             continue;
           }
           case 4: {
@@ -312,7 +323,7 @@ export const CountResponse: MessageFns<CountResponse> = {
               break;
             }
 
-            message.params = longToNumber(reader.uint64());
+            message.params = reader.uint64() as bigint;
             continue;
           }
           case 5: {
@@ -328,7 +339,7 @@ export const CountResponse: MessageFns<CountResponse> = {
               break;
             }
 
-            message.perProposalFlopsMultiplyAdds = longToNumber(reader.uint64());
+            message.perProposalFlopsMultiplyAdds = reader.uint64() as bigint;
             continue;
           }
           case 7: {
@@ -360,17 +371,17 @@ export const CountResponse: MessageFns<CountResponse> = {
         : "",
       input: isSet(object.input) ? InputSize.fromJSON(object.input) : undefined,
       flopsMultiplyAdds: isSet(object.flopsMultiplyAdds)
-        ? globalThis.Number(object.flopsMultiplyAdds)
+        ? BigInt(object.flopsMultiplyAdds)
         : isSet(object.flops_multiply_adds)
-        ? globalThis.Number(object.flops_multiply_adds)
-        : 0,
-      params: isSet(object.params) ? globalThis.Number(object.params) : 0,
+        ? BigInt(object.flops_multiply_adds)
+        : 0n,
+      params: isSet(object.params) ? BigInt(object.params) : 0n,
       proposals: isSet(object.proposals) ? globalThis.Number(object.proposals) : 0,
       perProposalFlopsMultiplyAdds: isSet(object.perProposalFlopsMultiplyAdds)
-        ? globalThis.Number(object.perProposalFlopsMultiplyAdds)
+        ? BigInt(object.perProposalFlopsMultiplyAdds)
         : isSet(object.per_proposal_flops_multiply_adds)
-        ? globalThis.Number(object.per_proposal_flops_multiply_adds)
-        : 0,
+        ? BigInt(object.per_proposal_flops_multiply_adds)
+        : 0n,
       modules: globalThis.Array.isArray(object?.modules) ? object.modules.map((e: any) => ModuleFlops.fromJSON(e)) : [],
     };
   },
@@ -383,17 +394,17 @@ export const CountResponse: MessageFns<CountResponse> = {
     if (message.input !== undefined) {
       obj.input = InputSize.toJSON(message.input);
     }
-    if (message.flopsMultiplyAdds !== 0) {
-      obj.flopsMultiplyAdds = Math.round(message.flopsMultiplyAdds);
+    if (message.flopsMultiplyAdds !== 0n) {
+      obj.flopsMultiplyAdds = message.flopsMultiplyAdds.toString();
     }
-    if (message.params !== 0) {
-      obj.params = Math.round(message.params);
+    if (message.params !== 0n) {
+      obj.params = message.params.toString();
     }
     if (message.proposals !== 0) {
       obj.proposals = Math.round(message.proposals);
     }
-    if (message.perProposalFlopsMultiplyAdds !== 0) {
-      obj.perProposalFlopsMultiplyAdds = Math.round(message.perProposalFlopsMultiplyAdds);
+    if (message.perProposalFlopsMultiplyAdds !== 0n) {
+      obj.perProposalFlopsMultiplyAdds = message.perProposalFlopsMultiplyAdds.toString();
     }
     if (message.modules?.length) {
       obj.modules = message.modules.map((e) => ModuleFlops.toJSON(e));
@@ -410,17 +421,22 @@ export const CountResponse: MessageFns<CountResponse> = {
     message.input = (object.input !== undefined && object.input !== null)
       ? InputSize.fromPartial(object.input)
       : undefined;
-    message.flopsMultiplyAdds = object.flopsMultiplyAdds ?? 0;
-    message.params = object.params ?? 0;
+    message.flopsMultiplyAdds = (object.flopsMultiplyAdds !== undefined && object.flopsMultiplyAdds !== null)
+      ? BigInt(object.flopsMultiplyAdds)
+      : 0n;
+    message.params = (object.params !== undefined && object.params !== null) ? BigInt(object.params) : 0n;
     message.proposals = object.proposals ?? 0;
-    message.perProposalFlopsMultiplyAdds = object.perProposalFlopsMultiplyAdds ?? 0;
+    message.perProposalFlopsMultiplyAdds =
+      (object.perProposalFlopsMultiplyAdds !== undefined && object.perProposalFlopsMultiplyAdds !== null)
+        ? BigInt(object.perProposalFlopsMultiplyAdds)
+        : 0n;
     message.modules = object.modules?.map((e) => ModuleFlops.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseModuleFlops(): ModuleFlops {
-  return { name: "", flopsMultiplyAdds: 0, params: 0, perProposalFlopsMultiplyAdds: 0 };
+  return { name: "", flopsMultiplyAdds: 0n, params: 0n, perProposalFlopsMultiplyAdds: 0n };
 }
 
 export const ModuleFlops: MessageFns<ModuleFlops> = {
@@ -428,13 +444,24 @@ export const ModuleFlops: MessageFns<ModuleFlops> = {
     if (message.name !== "") {
       writer.uint32(10).string(message.name);
     }
-    if (message.flopsMultiplyAdds !== 0) {
+    if (message.flopsMultiplyAdds !== 0n) {
+      if (BigInt.asUintN(64, message.flopsMultiplyAdds) !== message.flopsMultiplyAdds) {
+        throw new globalThis.Error("value provided for field message.flopsMultiplyAdds of type uint64 too large");
+      }
       writer.uint32(16).uint64(message.flopsMultiplyAdds);
     }
-    if (message.params !== 0) {
+    if (message.params !== 0n) {
+      if (BigInt.asUintN(64, message.params) !== message.params) {
+        throw new globalThis.Error("value provided for field message.params of type uint64 too large");
+      }
       writer.uint32(24).uint64(message.params);
     }
-    if (message.perProposalFlopsMultiplyAdds !== 0) {
+    if (message.perProposalFlopsMultiplyAdds !== 0n) {
+      if (BigInt.asUintN(64, message.perProposalFlopsMultiplyAdds) !== message.perProposalFlopsMultiplyAdds) {
+        throw new globalThis.Error(
+          "value provided for field message.perProposalFlopsMultiplyAdds of type uint64 too large",
+        );
+      }
       writer.uint32(32).uint64(message.perProposalFlopsMultiplyAdds);
     }
     return writer;
@@ -466,7 +493,7 @@ export const ModuleFlops: MessageFns<ModuleFlops> = {
               break;
             }
 
-            message.flopsMultiplyAdds = longToNumber(reader.uint64());
+            message.flopsMultiplyAdds = reader.uint64() as bigint;
             continue;
           }
           case 3: {
@@ -474,7 +501,7 @@ export const ModuleFlops: MessageFns<ModuleFlops> = {
               break;
             }
 
-            message.params = longToNumber(reader.uint64());
+            message.params = reader.uint64() as bigint;
             continue;
           }
           case 4: {
@@ -482,7 +509,7 @@ export const ModuleFlops: MessageFns<ModuleFlops> = {
               break;
             }
 
-            message.perProposalFlopsMultiplyAdds = longToNumber(reader.uint64());
+            message.perProposalFlopsMultiplyAdds = reader.uint64() as bigint;
             continue;
           }
         }
@@ -501,16 +528,16 @@ export const ModuleFlops: MessageFns<ModuleFlops> = {
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       flopsMultiplyAdds: isSet(object.flopsMultiplyAdds)
-        ? globalThis.Number(object.flopsMultiplyAdds)
+        ? BigInt(object.flopsMultiplyAdds)
         : isSet(object.flops_multiply_adds)
-        ? globalThis.Number(object.flops_multiply_adds)
-        : 0,
-      params: isSet(object.params) ? globalThis.Number(object.params) : 0,
+        ? BigInt(object.flops_multiply_adds)
+        : 0n,
+      params: isSet(object.params) ? BigInt(object.params) : 0n,
       perProposalFlopsMultiplyAdds: isSet(object.perProposalFlopsMultiplyAdds)
-        ? globalThis.Number(object.perProposalFlopsMultiplyAdds)
+        ? BigInt(object.perProposalFlopsMultiplyAdds)
         : isSet(object.per_proposal_flops_multiply_adds)
-        ? globalThis.Number(object.per_proposal_flops_multiply_adds)
-        : 0,
+        ? BigInt(object.per_proposal_flops_multiply_adds)
+        : 0n,
     };
   },
 
@@ -519,14 +546,14 @@ export const ModuleFlops: MessageFns<ModuleFlops> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
-    if (message.flopsMultiplyAdds !== 0) {
-      obj.flopsMultiplyAdds = Math.round(message.flopsMultiplyAdds);
+    if (message.flopsMultiplyAdds !== 0n) {
+      obj.flopsMultiplyAdds = message.flopsMultiplyAdds.toString();
     }
-    if (message.params !== 0) {
-      obj.params = Math.round(message.params);
+    if (message.params !== 0n) {
+      obj.params = message.params.toString();
     }
-    if (message.perProposalFlopsMultiplyAdds !== 0) {
-      obj.perProposalFlopsMultiplyAdds = Math.round(message.perProposalFlopsMultiplyAdds);
+    if (message.perProposalFlopsMultiplyAdds !== 0n) {
+      obj.perProposalFlopsMultiplyAdds = message.perProposalFlopsMultiplyAdds.toString();
     }
     return obj;
   },
@@ -537,9 +564,14 @@ export const ModuleFlops: MessageFns<ModuleFlops> = {
   fromPartial(object: DeepPartial<ModuleFlops>): ModuleFlops {
     const message = createBaseModuleFlops();
     message.name = object.name ?? "";
-    message.flopsMultiplyAdds = object.flopsMultiplyAdds ?? 0;
-    message.params = object.params ?? 0;
-    message.perProposalFlopsMultiplyAdds = object.perProposalFlopsMultiplyAdds ?? 0;
+    message.flopsMultiplyAdds = (object.flopsMultiplyAdds !== undefined && object.flopsMultiplyAdds !== null)
+      ? BigInt(object.flopsMultiplyAdds)
+      : 0n;
+    message.params = (object.params !== undefined && object.params !== null) ? BigInt(object.params) : 0n;
+    message.perProposalFlopsMultiplyAdds =
+      (object.perProposalFlopsMultiplyAdds !== undefined && object.perProposalFlopsMultiplyAdds !== null)
+        ? BigInt(object.perProposalFlopsMultiplyAdds)
+        : 0n;
     return message;
   },
 };
@@ -568,25 +600,14 @@ export interface FlopsServiceClient<CallOptionsExt = {}> {
   count(request: DeepPartial<CountRequest>, options?: CallOptions & CallOptionsExt): Promise<CountResponse>;
 }
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+export type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
-}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

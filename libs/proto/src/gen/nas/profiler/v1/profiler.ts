@@ -107,7 +107,7 @@ export interface HardwareDescription {
   hardwareClass: string;
   deviceKind: DeviceKind;
   gpuProduct: string;
-  gpuMemoryBytes: number;
+  gpuMemoryBytes: bigint;
   gpuDriverVersion: string;
   cudaVersion: string;
   cpuModel: string;
@@ -302,7 +302,7 @@ function createBaseHardwareDescription(): HardwareDescription {
     hardwareClass: "",
     deviceKind: 0,
     gpuProduct: "",
-    gpuMemoryBytes: 0,
+    gpuMemoryBytes: 0n,
     gpuDriverVersion: "",
     cudaVersion: "",
     cpuModel: "",
@@ -324,7 +324,10 @@ export const HardwareDescription: MessageFns<HardwareDescription> = {
     if (message.gpuProduct !== "") {
       writer.uint32(26).string(message.gpuProduct);
     }
-    if (message.gpuMemoryBytes !== 0) {
+    if (message.gpuMemoryBytes !== 0n) {
+      if (BigInt.asUintN(64, message.gpuMemoryBytes) !== message.gpuMemoryBytes) {
+        throw new globalThis.Error("value provided for field message.gpuMemoryBytes of type uint64 too large");
+      }
       writer.uint32(32).uint64(message.gpuMemoryBytes);
     }
     if (message.gpuDriverVersion !== "") {
@@ -393,7 +396,7 @@ export const HardwareDescription: MessageFns<HardwareDescription> = {
               break;
             }
 
-            message.gpuMemoryBytes = longToNumber(reader.uint64());
+            message.gpuMemoryBytes = reader.uint64() as bigint;
             continue;
           }
           case 5: {
@@ -482,10 +485,10 @@ export const HardwareDescription: MessageFns<HardwareDescription> = {
         ? globalThis.String(object.gpu_product)
         : "",
       gpuMemoryBytes: isSet(object.gpuMemoryBytes)
-        ? globalThis.Number(object.gpuMemoryBytes)
+        ? BigInt(object.gpuMemoryBytes)
         : isSet(object.gpu_memory_bytes)
-        ? globalThis.Number(object.gpu_memory_bytes)
-        : 0,
+        ? BigInt(object.gpu_memory_bytes)
+        : 0n,
       gpuDriverVersion: isSet(object.gpuDriverVersion)
         ? globalThis.String(object.gpuDriverVersion)
         : isSet(object.gpu_driver_version)
@@ -531,8 +534,8 @@ export const HardwareDescription: MessageFns<HardwareDescription> = {
     if (message.gpuProduct !== "") {
       obj.gpuProduct = message.gpuProduct;
     }
-    if (message.gpuMemoryBytes !== 0) {
-      obj.gpuMemoryBytes = Math.round(message.gpuMemoryBytes);
+    if (message.gpuMemoryBytes !== 0n) {
+      obj.gpuMemoryBytes = message.gpuMemoryBytes.toString();
     }
     if (message.gpuDriverVersion !== "") {
       obj.gpuDriverVersion = message.gpuDriverVersion;
@@ -566,7 +569,9 @@ export const HardwareDescription: MessageFns<HardwareDescription> = {
     message.hardwareClass = object.hardwareClass ?? "";
     message.deviceKind = object.deviceKind ?? 0;
     message.gpuProduct = object.gpuProduct ?? "";
-    message.gpuMemoryBytes = object.gpuMemoryBytes ?? 0;
+    message.gpuMemoryBytes = (object.gpuMemoryBytes !== undefined && object.gpuMemoryBytes !== null)
+      ? BigInt(object.gpuMemoryBytes)
+      : 0n;
     message.gpuDriverVersion = object.gpuDriverVersion ?? "";
     message.cudaVersion = object.cudaVersion ?? "";
     message.cpuModel = object.cpuModel ?? "";
@@ -1367,25 +1372,14 @@ function floatToJson(value: number | null | undefined): number | string | null |
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+export type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
-}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

@@ -48,7 +48,7 @@ export interface StructuralSpace {
   rpnHeads: RpnHeadChoice[];
   inputs: InputSize[];
   /** Number of valid structural combinations. */
-  validCombinations: number;
+  validCombinations: bigint;
 }
 
 export interface RpnHeadChoice {
@@ -80,7 +80,8 @@ export interface SampleRequest {
   stage: SearchStage;
   /** 1 to 10000. */
   count: number;
-  seed: number;
+  /** Any uint64, all 64 bits of it: distinct seeds start the generator from distinct states. */
+  seed: bigint;
   /** Modular stage: keep this architecture's structure and sample its modules. Optional. */
   base: Architecture | undefined;
 }
@@ -92,7 +93,7 @@ export interface SampleResponse {
 export interface MutateRequest {
   architecture: Architecture | undefined;
   stage: SearchStage;
-  seed: number;
+  seed: bigint;
 }
 
 export interface MutateResponse {
@@ -103,7 +104,7 @@ export interface CrossoverRequest {
   first: Architecture | undefined;
   second: Architecture | undefined;
   stage: SearchStage;
-  seed: number;
+  seed: bigint;
 }
 
 export interface CrossoverResponse {
@@ -111,9 +112,16 @@ export interface CrossoverResponse {
 }
 
 export interface ValidateRequest {
+  /** The architecture as a message, or */
   architecture:
     | Architecture
     | undefined;
+  /**
+   * ...as its canonical string ("resnet50:64:111-2111-211111-211/fpn:2-6:256/rpn/cascade_rcnn.3:256/1333x800",
+   * see the README), parsed here: the response's architecture is then the message for it, to use
+   * in any other RPC. Exactly one of the two; an error in the string names its character position.
+   */
+  canonical: string;
   /** Which space it must belong to; UNSPECIFIED accepts anything the detector can build. */
   stage: SearchStage;
 }
@@ -283,7 +291,7 @@ function createBaseStructuralSpace(): StructuralSpace {
     fpnMaxLevel: 0,
     rpnHeads: [],
     inputs: [],
-    validCombinations: 0,
+    validCombinations: 0n,
   };
 }
 
@@ -311,7 +319,10 @@ export const StructuralSpace: MessageFns<StructuralSpace> = {
     for (const v of message.inputs) {
       InputSize.encode(v!, writer.uint32(50).fork()).join();
     }
-    if (message.validCombinations !== 0) {
+    if (message.validCombinations !== 0n) {
+      if (BigInt.asUintN(64, message.validCombinations) !== message.validCombinations) {
+        throw new globalThis.Error("value provided for field message.validCombinations of type uint64 too large");
+      }
       writer.uint32(56).uint64(message.validCombinations);
     }
     return writer;
@@ -393,7 +404,7 @@ export const StructuralSpace: MessageFns<StructuralSpace> = {
               break;
             }
 
-            message.validCombinations = longToNumber(reader.uint64());
+            message.validCombinations = reader.uint64() as bigint;
             continue;
           }
         }
@@ -435,10 +446,10 @@ export const StructuralSpace: MessageFns<StructuralSpace> = {
         : [],
       inputs: globalThis.Array.isArray(object?.inputs) ? object.inputs.map((e: any) => InputSize.fromJSON(e)) : [],
       validCombinations: isSet(object.validCombinations)
-        ? globalThis.Number(object.validCombinations)
+        ? BigInt(object.validCombinations)
         : isSet(object.valid_combinations)
-        ? globalThis.Number(object.valid_combinations)
-        : 0,
+        ? BigInt(object.valid_combinations)
+        : 0n,
     };
   },
 
@@ -462,8 +473,8 @@ export const StructuralSpace: MessageFns<StructuralSpace> = {
     if (message.inputs?.length) {
       obj.inputs = message.inputs.map((e) => InputSize.toJSON(e));
     }
-    if (message.validCombinations !== 0) {
-      obj.validCombinations = Math.round(message.validCombinations);
+    if (message.validCombinations !== 0n) {
+      obj.validCombinations = message.validCombinations.toString();
     }
     return obj;
   },
@@ -479,7 +490,9 @@ export const StructuralSpace: MessageFns<StructuralSpace> = {
     message.fpnMaxLevel = object.fpnMaxLevel ?? 0;
     message.rpnHeads = object.rpnHeads?.map((e) => RpnHeadChoice.fromPartial(e)) || [];
     message.inputs = object.inputs?.map((e) => InputSize.fromPartial(e)) || [];
-    message.validCombinations = object.validCombinations ?? 0;
+    message.validCombinations = (object.validCombinations !== undefined && object.validCombinations !== null)
+      ? BigInt(object.validCombinations)
+      : 0n;
     return message;
   },
 };
@@ -981,7 +994,7 @@ export const BlockStringBounds: MessageFns<BlockStringBounds> = {
 };
 
 function createBaseSampleRequest(): SampleRequest {
-  return { stage: 0, count: 0, seed: 0, base: undefined };
+  return { stage: 0, count: 0, seed: 0n, base: undefined };
 }
 
 export const SampleRequest: MessageFns<SampleRequest> = {
@@ -992,7 +1005,10 @@ export const SampleRequest: MessageFns<SampleRequest> = {
     if (message.count !== 0) {
       writer.uint32(16).uint32(message.count);
     }
-    if (message.seed !== 0) {
+    if (message.seed !== 0n) {
+      if (BigInt.asUintN(64, message.seed) !== message.seed) {
+        throw new globalThis.Error("value provided for field message.seed of type uint64 too large");
+      }
       writer.uint32(24).uint64(message.seed);
     }
     if (message.base !== undefined) {
@@ -1035,7 +1051,7 @@ export const SampleRequest: MessageFns<SampleRequest> = {
               break;
             }
 
-            message.seed = longToNumber(reader.uint64());
+            message.seed = reader.uint64() as bigint;
             continue;
           }
           case 4: {
@@ -1062,7 +1078,7 @@ export const SampleRequest: MessageFns<SampleRequest> = {
     return {
       stage: isSet(object.stage) ? searchStageFromJSON(object.stage) : 0,
       count: isSet(object.count) ? globalThis.Number(object.count) : 0,
-      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      seed: isSet(object.seed) ? BigInt(object.seed) : 0n,
       base: isSet(object.base) ? Architecture.fromJSON(object.base) : undefined,
     };
   },
@@ -1075,8 +1091,8 @@ export const SampleRequest: MessageFns<SampleRequest> = {
     if (message.count !== 0) {
       obj.count = Math.round(message.count);
     }
-    if (message.seed !== 0) {
-      obj.seed = Math.round(message.seed);
+    if (message.seed !== 0n) {
+      obj.seed = message.seed.toString();
     }
     if (message.base !== undefined) {
       obj.base = Architecture.toJSON(message.base);
@@ -1091,7 +1107,7 @@ export const SampleRequest: MessageFns<SampleRequest> = {
     const message = createBaseSampleRequest();
     message.stage = object.stage ?? 0;
     message.count = object.count ?? 0;
-    message.seed = object.seed ?? 0;
+    message.seed = (object.seed !== undefined && object.seed !== null) ? BigInt(object.seed) : 0n;
     message.base = (object.base !== undefined && object.base !== null)
       ? Architecture.fromPartial(object.base)
       : undefined;
@@ -1171,7 +1187,7 @@ export const SampleResponse: MessageFns<SampleResponse> = {
 };
 
 function createBaseMutateRequest(): MutateRequest {
-  return { architecture: undefined, stage: 0, seed: 0 };
+  return { architecture: undefined, stage: 0, seed: 0n };
 }
 
 export const MutateRequest: MessageFns<MutateRequest> = {
@@ -1182,7 +1198,10 @@ export const MutateRequest: MessageFns<MutateRequest> = {
     if (message.stage !== 0) {
       writer.uint32(16).int32(message.stage);
     }
-    if (message.seed !== 0) {
+    if (message.seed !== 0n) {
+      if (BigInt.asUintN(64, message.seed) !== message.seed) {
+        throw new globalThis.Error("value provided for field message.seed of type uint64 too large");
+      }
       writer.uint32(24).uint64(message.seed);
     }
     return writer;
@@ -1222,7 +1241,7 @@ export const MutateRequest: MessageFns<MutateRequest> = {
               break;
             }
 
-            message.seed = longToNumber(reader.uint64());
+            message.seed = reader.uint64() as bigint;
             continue;
           }
         }
@@ -1241,7 +1260,7 @@ export const MutateRequest: MessageFns<MutateRequest> = {
     return {
       architecture: isSet(object.architecture) ? Architecture.fromJSON(object.architecture) : undefined,
       stage: isSet(object.stage) ? searchStageFromJSON(object.stage) : 0,
-      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      seed: isSet(object.seed) ? BigInt(object.seed) : 0n,
     };
   },
 
@@ -1253,8 +1272,8 @@ export const MutateRequest: MessageFns<MutateRequest> = {
     if (message.stage !== 0) {
       obj.stage = searchStageToJSON(message.stage);
     }
-    if (message.seed !== 0) {
-      obj.seed = Math.round(message.seed);
+    if (message.seed !== 0n) {
+      obj.seed = message.seed.toString();
     }
     return obj;
   },
@@ -1268,7 +1287,7 @@ export const MutateRequest: MessageFns<MutateRequest> = {
       ? Architecture.fromPartial(object.architecture)
       : undefined;
     message.stage = object.stage ?? 0;
-    message.seed = object.seed ?? 0;
+    message.seed = (object.seed !== undefined && object.seed !== null) ? BigInt(object.seed) : 0n;
     return message;
   },
 };
@@ -1345,7 +1364,7 @@ export const MutateResponse: MessageFns<MutateResponse> = {
 };
 
 function createBaseCrossoverRequest(): CrossoverRequest {
-  return { first: undefined, second: undefined, stage: 0, seed: 0 };
+  return { first: undefined, second: undefined, stage: 0, seed: 0n };
 }
 
 export const CrossoverRequest: MessageFns<CrossoverRequest> = {
@@ -1359,7 +1378,10 @@ export const CrossoverRequest: MessageFns<CrossoverRequest> = {
     if (message.stage !== 0) {
       writer.uint32(24).int32(message.stage);
     }
-    if (message.seed !== 0) {
+    if (message.seed !== 0n) {
+      if (BigInt.asUintN(64, message.seed) !== message.seed) {
+        throw new globalThis.Error("value provided for field message.seed of type uint64 too large");
+      }
       writer.uint32(32).uint64(message.seed);
     }
     return writer;
@@ -1407,7 +1429,7 @@ export const CrossoverRequest: MessageFns<CrossoverRequest> = {
               break;
             }
 
-            message.seed = longToNumber(reader.uint64());
+            message.seed = reader.uint64() as bigint;
             continue;
           }
         }
@@ -1427,7 +1449,7 @@ export const CrossoverRequest: MessageFns<CrossoverRequest> = {
       first: isSet(object.first) ? Architecture.fromJSON(object.first) : undefined,
       second: isSet(object.second) ? Architecture.fromJSON(object.second) : undefined,
       stage: isSet(object.stage) ? searchStageFromJSON(object.stage) : 0,
-      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      seed: isSet(object.seed) ? BigInt(object.seed) : 0n,
     };
   },
 
@@ -1442,8 +1464,8 @@ export const CrossoverRequest: MessageFns<CrossoverRequest> = {
     if (message.stage !== 0) {
       obj.stage = searchStageToJSON(message.stage);
     }
-    if (message.seed !== 0) {
-      obj.seed = Math.round(message.seed);
+    if (message.seed !== 0n) {
+      obj.seed = message.seed.toString();
     }
     return obj;
   },
@@ -1460,7 +1482,7 @@ export const CrossoverRequest: MessageFns<CrossoverRequest> = {
       ? Architecture.fromPartial(object.second)
       : undefined;
     message.stage = object.stage ?? 0;
-    message.seed = object.seed ?? 0;
+    message.seed = (object.seed !== undefined && object.seed !== null) ? BigInt(object.seed) : 0n;
     return message;
   },
 };
@@ -1535,13 +1557,16 @@ export const CrossoverResponse: MessageFns<CrossoverResponse> = {
 };
 
 function createBaseValidateRequest(): ValidateRequest {
-  return { architecture: undefined, stage: 0 };
+  return { architecture: undefined, canonical: "", stage: 0 };
 }
 
 export const ValidateRequest: MessageFns<ValidateRequest> = {
   encode(message: ValidateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.architecture !== undefined) {
       Architecture.encode(message.architecture, writer.uint32(10).fork()).join();
+    }
+    if (message.canonical !== "") {
+      writer.uint32(26).string(message.canonical);
     }
     if (message.stage !== 0) {
       writer.uint32(16).int32(message.stage);
@@ -1570,6 +1595,14 @@ export const ValidateRequest: MessageFns<ValidateRequest> = {
             message.architecture = Architecture.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.canonical = reader.string();
+            continue;
+          }
           case 2: {
             if (tag !== 16) {
               break;
@@ -1593,6 +1626,7 @@ export const ValidateRequest: MessageFns<ValidateRequest> = {
   fromJSON(object: any): ValidateRequest {
     return {
       architecture: isSet(object.architecture) ? Architecture.fromJSON(object.architecture) : undefined,
+      canonical: isSet(object.canonical) ? globalThis.String(object.canonical) : "",
       stage: isSet(object.stage) ? searchStageFromJSON(object.stage) : 0,
     };
   },
@@ -1601,6 +1635,9 @@ export const ValidateRequest: MessageFns<ValidateRequest> = {
     const obj: any = {};
     if (message.architecture !== undefined) {
       obj.architecture = Architecture.toJSON(message.architecture);
+    }
+    if (message.canonical !== "") {
+      obj.canonical = message.canonical;
     }
     if (message.stage !== 0) {
       obj.stage = searchStageToJSON(message.stage);
@@ -1616,6 +1653,7 @@ export const ValidateRequest: MessageFns<ValidateRequest> = {
     message.architecture = (object.architecture !== undefined && object.architecture !== null)
       ? Architecture.fromPartial(object.architecture)
       : undefined;
+    message.canonical = object.canonical ?? "";
     message.stage = object.stage ?? 0;
     return message;
   },
@@ -1977,25 +2015,14 @@ function floatToJson(value: number | null | undefined): number | string | null |
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+export type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
-}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

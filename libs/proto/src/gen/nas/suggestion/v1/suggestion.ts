@@ -30,7 +30,7 @@ export interface GetSuggestionsRequest {
   /** Modular stage: the structural Pareto models whose modules are searched. */
   stageSeeds: DescribedArchitecture[];
   /** Seed for this request's randomness (the controller derives it from the search seed). */
-  seed: number;
+  seed: bigint;
   /** host:port of a SearchSpaceService the algorithm may call for Sample, Mutate and Crossover. */
   searchspaceAddress: string;
 }
@@ -57,7 +57,7 @@ export interface ValidateSettingsResponse {
 }
 
 function createBaseGetSuggestionsRequest(): GetSuggestionsRequest {
-  return { spec: undefined, stage: 0, history: [], count: 0, stageSeeds: [], seed: 0, searchspaceAddress: "" };
+  return { spec: undefined, stage: 0, history: [], count: 0, stageSeeds: [], seed: 0n, searchspaceAddress: "" };
 }
 
 export const GetSuggestionsRequest: MessageFns<GetSuggestionsRequest> = {
@@ -77,7 +77,10 @@ export const GetSuggestionsRequest: MessageFns<GetSuggestionsRequest> = {
     for (const v of message.stageSeeds) {
       DescribedArchitecture.encode(v!, writer.uint32(42).fork()).join();
     }
-    if (message.seed !== 0) {
+    if (message.seed !== 0n) {
+      if (BigInt.asUintN(64, message.seed) !== message.seed) {
+        throw new globalThis.Error("value provided for field message.seed of type uint64 too large");
+      }
       writer.uint32(48).uint64(message.seed);
     }
     if (message.searchspaceAddress !== "") {
@@ -144,7 +147,7 @@ export const GetSuggestionsRequest: MessageFns<GetSuggestionsRequest> = {
               break;
             }
 
-            message.seed = longToNumber(reader.uint64());
+            message.seed = reader.uint64() as bigint;
             continue;
           }
           case 7: {
@@ -178,7 +181,7 @@ export const GetSuggestionsRequest: MessageFns<GetSuggestionsRequest> = {
         : globalThis.Array.isArray(object?.stage_seeds)
         ? object.stage_seeds.map((e: any) => DescribedArchitecture.fromJSON(e))
         : [],
-      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      seed: isSet(object.seed) ? BigInt(object.seed) : 0n,
       searchspaceAddress: isSet(object.searchspaceAddress)
         ? globalThis.String(object.searchspaceAddress)
         : isSet(object.searchspace_address)
@@ -204,8 +207,8 @@ export const GetSuggestionsRequest: MessageFns<GetSuggestionsRequest> = {
     if (message.stageSeeds?.length) {
       obj.stageSeeds = message.stageSeeds.map((e) => DescribedArchitecture.toJSON(e));
     }
-    if (message.seed !== 0) {
-      obj.seed = Math.round(message.seed);
+    if (message.seed !== 0n) {
+      obj.seed = message.seed.toString();
     }
     if (message.searchspaceAddress !== "") {
       obj.searchspaceAddress = message.searchspaceAddress;
@@ -225,7 +228,7 @@ export const GetSuggestionsRequest: MessageFns<GetSuggestionsRequest> = {
     message.history = object.history?.map((e) => Candidate.fromPartial(e)) || [];
     message.count = object.count ?? 0;
     message.stageSeeds = object.stageSeeds?.map((e) => DescribedArchitecture.fromPartial(e)) || [];
-    message.seed = object.seed ?? 0;
+    message.seed = (object.seed !== undefined && object.seed !== null) ? BigInt(object.seed) : 0n;
     message.searchspaceAddress = object.searchspaceAddress ?? "";
     return message;
   },
@@ -543,7 +546,12 @@ export const SuggestionServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** INVALID_ARGUMENT naming the setting if the algorithm cannot run with these settings. */
+    /**
+     * INVALID_ARGUMENT naming the setting if the algorithm cannot run with these settings, by its path
+     * in the request ("spec.algorithm.settings.mutation_rate", "spec.modular.population_size"): the
+     * controller returns such details to CreateSearch as they are, and prefixes any other with
+     * "spec.algorithm.settings".
+     */
     validateSettings: {
       name: "ValidateSettings",
       requestType: ValidateSettingsRequest as typeof ValidateSettingsRequest,
@@ -560,7 +568,12 @@ export interface SuggestionServiceImplementation<CallContextExt = {}> {
     request: GetSuggestionsRequest,
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<GetSuggestionsResponse>>;
-  /** INVALID_ARGUMENT naming the setting if the algorithm cannot run with these settings. */
+  /**
+   * INVALID_ARGUMENT naming the setting if the algorithm cannot run with these settings, by its path
+   * in the request ("spec.algorithm.settings.mutation_rate", "spec.modular.population_size"): the
+   * controller returns such details to CreateSearch as they are, and prefixes any other with
+   * "spec.algorithm.settings".
+   */
   validateSettings(
     request: ValidateSettingsRequest,
     context: CallContext & CallContextExt,
@@ -572,32 +585,26 @@ export interface SuggestionServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<GetSuggestionsRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<GetSuggestionsResponse>;
-  /** INVALID_ARGUMENT naming the setting if the algorithm cannot run with these settings. */
+  /**
+   * INVALID_ARGUMENT naming the setting if the algorithm cannot run with these settings, by its path
+   * in the request ("spec.algorithm.settings.mutation_rate", "spec.modular.population_size"): the
+   * controller returns such details to CreateSearch as they are, and prefixes any other with
+   * "spec.algorithm.settings".
+   */
   validateSettings(
     request: DeepPartial<ValidateSettingsRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<ValidateSettingsResponse>;
 }
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+export type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
-}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

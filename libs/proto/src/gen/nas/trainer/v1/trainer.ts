@@ -153,7 +153,11 @@ export interface DatasetRef {
 
 /** Generated deterministically from a seed; needs no download. */
 export interface BuiltinDataset {
-  seed: number;
+  /**
+   * Any uint64. The generator holds 32 bits: a seed below 2^32 is used as it is, a larger one folded
+   * (low word XOR murmur3's fmix32 of the high word).
+   */
+  seed: bigint;
   trainImages: number;
   valImages: number;
   imageSizePx: number;
@@ -173,7 +177,8 @@ export interface TrainSchedule {
   batchSize: number;
   learningRate: number;
   weightDecay: number;
-  seed: number;
+  /** Weight initialisation and data order; any uint64, folded to 32 bits as BuiltinDataset.seed. */
+  seed: bigint;
   /** Evaluate on the validation split every this many steps (0: only at the end). */
   evalEverySteps: number;
   lrSchedule: LrSchedule;
@@ -349,12 +354,15 @@ export const DatasetRef: MessageFns<DatasetRef> = {
 };
 
 function createBaseBuiltinDataset(): BuiltinDataset {
-  return { seed: 0, trainImages: 0, valImages: 0, imageSizePx: 0 };
+  return { seed: 0n, trainImages: 0, valImages: 0, imageSizePx: 0 };
 }
 
 export const BuiltinDataset: MessageFns<BuiltinDataset> = {
   encode(message: BuiltinDataset, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.seed !== 0) {
+    if (message.seed !== 0n) {
+      if (BigInt.asUintN(64, message.seed) !== message.seed) {
+        throw new globalThis.Error("value provided for field message.seed of type uint64 too large");
+      }
       writer.uint32(8).uint64(message.seed);
     }
     if (message.trainImages !== 0) {
@@ -387,7 +395,7 @@ export const BuiltinDataset: MessageFns<BuiltinDataset> = {
               break;
             }
 
-            message.seed = longToNumber(reader.uint64());
+            message.seed = reader.uint64() as bigint;
             continue;
           }
           case 2: {
@@ -428,7 +436,7 @@ export const BuiltinDataset: MessageFns<BuiltinDataset> = {
 
   fromJSON(object: any): BuiltinDataset {
     return {
-      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      seed: isSet(object.seed) ? BigInt(object.seed) : 0n,
       trainImages: isSet(object.trainImages)
         ? globalThis.Number(object.trainImages)
         : isSet(object.train_images)
@@ -449,8 +457,8 @@ export const BuiltinDataset: MessageFns<BuiltinDataset> = {
 
   toJSON(message: BuiltinDataset): unknown {
     const obj: any = {};
-    if (message.seed !== 0) {
-      obj.seed = Math.round(message.seed);
+    if (message.seed !== 0n) {
+      obj.seed = message.seed.toString();
     }
     if (message.trainImages !== 0) {
       obj.trainImages = Math.round(message.trainImages);
@@ -469,7 +477,7 @@ export const BuiltinDataset: MessageFns<BuiltinDataset> = {
   },
   fromPartial(object: DeepPartial<BuiltinDataset>): BuiltinDataset {
     const message = createBaseBuiltinDataset();
-    message.seed = object.seed ?? 0;
+    message.seed = (object.seed !== undefined && object.seed !== null) ? BigInt(object.seed) : 0n;
     message.trainImages = object.trainImages ?? 0;
     message.valImages = object.valImages ?? 0;
     message.imageSizePx = object.imageSizePx ?? 0;
@@ -617,7 +625,7 @@ function createBaseTrainSchedule(): TrainSchedule {
     batchSize: 0,
     learningRate: 0,
     weightDecay: 0,
-    seed: 0,
+    seed: 0n,
     evalEverySteps: 0,
     lrSchedule: 0,
   };
@@ -640,7 +648,10 @@ export const TrainSchedule: MessageFns<TrainSchedule> = {
     if (message.weightDecay !== 0) {
       writer.uint32(41).double(message.weightDecay);
     }
-    if (message.seed !== 0) {
+    if (message.seed !== 0n) {
+      if (BigInt.asUintN(64, message.seed) !== message.seed) {
+        throw new globalThis.Error("value provided for field message.seed of type uint64 too large");
+      }
       writer.uint32(48).uint64(message.seed);
     }
     if (message.evalEverySteps !== 0) {
@@ -710,7 +721,7 @@ export const TrainSchedule: MessageFns<TrainSchedule> = {
               break;
             }
 
-            message.seed = longToNumber(reader.uint64());
+            message.seed = reader.uint64() as bigint;
             continue;
           }
           case 7: {
@@ -764,7 +775,7 @@ export const TrainSchedule: MessageFns<TrainSchedule> = {
         : isSet(object.weight_decay)
         ? globalThis.Number(object.weight_decay)
         : 0,
-      seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      seed: isSet(object.seed) ? BigInt(object.seed) : 0n,
       evalEverySteps: isSet(object.evalEverySteps)
         ? globalThis.Number(object.evalEverySteps)
         : isSet(object.eval_every_steps)
@@ -795,8 +806,8 @@ export const TrainSchedule: MessageFns<TrainSchedule> = {
     if (message.weightDecay !== 0) {
       obj.weightDecay = floatToJson(message.weightDecay);
     }
-    if (message.seed !== 0) {
-      obj.seed = Math.round(message.seed);
+    if (message.seed !== 0n) {
+      obj.seed = message.seed.toString();
     }
     if (message.evalEverySteps !== 0) {
       obj.evalEverySteps = Math.round(message.evalEverySteps);
@@ -817,7 +828,7 @@ export const TrainSchedule: MessageFns<TrainSchedule> = {
     message.batchSize = object.batchSize ?? 0;
     message.learningRate = object.learningRate ?? 0;
     message.weightDecay = object.weightDecay ?? 0;
-    message.seed = object.seed ?? 0;
+    message.seed = (object.seed !== undefined && object.seed !== null) ? BigInt(object.seed) : 0n;
     message.evalEverySteps = object.evalEverySteps ?? 0;
     message.lrSchedule = object.lrSchedule ?? 0;
     return message;
@@ -2117,25 +2128,14 @@ function floatToJson(value: number | null | undefined): number | string | null |
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+export type DeepPartial<T> = T extends bigint ? string | number | bigint
+  : T extends Builtin ? T : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
-}
 
 function isObject(value: any): boolean {
   return typeof value === "object" && value !== null;

@@ -1,11 +1,16 @@
 // The results folder of a search: pareto.json (both stages' fronts), candidates.jsonl (every
-// candidate, one JSON object a line, as the API returns them), report.html (both stages' Pareto
-// plots as inline SVG, no scripts, no network), and winners/ (each final Pareto model's IR and its
-// trained weights).
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+// candidate, one JSON object a line, as the API returns them, every field written), report.html
+// (both stages' Pareto plots as inline SVG, no scripts, no network), and winners/ (each final
+// Pareto model's IR and its trained weights). The controller writes it when a search ends (its
+// results directory); the CLI writes it where --out says. Each file is replaced whole (written
+// beside, then renamed), so a reader, or a second writer of the same folder, never sees half a file.
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { common, controller } from '@sm-nas/proto';
+import { toFullJson } from '@sm-nas/proto/json';
+import { frontOf, type SearchRecord, searchMessage } from './state.js';
 
 export interface SearchResults {
   search: controller.Search;
@@ -30,8 +35,8 @@ export interface BaselineComparison {
 
 /**
  * The hand-made baselines a search was seeded with (origin "initial") against the structural front,
- * where latency is measured: which front members dominate each (issue 6 asks the front to dominate
- * them at equal or lower latency).
+ * where latency is measured: which front members dominate each (a search is worth running when its
+ * front beats the hand-made models at equal or lower latency).
  */
 export function compareBaselines(candidates: readonly controller.Candidate[], structural: controller.ParetoFront): BaselineComparison[] {
   const objectives = (c: controller.Candidate) =>
@@ -54,24 +59,37 @@ export function compareBaselines(candidates: readonly controller.Candidate[], st
     });
 }
 
+/** What the API returns for an ended search, gathered from the controller's state. */
+export function resultsOf(record: SearchRecord): SearchResults {
+  const candidates = [...record.candidates.values()];
+  const structural = frontOf(record, common.SearchStage.SEARCH_STAGE_STRUCTURAL);
+  const modularRan = candidates.some((c) => c.stage === common.SearchStage.SEARCH_STAGE_MODULAR);
+  const modular = modularRan ? frontOf(record, common.SearchStage.SEARCH_STAGE_MODULAR) : undefined;
+  return { search: searchMessage(record), candidates, structural, modular, final: modular ?? structural };
+}
+
 export async function writeResults(dir: string, r: SearchResults): Promise<string[]> {
   await mkdir(join(dir, 'winners'), { recursive: true });
   const written: string[] = [];
   const put = async (name: string, text: string) => {
-    await writeFile(join(dir, name), text);
-    written.push(join(dir, name));
+    const path = join(dir, name);
+    const beside = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(beside, text);
+    await rename(beside, path);
+    written.push(path);
   };
+  const front = (f: controller.ParetoFront) => toFullJson(controller.ParetoFront, 'nas.controller.v1.ParetoFront', f);
   await put(
     'pareto.json',
     json({
-      search: controller.Search.toJSON(r.search),
-      structural: controller.ParetoFront.toJSON(r.structural),
-      modular: r.modular ? controller.ParetoFront.toJSON(r.modular) : null,
-      final: controller.ParetoFront.toJSON(r.final),
+      search: toFullJson(controller.Search, 'nas.controller.v1.Search', r.search),
+      structural: front(r.structural),
+      modular: r.modular ? front(r.modular) : null,
+      final: front(r.final),
       baselines: compareBaselines(r.candidates, r.structural),
     }),
   );
-  await put('candidates.jsonl', r.candidates.map((c) => JSON.stringify(controller.Candidate.toJSON(c))).join('\n') + '\n');
+  await put('candidates.jsonl', r.candidates.map((c) => JSON.stringify(toFullJson(controller.Candidate, 'nas.controller.v1.Candidate', c))).join('\n') + '\n');
   await put('report.html', reportHtml(r));
   for (const c of r.final.candidates) {
     const id = c.architecture?.id ?? c.candidateId;
@@ -80,9 +98,9 @@ export async function writeResults(dir: string, r: SearchResults): Promise<strin
       json({
         id,
         canonical: c.architecture?.canonical,
-        architecture: c.architecture?.architecture ? common.Architecture.toJSON(c.architecture.architecture) : null,
+        architecture: c.architecture?.architecture ? toFullJson(common.Architecture, 'nas.common.v1.Architecture', c.architecture.architecture) : null,
         candidate: c.candidateId,
-        metrics: c.metrics ? controller.CandidateMetrics.toJSON(c.metrics) : null,
+        metrics: c.metrics ? toFullJson(controller.CandidateMetrics, 'nas.controller.v1.CandidateMetrics', c.metrics) : null,
         weights: c.checkpointUri ? `${id}.safetensors` : null,
       }),
     );
@@ -148,7 +166,7 @@ function points(r: SearchResults, stage: common.SearchStage, front: controller.P
   return r.candidates
     .filter((c) => c.stage === stage && c.state === controller.CandidateState.CANDIDATE_STATE_SUCCEEDED && c.metrics?.accuracy)
     .map((c) => {
-      const x = stage === common.SearchStage.SEARCH_STAGE_MODULAR ? c.metrics!.flopsMultiplyAdds : (c.metrics!.latency?.latencyMsP50 ?? 0);
+      const x = stage === common.SearchStage.SEARCH_STAGE_MODULAR ? Number(c.metrics!.flopsMultiplyAdds) : (c.metrics!.latency?.latencyMsP50 ?? 0);
       return { x, y: c.metrics!.accuracy!.ap, label: `${c.candidateId} ${c.architecture?.canonical ?? ''} AP ${c.metrics!.accuracy!.ap.toFixed(3)}`, onFront: onFront.has(c.candidateId) };
     })
     .filter((p) => p.x > 0);
@@ -158,7 +176,7 @@ function frontTable(front: controller.ParetoFront): string {
   const rows = front.candidates
     .map((c) => {
       const m = c.metrics;
-      return `<tr><td>${escape(c.candidateId)}</td><td><code>${escape(c.architecture?.canonical ?? '')}</code></td><td>${m?.accuracy?.ap.toFixed(3) ?? ''}</td><td>${m?.accuracy?.ap50.toFixed(3) ?? ''}</td><td>${m?.latency ? m.latency.latencyMsP50.toFixed(1) : ''}</td><td>${m ? (m.flopsMultiplyAdds / 1e9).toFixed(2) : ''}</td><td>${escape(c.origin)}</td></tr>`;
+      return `<tr><td>${escape(c.candidateId)}</td><td><code>${escape(c.architecture?.canonical ?? '')}</code></td><td>${m?.accuracy?.ap.toFixed(3) ?? ''}</td><td>${m?.accuracy?.ap50.toFixed(3) ?? ''}</td><td>${m?.latency ? m.latency.latencyMsP50.toFixed(1) : ''}</td><td>${m ? (Number(m.flopsMultiplyAdds) / 1e9).toFixed(2) : ''}</td><td>${escape(c.origin)}</td></tr>`;
     })
     .join('\n');
   return `<table><thead><tr><th>candidate</th><th>architecture</th><th>AP</th><th>AP50</th><th>latency p50 (ms)</th><th>GMACs</th><th>origin</th></tr></thead><tbody>${rows}</tbody></table>`;
