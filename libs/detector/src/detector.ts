@@ -10,6 +10,7 @@ import { applyFidelity, FULL_FIDELITY, type Fidelity } from './fidelity.js';
 import type { WeightMap } from './params.js';
 import { RetinaNet, RETINANET_DEFAULTS, type Detections, type ImageTargets, type RetinaNetConfig } from './retinanet.js';
 import { disposeOutputs, TwoStage, twoStageConfig, type TwoStageOptions } from './two-stage.js';
+import { microBatches } from './memory.js';
 
 /** mmdetection's optimizer_config grad_clip max_norm (RetinaNet, norm_type 2). */
 export const GRAD_CLIP_MAX_NORM = 35;
@@ -43,6 +44,19 @@ export interface LossValues {
   components: Record<string, number>;
   /** Global L2 norm of the gradients before clipping. */
   gradNorm: number;
+  /** Forward and backward passes the step took: 1, or the micro-batches of a split batch. */
+  passes: number;
+}
+
+export interface TrainStepOptions {
+  /**
+   * Images a forward and backward pass takes at most (default: the whole batch). A larger batch
+   * runs as micro-batches (libs/detector's microBatches) whose gradients are summed before the one
+   * update: the same step as the whole batch's (RetinaNet normalises every micro-batch's loss by the
+   * whole batch's positives; group norm and frozen batch norm have no batch statistics), in less
+   * memory. Two-stage heads sample and normalise over the batch and do not split.
+   */
+  microBatch?: number;
 }
 
 // A type, not an interface: tf.tidy returns it (a TensorContainer needs an index signature).
@@ -72,7 +86,7 @@ export interface Detector {
    * One optimiser step on the batch: gradients of the total loss, clipped by global norm. The
    * values come back in one read after the update, so a GPU runs the whole step before the host waits.
    */
-  trainStep(optimizer: tf.Optimizer, batch: TrainBatch): Promise<LossValues>;
+  trainStep(optimizer: tf.Optimizer, batch: TrainBatch, options?: TrainStepOptions): Promise<LossValues>;
   predict(images: tf.Tensor4D): Promise<Detections[]>;
   trainableVariables(): tf.Variable[];
   /** Parameters and buffers by name in PyTorch layouts (conv OIHW, linear [out, in]). */
@@ -94,17 +108,41 @@ export function createDetector(sourceArch: Architecture, options: DetectorOption
   const maxNorm = options.gradClipMaxNorm ?? GRAD_CLIP_MAX_NORM;
   const vars = executor.params.trainableVariables();
 
-  /** RetinaNet's loss on targets assigned beforehand (outside any gradient). */
-  const retinaLoss = (images: tf.Tensor4D, t: ReturnType<RetinaNet['targets']>): LossTensors => {
-    const l = retina!.loss(executor.forward(images, true), t);
+  /** RetinaNet's loss on targets assigned beforehand (outside any gradient); `normalizer`: RetinaNet.loss's. */
+  const retinaLoss = (images: tf.Tensor4D, t: ReturnType<RetinaNet['targets']>, normalizer?: number): LossTensors => {
+    const l = retina!.loss(executor.forward(images, true), t, normalizer);
     return { total: l.total, components: { cls: l.cls, box: l.box } };
   };
 
-  /** The loss of a batch in a gradient; RetinaNet's targets are computed before it is recorded. */
-  const lossFor = (images: tf.Tensor4D, targets: readonly ImageTargets[]): () => Promise<LossTensors> => {
-    if (twoStage) return () => twoStage.loss(images, targets, true);
-    const t = retina!.targets(targets);
-    return async () => retinaLoss(images, t);
+  /**
+   * The loss of each pass of a batch, in a gradient; RetinaNet's targets are computed before it is
+   * recorded. Micro-batches (`chunks`, their sizes) share the whole batch's normaliser.
+   */
+  const passesFor = (targets: readonly ImageTargets[], chunks: readonly number[]): ((images: tf.Tensor4D) => Promise<LossTensors>)[] => {
+    if (twoStage) {
+      if (chunks.length > 1) throw new Error(`detector: a two-stage detector's batch of ${targets.length} cannot run as micro-batches (its sampling and loss normalisation span the batch)`);
+      return [(images) => twoStage.loss(images, targets, true)];
+    }
+    let start = 0;
+    const parts = chunks.map((n) => {
+      const t = retina!.targets(targets.slice(start, start + n));
+      start += n;
+      return t;
+    });
+    if (parts.length === 1) return [async (images) => retinaLoss(images, parts[0]!)];
+    const normalizer = Math.max(parts.reduce((sum, t) => sum + t.numPositives, 0), 1);
+    return parts.map((t) => async (images: tf.Tensor4D) => retinaLoss(images, t, normalizer));
+  };
+
+  /** The pass's gradients added into `sum` (freed), or `sum` started with them. */
+  const addInto = (sum: tf.NamedTensorMap | undefined, grads: tf.NamedTensorMap): tf.NamedTensorMap => {
+    if (!sum) return grads;
+    for (const name of Object.keys(grads)) {
+      const [a, b] = [sum[name]!, grads[name]!];
+      sum[name] = tf.add(a, b);
+      tf.dispose([a, b]);
+    }
+    return sum;
   };
 
   return {
@@ -116,60 +154,95 @@ export function createDetector(sourceArch: Architecture, options: DetectorOption
       const t = retina!.targets(targets);
       return tf.tidy(() => retinaLoss(images, t));
     },
-    async trainStep(optimizer, batch) {
-      const owned = !(batch.images instanceof tf.Tensor);
-      const images = batch.images instanceof tf.Tensor
-        ? batch.images
-        : tf.tensor4d(batch.images, (batch.shape ?? [batch.boxes.length, arch.input.heightPx, arch.input.widthPx, 3]) as [number, number, number, number]);
+    async trainStep(optimizer, batch, options = {}) {
+      const shape = (batch.images instanceof tf.Tensor
+        ? batch.images.shape
+        : batch.shape ?? [batch.boxes.length, arch.input.heightPx, arch.input.widthPx, 3]) as [number, number, number, number];
+      const chunks = microBatches(shape[0], options.microBatch ?? shape[0]);
+      const passes = passesFor(batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! })), chunks);
+      /** Pass i's images: the batch's own tensor when whole; else made (host data) or sliced, and freed after the pass. */
+      let start = 0;
+      const imagesOf = (n: number): { images: tf.Tensor4D; owned: boolean } => {
+        const at = start;
+        start += n;
+        if (batch.images instanceof tf.Tensor) {
+          return n === shape[0] ? { images: batch.images, owned: false } : { images: tf.slice(batch.images, [at, 0, 0, 0], [n, -1, -1, -1]), owned: true };
+        }
+        const size = shape[1] * shape[2] * shape[3];
+        return { images: tf.tensor4d(batch.images.subarray(at * size, (at + n) * size), [n, shape[1], shape[2], shape[3]]), owned: true };
+      };
+      let value: tf.Scalar | undefined;
+      let grads: tf.NamedTensorMap | undefined;
+      let components: Record<string, tf.Scalar> = {};
       try {
-        const f = lossFor(images, batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! })));
-        let components: Record<string, tf.Scalar> = {};
-        const { value, grads } = await variableGradsAsync(async () => {
-          const l = await f();
-          components = Object.fromEntries(Object.entries(l.components).map(([k, v]) => [k, tf.keep(v)]));
-          return l.total;
-        }, vars);
-        const names = Object.keys(components);
-        // The norm and the clipping scale (clip_grad_norm_'s, min(1, max / (norm + 1e-6))) stay on
-        // the device: reading the norm here would make a GPU wait between the backward pass and the update.
-        const [norm, coef] = tf.tidy(() => {
-          const n = tf.sqrt(squaredNorm(Object.values(grads)));
-          return maxNorm > 0 ? [n, tf.minimum(1, tf.div(maxNorm, tf.add(n, 1e-6)))] : [n];
-        }) as [tf.Scalar, tf.Scalar?];
-        // Not `instanceof`: tfjs's Optimizer answers it by duck typing, for every optimiser.
-        const scaled = (optimizer as Partial<AdamW>).applyScaledGradients;
-        if (typeof scaled === 'function') {
-          // The clipping scale rides in the optimiser's own pass over each gradient.
-          scaled.call(optimizer, grads, coef ?? 1);
-        } else {
-          // On the CPU backends the factor is a memory read away, and a pass over every gradient is
-          // skipped when it is 1 (no clipping, most steps); on a GPU it stays a tensor.
-          const clip = coef && (tf.getBackend() === 'webgpu' || coef.dataSync()[0] !== 1);
-          if (clip) {
-            for (const name of Object.keys(grads)) {
-              const g = grads[name]!;
-              grads[name] = tf.mul(g, coef);
-              g.dispose();
+        for (const [i, pass] of passes.entries()) {
+          const { images, owned } = imagesOf(chunks[i]!);
+          try {
+            let parts: Record<string, tf.Scalar> = {};
+            const g = await variableGradsAsync(async () => {
+              const l = await pass(images);
+              parts = Object.fromEntries(Object.entries(l.components).map(([k, v]) => [k, tf.keep(v)]));
+              return l.total;
+            }, vars);
+            grads = addInto(grads, g.grads);
+            if (!value) {
+              value = g.value;
+              components = parts;
+            } else {
+              const [v, c] = [value, components];
+              value = tf.add(v, g.value) as tf.Scalar;
+              components = Object.fromEntries(Object.entries(c).map(([k, t]) => [k, tf.add(t, parts[k]!) as tf.Scalar]));
+              tf.dispose([v, g.value, ...Object.values(c), ...Object.values(parts)]);
             }
+          } finally {
+            if (owned) images.dispose();
           }
-          optimizer.applyGradients(grads);
         }
-        const all = tf.stack([value, ...names.map((k) => components[k]!), norm]);
-        tf.dispose([value, norm, ...(coef ? [coef] : []), ...Object.values(components), ...Object.values(grads)]);
-        let host: Float32Array;
-        try {
-          host = (await all.data()) as Float32Array;
-        } finally {
-          all.dispose();
-        }
-        return {
-          total: host[0]!,
-          components: Object.fromEntries(names.map((k, i) => [k, host[i + 1]!])),
-          gradNorm: host[names.length + 1]!,
-        };
-      } finally {
-        if (owned) images.dispose();
+      } catch (error) {
+        tf.dispose([...(value ? [value] : []), ...Object.values(components), ...Object.values(grads ?? {})]);
+        throw error;
       }
+      if (!value || !grads) throw new Error('detector: a step without a pass');
+      const [total, summed] = [value, grads];
+      const names = Object.keys(components);
+      // The norm and the clipping scale (clip_grad_norm_'s, min(1, max / (norm + 1e-6))) stay on
+      // the device: reading the norm here would make a GPU wait between the backward pass and the update.
+      const [norm, coef] = tf.tidy(() => {
+        const n = tf.sqrt(squaredNorm(Object.values(summed)));
+        return maxNorm > 0 ? [n, tf.minimum(1, tf.div(maxNorm, tf.add(n, 1e-6)))] : [n];
+      }) as [tf.Scalar, tf.Scalar?];
+      // Not `instanceof`: tfjs's Optimizer answers it by duck typing, for every optimiser.
+      const scaled = (optimizer as Partial<AdamW>).applyScaledGradients;
+      if (typeof scaled === 'function') {
+        // The clipping scale rides in the optimiser's own pass over each gradient.
+        scaled.call(optimizer, summed, coef ?? 1);
+      } else {
+        // On the CPU backends the factor is a memory read away, and a pass over every gradient is
+        // skipped when it is 1 (no clipping, most steps); on a GPU it stays a tensor.
+        const clip = coef && (tf.getBackend() === 'webgpu' || coef.dataSync()[0] !== 1);
+        if (clip) {
+          for (const name of Object.keys(summed)) {
+            const g = summed[name]!;
+            summed[name] = tf.mul(g, coef);
+            g.dispose();
+          }
+        }
+        optimizer.applyGradients(summed);
+      }
+      const all = tf.stack([total, ...names.map((k) => components[k]!), norm]);
+      tf.dispose([total, norm, ...(coef ? [coef] : []), ...Object.values(components), ...Object.values(summed)]);
+      let host: Float32Array;
+      try {
+        host = (await all.data()) as Float32Array;
+      } finally {
+        all.dispose();
+      }
+      return {
+        total: host[0]!,
+        components: Object.fromEntries(names.map((k, i) => [k, host[i + 1]!])),
+        gradNorm: host[names.length + 1]!,
+        passes: passes.length,
+      };
     },
     async predict(images) {
       if (twoStage) return twoStage.detect(images);

@@ -29,6 +29,55 @@ interface Step {
   inputs: readonly number[];
   /** `rois` only for RoIAlign steps: [R * 5] (batch index, x1, y1, x2, y2) in input pixels. */
   run(inputs: tf.Tensor4D[], rois?: Float32Array): tf.Tensor4D;
+  /**
+   * Float32 elements per image (per RoI for per-RoI steps) the step makes besides its output while
+   * a gradient is recorded (the convolution's output before a group norm, a deformable
+   * convolution's sampled columns), and what its gradient makes besides the gradients of its
+   * inputs (masks). For trainingActivations.
+   */
+  extraElements?: number;
+  gradientElements?: number;
+  /** The output is a view of the input (a reshape): no memory of its own. */
+  alias?: boolean;
+}
+
+/**
+ * What a training step's tape holds, in float32 elements (see trainingActivations): `forward`
+ * counts each step's output and recorded intermediates, `gradient` the masks that gradient
+ * functions make besides the gradients themselves.
+ */
+export interface TrainingActivations {
+  /** Per image: the image-level steps'. */
+  perImage: { forward: number; gradient: number };
+  /** Per RoI, summed over the R-CNN stages' per-RoI steps. */
+  perRoi: { forward: number; gradient: number };
+}
+
+/**
+ * Gradient intermediates of an activation, per output element. tfjs-core 4.22's Relu6 gradient
+ * builds its mask (lessEqual(x, 6) * step(x): a bool, its float cast, the step and the product, then
+ * another cast) outside the per-input scope, so all of it stays until the backward pass ends: 17
+ * bytes an element, measured by kernel on the wasm heap (mobilenet_v2 at 320x320, the
+ * Cast/Multiply/Step/LessEqual share). Relu's (step inside the scope) and a fused ReLU's leave none;
+ * conv2dBiasRelu keeps step(y) and the masked dy (2).
+ */
+function activationGradientElements(act: FusedActivation, out: number, convBiasRelu = false): number {
+  if (act === 'relu6') return (17 / 4) * out;
+  return convBiasRelu ? 2 * out : 0;
+}
+
+/** What a convolution with an activation not fused by its kernel records: the pre-activation output (and the bias sum). */
+function unfusedActivationElements(act: FusedActivation, out: number, bias: boolean): number {
+  return act === 'linear' ? 0 : out * (bias ? 2 : 1);
+}
+
+/** `convolve`'s recorded elements besides its output: conv2dBiasRelu for a ReLU at groups 1 and dilation 1, a fused kernel for no activation, else the activation as its own op. */
+function convolveElements(act: FusedActivation, out: number, bias: boolean, spec: { groups: number; dilation: number }): Pick<Step, 'extraElements' | 'gradientElements'> {
+  const biasRelu = act === 'relu' && spec.groups === 1 && spec.dilation === 1;
+  return {
+    extraElements: biasRelu ? 0 : unfusedActivationElements(act, out, bias),
+    gradientElements: activationGradientElements(act, out, biasRelu),
+  };
 }
 
 /** One R-CNN stage's outputs for R RoIs: class logits [R, K+1] and box deltas [R, 4K or 4]. */
@@ -105,12 +154,20 @@ export class GraphExecutor {
           }
           const norm = this.normFn(node);
           const relu = act === 'relu';
-          this.steps.push({ out: last.id, inputs: node.inputs, run: ([x]) => activate(norm(x!, relu), relu ? 'linear' : act) });
+          // Group norm is one kernel (a ReLU fused); the others are composed (x - mean, the scale,
+          // the affine) and any activation is its own op.
+          const e = elementsOf(node);
+          const gn = node.kind === 'group_norm';
+          const extra = (gn ? 0 : 3 * e) + (act === 'linear' || (gn && relu) ? 0 : e);
+          this.steps.push({
+            out: last.id, inputs: node.inputs, run: ([x]) => activate(norm(x!, relu), relu ? 'linear' : act),
+            extraElements: extra, gradientElements: activationGradientElements(act, e),
+          });
           break;
         }
         case 'activation': {
           const kind = node.kind;
-          this.steps.push({ out: node.id, inputs: node.inputs, run: ([x]) => activate(x!, kind) });
+          this.steps.push({ out: node.id, inputs: node.inputs, run: ([x]) => activate(x!, kind), gradientElements: activationGradientElements(kind, elementsOf(node)) });
           break;
         }
         case 'max_pool': {
@@ -135,7 +192,7 @@ export class GraphExecutor {
           break;
         case 'flatten': {
           const f = node.shape[0];
-          this.steps.push({ out: node.id, inputs: node.inputs, run: ([x]) => tf.reshape(x!, [x!.shape[0], 1, 1, f]) });
+          this.steps.push({ out: node.id, inputs: node.inputs, run: ([x]) => tf.reshape(x!, [x!.shape[0], 1, 1, f]), alias: true });
           break;
         }
         case 'linear': {
@@ -153,8 +210,12 @@ export class GraphExecutor {
             covered[after.id] = 1;
           }
           const inF = node.inFeatures;
+          const e = elementsOf(node);
+          // convolve's path: conv2dBiasRelu for a ReLU; other activations unfused.
           this.steps.push({
             out: last.id, inputs: node.inputs,
+            extraElements: act === 'relu' ? 0 : unfusedActivationElements(act, e, node.bias),
+            gradientElements: activationGradientElements(act, e, act === 'relu'),
             // A 1x1 convolution: the same multiply-adds as the matmul, but on the backend's
             // convolution kernels (oneDNN, or XNNPACK) and their gradients; wasm's BatchMatMul
             // gradients (transposed operands) run ~100x slower than its convolutions. The rows go
@@ -176,7 +237,9 @@ export class GraphExecutor {
           const bias = node.bias ? (this.params.get(`${prefix}.bias`) as tf.Tensor1D) : undefined;
           const spec = { kernel: node.kernel, stride: node.stride, padding: node.padding, dilation: node.dilation, deformGroups: node.deformGroups };
           if (node.groups !== 1) throw new Error(`detector: grouped deformable convolution (${node.path})`);
-          this.steps.push({ out: node.id, inputs: node.inputs, run: ([x, offset]) => deformConv2d(x!, offset!, weight, bias, spec) });
+          // The sampled columns: k² values per input channel and output pixel.
+          const columns = node.kernel * node.kernel * node.inChannels * node.shape[1] * node.shape[2];
+          this.steps.push({ out: node.id, inputs: node.inputs, run: ([x, offset]) => deformConv2d(x!, offset!, weight, bias, spec), extraElements: columns });
           break;
         }
         case 'roi_align':
@@ -236,23 +299,29 @@ export class GraphExecutor {
           const { w, b } = gradientsRecorded() ? fold() : cached();
           return convolve(x!, w, b, act, spec);
         },
+        ...convolveElements(act, elementsOf(this.graph.nodes[out]!), true, spec),
       };
     }
     if (norm) {
       // group_norm: weight standardisation on the conv, then GN (+ activation).
       const gn = this.normFn(norm);
       const relu = act === 'relu';
+      // Recorded besides the output: the convolution's, and the norm's when an activation other
+      // than ReLU (which the norm fuses) follows it.
+      const extra = elementsOf(node) + (relu || act === 'linear' ? 0 : elementsOf(norm));
       return {
         out, inputs: node.inputs,
         run: ([x]) => activate(gn(convolve(x!, standardize(weight), bias, 'linear', spec), relu), relu ? 'linear' : act),
+        extraElements: extra,
+        gradientElements: activationGradientElements(act, elementsOf(norm)),
       };
     }
     if (node.module === 'rpn' && /\.conv_offset$/.test(node.path)) {
       // mmdetection FeatureAdaption: conv_offset(shape_pred.detach()): the adaptation's loss does
       // not train the shape branch.
-      return { out, inputs: node.inputs, run: ([x]) => convolve(detach(x!), weight, bias, act, spec) };
+      return { out, inputs: node.inputs, run: ([x]) => convolve(detach(x!), weight, bias, act, spec), ...convolveElements(act, elementsOf(this.graph.nodes[out]!), bias !== null, spec) };
     }
-    return { out, inputs: node.inputs, run: ([x]) => convolve(x!, weight, bias, act, spec) };
+    return { out, inputs: node.inputs, run: ([x]) => convolve(x!, weight, bias, act, spec), ...convolveElements(act, elementsOf(this.graph.nodes[out]!), bias !== null, spec) };
   }
 
   /**
@@ -338,6 +407,25 @@ export class GraphExecutor {
     return out;
   }
 
+  /**
+   * The activations a training forward pass makes (`forward(images, true)` and the R-CNN stages):
+   * each step's output plus its recorded intermediates, by the plan above (what is fused makes no
+   * tensor of its own). A gradient tape keeps all of them until the backward pass ends, so a
+   * training step's memory grows with this times the batch (libs/detector's memory.ts).
+   */
+  trainingActivations(): TrainingActivations {
+    const sum = (steps: readonly Step[]) => {
+      let forward = 0;
+      let gradient = 0;
+      for (const s of steps) {
+        forward += (s.alias ? 0 : elementsOf(this.graph.nodes[s.out]!)) + (s.extraElements ?? 0);
+        gradient += s.gradientElements ?? 0;
+      }
+      return { forward, gradient };
+    };
+    return { perImage: sum(this.steps), perRoi: sum(this.roiSteps.flat()) };
+  }
+
   /** Number of R-CNN stages the graph has. */
   get rcnnStages(): number {
     return this.roiSteps.length;
@@ -393,6 +481,12 @@ export class GraphExecutor {
     for (const d of this.disposers) d();
     this.params.dispose();
   }
+}
+
+/** A node's output elements per image (per RoI for per-RoI nodes). */
+function elementsOf(node: LayerNode): number {
+  const [c, h, w] = node.shape;
+  return c * h * w;
 }
 
 /** Whether a gradient tape is recording (tf.grads, tf.variableGrads): tfjs's own fused ops ask the same. */

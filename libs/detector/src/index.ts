@@ -1,6 +1,7 @@
-export { createDetector, GRAD_CLIP_MAX_NORM, type Detector, type DetectorOptions, type LossTensors, type LossValues, type TrainBatch } from './detector.js';
+export { createDetector, GRAD_CLIP_MAX_NORM, type Detector, type DetectorOptions, type LossTensors, type LossValues, type TrainBatch, type TrainStepOptions } from './detector.js';
+export { microBatches, planTrainStep, trainStepBytes, trainStepMemory, TRAIN_MEMORY_MODEL, type PlanOptions, type TrainStepMemory, type TrainStepPlan } from './memory.js';
 export { applyFidelity, scaleChannels, FULL_FIDELITY, type Fidelity } from './fidelity.js';
-export { GraphExecutor, standardize, NORM_EPS, WS_EPS, type GraphOutputs } from './executor.js';
+export { GraphExecutor, standardize, NORM_EPS, WS_EPS, type GraphOutputs, type TrainingActivations } from './executor.js';
 export { convolve, groupedConv2d, GROUPED_CONV_IMPLEMENTATION, type ConvSpec, type FusedActivation } from './conv.js';
 export { ParamStore, paramPrefix, PRIOR_PROB, WeightShapeError, type Param, type WeightMap, type WeightTensor } from './params.js';
 export {
@@ -11,7 +12,7 @@ export {
 export { decodeBoxes, giouLossSum, sigmoidFocalLossSum, smoothL1Sum, RETINA_FOCAL, type FocalLossConfig } from './losses.js';
 export {
   ANCHOR_SCALE_CANDIDATES, batchedNms, fitAnchorScale, RetinaNet, RETINANET_DEFAULTS,
-  type BoxLossKind, type Detections, type ImageTargets, type RetinaNetConfig, type RetinaNetTestConfig, type RetinaTargets,
+  type BoxLossKind, type Detections, type HeadTrainingElements, type ImageTargets, type RetinaNetConfig, type RetinaNetTestConfig, type RetinaTargets,
 } from './retinanet.js';
 export { fromTorchvisionName, toTorchvisionName } from './torchvision.js';
 export { roiLevel, detach, type RoiOutputs } from './executor.js';

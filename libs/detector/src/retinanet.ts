@@ -57,6 +57,17 @@ export interface Detections {
   labels: Int32Array;
 }
 
+/**
+ * What a head adds per image to a training step's tape beyond the graph's image-level steps, in
+ * float32 elements (libs/detector's memory.ts): per-RoI steps (`forward`, and `gradient` as in
+ * GraphExecutor.trainingActivations) and the loss's own tensors with their gradients (`loss`).
+ */
+export interface HeadTrainingElements {
+  forward: number;
+  gradient: number;
+  loss: number;
+}
+
 /** Targets of a batch, flattened over (image, anchor). */
 export interface RetinaTargets {
   /** [N*A]: 1 for anchors that count (positive or background), 0 for ignored. */
@@ -137,6 +148,18 @@ export class RetinaNet {
     };
   }
 
+  /**
+   * Float32 elements one image adds to a training step beyond the graph's image-level steps
+   * (HeadTrainingElements): the focal loss's per-(anchor, class) tensors (the flattened logits,
+   * sigmoid, power, softplus, products) and their gradients, ~24 per logit as measured on the wasm
+   * heap (a ResNet-18 RetinaNet at 512x512 took 396 MB more an image with 80 classes than with 3: 26
+   * per logit, of which the estimate's share of the class convolution's output is ~2); the box
+   * branch's few per anchor.
+   */
+  trainingElements(): HeadTrainingElements {
+    return { forward: 0, gradient: 0, loss: this.numAnchors * (24 * this.numClasses + 4 * 4) };
+  }
+
   /** The head's outputs as [N*A, channelsPerAnchor] in anchor order. */
   private flatten(outputs: GraphOutputs, role: 'head.cls' | 'head.reg', perAnchor: number): tf.Tensor2D {
     const m = outputs.get(role);
@@ -149,15 +172,18 @@ export class RetinaNet {
     return tf.reshape(all, [-1, perAnchor]);
   }
 
-  /** Focal + box losses (each normalised by the number of positives, at least 1). */
-  loss(outputs: GraphOutputs, targets: RetinaTargets): { total: tf.Scalar; cls: tf.Scalar; box: tf.Scalar } {
+  /**
+   * Focal + box losses, each normalised by the number of positives (at least 1), or by `normalizer`:
+   * a batch split into micro-batches passes the whole batch's, so that their losses (and
+   * gradients) add up to the batch's.
+   */
+  loss(outputs: GraphOutputs, targets: RetinaTargets, normalizer = Math.max(targets.numPositives, 1)): { total: tf.Scalar; cls: tf.Scalar; box: tf.Scalar } {
     const { config } = this;
-    const avg = Math.max(targets.numPositives, 1);
     const logits = this.flatten(outputs, 'head.cls', this.numClasses);
     const deltas = this.flatten(outputs, 'head.reg', 4);
     const cls = tf.div(
       sigmoidFocalLossSum(logits, tf.tensor1d(targets.anchorWeights), tf.tensor1d(targets.clsPositives, 'int32'), config.focal),
-      avg,
+      normalizer,
     ) as tf.Scalar;
     let boxSum: tf.Scalar;
     if (targets.numPositives === 0) {
@@ -172,7 +198,7 @@ export class RetinaNet {
         boxSum = smoothL1Sum(pred, tf.tensor2d(targets.boxDeltas, [p, 4]), config.smoothL1Beta);
       }
     }
-    const box = tf.mul(tf.div(boxSum, avg), config.boxLossWeight) as tf.Scalar;
+    const box = tf.mul(tf.div(boxSum, normalizer), config.boxLossWeight) as tf.Scalar;
     return { total: tf.add(cls, box) as tf.Scalar, cls, box };
   }
 

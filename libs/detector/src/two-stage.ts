@@ -8,7 +8,7 @@ import type { LayerGraph } from '@sm-nas/arch/graph';
 import type { GraphExecutor, GraphOutputs } from './executor.js';
 import { GA_RPN_DEFAULTS, GaRpn, type GaRpnConfig } from './ga-rpn.js';
 import { cascadeDefaults, FASTER_RCNN_DEFAULTS, RcnnHead, type RcnnConfig } from './rcnn.js';
-import type { Detections, ImageTargets } from './retinanet.js';
+import type { Detections, HeadTrainingElements, ImageTargets } from './retinanet.js';
 import { Rpn, RPN_C4_DEFAULTS, RPN_FPN_DEFAULTS, type ProposalConfig, type ProposalNetwork, type RpnConfig } from './rpn.js';
 import { Rng } from './sampling.js';
 
@@ -75,6 +75,17 @@ export class TwoStage {
     } finally {
       if (!record) disposeOutputs(outputs);
     }
+  }
+
+  /**
+   * Per image: the R-CNN stages' per-RoI steps on as many RoIs as each stage samples (sampleNum, an
+   * upper bound: fewer when the proposals are few). The proposal network's and R-CNN's losses work
+   * on the sampled anchors and RoIs, a few MB at most; not counted.
+   */
+  trainingElements(): HeadTrainingElements {
+    const { perRoi } = this.executor.trainingActivations();
+    const rois = this.rcnn.config.sampleNum;
+    return { forward: perRoi.forward * rois, gradient: perRoi.gradient * rois, loss: 0 };
   }
 
   async detect(images: tf.Tensor4D): Promise<Detections[]> {

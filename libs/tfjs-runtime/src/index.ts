@@ -21,5 +21,6 @@ export { AdamW, squaredNorm, type AdamWConfig } from './adamw.js';
 export { ADAMW_STEP, SQUARED_NORM, registerOptimizerKernels, type AdamWStepAttrs } from './kernels/optimizer.js';
 export { conv2dBiasRelu } from './conv-relu.js';
 export { variableGradsAsync } from './grads-async.js';
+export { trainingMemoryLimit, WASM_HEAP_MAX_BYTES } from './memory.js';
 export { deviceIdle, kernelMs } from './device-sync.js';
 export { WEBGPU_ADAPTER_ENV, vulkanMissing, type GpuAdapterInfo } from './webgpu.js';

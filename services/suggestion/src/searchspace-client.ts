@@ -39,7 +39,8 @@ export class SearchSpaceOps {
     try {
       return await run(signal);
     } catch (err) {
-      if (isAbortError(err) && !this.signal?.aborted) {
+      // A call cut by the timeout rejects with the signal's reason (a TimeoutError), not an AbortError.
+      if ((timeout.aborted || isAbortError(err)) && !this.signal?.aborted) {
         throw new DomainError('UNAVAILABLE', `searchspace_address: ${method} at ${this.address} did not answer within ${SEARCHSPACE_CALL_TIMEOUT_MS} ms`);
       }
       if (err instanceof ClientError) {

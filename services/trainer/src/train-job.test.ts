@@ -4,9 +4,11 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCanonical } from '@sm-nas/arch';
+import { SHAPE_CLASSES } from '@sm-nas/data';
+import { createDetector, trainStepBytes, trainStepMemory, type TrainStepMemory } from '@sm-nas/detector';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from './safetensors.js';
-import { runTrainJob, type TrainEvent, type TrainJobSpec, type TrainResultEvent } from './train-job.js';
+import { runTrainJob, twoStageAtFidelity, type TrainEvent, type TrainJobSpec, type TrainResultEvent } from './train-job.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trainer-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -31,6 +33,22 @@ function tinyJob(overrides: Partial<TrainJobSpec> = {}): TrainJobSpec {
     ...overrides,
   };
 }
+
+/** libs/detector's estimate for the job's detector (built as runTrainJob builds it). */
+function estimate(spec: TrainJobSpec): TrainStepMemory {
+  const det = createDetector(spec.arch, {
+    numClasses: SHAPE_CLASSES.length, norm: 'group_norm', fidelity: { inputScale: spec.inputScale, widthMultiplier: spec.widthMultiplier },
+    twoStage: twoStageAtFidelity(spec.inputScale),
+  });
+  try {
+    return trainStepMemory(det);
+  } finally {
+    det.dispose();
+  }
+}
+
+/** A memory limit under which `images` a pass just fit (planTrainStep keeps a tenth free). */
+const limitFor = (memory: TrainStepMemory, images: number, split: boolean) => Math.ceil(trainStepBytes(memory, images, split) / 0.9) + 1;
 
 async function collect(job: AsyncGenerator<TrainEvent>): Promise<{ events: TrainEvent[]; result: TrainResultEvent }> {
   const events: TrainEvent[] = [];
@@ -64,6 +82,26 @@ describe('runTrainJob', () => {
     const { result } = await collect(runTrainJob(tinyJob({ jobId: 'diverge', learningRate: 1e12, warmupSteps: 0, weightDecay: 0, maxSteps: 20, checkpointDir: undefined })));
     expect(result.status).toBe('failed');
     expect(result.failureReason).toMatch(/diverged: loss is (NaN|Infinity)/);
+  }, 120_000);
+
+  it('runs a batch over the memory limit as micro-batches', async () => {
+    const spec = tinyJob({ jobId: 'micro', maxSteps: 2, checkpointDir: undefined });
+    const { result } = await collect(runTrainJob({ ...spec, memoryLimitBytes: limitFor(estimate(spec), 2, true) }));
+    expect(result.failureReason).toBe('');
+    expect(result).toMatchObject({ status: 'succeeded', steps: 2, microBatch: 2 });
+    const whole = await collect(runTrainJob({ ...spec, jobId: 'whole', maxSteps: 1 }));
+    expect(whole.result).toMatchObject({ status: 'succeeded', microBatch: 4 });
+  }, 120_000);
+
+  it('refuses a batch over the memory limit before the first step, with the estimate and the batch that fits', async () => {
+    // A two-stage detector samples and normalises over the batch: no micro-batches.
+    const spec = tinyJob({ jobId: 'too-big', arch: parseCanonical('resnet18:64:11-21-21-21/fpn:2-5:256/rpn/faster_rcnn:256/512x512'), checkpointDir: undefined });
+    const { events, result } = await collect(runTrainJob({ ...spec, memoryLimitBytes: limitFor(estimate(spec), 3, false) }));
+    expect(events.filter((e) => e.kind === 'progress')).toEqual([]);
+    expect(result).toMatchObject({ status: 'failed', steps: 0, microBatch: 0 });
+    expect(result.failureReason).toMatch(
+      /^batch 4 needs ~\d+\.\d GiB for a training step at 64x64 \(input scale 0\.125, width 0\.125; estimated: .* GiB an image\); the job's memory limit is \d+\.\d GiB \(a two-stage detector's batch does not run as micro-batches: .*\); batch 3 fits: use schedule\.batch_size 3 \(sm-nas train --batch 3\)/,
+    );
   }, 120_000);
 
   it('stops when cancelled', async () => {

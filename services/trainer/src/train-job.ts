@@ -16,9 +16,12 @@ import {
   type Augment,
   type DetectionDataset,
 } from '@sm-nas/data';
-import { createDetector, fitAnchorScale, fromTorchvisionName, RETINA_ANCHOR_CONFIG, RetinaNet, WeightShapeError, type Detector, type TwoStageOptions, type WeightMap } from '@sm-nas/detector';
+import {
+  createDetector, fitAnchorScale, fromTorchvisionName, planTrainStep, RETINA_ANCHOR_CONFIG, RetinaNet, trainStepMemory, WeightShapeError,
+  type Detector, type TrainStepMemory, type TwoStageOptions, type WeightMap,
+} from '@sm-nas/detector';
 import { evaluateBboxes, type CocoDetection, type CocoSummary } from '@sm-nas/eval';
-import { AdamW, initBackend, tf } from '@sm-nas/tfjs-runtime';
+import { AdamW, initBackend, tf, trainingMemoryLimit } from '@sm-nas/tfjs-runtime';
 import { DeviceLock } from '@sm-nas/service-kit';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { learningRateSchedule, type LrScheduleKind } from './lr-schedule.js';
@@ -76,6 +79,11 @@ export interface TrainJobSpec {
   evalAtSteps?: readonly number[];
   /** RetinaNet anchor octave base scale, or 'fit' (default): chosen from the training boxes by fitAnchorScale. */
   anchorOctaveBaseScale?: number | 'fit';
+  /**
+   * Bytes a training step may use; default the backend's limit (trainingMemoryLimit: the wasm
+   * heap's 4 GiB, none elsewhere). A batch over it runs as micro-batches (RetinaNet) or is refused.
+   */
+  memoryLimitBytes?: number;
 }
 
 /**
@@ -135,6 +143,11 @@ export interface TrainResultEvent {
   backend: string;
   /** The anchors trained with (fitted or given); 0 if training never started. */
   anchorOctaveBaseScale: number;
+  /**
+   * Images one forward and backward pass took: the batch size, or the micro-batch a batch over the
+   * backend's memory limit ran as; 0 if training never started.
+   */
+  microBatch: number;
 }
 
 export type TrainEvent = TrainProgressEvent | TrainResultEvent;
@@ -259,6 +272,30 @@ function trainingBoxes(train: DetectionDataset, input: { width: number; height: 
   return out;
 }
 
+const GIB = 2 ** 30;
+const gib = (bytes: number): string => `${(bytes / GIB).toFixed(1)} GiB`;
+
+/**
+ * Why a batch does not fit in a training step's memory, and what does: the estimate
+ * (libs/detector's trainStepMemory) against the limit, the largest batch that fits, the ways out.
+ */
+function batchTooLargeReason(
+  memory: TrainStepMemory, plan: { bytes: number; largestBatch: number }, ctx: { limitBytes: number; backend: string; detector: Detector; spec: TrainJobSpec },
+): string {
+  const { detector, spec } = ctx;
+  const input = `${detector.inputSize.widthPx}x${detector.inputSize.heightPx}`;
+  const heap = spec.memoryLimitBytes !== undefined ? "the job's memory limit is" : ctx.backend === 'wasm' ? 'the wasm heap holds' : `the ${ctx.backend} backend holds`;
+  const fits = plan.largestBatch >= 1
+    ? `batch ${plan.largestBatch} fits: use schedule.batch_size ${plan.largestBatch} (sm-nas train --batch ${plan.largestBatch}), a smaller input scale or width, or a GPU backend (SM_NAS_TFJS_BACKEND=webgpu)`
+    : 'not even one image fits: use a smaller input scale or width, or a GPU backend (SM_NAS_TFJS_BACKEND=webgpu)';
+  const split = detector.head instanceof RetinaNet ? '' : " (a two-stage detector's batch does not run as micro-batches: its sampling and loss normalisation span the batch)";
+  return (
+    `batch ${spec.batchSize} needs ~${gib(plan.bytes)} for a training step at ${input} (input scale ${spec.inputScale}, width ${spec.widthMultiplier}; ` +
+    `estimated: ${gib(memory.stateBytes + memory.stepBytes)} for the parameters, optimiser state and gradients, ${(memory.perImageBytes / GIB).toFixed(2)} GiB an image); ` +
+    `${heap} ${gib(ctx.limitBytes)}${split}; ${fits}`
+  );
+}
+
 /**
  * oneDNN's OpenMP threads sleep between kernels instead of spinning, unless the environment says
  * otherwise. A training step runs thousands of small kernels; on a CPU shared with other work (the
@@ -278,6 +315,7 @@ function preferPassiveOpenMp(): void {
 export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, device: DeviceLock | undefined = DeviceLock.fromEnv()): AsyncGenerator<TrainEvent> {
   preferPassiveOpenMp();
   const backend = await initBackend();
+  let passImages = 0;
   const result = (
     status: TrainResultEvent['status'],
     failureReason: string,
@@ -293,6 +331,7 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, dev
     checkpointPath: '',
     backend: backend.name,
     anchorOctaveBaseScale: 0,
+    microBatch: passImages,
     ...extra,
   });
 
@@ -344,6 +383,20 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, dev
       decays: decaysWeight,
     });
     optimizer = adamw;
+    // The step's memory against the backend's limit, before the first step: a batch over it runs as
+    // micro-batches (RetinaNet: the same step) or is refused with the estimate.
+    let microBatch: number | undefined;
+    const limitBytes = spec.memoryLimitBytes ?? trainingMemoryLimit(backend);
+    if (limitBytes !== undefined) {
+      const memory = trainStepMemory(detector);
+      const plan = planTrainStep(memory, spec.batchSize, limitBytes, { split: detector.head instanceof RetinaNet });
+      if (!plan.fits) {
+        yield result('failed', batchTooLargeReason(memory, plan, { limitBytes, backend: backend.name, detector, spec }));
+        return;
+      }
+      if (plan.chunks.length > 1) microBatch = plan.microBatch;
+    }
+    passImages = microBatch ?? spec.batchSize;
     const inputSize = { width: detector.inputSize.widthPx, height: detector.inputSize.heightPx };
     const augment = spec.augment ?? TRAIN_DEFAULTS.augment;
     const evalSeconds = [...(spec.evalAtSeconds ?? [])].sort((a, b) => a - b);
@@ -387,7 +440,7 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, dev
         await device?.yieldTo(signal);
         const t0 = performance.now();
         adamw.learningRate = learningRateAt(step);
-        const losses = await detector.trainStep(optimizer, batch);
+        const losses = await detector.trainStep(optimizer, batch, { microBatch });
         trainSeconds += (performance.now() - t0) / 1000;
         step++;
         imagesSinceProgress += batch.imageIds.length;
