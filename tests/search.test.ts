@@ -98,6 +98,15 @@ describe('a two-stage search over NATS', () => {
     const last = events.at(-1)!;
     expect(last.event?.$case === 'searchUpdated' && last.event.value.state).toBe(SUCCEEDED);
     expect(events.some((e) => e.event?.$case === 'paretoFrontUpdated')).toBe(true);
+    // Every candidate was watched going through EVALUATING (measured, handed to training).
+    const evaluating = new Set(events.flatMap((e) => (e.event?.$case === 'candidateUpdated' && e.event.value.state === CandidateState.CANDIDATE_STATE_EVALUATING ? [e.event.value.candidateId] : [])));
+    expect([...evaluating].sort()).toEqual(candidates.map((c) => c.candidateId).sort());
+    // A finished search cannot be stopped or resumed: the call says so rather than doing nothing.
+    for (const call of [mesh.client.stopSearch({ searchId: 'two-stage', force: false }), mesh.client.resumeSearch({ searchId: 'two-stage', budget: undefined })]) {
+      const error = await call.then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(ClientError);
+      expect((error as ClientError).code).toBe(Status.FAILED_PRECONDITION);
+    }
 
     // The controller wrote the search's results folder when it ended: every candidate, every field
     // written (an AP of 0 too), the final front as the API gives it.

@@ -1,5 +1,6 @@
-// The driver of one search: it reads the search's state (a reduction of the journal), decides, and
-// writes its decisions to the journal; nothing it decides lives only in memory. It asks the
+// The driver of one search: it reads the search's state (a reduction of the journal), lets core.ts
+// decide, and writes the decisions to the journal before it acts on them; nothing it decides lives
+// only in memory (what it holds is its effects: evaluations in flight, spans, abort signals). It asks the
 // suggestion service for candidates while the stage has budget and the parallelism allows, drops
 // duplicates (same architecture id anywhere in the search) and suggestions outside the spec's
 // constraints, evaluates each proposal in its own trace, moves from the structural stage to the
@@ -7,26 +8,28 @@
 // state, it resumes the evaluations in flight and goes on.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
-import { foldSeed32, validateArchitecture } from '@sm-nas/arch';
-import { architectureFromWire, describedToWire } from '@sm-nas/arch/wire';
 import { trainJobCancel, type Bus } from '@sm-nas/bus';
-import { checkSuggestions } from '@sm-nas/suggestion/client';
 import { common, controller, type events, type trainer } from '@sm-nas/proto';
 import { ATTR_NAS_ARCH_ID, ATTR_NAS_CANDIDATE_ID, ATTR_NAS_SEARCH_ID, ATTR_NAS_SEARCH_STAGE, ATTR_NAS_SUGGESTION_ALGORITHM } from '@sm-nas/service-kit';
 import { randomBytes } from 'node:crypto';
 import { withRetry, type ServiceClients } from './clients.js';
-import { budgetSpent } from './budget.js';
-import { allowedBy, hasConstraints, repairInto } from './constraints.js';
-import { medianStoppingDecision } from './early-stopping.js';
+import {
+  acceptSuggestions,
+  addInitialArchitectures,
+  earlyStopDecision,
+  modularSeeds,
+  nextAction,
+  nextCandidateId,
+  planSuggestionRound,
+  ProposalSet,
+  stageName,
+} from './core.js';
 import { evaluateCandidate, trainJobId } from './evaluate.js';
 import type { Journal } from './journal.js';
-import { frontOf, isDone, TERMINAL_SEARCH_STATES, type SearchRecord } from './state.js';
+import { isDone, TERMINAL_SEARCH_STATES, type SearchRecord } from './state.js';
 
 const { SearchState, CandidateState } = controller;
-const { SEARCH_STAGE_STRUCTURAL: STRUCTURAL, SEARCH_STAGE_MODULAR: MODULAR } = common.SearchStage;
-
-/** After this many suggestion rounds in a row that bring nothing new, the stage's space is spent. */
-const MAX_FRUITLESS_ROUNDS = 5;
+const { SEARCH_STAGE_STRUCTURAL: STRUCTURAL } = common.SearchStage;
 
 /** A suggestion round, for the spans of the candidates it yields. */
 interface SuggestionRound {
@@ -48,17 +51,16 @@ export interface RunnerDeps {
   log(message: string): void;
 }
 
-export const stageName = (stage: common.SearchStage) => (stage === MODULAR ? 'modular' : 'structural');
+export { stageName };
 
 export class SearchRunner {
   private readonly inflight = new Map<string, Promise<void>>();
   private wakeUp: (() => void) | undefined;
   private readonly resultWaiters = new Map<string, ((r: trainer.TrainResult) => void)[]>();
-  private fruitless = 0;
-  /** Validation curves of trainings in progress, from the trainers' progress events. */
-  private readonly curves = new Map<string, controller.ValidationPoint[]>();
-  private readonly stoppedEarly = new Set<string>();
-  private suggestionRounds = 0;
+  /** Progress events, journaled one after another. */
+  private progress: Promise<void> = Promise.resolve();
+  /** Candidates stopped early whose training this controller has told to cancel. */
+  private readonly cancelSent = new Set<string>();
   private running: Promise<void> | undefined;
   private closed = false;
   /** The controller shuts down. */
@@ -153,74 +155,39 @@ export class SearchRunner {
     return [...this.record.candidates.values()];
   }
 
-  private stageSpec(stage: common.SearchStage): controller.StageSpec {
-    return (stage === MODULAR ? this.record.spec.modular : this.record.spec.structural) ?? { maxCandidates: 0, populationSize: 0, paretoModels: 0 };
-  }
-
   private async loop(): Promise<void> {
     const r = this.record;
     // Evaluations that were in flight when the last controller stopped.
     for (const c of this.candidates) if (!isDone(c)) this.evaluate(c);
     while (!this.closed && !this.cancel.signal.aborted) {
-      if (TERMINAL_SEARCH_STATES.has(r.state)) return;
-      if (r.state === SearchState.SEARCH_STATE_STOPPING) {
-        this.stopping.abort(new Error('search stopped (StopSearch) before this candidate was trained'));
-        if (this.inflight.size === 0) await this.setState(SearchState.SEARCH_STATE_STOPPED, 'stopped by StopSearch');
-        else await this.changed();
-        continue;
+      const action = nextAction(r, { inflight: this.inflight.size, nowMs: Date.now() });
+      switch (action.kind) {
+        case 'ended':
+          return;
+        case 'stopping':
+          this.stopping.abort(new Error('search stopped (StopSearch) before this candidate was trained'));
+          if (action.stopNow) await this.setState(SearchState.SEARCH_STATE_STOPPED, 'stopped by StopSearch');
+          else await this.changed();
+          break;
+        case 'startStage':
+          await this.append({ $case: 'stageStarted', value: action.stage }, `stage/${action.stage}`);
+          break;
+        case 'propose':
+          await this.proposeRound(action.stage, action.want);
+          break;
+        case 'endSearch':
+          await this.setState(action.state, action.reason);
+          break;
+        case 'wait':
+          await this.changed();
+          break;
       }
-      if (r.stage === common.SearchStage.SEARCH_STAGE_UNSPECIFIED) {
-        const first = this.stageSpec(STRUCTURAL).maxCandidates > 0 ? STRUCTURAL : MODULAR;
-        await this.append({ $case: 'stageStarted', value: first }, `stage/${first}`);
-        continue;
-      }
-      const stage = r.stage;
-      const inStage = this.candidates.filter((c) => c.stage === stage).length;
-      const stageMax = this.stageSpec(stage).maxCandidates;
-      const parallelism = Math.max(1, r.spec.parallelism);
-      const spent = budgetSpent(this.record, stage, Date.now());
-      const stageOpen = !spent && inStage < stageMax && this.fruitless < MAX_FRUITLESS_ROUNDS;
-      if (stageOpen && this.inflight.size < parallelism) {
-        const want = Math.min(parallelism - this.inflight.size, stageMax - inStage, this.remainingBudget());
-        const proposed = await this.proposeRound(stage, want);
-        this.fruitless = proposed > 0 ? 0 : this.fruitless + 1;
-        continue;
-      }
-      if (!stageOpen && this.inflight.size === 0) {
-        await this.endStage(stage, spent);
-        continue;
-      }
-      await this.changed();
     }
-  }
-
-  private remainingBudget(): number {
-    const max = this.record.budget.maxCandidates;
-    return max > 0 ? Math.max(0, max - this.record.candidates.size) : Number.POSITIVE_INFINITY;
-  }
-
-  private async endStage(stage: common.SearchStage, budgetSpent: boolean): Promise<void> {
-    this.fruitless = 0;
-    const front = frontOf(this.record, stage);
-    if (stage === STRUCTURAL && !budgetSpent && this.stageSpec(MODULAR).maxCandidates > 0) {
-      if (front.candidates.length === 0) {
-        await this.setState(SearchState.SEARCH_STATE_FAILED, 'no structural candidate was evaluated successfully: nothing to seed the modular stage');
-        return;
-      }
-      await this.append({ $case: 'stageStarted', value: MODULAR }, `stage/${MODULAR}`);
-      return;
-    }
-    const anySucceeded = this.candidates.some((c) => c.state === CandidateState.CANDIDATE_STATE_SUCCEEDED);
-    if (!anySucceeded) await this.setState(SearchState.SEARCH_STATE_FAILED, 'no candidate was evaluated successfully');
-    else await this.setState(SearchState.SEARCH_STATE_SUCCEEDED);
   }
 
   /** The structural Pareto models the modular stage searches around (`pareto_models` most accurate; 0: all). */
   modularSeeds(): common.DescribedArchitecture[] {
-    const front = frontOf(this.record, STRUCTURAL).candidates;
-    const limit = this.stageSpec(STRUCTURAL).paretoModels;
-    const chosen = limit > 0 ? [...front].sort((a, b) => (b.metrics?.accuracy?.ap ?? 0) - (a.metrics?.accuracy?.ap ?? 0)).slice(0, limit) : front;
-    return chosen.map((c) => c.architecture).filter((a): a is common.DescribedArchitecture => a !== undefined);
+    return modularSeeds(this.record);
   }
 
   /**
@@ -231,31 +198,18 @@ export class SearchRunner {
    */
   private async proposeRound(stage: common.SearchStage, want: number): Promise<number> {
     const r = this.record;
-    const seen = new Set(this.candidates.map((c) => c.architecture?.id));
-    const accepted: { arch: common.DescribedArchitecture; parents: string[]; origin: string; suggested?: SuggestionRound }[] = [];
-    const take = (described: common.DescribedArchitecture, parents: string[], origin: string, suggested?: SuggestionRound) => {
-      if (accepted.length >= want || seen.has(described.id) || !allowedBy(r.spec.constraints, described.architecture)) return;
-      seen.add(described.id);
-      accepted.push({ arch: described, parents, origin, suggested });
-    };
+    const set = new ProposalSet(r, want);
     if (stage === STRUCTURAL) {
-      for (const wire of r.spec.initialArchitectures) {
-        const { architecture, repaired } = repairInto(r.spec.constraints, wire);
-        try {
-          take(describedToWire(validateArchitecture(architectureFromWire(architecture))), [], repaired ? 'initial+repaired' : 'initial');
-        } catch (err) {
-          this.deps.log(`search ${r.id}: dropped an initial architecture: ${err instanceof Error ? err.message : String(err)}`);
-        }
-      }
+      for (const reason of addInitialArchitectures(r, set).dropped) this.deps.log(`search ${r.id}: dropped an initial architecture: ${reason}`);
     }
-    if (accepted.length < want) {
+    let suggested: SuggestionRound | undefined;
+    if (!set.full) {
       const algorithm = r.spec.algorithm;
       const client = this.deps.clients.suggestion(algorithm?.suggestionAddress ?? '');
-      const round = this.suggestionRounds++;
-      // Some suggestions will be duplicates (more so once repaired into constraints): ask for more than needed.
-      const count = Math.min(64, (want - accepted.length) * (hasConstraints(r.spec.constraints) ? 4 : 2));
-      const stageSeeds = stage === MODULAR ? this.modularSeeds() : [];
-      const seed = mixSeed(r.spec.seed, r.candidates.size, round);
+      const plan = planSuggestionRound(r, stage, want - set.proposals.length);
+      // The round is journaled before it is asked: its number (hence its seed) is never reused.
+      await this.append({ $case: 'suggestionRoundStarted', value: { round: plan.round, stage } }, `round/${plan.round}`);
+      const { round, count, stageSeeds, seed } = plan;
       // One round serves several candidates, so it is a trace of its own (the suggestion service's
       // work and its searchspace calls hang under it); each candidate it yields gets a
       // `candidate.suggest` span over the round's time, linked to it (see `propose`).
@@ -285,33 +239,23 @@ export class SearchRunner {
       } finally {
         roundSpan.end();
       }
-      const suggested: SuggestionRound = { context: roundSpan.spanContext(), startTime, endTime: Date.now() };
-      const repaired = response.suggestions.map((s) => {
-        const origin = s.origin || 'suggestion';
-        if (!s.architecture) return { ...s, origin };
-        const fixed = repairInto(r.spec.constraints, s.architecture);
-        return { ...s, architecture: fixed.architecture, origin: fixed.repaired ? `${origin}+repaired` : origin };
-      });
-      const batch = checkSuggestions(
-        { spec: r.spec, stage: stage === MODULAR ? 'modular' : 'structural', history: this.candidates, count, stageSeeds, seed, searchspaceAddress: this.deps.searchspaceAddress },
-        repaired,
-      );
-      if (batch.rejected.length > 0) {
-        this.deps.log(`search ${r.id}: ${batch.rejected.length} of ${repaired.length} suggestion(s) rejected, e.g. ${batch.rejected[0]!.reason}`);
+      suggested = { context: roundSpan.spanContext(), startTime, endTime: Date.now() };
+      const { rejected, checked } = acceptSuggestions(r, plan, response.suggestions, set, this.deps.searchspaceAddress);
+      if (rejected.length > 0) {
+        this.deps.log(`search ${r.id}: ${rejected.length} of ${checked} suggestion(s) rejected, e.g. ${rejected[0]!.reason}`);
       }
-      roundSpan.setAttribute('nas.suggestion.rejected', batch.rejected.length);
-      for (const s of batch.accepted) take(s.described, s.parentIds, s.origin, suggested);
+      roundSpan.setAttribute('nas.suggestion.rejected', rejected.length);
     }
-    for (const a of accepted) {
+    for (const a of set.proposals) {
       if (this.closed || this.cancel.signal.aborted) break;
-      await this.propose(stage, a.arch, a.parents, a.origin, a.suggested);
+      await this.propose(stage, a.arch, a.parents, a.origin, a.suggested ? suggested : undefined);
     }
-    return accepted.length;
+    return set.proposals.length;
   }
 
   private async propose(stage: common.SearchStage, arch: common.DescribedArchitecture, parentIds: string[], origin: string, suggested?: SuggestionRound): Promise<void> {
     const r = this.record;
-    const candidateId = `c${String(r.candidates.size + 1).padStart(4, '0')}`;
+    const candidateId = nextCandidateId(r);
     // A new trace per candidate: the root is this span, not whatever context the loop runs in. A
     // suggested candidate's life starts with the round that suggested it.
     const span = this.deps.tracer.startSpan(
@@ -385,7 +329,7 @@ export class SearchRunner {
             clients: this.deps.clients,
             bus: this.deps.bus,
             trainResult: (id) => this.trainResult(id),
-            curve: (id) => [...(this.curves.get(id) ?? [])],
+            curve: (id) => [...(this.record.curves.get(id) ?? [])],
             log: (m) => this.deps.log(`search ${this.record.id}: ${m}`),
             signal: this.abort.signal,
             stopping: this.stopping.signal,
@@ -395,6 +339,10 @@ export class SearchRunner {
           },
           candidate,
         );
+        // Progress events still being journaled belong to the curve the outcome carries.
+        await this.progress;
+        const curve = this.record.curves.get(candidate.candidateId);
+        if (outcome.metrics && curve) outcome.metrics.validationCurve = [...curve];
         if (outcome.state !== CandidateState.CANDIDATE_STATE_SUCCEEDED) {
           active.setStatus({ code: SpanStatusCode.ERROR, message: outcome.failureReason });
         }
@@ -422,24 +370,37 @@ export class SearchRunner {
     );
   }
 
-  /** A trainer's validation AP for a candidate at a step: its curve, and the median stopping rule against the stage's completed candidates. */
+  /**
+   * A trainer's validation AP for a candidate at a step: journaled as a point of its curve, then the
+   * median stopping rule (core.ts) decides, and a stop is journaled before the training is cancelled.
+   */
   onProgress(candidateId: string, jobId: string, step: number, ap: number): void {
     const candidate = this.record.candidates.get(candidateId);
     if (!candidate || isDone(candidate)) return;
-    const curve = this.curves.get(candidateId) ?? [];
-    if (!curve.some((p) => p.step === step)) curve.push({ step, ap });
-    this.curves.set(candidateId, curve);
-    const rule = this.record.spec.earlyStopping;
-    if (!rule?.medianStopping || this.stoppedEarly.has(candidateId)) return;
-    const completed = this.candidates
-      .filter((c) => c.stage === candidate.stage && c.state === CandidateState.CANDIDATE_STATE_SUCCEEDED)
-      .map((c) => c.metrics?.validationCurve ?? []);
-    const decision = medianStoppingDecision(ap, step, completed, rule.minCompleted);
-    if (!decision.stop) return;
-    this.stoppedEarly.add(candidateId);
-    const reason = `AP ${ap.toFixed(4)} at step ${step} is below the median ${decision.median!.toFixed(4)} of ${decision.peers} completed candidates`;
-    this.deps.log(`search ${this.record.id}: ${candidateId}: ${reason}`);
-    void this.deps.bus.publish(trainJobCancel, { jobId, reason }).catch(() => this.stoppedEarly.delete(candidateId));
+    this.progress = this.progress
+      .then(() => this.recordProgress(candidateId, jobId, step, ap))
+      .catch((err: unknown) => {
+        if (!this.closed) this.deps.log(`search ${this.record.id}: ${candidateId}: progress not journaled: ${err instanceof Error ? err.message : String(err)}`);
+      });
+  }
+
+  private async recordProgress(candidateId: string, jobId: string, step: number, ap: number): Promise<void> {
+    const r = this.record;
+    const candidate = r.candidates.get(candidateId);
+    if (this.closed || !candidate || isDone(candidate)) return;
+    if (!r.curves.get(candidateId)?.some((p) => p.step === step)) {
+      await this.append({ $case: 'validationPointRecorded', value: { candidateId, point: { step, ap } } }, `curve/${candidateId}/${step}`);
+    }
+    const decision = earlyStopDecision(r, candidateId, step, ap);
+    if (decision.stop) {
+      this.deps.log(`search ${r.id}: ${candidateId}: ${decision.reason}`);
+      await this.append({ $case: 'candidateStoppedEarly', value: { candidateId, jobId, reason: decision.reason } }, `early-stop/${candidateId}`);
+    }
+    // Stopped (now, or by a controller before a restart) and still training: tell the trainer.
+    const reason = r.stoppedEarly.get(candidateId);
+    if (reason === undefined || this.cancelSent.has(candidateId)) return;
+    this.cancelSent.add(candidateId);
+    await this.deps.bus.publish(trainJobCancel, { jobId, reason }).catch(() => this.cancelSent.delete(candidateId));
   }
 
   /** Waits for the loop to end (tests, shutdown). */
@@ -449,19 +410,4 @@ export class SearchRunner {
       await sleep(0);
     }
   }
-}
-
-/**
- * A request seed from the search seed and the search's progress (deterministic, distinct per round).
- * The uint64 search seed enters folded to 32 bits (foldSeed32: a seed below 2^32 is itself, so such
- * searches propose as they always did; above it the high word is mixed in, so 2^64-1 and 2^53-1,
- * with the same low word, still differ).
- */
-function mixSeed(seed: bigint, proposed: number, round: number): number {
-  let h = (foldSeed32(seed) ^ 0x9e3779b9) >>> 0;
-  for (const v of [proposed, round]) {
-    h = Math.imul(h ^ v, 0x85ebca6b) >>> 0;
-    h = (h ^ (h >>> 13)) >>> 0;
-  }
-  return h;
 }

@@ -26,6 +26,14 @@ export interface SearchRecord {
   trainResults: Map<string, trainer.TrainResult>;
   /** What WatchSearch replays, in journal order. */
   log: controller.WatchSearchResponse[];
+  /** Validation curves of candidates in training, by candidate id (trainers' progress, journaled). */
+  curves: Map<string, controller.ValidationPoint[]>;
+  /** Candidates the median stopping rule stopped, by candidate id: the reason. */
+  stoppedEarly: Map<string, string>;
+  /** Suggestion rounds started over the whole search (the next round's number). */
+  suggestionRounds: number;
+  /** Suggestion rounds in a row, in the current stage, that proposed nothing. */
+  fruitlessRounds: number;
   /** The last journal sequence applied to this search. */
   lastSequence: number;
   /** DeleteSearch was applied: the record is no longer in the map. */
@@ -65,6 +73,10 @@ export function newRecord(id: string, spec: controller.SearchSpec, time: Date): 
     updateTime: time,
     candidates: new Map(),
     trainResults: new Map(),
+    curves: new Map(),
+    stoppedEarly: new Map(),
+    suggestionRounds: 0,
+    fruitlessRounds: 0,
     log: [],
     lastSequence: 0,
     deleted: false,
@@ -133,6 +145,28 @@ export function applyJournalEntry(
   const record = searches.get(entry.searchId);
   if (!record || sequence <= record.lastSequence) return record;
   record.lastSequence = sequence;
+  // What the controller decided on its own: kept in the record, never a WatchSearch event, and the
+  // search's update time stays that of what its watchers see.
+  switch (e.$case) {
+    case 'validationPointRecorded': {
+      const { candidateId, point } = e.value;
+      const candidate = record.candidates.get(candidateId);
+      if (!point || !candidate || isDone(candidate)) return record;
+      const curve = record.curves.get(candidateId) ?? [];
+      if (!curve.some((p) => p.step === point.step)) curve.push({ step: point.step, ap: point.ap });
+      record.curves.set(candidateId, curve);
+      return record;
+    }
+    case 'candidateStoppedEarly':
+      if (!record.stoppedEarly.has(e.value.candidateId)) record.stoppedEarly.set(e.value.candidateId, e.value.reason);
+      return record;
+    case 'suggestionRoundStarted':
+      // A round counted already (a publish retried past the de-duplication window) counts once.
+      if (e.value.round < record.suggestionRounds) return record;
+      record.suggestionRounds = e.value.round + 1;
+      record.fruitlessRounds++;
+      return record;
+  }
   record.updateTime = time;
   switch (e.$case) {
     case 'candidateProposed': {
@@ -140,6 +174,7 @@ export function applyJournalEntry(
       if (record.candidates.has(e.value.candidateId)) return record;
       const candidate = { ...e.value, createTime: time, updateTime: time };
       record.candidates.set(candidate.candidateId, candidate);
+      record.fruitlessRounds = 0;
       push(record, sequence, time, { $case: 'candidateUpdated', value: candidate });
       return record;
     }
@@ -158,9 +193,12 @@ export function applyJournalEntry(
     case 'searchStateChanged':
       record.state = e.value;
       record.reason = entry.reason;
+      // Resumed: the stage's space gets another try.
+      if (e.value === SearchState.SEARCH_STATE_RUNNING) record.fruitlessRounds = 0;
       break;
     case 'stageStarted':
       record.stage = e.value;
+      record.fruitlessRounds = 0;
       if (record.state === SearchState.SEARCH_STATE_PENDING) record.state = SearchState.SEARCH_STATE_RUNNING;
       break;
     case 'budgetChanged':

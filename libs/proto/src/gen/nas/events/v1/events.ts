@@ -15,6 +15,7 @@ import {
   SearchState,
   searchStateFromJSON,
   searchStateToJSON,
+  ValidationPoint,
 } from "../../controller/v1/controller.js";
 import { TrainProgress, TrainRequest, TrainResult } from "../../trainer/v1/trainer.js";
 
@@ -37,12 +38,43 @@ export interface JournalEntry {
     | //
     /** DeleteSearch: the search is forgotten (its earlier entries are purged as well). */
     { $case: "searchDeleted"; value: SearchDeleted }
+    | //
+    /**
+     * A trainer's validation AP for a candidate at a step (its progress event), kept for the
+     * candidate's curve and the median stopping rule.
+     */
+    { $case: "validationPointRecorded"; value: ValidationPointRecorded }
+    | //
+    /** The median stopping rule stopped a candidate's training (the trainer is told to cancel). */
+    { $case: "candidateStoppedEarly"; value: CandidateStoppedEarly }
+    | //
+    /** A suggestion round is about to ask the suggestion service; its number derives the request seed. */
+    { $case: "suggestionRoundStarted"; value: SuggestionRoundStarted }
     | undefined;
   /** With search_state_changed: why the search failed or stopped (empty otherwise). */
   reason: string;
 }
 
 export interface SearchDeleted {
+}
+
+export interface ValidationPointRecorded {
+  candidateId: string;
+  point: ValidationPoint | undefined;
+}
+
+export interface CandidateStoppedEarly {
+  candidateId: string;
+  /** The training job told to cancel. */
+  jobId: string;
+  /** What the rule found (AP at the step against the median of the completed candidates). */
+  reason: string;
+}
+
+export interface SuggestionRoundStarted {
+  /** 0, 1, 2, ... over the whole search. */
+  round: number;
+  stage: SearchStage;
 }
 
 /**
@@ -119,6 +151,15 @@ export const JournalEntry: MessageFns<JournalEntry> = {
         break;
       case "searchDeleted":
         SearchDeleted.encode(message.entry.value, writer.uint32(74).fork()).join();
+        break;
+      case "validationPointRecorded":
+        ValidationPointRecorded.encode(message.entry.value, writer.uint32(82).fork()).join();
+        break;
+      case "candidateStoppedEarly":
+        CandidateStoppedEarly.encode(message.entry.value, writer.uint32(90).fork()).join();
+        break;
+      case "suggestionRoundStarted":
+        SuggestionRoundStarted.encode(message.entry.value, writer.uint32(98).fork()).join();
         break;
     }
     if (message.reason !== "") {
@@ -204,6 +245,39 @@ export const JournalEntry: MessageFns<JournalEntry> = {
             message.entry = { $case: "searchDeleted", value: SearchDeleted.decode(reader, reader.uint32()) };
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.entry = {
+              $case: "validationPointRecorded",
+              value: ValidationPointRecorded.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.entry = {
+              $case: "candidateStoppedEarly",
+              value: CandidateStoppedEarly.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.entry = {
+              $case: "suggestionRoundStarted",
+              value: SuggestionRoundStarted.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
           case 7: {
             if (tag !== 58) {
               break;
@@ -259,6 +333,21 @@ export const JournalEntry: MessageFns<JournalEntry> = {
         ? { $case: "searchDeleted", value: SearchDeleted.fromJSON(object.searchDeleted) }
         : isSet(object.search_deleted)
         ? { $case: "searchDeleted", value: SearchDeleted.fromJSON(object.search_deleted) }
+        : isSet(object.validationPointRecorded)
+        ? { $case: "validationPointRecorded", value: ValidationPointRecorded.fromJSON(object.validationPointRecorded) }
+        : isSet(object.validation_point_recorded)
+        ? {
+          $case: "validationPointRecorded",
+          value: ValidationPointRecorded.fromJSON(object.validation_point_recorded),
+        }
+        : isSet(object.candidateStoppedEarly)
+        ? { $case: "candidateStoppedEarly", value: CandidateStoppedEarly.fromJSON(object.candidateStoppedEarly) }
+        : isSet(object.candidate_stopped_early)
+        ? { $case: "candidateStoppedEarly", value: CandidateStoppedEarly.fromJSON(object.candidate_stopped_early) }
+        : isSet(object.suggestionRoundStarted)
+        ? { $case: "suggestionRoundStarted", value: SuggestionRoundStarted.fromJSON(object.suggestionRoundStarted) }
+        : isSet(object.suggestion_round_started)
+        ? { $case: "suggestionRoundStarted", value: SuggestionRoundStarted.fromJSON(object.suggestion_round_started) }
         : undefined,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
     };
@@ -283,6 +372,12 @@ export const JournalEntry: MessageFns<JournalEntry> = {
       obj.budgetChanged = Budget.toJSON(message.entry.value);
     } else if (message.entry?.$case === "searchDeleted") {
       obj.searchDeleted = SearchDeleted.toJSON(message.entry.value);
+    } else if (message.entry?.$case === "validationPointRecorded") {
+      obj.validationPointRecorded = ValidationPointRecorded.toJSON(message.entry.value);
+    } else if (message.entry?.$case === "candidateStoppedEarly") {
+      obj.candidateStoppedEarly = CandidateStoppedEarly.toJSON(message.entry.value);
+    } else if (message.entry?.$case === "suggestionRoundStarted") {
+      obj.suggestionRoundStarted = SuggestionRoundStarted.toJSON(message.entry.value);
     }
     if (message.reason !== "") {
       obj.reason = message.reason;
@@ -336,6 +431,33 @@ export const JournalEntry: MessageFns<JournalEntry> = {
       case "searchDeleted": {
         if (object.entry?.value !== undefined && object.entry?.value !== null) {
           message.entry = { $case: "searchDeleted", value: SearchDeleted.fromPartial(object.entry.value) };
+        }
+        break;
+      }
+      case "validationPointRecorded": {
+        if (object.entry?.value !== undefined && object.entry?.value !== null) {
+          message.entry = {
+            $case: "validationPointRecorded",
+            value: ValidationPointRecorded.fromPartial(object.entry.value),
+          };
+        }
+        break;
+      }
+      case "candidateStoppedEarly": {
+        if (object.entry?.value !== undefined && object.entry?.value !== null) {
+          message.entry = {
+            $case: "candidateStoppedEarly",
+            value: CandidateStoppedEarly.fromPartial(object.entry.value),
+          };
+        }
+        break;
+      }
+      case "suggestionRoundStarted": {
+        if (object.entry?.value !== undefined && object.entry?.value !== null) {
+          message.entry = {
+            $case: "suggestionRoundStarted",
+            value: SuggestionRoundStarted.fromPartial(object.entry.value),
+          };
         }
         break;
       }
@@ -393,6 +515,291 @@ export const SearchDeleted: MessageFns<SearchDeleted> = {
   },
   fromPartial(_: DeepPartial<SearchDeleted>): SearchDeleted {
     const message = createBaseSearchDeleted();
+    return message;
+  },
+};
+
+function createBaseValidationPointRecorded(): ValidationPointRecorded {
+  return { candidateId: "", point: undefined };
+}
+
+export const ValidationPointRecorded: MessageFns<ValidationPointRecorded> = {
+  encode(message: ValidationPointRecorded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.candidateId !== "") {
+      writer.uint32(10).string(message.candidateId);
+    }
+    if (message.point !== undefined) {
+      ValidationPoint.encode(message.point, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ValidationPointRecorded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseValidationPointRecorded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.candidateId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.point = ValidationPoint.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ValidationPointRecorded {
+    return {
+      candidateId: isSet(object.candidateId)
+        ? globalThis.String(object.candidateId)
+        : isSet(object.candidate_id)
+        ? globalThis.String(object.candidate_id)
+        : "",
+      point: isSet(object.point) ? ValidationPoint.fromJSON(object.point) : undefined,
+    };
+  },
+
+  toJSON(message: ValidationPointRecorded): unknown {
+    const obj: any = {};
+    if (message.candidateId !== "") {
+      obj.candidateId = message.candidateId;
+    }
+    if (message.point !== undefined) {
+      obj.point = ValidationPoint.toJSON(message.point);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ValidationPointRecorded>): ValidationPointRecorded {
+    return ValidationPointRecorded.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ValidationPointRecorded>): ValidationPointRecorded {
+    const message = createBaseValidationPointRecorded();
+    message.candidateId = object.candidateId ?? "";
+    message.point = (object.point !== undefined && object.point !== null)
+      ? ValidationPoint.fromPartial(object.point)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCandidateStoppedEarly(): CandidateStoppedEarly {
+  return { candidateId: "", jobId: "", reason: "" };
+}
+
+export const CandidateStoppedEarly: MessageFns<CandidateStoppedEarly> = {
+  encode(message: CandidateStoppedEarly, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.candidateId !== "") {
+      writer.uint32(10).string(message.candidateId);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(18).string(message.jobId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CandidateStoppedEarly {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCandidateStoppedEarly();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.candidateId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CandidateStoppedEarly {
+    return {
+      candidateId: isSet(object.candidateId)
+        ? globalThis.String(object.candidateId)
+        : isSet(object.candidate_id)
+        ? globalThis.String(object.candidate_id)
+        : "",
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: CandidateStoppedEarly): unknown {
+    const obj: any = {};
+    if (message.candidateId !== "") {
+      obj.candidateId = message.candidateId;
+    }
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CandidateStoppedEarly>): CandidateStoppedEarly {
+    return CandidateStoppedEarly.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CandidateStoppedEarly>): CandidateStoppedEarly {
+    const message = createBaseCandidateStoppedEarly();
+    message.candidateId = object.candidateId ?? "";
+    message.jobId = object.jobId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseSuggestionRoundStarted(): SuggestionRoundStarted {
+  return { round: 0, stage: 0 };
+}
+
+export const SuggestionRoundStarted: MessageFns<SuggestionRoundStarted> = {
+  encode(message: SuggestionRoundStarted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.round !== 0) {
+      writer.uint32(8).uint32(message.round);
+    }
+    if (message.stage !== 0) {
+      writer.uint32(16).int32(message.stage);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SuggestionRoundStarted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuggestionRoundStarted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.round = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.stage = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SuggestionRoundStarted {
+    return {
+      round: isSet(object.round) ? globalThis.Number(object.round) : 0,
+      stage: isSet(object.stage) ? searchStageFromJSON(object.stage) : 0,
+    };
+  },
+
+  toJSON(message: SuggestionRoundStarted): unknown {
+    const obj: any = {};
+    if (message.round !== 0) {
+      obj.round = Math.round(message.round);
+    }
+    if (message.stage !== 0) {
+      obj.stage = searchStageToJSON(message.stage);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SuggestionRoundStarted>): SuggestionRoundStarted {
+    return SuggestionRoundStarted.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SuggestionRoundStarted>): SuggestionRoundStarted {
+    const message = createBaseSuggestionRoundStarted();
+    message.round = object.round ?? 0;
+    message.stage = object.stage ?? 0;
     return message;
   },
 };
