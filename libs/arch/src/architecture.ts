@@ -2,25 +2,21 @@
 // these types; the wire form (nas.common.v1.Architecture) is converted to and from them in
 // `wire.ts`, and the canonical string in `canonical.ts`.
 
-/** Backbones of the SM-NAS structural space (paper, section 3.1). */
-export const BACKBONE_KINDS = [
-  'resnet18',
-  'resnet34',
-  'resnet50',
-  'resnet101',
-  'resnext50_32x4d',
-  // torchvision's ResNeXt-101 (32 groups of width 8): the one whose classification form we can
-  // check against torchvision to the unit.
-  'resnext101_32x8d',
-  'mobilenet_v2',
-] as const;
-export type BackboneKind = (typeof BACKBONE_KINDS)[number];
+import { BACKBONES, HEADS, RPNS } from './modules/registry.js';
 
-export const RPN_KINDS = ['none', 'rpn', 'guided_anchoring'] as const;
-export type RpnKind = (typeof RPN_KINDS)[number];
+/**
+ * Backbones of the SM-NAS structural space (paper, section 3.1), proposal generators and heads: the
+ * kinds registered in the module registry (modules/registry.ts), in registration order. A new kind
+ * is its family's file, its registration, and its value in the proto enum.
+ */
+export const BACKBONE_KINDS: readonly BackboneKind[] = Object.freeze(Object.keys(BACKBONES) as BackboneKind[]);
+export type BackboneKind = keyof typeof BACKBONES;
 
-export const HEAD_KINDS = ['retinanet', 'faster_rcnn', 'cascade_rcnn'] as const;
-export type HeadKind = (typeof HEAD_KINDS)[number];
+export const RPN_KINDS: readonly RpnKind[] = Object.freeze(Object.keys(RPNS) as RpnKind[]);
+export type RpnKind = keyof typeof RPNS;
+
+export const HEAD_KINDS: readonly HeadKind[] = Object.freeze(Object.keys(HEADS) as HeadKind[]);
+export type HeadKind = keyof typeof HEADS;
 
 export interface Backbone {
   kind: BackboneKind;

@@ -22,7 +22,9 @@
 // The leading letter keeps ids valid as identifiers, NATS subject tokens and k8s label values.
 
 import { createHash } from 'node:crypto';
-import type { Architecture, Head, Neck } from './architecture.js';
+import { HEAD_KINDS, type Architecture, type Head, type Neck } from './architecture.js';
+import type { HeadFamily } from './modules/family.js';
+import { HEADS } from './modules/registry.js';
 import { ArchValidationError } from './errors.js';
 import { architectureFromJson } from './json.js';
 import { type ValidateOptions, validateArchitecture } from './validate.js';
@@ -37,8 +39,13 @@ function neckToken(n: Neck): string {
   return n.kind === 'c4' ? 'c4' : `fpn:${n.startLevel}-${n.endLevel}:${n.channels}`;
 }
 
+/** Whether a head kind's string carries its stage count (`cascade_rcnn.3`): it has more than one choice. */
+function carriesStages(kind: string): boolean {
+  return ((HEADS as Record<string, HeadFamily | undefined>)[kind]?.stages.length ?? 0) > 1;
+}
+
 function headToken(h: Head): string {
-  return h.kind === 'cascade_rcnn' ? `cascade_rcnn.${h.stages}:${h.channels}` : `${h.kind}:${h.channels}`;
+  return carriesStages(h.kind) ? `${h.kind}.${h.stages}:${h.channels}` : `${h.kind}:${h.channels}`;
 }
 
 /** The stable id of an (already validated) architecture; see the file comment for the rule. */
@@ -130,16 +137,18 @@ export function parseCanonical(text: string, options: ValidateOptions = {}): Arc
   at['head.stages'] = starts[3]! + headKind.length + 1;
   at['head.channels'] = starts[3]! + hd.length - headChannels.length;
   let stages: number;
-  if (headKind === 'cascade_rcnn') {
+  if (carriesStages(headKind)) {
     if (stagesText === undefined) {
-      throw new ArchValidationError('head.stages', 'cascade_rcnn needs its stage count, as cascade_rcnn.<stages>', at['head.stages']);
+      throw new ArchValidationError('head.stages', `${headKind} needs its stage count, as ${headKind}.<stages>`, at['head.stages']);
     }
     stages = decimal(stagesText, 'head.stages', at['head.stages']);
   } else {
     if (stagesText !== undefined) {
-      throw new ArchValidationError('head.stages', `only cascade_rcnn carries a stage count, got ${JSON.stringify(hd)}`, at['head.stages']);
+      const withCounts = HEAD_KINDS.filter(carriesStages).join(', ');
+      throw new ArchValidationError('head.stages', `only ${withCounts} carries a stage count, got ${JSON.stringify(hd)}`, at['head.stages']);
     }
-    stages = headKind === 'faster_rcnn' ? 1 : 0;
+    // An unknown kind gets 0 here and is named by validation.
+    stages = (HEADS as Record<string, HeadFamily | undefined>)[headKind]?.defaultStages ?? 0;
   }
   const head = { kind: headKind, stages, channels: decimal(headChannels, 'head.channels', at['head.channels']) };
 

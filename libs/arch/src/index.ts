@@ -11,3 +11,5 @@ export * from './sample.js';
 export * from './mutate.js';
 export * from './crossover.js';
 export * from './structure.js';
+export * from './modules/family.js';
+export { BACKBONES, HEADS, NECKS, RPNS, neckFamily } from './modules/registry.js';

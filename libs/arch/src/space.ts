@@ -12,6 +12,14 @@ import {
   type RpnKind,
 } from './architecture.js';
 import { STANDARD_FPN_CHANNELS, STANDARD_HEAD_CHANNELS, standardBackbone } from './defaults.js';
+import type { BlockBounds } from './modules/family.js';
+import {
+  BLOCK_STAGES, MAX_BLOCKS_PER_STAGE, MAX_TOTAL_BLOCKS, MIN_BLOCKS_PER_STAGE, MIN_DOUBLINGS, MIN_TOTAL_BLOCKS,
+} from './modules/backbones/bounds.js';
+import { FPN_MAX_LEVEL, FPN_MIN_LEVEL } from './modules/necks/fpn.js';
+import { MAX_DOUBLINGS_MOBILENET_V2 } from './modules/backbones/mobilenet-v2.js';
+import { MAX_DOUBLINGS_RESNET } from './modules/backbones/resnet.js';
+import { BACKBONES, HEADS } from './modules/registry.js';
 
 // ---------------------------------------------------------------------------------------------
 // Structural space
@@ -26,25 +34,27 @@ export const INPUT_SIZES: readonly Readonly<InputSize>[] = [
 ];
 
 /** FPN levels: 1 <= startLevel < endLevel <= 6 (P6 is an extra stride-2 convolution on C5). */
-export const FPN_MIN_LEVEL = 1;
-export const FPN_MAX_LEVEL = 6;
+export { FPN_MAX_LEVEL, FPN_MIN_LEVEL };
 
-/** R-CNN stages each head kind may have (0 = no R-CNN stage: RetinaNet is one-stage). */
-export const HEAD_STAGES: Readonly<Record<HeadKind, readonly number[]>> = {
-  retinanet: [0],
-  faster_rcnn: [1],
-  cascade_rcnn: [2, 3, 4],
-};
+const HEAD_KIND_LIST = Object.keys(HEADS) as HeadKind[];
+
+/** R-CNN stages each head kind may have (0 = no R-CNN stage: RetinaNet is one-stage); from its family. */
+export const HEAD_STAGES: Readonly<Record<HeadKind, readonly number[]>> = Object.fromEntries(
+  HEAD_KIND_LIST.map((kind) => [kind, HEADS[kind].stages]),
+) as Record<HeadKind, readonly number[]>;
 
 /**
- * Which proposal generator a head may sit on. RetinaNet is one-stage, so an RPN in front of it
- * would only add cost; the R-CNN heads pool RoIs and cannot run without proposals.
+ * Which proposal generator a head may sit on, from its family. RetinaNet is one-stage, so an RPN
+ * in front of it would only add cost; the R-CNN heads pool RoIs and cannot run without proposals.
  */
-export const RPNS_FOR_HEAD: Readonly<Record<HeadKind, readonly RpnKind[]>> = {
-  retinanet: ['none'],
-  faster_rcnn: ['rpn', 'guided_anchoring'],
-  cascade_rcnn: ['rpn', 'guided_anchoring'],
-};
+export const RPNS_FOR_HEAD: Readonly<Record<HeadKind, readonly RpnKind[]>> = Object.fromEntries(
+  HEAD_KIND_LIST.map((kind) => [kind, HEADS[kind].rpns]),
+) as Record<HeadKind, readonly RpnKind[]>;
+
+/** Why `rpn` has no meaning in front of `head` (its family's rule). */
+export function rpnHeadRule(head: HeadKind): string {
+  return HEADS[head].rpnRule;
+}
 
 export function isValidRpnHead(rpn: RpnKind, head: HeadKind): boolean {
   return RPNS_FOR_HEAD[head].includes(rpn);
@@ -149,15 +159,7 @@ export const MODULAR_FPN_CHANNELS: readonly number[] = [128, 256, 512];
 export const MODULAR_HEAD_CHANNELS: readonly number[] = [128, 256, 512];
 
 /** Limits on a block string. */
-export interface BlockBounds {
-  stages: number;
-  minBlocksPerStage: number;
-  maxBlocksPerStage: number;
-  minTotalBlocks: number;
-  maxTotalBlocks: number;
-  minDoublings: number;
-  maxDoublings: number;
-}
+export type { BlockBounds };
 
 /**
  * Block-string bounds of the modular space.
@@ -169,36 +171,19 @@ export interface BlockBounds {
  *   a fourth reaches 1024 planes, 4096 channels out of a bottleneck, the widest we build).
  *   MobileNetV2: at most 6, the rungs of its width ladder 24, 32, 64, 96, 160, 320.
  */
-export const BLOCK_STAGES = 4;
-export const MIN_BLOCKS_PER_STAGE = 1;
-export const MAX_BLOCKS_PER_STAGE = 30;
-export const MIN_TOTAL_BLOCKS = 4;
-export const MAX_TOTAL_BLOCKS = 40;
-export const MIN_DOUBLINGS = 1;
-export const MAX_DOUBLINGS_RESNET = 4;
-export const MAX_DOUBLINGS_MOBILENET_V2 = 6;
+export {
+  BLOCK_STAGES, MAX_BLOCKS_PER_STAGE, MAX_TOTAL_BLOCKS, MIN_BLOCKS_PER_STAGE, MIN_DOUBLINGS, MIN_TOTAL_BLOCKS,
+  MAX_DOUBLINGS_MOBILENET_V2, MAX_DOUBLINGS_RESNET,
+};
 
 export function maxDoublingsOf(kind: BackboneKind): number {
-  return kind === 'mobilenet_v2' ? MAX_DOUBLINGS_MOBILENET_V2 : MAX_DOUBLINGS_RESNET;
+  return BACKBONES[kind].bounds.maxDoublings;
 }
 
+/** The block-string bounds of a backbone, from its family. */
 export function blockBoundsOf(kind: BackboneKind): Readonly<BlockBounds> {
-  return kind === 'mobilenet_v2' ? MOBILENET_BOUNDS : RESNET_BOUNDS;
+  return BACKBONES[kind].bounds;
 }
-
-const RESNET_BOUNDS: Readonly<BlockBounds> = Object.freeze({
-  stages: BLOCK_STAGES,
-  minBlocksPerStage: MIN_BLOCKS_PER_STAGE,
-  maxBlocksPerStage: MAX_BLOCKS_PER_STAGE,
-  minTotalBlocks: MIN_TOTAL_BLOCKS,
-  maxTotalBlocks: MAX_TOTAL_BLOCKS,
-  minDoublings: MIN_DOUBLINGS,
-  maxDoublings: MAX_DOUBLINGS_RESNET,
-});
-const MOBILENET_BOUNDS: Readonly<BlockBounds> = Object.freeze({
-  ...RESNET_BOUNDS,
-  maxDoublings: MAX_DOUBLINGS_MOBILENET_V2,
-});
 
 /**
  * Number of block strings within `bounds`, by dynamic programming over stages: ways[t][d] is the

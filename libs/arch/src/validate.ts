@@ -32,6 +32,7 @@ import {
   MODULAR_FPN_CHANNELS,
   MODULAR_HEAD_CHANNELS,
   RPNS_FOR_HEAD,
+  rpnHeadRule,
   blockBoundsOf,
 } from './space.js';
 
@@ -143,7 +144,7 @@ function validateHead(x: unknown, space: ValidationSpace): Head {
 function checkRpnHead(rpn: RpnKind, head: HeadKind): void {
   const allowed = RPNS_FOR_HEAD[head];
   if (!allowed.includes(rpn)) {
-    const why = head === 'retinanet' ? 'retinanet is one-stage and takes no proposals' : `${head} pools proposals`;
+    const why = rpnHeadRule(head);
     fail('rpn', `${why}: expected ${allowed.map((r) => `"${r}"`).join(' or ')}, got "${rpn}"`);
   }
 }

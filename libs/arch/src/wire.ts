@@ -16,11 +16,10 @@ import {
 } from './architecture.js';
 import { STANDARD_BASE_CHANNELS, STANDARD_BLOCKS } from './defaults.js';
 import { ArchValidationError } from './errors.js';
+import { HEADS } from './modules/registry.js';
 import { architectureId, toCanonical } from './canonical.js';
 
 const DEFAULT_CHANNELS = 256;
-/** Cascade R-CNN's paper default when a request names the head but not its stages. */
-const DEFAULT_CASCADE_STAGES = 3;
 
 function enumToDomain<T extends string>(
   value: number,
@@ -70,7 +69,8 @@ export function architectureFromWire(wire: common.Architecture | undefined, fiel
   }
   const rpn = enumToDomain<RpnKind>(wire.rpn, common.RpnKind, 'RPN_KIND_', RPN_KINDS, at('rpn'));
   const headKind = enumToDomain<HeadKind>(head.kind, common.HeadKind, 'HEAD_KIND_', HEAD_KINDS, at('head.kind'));
-  const defaultStages = headKind === 'retinanet' ? 0 : headKind === 'faster_rcnn' ? 1 : DEFAULT_CASCADE_STAGES;
+  // The head family's default when a request names the head but not its stages.
+  const defaultStages = HEADS[headKind].defaultStages;
   return {
     backbone: {
       kind: backboneKind,

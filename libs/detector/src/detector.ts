@@ -1,5 +1,6 @@
 // A detector built from an architecture: fidelity applied, lowered once, instantiated by the
-// executor, with RetinaNet's or a two-stage detector's (two-stage.ts) losses and decoding on top.
+// executor, with its head kind's DetectorHead (heads.ts: RetinaNet, the two-stage heads) on top for
+// the losses and decoding.
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { Architecture, InputSize } from '@sm-nas/arch';
@@ -8,9 +9,13 @@ import { squaredNorm, variableGradsAsync, type AdamW } from '@sm-nas/tfjs-runtim
 import { GraphExecutor, type GraphOutputs } from './executor.js';
 import { applyFidelity, FULL_FIDELITY, type Fidelity } from './fidelity.js';
 import type { WeightMap } from './params.js';
-import { RetinaNet, RETINANET_DEFAULTS, type Detections, type ImageTargets, type RetinaNetConfig } from './retinanet.js';
-import { disposeOutputs, TwoStage, twoStageConfig, type TwoStageOptions } from './two-stage.js';
+import type { Detections, ImageTargets, RetinaNetConfig } from './retinanet.js';
+import type { TwoStageOptions } from './two-stage.js';
+import type { DetectorHead, LossTensors } from './head.js';
+import { DETECTOR_HEADS } from './heads.js';
 import { microBatches } from './memory.js';
+
+export type { LossTensors };
 
 /** mmdetection's optimizer_config grad_clip max_norm (RetinaNet, norm_type 2). */
 export const GRAD_CLIP_MAX_NORM = 35;
@@ -59,12 +64,6 @@ export interface TrainStepOptions {
   microBatch?: number;
 }
 
-// A type, not an interface: tf.tidy returns it (a TensorContainer needs an index signature).
-export type LossTensors = {
-  total: tf.Scalar;
-  components: Record<string, tf.Scalar>;
-};
-
 export interface Detector {
   /** The architecture as built (fidelity applied) and the one asked for. */
   readonly arch: Architecture;
@@ -75,8 +74,8 @@ export interface Detector {
   /** Images must be this size: [N, heightPx, widthPx, 3]. */
   readonly inputSize: InputSize;
   readonly graph: LayerGraph;
-  /** RetinaNet, or the RPN + R-CNN stages of a two-stage head. */
-  readonly head: RetinaNet | TwoStage;
+  /** The head kind's DetectorHead: RetinaNet, or the RPN + R-CNN stages of a two-stage head. */
+  readonly head: DetectorHead;
   readonly executor: GraphExecutor;
   /** All graph outputs by role and level; the caller disposes them. */
   forward(images: tf.Tensor4D): GraphOutputs;
@@ -99,40 +98,13 @@ export function createDetector(sourceArch: Architecture, options: DetectorOption
   const fidelity = options.fidelity ?? FULL_FIDELITY;
   const arch = applyFidelity(sourceArch, fidelity);
   const graph = buildGraph(arch, { form: 'detection', numClasses: options.numClasses, norm: options.norm });
-  const executor = new GraphExecutor(graph, options.seed ?? 0);
-  const twoStage = arch.head.kind === 'retinanet'
-    ? undefined
-    : new TwoStage(arch, graph, executor, twoStageConfig(arch, options.twoStage), options.seed ?? 0);
-  const retina = twoStage ? undefined : new RetinaNet(graph, { ...RETINANET_DEFAULTS, ...options.retinanet });
-  const head = (twoStage ?? retina)!;
+  const seed = options.seed ?? 0;
+  const executor = new GraphExecutor(graph, seed);
+  const head = DETECTOR_HEADS[arch.head.kind]({
+    arch, graph, executor, seed, retinanet: options.retinanet, twoStage: options.twoStage,
+  });
   const maxNorm = options.gradClipMaxNorm ?? GRAD_CLIP_MAX_NORM;
   const vars = executor.params.trainableVariables();
-
-  /** RetinaNet's loss on targets assigned beforehand (outside any gradient); `normalizer`: RetinaNet.loss's. */
-  const retinaLoss = (images: tf.Tensor4D, t: ReturnType<RetinaNet['targets']>, normalizer?: number): LossTensors => {
-    const l = retina!.loss(executor.forward(images, true), t, normalizer);
-    return { total: l.total, components: { cls: l.cls, box: l.box } };
-  };
-
-  /**
-   * The loss of each pass of a batch, in a gradient; RetinaNet's targets are computed before it is
-   * recorded. Micro-batches (`chunks`, their sizes) share the whole batch's normaliser.
-   */
-  const passesFor = (targets: readonly ImageTargets[], chunks: readonly number[]): ((images: tf.Tensor4D) => Promise<LossTensors>)[] => {
-    if (twoStage) {
-      if (chunks.length > 1) throw new Error(`detector: a two-stage detector's batch of ${targets.length} cannot run as micro-batches (its sampling and loss normalisation span the batch)`);
-      return [(images) => twoStage.loss(images, targets, true)];
-    }
-    let start = 0;
-    const parts = chunks.map((n) => {
-      const t = retina!.targets(targets.slice(start, start + n));
-      start += n;
-      return t;
-    });
-    if (parts.length === 1) return [async (images) => retinaLoss(images, parts[0]!)];
-    const normalizer = Math.max(parts.reduce((sum, t) => sum + t.numPositives, 0), 1);
-    return parts.map((t) => async (images: tf.Tensor4D) => retinaLoss(images, t, normalizer));
-  };
 
   /** The pass's gradients added into `sum` (freed), or `sum` started with them. */
   const addInto = (sum: tf.NamedTensorMap | undefined, grads: tf.NamedTensorMap): tf.NamedTensorMap => {
@@ -148,18 +120,13 @@ export function createDetector(sourceArch: Architecture, options: DetectorOption
   return {
     arch, sourceArch, fidelity, norm: options.norm, numClasses: options.numClasses, inputSize: arch.input, graph, head, executor,
     forward: (images) => executor.forward(images),
-    async loss(images, targets) {
-      // Two-stage losses read their proposals back, so they free what they make themselves.
-      if (twoStage) return twoStage.loss(images, targets, false);
-      const t = retina!.targets(targets);
-      return tf.tidy(() => retinaLoss(images, t));
-    },
+    loss: (images, targets) => head.evalLoss(executor, images, targets),
     async trainStep(optimizer, batch, options = {}) {
       const shape = (batch.images instanceof tf.Tensor
         ? batch.images.shape
         : batch.shape ?? [batch.boxes.length, arch.input.heightPx, arch.input.widthPx, 3]) as [number, number, number, number];
       const chunks = microBatches(shape[0], options.microBatch ?? shape[0]);
-      const passes = passesFor(batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! })), chunks);
+      const passes = head.lossPasses(executor, batch.boxes.map((boxes, i) => ({ boxes, labels: batch.labels[i]! })), chunks);
       /** Pass i's images: the batch's own tensor when whole; else made (host data) or sliced, and freed after the pass. */
       let start = 0;
       const imagesOf = (n: number): { images: tf.Tensor4D; owned: boolean } => {
@@ -244,15 +211,7 @@ export function createDetector(sourceArch: Architecture, options: DetectorOption
         passes: passes.length,
       };
     },
-    async predict(images) {
-      if (twoStage) return twoStage.detect(images);
-      const outputs = executor.forward(images);
-      try {
-        return await retina!.detect(outputs);
-      } finally {
-        disposeOutputs(outputs);
-      }
-    },
+    predict: (images) => head.predict(executor, images),
     trainableVariables: () => [...vars],
     getWeights: () => executor.params.getWeights(),
     setWeights: (weights, strict) => executor.params.setWeights(weights, strict),

@@ -116,8 +116,7 @@ export class GraphExecutor {
     const covered = new Uint8Array(nodes.length);
     for (const node of nodes) {
       if (covered[node.id]) continue;
-      const stage = node.perRoi ? Number(/^head\.stage(\d)$/.exec(node.module)?.[1] ?? NaN) : 0;
-      if (node.perRoi && !(stage >= 1)) throw new Error(`detector: per-RoI module ${node.module}`);
+      const stage = node.roiStage;
       const before = this.steps.length;
       switch (node.op) {
         case 'input':
@@ -316,9 +315,9 @@ export class GraphExecutor {
         gradientElements: activationGradientElements(act, elementsOf(norm)),
       };
     }
-    if (node.module === 'rpn' && /\.conv_offset$/.test(node.path)) {
-      // mmdetection FeatureAdaption: conv_offset(shape_pred.detach()): the adaptation's loss does
-      // not train the shape branch.
+    if (node.flags.detachInput) {
+      // e.g. mmdetection FeatureAdaption: conv_offset(shape_pred.detach()): the adaptation's loss
+      // does not train the shape branch.
       return { out, inputs: node.inputs, run: ([x]) => convolve(detach(x!), weight, bias, act, spec), ...convolveElements(act, elementsOf(this.graph.nodes[out]!), bias !== null, spec) };
     }
     return { out, inputs: node.inputs, run: ([x]) => convolve(x!, weight, bias, act, spec), ...convolveElements(act, elementsOf(this.graph.nodes[out]!), bias !== null, spec) };

@@ -21,3 +21,5 @@ export { Rpn, RPN_ASSIGNER, RPN_FPN_DEFAULTS, RPN_C4_DEFAULTS, levelBaseAnchors,
 export { GaRpn, GA_RPN_DEFAULTS, type GaRpnConfig } from './ga-rpn.js';
 export { RcnnHead, FASTER_RCNN_DEFAULTS, CASCADE_STAGES, cascadeDefaults, type RcnnConfig, type RcnnStageConfig } from './rcnn.js';
 export { disposeOutputs, TwoStage, twoStageConfig, type TwoStageConfig, type TwoStageOptions } from './two-stage.js';
+export { type DetectorHead, type LossPass } from './head.js';
+export { DETECTOR_HEADS, type HeadBuildContext, type HeadBuilder } from './heads.js';

@@ -4,7 +4,7 @@
 // checkpoint is a state dict torchvision or mmdetection can read.
 
 import * as tf from '@tensorflow/tfjs-core';
-import type { Conv2dNode, DeformConv2dNode, LayerGraph, LayerNode, LinearNode, NormNode } from '@sm-nas/arch/graph';
+import type { Conv2dNode, DeformConv2dNode, LayerFlags, LayerGraph, LayerNode, LinearNode, NormNode } from '@sm-nas/arch/graph';
 
 /** A host copy of one parameter: row-major data and its shape in PyTorch's layout. */
 export interface WeightTensor {
@@ -33,8 +33,25 @@ export const PRIOR_PROB = 0.01;
  */
 export function paramPrefix(graph: LayerGraph, node: LayerNode): string {
   const owner = 'weightsOf' in node && node.weightsOf >= 0 ? graph.nodes[node.weightsOf]! : node;
-  if (owner.module === 'head' || owner.module === 'rpn') return owner.path.replace(/\.p\d+(?=\.)/, '');
-  return owner.path;
+  return owner.paramPath;
+}
+
+/** A weight tensor initialised as the node's flags say (see `LayerFlags`). */
+function initialWeight(flags: LayerFlags, shape: number[], fanIn: number, fanOut: number, seed: number): tf.Tensor {
+  switch (flags.weightInit) {
+    case 'kaiming_normal_fan_out':
+      return tf.randomNormal(shape, 0, Math.sqrt(2 / fanOut), 'float32', seed);
+    case 'xavier_uniform': {
+      const bound = Math.sqrt(6 / (fanIn + fanOut));
+      return tf.randomUniform(shape, -bound, bound, 'float32', seed);
+    }
+    case 'normal':
+      return tf.randomNormal(shape, 0, flags.std, 'float32', seed);
+  }
+}
+
+function initialBias(flags: LayerFlags): number {
+  return flags.biasInit === 'prior_prob' ? -Math.log((1 - PRIOR_PROB) / PRIOR_PROB) : 0;
 }
 
 /** Deterministic per-parameter seed (FNV-1a of the name, mixed with the detector's seed). */
@@ -85,7 +102,7 @@ export class ParamStore {
     this.params.set(name, { name, variable, trainable, layout });
   }
 
-  /** Conv weight [k, k, in/groups, out] and bias; init per module (see `convInit`). */
+  /** Conv weight [k, k, in/groups, out] and bias, initialised as the node's flags say. */
   addConv(graph: LayerGraph, node: Conv2dNode | DeformConv2dNode): void {
     const prefix = paramPrefix(graph, node);
     if (this.params.has(`${prefix}.weight`)) return;
@@ -95,22 +112,11 @@ export class ParamStore {
     const s = seedOf(this.seed, prefix);
     const fanIn = cinG * k * k;
     const fanOut = cout * k * k;
-    let weight: tf.Tensor;
-    let biasValue = 0;
-    if (node.module === 'head' || node.module === 'rpn') {
-      // mmdetection RetinaHead / RPNHead: normal(0, 0.01); the classifier's bias from the prior.
-      weight = tf.randomNormal(shape, 0, 0.01, 'float32', s);
-      // GA-RPN's classifier and location branch too (GuidedAnchorHead: bias_init_with_prob(0.01));
-      // the plain RPN's classifier starts at bias 0 (RPNHead, torchvision's RPNHead).
-      if (/(^|\.)(retina_cls|conv_cls|conv_loc)$/.test(prefix)) biasValue = -Math.log((1 - PRIOR_PROB) / PRIOR_PROB);
-    } else if (node.module === 'neck') {
-      // mmdetection FPN: xavier_init(distribution='uniform').
-      const bound = Math.sqrt(6 / (fanIn + fanOut));
-      weight = tf.randomUniform(shape, -bound, bound, 'float32', s);
-    } else {
-      // torchvision ResNet/MobileNetV2: kaiming_normal_(mode='fan_out', nonlinearity='relu').
-      weight = tf.randomNormal(shape, 0, Math.sqrt(2 / fanOut), 'float32', s);
-    }
+    // torchvision's backbones: kaiming_normal_(mode='fan_out'); mmdetection's FPN: xavier-uniform;
+    // its dense heads normal(0, 0.01), sigmoid classifiers' bias from the prior (RetinaHead,
+    // GuidedAnchorHead's cls and loc; the plain RPN's classifier starts at 0).
+    const weight = initialWeight(node.flags, shape, fanIn, fanOut, s);
+    const biasValue = initialBias(node.flags);
     this.add(`${prefix}.weight`, weight, true, 'conv');
     if (node.bias) this.add(`${prefix}.bias`, tf.fill([cout], biasValue), true, 'vector');
   }
@@ -121,20 +127,17 @@ export class ParamStore {
   }
 
   /**
-   * Linear weight [in, out] and bias 0. mmdetection's R-CNN heads: the shared FCs xavier-uniform
-   * (ConvFCBBoxHead), fc_cls normal(0, 0.01), fc_reg normal(0, 0.001); other linears normal(0, 0.01).
+   * Linear weight [in, out] and bias, as the node's flags say (mmdetection's R-CNN heads: the shared
+   * FCs xavier-uniform, fc_cls normal(0, 0.01), fc_reg normal(0, 0.001); classifiers normal(0, 0.01)).
    */
   addLinear(graph: LayerGraph, node: LinearNode): void {
     const prefix = paramPrefix(graph, node);
     if (this.params.has(`${prefix}.weight`)) return;
     const shape: [number, number] = [node.inFeatures, node.outFeatures];
     const s = seedOf(this.seed, prefix);
-    const bound = Math.sqrt(6 / (node.inFeatures + node.outFeatures));
-    const weight = /\.fc\d$/.test(prefix) && node.module.startsWith('head.stage')
-      ? tf.randomUniform(shape, -bound, bound, 'float32', s)
-      : tf.randomNormal(shape, 0, /\.fc_reg$/.test(prefix) ? 0.001 : 0.01, 'float32', s);
+    const weight = initialWeight(node.flags, shape, node.inFeatures, node.outFeatures, s);
     this.add(`${prefix}.weight`, weight, true, 'linear');
-    if (node.bias) this.add(`${prefix}.bias`, tf.zeros([node.outFeatures]), true, 'vector');
+    if (node.bias) this.add(`${prefix}.bias`, tf.fill([node.outFeatures], initialBias(node.flags)), true, 'vector');
   }
 
   /**

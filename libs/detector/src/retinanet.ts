@@ -8,7 +8,8 @@ import {
   RETINA_ANCHOR_CONFIG, RETINA_ASSIGNER, RETINA_BOX_CODER,
   type AnchorConfig, type AssignerConfig, type BoxCoderConfig, type FeatureLevel,
 } from './boxes.js';
-import type { GraphOutputs } from './executor.js';
+import type { GraphExecutor, GraphOutputs } from './executor.js';
+import type { DetectorHead, LossPass, LossTensors } from './head.js';
 import { decodeBoxes, giouLossSum, RETINA_FOCAL, sigmoidFocalLossSum, smoothL1Sum, type FocalLossConfig } from './losses.js';
 
 export type BoxLossKind = 'smooth_l1' | 'giou';
@@ -84,7 +85,8 @@ export interface RetinaTargets {
   numPositives: number;
 }
 
-export class RetinaNet {
+export class RetinaNet implements DetectorHead {
+  readonly splitsBatches = true;
   readonly levels: FeatureLevel[];
   readonly anchors: Float32Array;
   readonly numAnchors: number;
@@ -158,6 +160,43 @@ export class RetinaNet {
    */
   trainingElements(): HeadTrainingElements {
     return { forward: 0, gradient: 0, loss: this.numAnchors * (24 * this.numClasses + 4 * 4) };
+  }
+
+  /**
+   * The loss of each micro-batch: targets are assigned before any gradient is recorded, and a split
+   * batch's passes share the whole batch's normaliser.
+   */
+  lossPasses(executor: GraphExecutor, targets: readonly ImageTargets[], chunks: readonly number[]): LossPass[] {
+    const lossOf = (images: tf.Tensor4D, t: RetinaTargets, normalizer?: number): LossTensors => {
+      const l = this.loss(executor.forward(images, true), t, normalizer);
+      return { total: l.total, components: { cls: l.cls, box: l.box } };
+    };
+    let start = 0;
+    const parts = chunks.map((n) => {
+      const t = this.targets(targets.slice(start, start + n));
+      start += n;
+      return t;
+    });
+    if (parts.length === 1) return [async (images) => lossOf(images, parts[0]!)];
+    const normalizer = Math.max(parts.reduce((sum, t) => sum + t.numPositives, 0), 1);
+    return parts.map((t) => async (images: tf.Tensor4D) => lossOf(images, t, normalizer));
+  }
+
+  async evalLoss(executor: GraphExecutor, images: tf.Tensor4D, targets: readonly ImageTargets[]): Promise<LossTensors> {
+    const t = this.targets(targets);
+    return tf.tidy(() => {
+      const l = this.loss(executor.forward(images, true), t);
+      return { total: l.total, components: { cls: l.cls, box: l.box } };
+    });
+  }
+
+  async predict(executor: GraphExecutor, images: tf.Tensor4D): Promise<Detections[]> {
+    const outputs = executor.forward(images);
+    try {
+      return await this.detect(outputs);
+    } finally {
+      for (const t of new Set([...outputs.values()].flatMap((m) => [...m.values()]))) t.dispose();
+    }
   }
 
   /** The head's outputs as [N*A, channelsPerAnchor] in anchor order. */

@@ -3,9 +3,10 @@
 // proposals through the executor's per-RoI passes.
 
 import * as tf from '@tensorflow/tfjs-core';
-import type { Architecture } from '@sm-nas/arch';
+import type { Architecture, RpnKind } from '@sm-nas/arch';
 import type { LayerGraph } from '@sm-nas/arch/graph';
 import type { GraphExecutor, GraphOutputs } from './executor.js';
+import type { DetectorHead, LossPass, LossTensors } from './head.js';
 import { GA_RPN_DEFAULTS, GaRpn, type GaRpnConfig } from './ga-rpn.js';
 import { cascadeDefaults, FASTER_RCNN_DEFAULTS, RcnnHead, type RcnnConfig } from './rcnn.js';
 import type { Detections, HeadTrainingElements, ImageTargets } from './retinanet.js';
@@ -41,14 +42,22 @@ export function twoStageConfig(arch: Architecture, options: TwoStageOptions = {}
   };
 }
 
-export class TwoStage {
+/** The proposal networks, registered under their RPN kind. */
+export const PROPOSAL_NETWORKS: Readonly<Record<Exclude<RpnKind, 'none'>, (graph: LayerGraph, config: TwoStageConfig) => ProposalNetwork>> = {
+  rpn: (graph, config) => new Rpn(graph, config.rpn),
+  guided_anchoring: (graph, config) => new GaRpn(graph, config.gaRpn),
+};
+
+export class TwoStage implements DetectorHead {
+  readonly splitsBatches = false;
   readonly proposalNetwork: ProposalNetwork;
   readonly rcnn: RcnnHead;
   /** Samples anchors and RoIs for the losses. */
   readonly rng: Rng;
 
   constructor(arch: Architecture, graph: LayerGraph, private readonly executor: GraphExecutor, readonly config: TwoStageConfig, seed: number) {
-    this.proposalNetwork = arch.rpn === 'guided_anchoring' ? new GaRpn(graph, config.gaRpn) : new Rpn(graph, config.rpn);
+    if (arch.rpn === 'none') throw new Error(`detector: ${arch.head.kind} needs a proposal network`);
+    this.proposalNetwork = PROPOSAL_NETWORKS[arch.rpn](graph, config);
     this.rcnn = new RcnnHead(executor, graph.numClasses, config.rcnn, graph.input.widthPx, graph.input.heightPx);
     this.rng = new Rng(seed + 1);
   }
@@ -75,6 +84,20 @@ export class TwoStage {
     } finally {
       if (!record) disposeOutputs(outputs);
     }
+  }
+
+  lossPasses(_executor: GraphExecutor, targets: readonly ImageTargets[], chunks: readonly number[]): LossPass[] {
+    if (chunks.length > 1) throw new Error(`detector: a two-stage detector's batch of ${targets.length} cannot run as micro-batches (its sampling and loss normalisation span the batch)`);
+    return [(images) => this.loss(images, targets, true)];
+  }
+
+  /** Reads its proposals back on the way, so it frees what it makes itself. */
+  evalLoss(_executor: GraphExecutor, images: tf.Tensor4D, targets: readonly ImageTargets[]): Promise<LossTensors> {
+    return this.loss(images, targets, false);
+  }
+
+  predict(_executor: GraphExecutor, images: tf.Tensor4D): Promise<Detections[]> {
+    return this.detect(images);
   }
 
   /**

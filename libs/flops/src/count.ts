@@ -49,11 +49,11 @@ export class SummingSink implements LayerSink {
     this.current = 0;
   }
 
-  beginModule(module: ModuleName, perRoi: boolean): void {
+  beginModule(module: ModuleName, roiStage: number): void {
     const i = MODULE_INDEX[module];
     this.current = i;
     this.present[i] = 1;
-    this.perRoi[i] = perRoi ? 1 : 0;
+    this.perRoi[i] = roiStage > 0 ? 1 : 0;
   }
   enterScope(): void {}
   exitScope(): void {}
@@ -137,7 +137,7 @@ export function countFlops(arch: Architecture, options: LowerOptions = {}): Flop
 export function countGraphFlops(graph: LayerGraph): FlopsReport {
   const sink = new SummingSink();
   for (const node of graph.nodes) {
-    if (sink.present[MODULE_INDEX[node.module]] === 0) sink.beginModule(node.module, node.perRoi);
+    if (sink.present[MODULE_INDEX[node.module]] === 0) sink.beginModule(node.module, node.roiStage);
     const i = MODULE_INDEX[node.module];
     sink.multiplyAdds[i]! += nodeMultiplyAdds(node);
     sink.params[i]! += nodeParams(node);

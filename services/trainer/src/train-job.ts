@@ -288,7 +288,7 @@ function batchTooLargeReason(
   const fits = plan.largestBatch >= 1
     ? `batch ${plan.largestBatch} fits: use schedule.batch_size ${plan.largestBatch} (sm-nas train --batch ${plan.largestBatch}), a smaller input scale or width, or a GPU backend (SM_NAS_TFJS_BACKEND=webgpu)`
     : 'not even one image fits: use a smaller input scale or width, or a GPU backend (SM_NAS_TFJS_BACKEND=webgpu)';
-  const split = detector.head instanceof RetinaNet ? '' : " (a two-stage detector's batch does not run as micro-batches: its sampling and loss normalisation span the batch)";
+  const split = detector.head.splitsBatches ? '' : " (a two-stage detector's batch does not run as micro-batches: its sampling and loss normalisation span the batch)";
   return (
     `batch ${spec.batchSize} needs ~${gib(plan.bytes)} for a training step at ${input} (input scale ${spec.inputScale}, width ${spec.widthMultiplier}; ` +
     `estimated: ${gib(memory.stateBytes + memory.stepBytes)} for the parameters, optimiser state and gradients, ${(memory.perImageBytes / GIB).toFixed(2)} GiB an image); ` +
@@ -389,7 +389,7 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, dev
     const limitBytes = spec.memoryLimitBytes ?? trainingMemoryLimit(backend);
     if (limitBytes !== undefined) {
       const memory = trainStepMemory(detector);
-      const plan = planTrainStep(memory, spec.batchSize, limitBytes, { split: detector.head instanceof RetinaNet });
+      const plan = planTrainStep(memory, spec.batchSize, limitBytes, { split: detector.head.splitsBatches });
       if (!plan.fits) {
         yield result('failed', batchTooLargeReason(memory, plan, { limitBytes, backend: backend.name, detector, spec }));
         return;

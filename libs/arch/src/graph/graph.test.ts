@@ -135,6 +135,27 @@ describe('lowering to a layer graph', () => {
     expect(outputsOf(ga, 'rpn.loc').get(2)!.shape[0]).toBe(1);
   });
 
+  it('nodes carry their behaviour as flags set by the lowering, not in their names', () => {
+    const flagsOf = (n: LayerNode) => ('flags' in n ? n.flags : undefined);
+    const ga = buildGraph(arch({ rpn: 'guided_anchoring', head: { kind: 'cascade_rcnn', stages: 2, channels: 256 } }));
+    const detached = ga.nodes.filter((n) => flagsOf(n)?.detachInput);
+    expect(detached.map((n) => n.path)).toEqual([2, 3, 4, 5, 6].map((l) => `rpn.p${l}.conv_offset`));
+    // Sigmoid classifiers start from the prior (GA-RPN's cls and loc), the rest at bias 0.
+    const prior = new Set(ga.nodes.filter((n) => flagsOf(n)?.biasInit === 'prior_prob').map((n) => n.paramPath));
+    expect([...prior].sort()).toEqual(['rpn.conv_cls', 'rpn.conv_loc']);
+    expect(flagsOf(byPath(ga, 'head.stage2.fc_reg'))).toMatchObject({ weightInit: 'normal', std: 0.001 });
+    expect(flagsOf(byPath(ga, 'head.stage2.fc1'))!.weightInit).toBe('xavier_uniform');
+    expect(flagsOf(byPath(ga, 'neck.p2.lateral'))!.weightInit).toBe('xavier_uniform');
+    expect(flagsOf(byPath(ga, 'backbone.stem.conv1'))!.weightInit).toBe('kaiming_normal_fan_out');
+    for (const n of ga.nodes) expect(n.roiStage).toBe(n.module.startsWith('head.stage') ? Number(n.module.slice(-1)) : 0);
+    // Parameter names leave out the level of heads shared across levels.
+    expect(byPath(ga, 'rpn.p4.conv_cls').paramPath).toBe('rpn.conv_cls');
+    expect(byPath(ga, 'neck.p4.lateral').paramPath).toBe('neck.p4.lateral');
+    const retina = buildGraph(arch({ rpn: 'none', head: { kind: 'retinanet', stages: 0, channels: 256 } }));
+    expect(flagsOf(byPath(retina, 'head.p3.retina_cls'))!.biasInit).toBe('prior_prob');
+    expect(flagsOf(byPath(retina, 'head.p3.retina_reg'))).toMatchObject({ weightInit: 'normal', std: 0.01, biasInit: 'zero' });
+  });
+
   it('RoI heads: per-RoI nodes only in head.stageN, RoIAlign over P_s..P_min(e,5)', () => {
     const g = buildGraph(arch({ head: { kind: 'cascade_rcnn', stages: 3, channels: 256 } }));
     for (const n of g.nodes) expect(n.perRoi).toBe(n.module.startsWith('head.stage'));

@@ -3,7 +3,7 @@
 
 import type { Architecture, InputSize } from '../architecture.js';
 import { lower, resolveLowerOptions, type LowerOptions, type LoweringForm } from './lower.js';
-import type { ActivationKind, LayerSink, ModuleName, NormKind, OutputRole } from './sink.js';
+import type { ActivationKind, LayerFlags, LayerSink, ModuleName, NormKind, OutputRole } from './sink.js';
 
 /** [channels, height, width] at batch 1 (per RoI for per-RoI nodes). */
 export type Shape = readonly [number, number, number];
@@ -12,9 +12,16 @@ interface NodeBase {
   id: number;
   /** module.scope….name, unique within the graph, e.g. `backbone.stage2.block0.conv1`. */
   path: string;
+  /**
+   * The path its parameters are named after: `path` without the level scope of a head whose
+   * weights are shared across levels (`head.cls_conv0.conv`, not `head.p3.cls_conv0.conv`).
+   */
+  paramPath: string;
   module: ModuleName;
   /** Runs once per RoI/proposal (R-CNN heads) rather than once per image. */
   perRoi: boolean;
+  /** The R-CNN stage (1..) a per-RoI node runs in; 0 for per-image nodes. */
+  roiStage: number;
   inputs: readonly number[];
   shape: Shape;
 }
@@ -26,12 +33,14 @@ export interface Conv2dNode extends NodeBase {
   dilation: number; groups: number; bias: boolean;
   /** -1: own weights; else the node whose weights this one reuses (heads shared across levels). */
   weightsOf: number;
+  flags: LayerFlags;
 }
 /** inputs = [features, offsets]. */
 export interface DeformConv2dNode extends NodeBase {
   op: 'deform_conv2d';
   inChannels: number; outChannels: number; kernel: number; stride: number; padding: number;
   dilation: number; groups: number; deformGroups: number; bias: boolean; weightsOf: number;
+  flags: LayerFlags;
 }
 export interface NormNode extends NodeBase {
   op: 'norm'; kind: NormKind; channels: number; groups: number; affine: boolean; weightsOf: number;
@@ -45,6 +54,7 @@ export interface ConcatNode extends NodeBase { op: 'concat' }
 export interface FlattenNode extends NodeBase { op: 'flatten' }
 export interface LinearNode extends NodeBase {
   op: 'linear'; inFeatures: number; outFeatures: number; bias: boolean; weightsOf: number;
+  flags: LayerFlags;
 }
 export interface RoiAlignNode extends NodeBase {
   op: 'roi_align'; outputSize: number; samplingRatio: number; spatialScales: readonly number[]; finestScale: number;
@@ -75,28 +85,34 @@ export class GraphBuilder implements LayerSink {
   readonly nodes: LayerNode[] = [];
   readonly outputs: GraphOutput[] = [];
   private module: ModuleName = 'backbone.stem';
-  private perRoi = false;
+  private roiStage = 0;
   private scope = '';
-  private readonly scopes: string[] = [];
+  private paramScope = '';
+  private readonly scopes: [string, string][] = [];
 
   private push(id: number, name: string, inputs: readonly number[], shape: Shape, fields: Distribute<LayerNode>): void {
     if (id !== this.nodes.length) throw new Error(`graph: node id ${id} out of order`);
     const path = `${this.module}${this.scope}.${name}`;
-    this.nodes.push({ id, path, module: this.module, perRoi: this.perRoi, inputs, shape, ...fields } as LayerNode);
+    const paramPath = `${this.module}${this.paramScope}.${name}`;
+    const { module, roiStage } = this;
+    this.nodes.push({ id, path, paramPath, module, perRoi: roiStage > 0, roiStage, inputs, shape, ...fields } as LayerNode);
   }
 
-  beginModule(module: ModuleName, perRoi: boolean): void {
+  beginModule(module: ModuleName, roiStage: number): void {
     this.module = module;
-    this.perRoi = perRoi;
+    this.roiStage = roiStage;
     this.scopes.length = 0;
     this.scope = '';
+    this.paramScope = '';
   }
-  enterScope(name: string, index: number): void {
-    this.scopes.push(this.scope);
-    this.scope += `.${name}${index >= 0 ? index : ''}`;
+  enterScope(name: string, index: number, shared = false): void {
+    this.scopes.push([this.scope, this.paramScope]);
+    const part = `.${name}${index >= 0 ? index : ''}`;
+    this.scope += part;
+    if (!shared) this.paramScope += part;
   }
   exitScope(): void {
-    this.scope = this.scopes.pop() ?? '';
+    [this.scope, this.paramScope] = this.scopes.pop() ?? ['', ''];
   }
   input(id: number, channels: number, height: number, width: number): void {
     this.push(id, 'input', [], [channels, height, width], { op: 'input' });
@@ -104,19 +120,19 @@ export class GraphBuilder implements LayerSink {
   conv2d(
     id: number, name: string, input: number, inChannels: number, outChannels: number, kernel: number,
     stride: number, padding: number, dilation: number, groups: number, bias: boolean,
-    outHeight: number, outWidth: number, weightsOf: number,
+    outHeight: number, outWidth: number, weightsOf: number, flags: LayerFlags,
   ): void {
     this.push(id, name, [input], [outChannels, outHeight, outWidth], {
-      op: 'conv2d', inChannels, outChannels, kernel, stride, padding, dilation, groups, bias, weightsOf,
+      op: 'conv2d', inChannels, outChannels, kernel, stride, padding, dilation, groups, bias, weightsOf, flags,
     });
   }
   deformConv2d(
     id: number, name: string, input: number, offset: number, inChannels: number, outChannels: number,
     kernel: number, stride: number, padding: number, dilation: number, groups: number, deformGroups: number,
-    bias: boolean, outHeight: number, outWidth: number, weightsOf: number,
+    bias: boolean, outHeight: number, outWidth: number, weightsOf: number, flags: LayerFlags,
   ): void {
     this.push(id, name, [input, offset], [outChannels, outHeight, outWidth], {
-      op: 'deform_conv2d', inChannels, outChannels, kernel, stride, padding, dilation, groups, deformGroups, bias, weightsOf,
+      op: 'deform_conv2d', inChannels, outChannels, kernel, stride, padding, dilation, groups, deformGroups, bias, weightsOf, flags,
     });
   }
   norm(
@@ -149,8 +165,11 @@ export class GraphBuilder implements LayerSink {
   flatten(id: number, name: string, input: number, features: number): void {
     this.push(id, name, [input], [features, 1, 1], { op: 'flatten' });
   }
-  linear(id: number, name: string, input: number, inFeatures: number, outFeatures: number, bias: boolean, weightsOf: number): void {
-    this.push(id, name, [input], [outFeatures, 1, 1], { op: 'linear', inFeatures, outFeatures, bias, weightsOf });
+  linear(
+    id: number, name: string, input: number, inFeatures: number, outFeatures: number, bias: boolean,
+    weightsOf: number, flags: LayerFlags,
+  ): void {
+    this.push(id, name, [input], [outFeatures, 1, 1], { op: 'linear', inFeatures, outFeatures, bias, weightsOf, flags });
   }
   roiAlign(
     id: number, name: string, inputs: readonly number[], channels: number, outputSize: number,

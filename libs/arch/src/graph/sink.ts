@@ -22,6 +22,42 @@ export const MODULE_NAMES = [
 export type ModuleName = (typeof MODULE_NAMES)[number];
 
 export type NormKind = 'batch_norm' | 'group_norm' | 'frozen_batch_norm';
+
+/**
+ * How a layer with weights starts, chosen by the lowering where it emits the layer (the detector
+ * reads it; nothing matches layer names to decide it):
+ * - `kaiming_normal_fan_out`: torchvision's ResNet/MobileNetV2 convolutions.
+ * - `xavier_uniform`: mmdetection's FPN convolutions and the R-CNN heads' shared FCs.
+ * - `normal`: normal(0, `std`), mmdetection's dense heads, classifiers and box regressors.
+ */
+export type WeightInit = 'kaiming_normal_fan_out' | 'xavier_uniform' | 'normal';
+
+/** Behaviour a layer carries besides its shape: its initialisation and gradient routing. */
+export interface LayerFlags {
+  readonly weightInit: WeightInit;
+  /** The standard deviation of `normal` (0 otherwise). */
+  readonly std: number;
+  /** `prior_prob`: the bias starts at -log((1 - p) / p), p = 0.01 (mmdetection's bias_init_with_prob). */
+  readonly biasInit: 'zero' | 'prior_prob';
+  /** No gradient flows back through the input (mmdetection FeatureAdaption: conv_offset(shape_pred.detach())). */
+  readonly detachInput: boolean;
+}
+
+/** The flags the lowerings use (shared constants: emitting a layer allocates nothing). */
+export const LAYER_FLAGS = {
+  backbone: { weightInit: 'kaiming_normal_fan_out', std: 0, biasInit: 'zero', detachInput: false },
+  neck: { weightInit: 'xavier_uniform', std: 0, biasInit: 'zero', detachInput: false },
+  /** Dense heads' towers and regressors; linear classifiers. */
+  head: { weightInit: 'normal', std: 0.01, biasInit: 'zero', detachInput: false },
+  /** Sigmoid classifiers of dense heads (RetinaNet, GA-RPN's cls and loc). */
+  classifier: { weightInit: 'normal', std: 0.01, biasInit: 'prior_prob', detachInput: false },
+  /** Offsets of a deformable convolution computed from a detached prediction. */
+  detachedOffset: { weightInit: 'normal', std: 0.01, biasInit: 'zero', detachInput: true },
+  /** mmdetection ConvFCBBoxHead's shared FCs. */
+  sharedFc: { weightInit: 'xavier_uniform', std: 0, biasInit: 'zero', detachInput: false },
+  /** mmdetection BBoxHead's fc_reg: normal(0, 0.001). */
+  boxRegression: { weightInit: 'normal', std: 0.001, biasInit: 'zero', detachInput: false },
+} as const satisfies Record<string, LayerFlags>;
 export type ActivationKind = 'relu' | 'relu6';
 
 /**
@@ -51,10 +87,17 @@ export type OutputRole =
  * earlier node whose weights it reuses (heads shared across FPN levels), so parameters count once.
  */
 export interface LayerSink {
-  /** Every node until the next call belongs to `module`; `perRoi`: it runs once per RoI/proposal. */
-  beginModule(module: ModuleName, perRoi: boolean): void;
-  /** Name scopes: a node's path is module.scope….name; `index` ≥ 0 is appended to `name` (block3). */
-  enterScope(name: string, index: number): void;
+  /**
+   * Every node until the next call belongs to `module`; `roiStage` 0: it runs once per image; t ≥ 1:
+   * it runs once per RoI/proposal, in R-CNN stage t.
+   */
+  beginModule(module: ModuleName, roiStage: number): void;
+  /**
+   * Name scopes: a node's path is module.scope….name; `index` ≥ 0 is appended to `name` (block3).
+   * `shared`: the scope is one of several levels that share weights (a dense head's `p3`), left out
+   * of parameter names.
+   */
+  enterScope(name: string, index: number, shared?: boolean): void;
   exitScope(): void;
 
   input(id: number, channels: number, height: number, width: number): void;
@@ -62,14 +105,14 @@ export interface LayerSink {
     id: number, name: string, input: number,
     inChannels: number, outChannels: number, kernel: number, stride: number, padding: number,
     dilation: number, groups: number, bias: boolean,
-    outHeight: number, outWidth: number, weightsOf: number,
+    outHeight: number, outWidth: number, weightsOf: number, flags: LayerFlags,
   ): void;
   /** Deformable convolution; `offset` is the node giving its 2*deformGroups*k*k offset channels. */
   deformConv2d(
     id: number, name: string, input: number, offset: number,
     inChannels: number, outChannels: number, kernel: number, stride: number, padding: number,
     dilation: number, groups: number, deformGroups: number, bias: boolean,
-    outHeight: number, outWidth: number, weightsOf: number,
+    outHeight: number, outWidth: number, weightsOf: number, flags: LayerFlags,
   ): void;
   /** `groups` is the group count of group_norm (1 otherwise). */
   norm(
@@ -90,7 +133,10 @@ export interface LayerSink {
   concat(id: number, name: string, inputs: readonly number[], channels: number, height: number, width: number): void;
   /** Output [features, 1, 1]. */
   flatten(id: number, name: string, input: number, features: number): void;
-  linear(id: number, name: string, input: number, inFeatures: number, outFeatures: number, bias: boolean, weightsOf: number): void;
+  linear(
+    id: number, name: string, input: number, inFeatures: number, outFeatures: number, bias: boolean,
+    weightsOf: number, flags: LayerFlags,
+  ): void;
   /**
    * RoIAlign over one or more feature maps (`inputs[i]` at `spatialScales[i]`, finest first); with
    * several, each RoI is mapped to one of them by mmdetection's rule
