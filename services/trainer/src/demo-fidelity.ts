@@ -1,5 +1,5 @@
 // The demo fidelity: how `sm-nas search` trains each candidate so a two-stage search of >= 20
-// candidates fits in 20 minutes on 2 cores (issue 6) and still ranks candidates like a 10x longer
+// candidates fits in 20 minutes on 2 cores (the demo's budget) and still ranks candidates like a 10x longer
 // training does. The one place the controller takes it from; bench/rank-fidelity.ts measures it
 // (results, curves and the command in bench/RESULTS.md, "Rank fidelity"): change these values only
 // together with a new run of it.
@@ -9,8 +9,8 @@
 // Faster R-CNN-ResNet-18-FPN on 2 free cores; two-stage runs sample RoIs and proposals at the input's
 // area, see twoStageAtFidelity). Measured before choosing (sm-nas train, same settings, quiet
 // machine): Faster R-CNN-R18-FPN reached AP50 0.43 after 80 steps and 0.65 after 150; RetinaNet-R18-FPN
-// 0.005 after 150: one-stage detectors learn far slower from scratch here (issue 4's calibration
-// says the same of PyTorch). bench/rank-fidelity.ts (2026-11-30): over 6 architectures, AP after
+// 0.005 after 150: one-stage detectors learn far slower from scratch here (bench/RESULTS.md's PyTorch
+// calibration says the same). bench/rank-fidelity.ts (2026-11-30): over 6 architectures, AP after
 // these 60 steps ranks them like AP after 600 with Spearman 0.93 (bench/RESULTS.md, with where it is weak).
 // Only what TrainRequest carries is here (the builtin dataset is always the `demo` preset).
 import type { LrScheduleKind } from './lr-schedule.js';

@@ -1,4 +1,4 @@
-// `npm start` until the search lands: the local mesh end to end. It samples structural candidates
+// `sm-nas demo`: the local mesh end to end. It samples structural candidates
 // from the searchspace service and has the flops service analyse every full detector, over gRPC
 // between separate processes, with nats-server (JetStream) up beside them.
 import { flops, common } from '@sm-nas/proto';

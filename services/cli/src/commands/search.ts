@@ -44,7 +44,7 @@ const { BackboneKind, HeadKind, NeckKind, RpnKind } = common;
 // GPU class and one for a CPU class. The wire's built-in dataset takes its seed, split sizes and image
 // side; the preset stays the trainer's default.
 
-/** The hand-made baselines that are in the demo's space (issue 6): RetinaNet-ResNet-18-FPN (P3-P6) and
+/** The hand-made baselines that are in the demo's space (the front must beat them): RetinaNet-ResNet-18-FPN (P3-P6) and
  * Faster R-CNN-ResNet-18-FPN (P2-P6, as torchvision's), both at 512x512. */
 export function demoBaselines(): common.Architecture[] {
   const backbone = { kind: BackboneKind.BACKBONE_KIND_RESNET18, baseChannels: 64, blocks: '11-21-21-21' };
