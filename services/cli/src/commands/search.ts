@@ -2,7 +2,7 @@
 // data directory and every service as its own process on loopback; with --nats, the services join
 // that nats-server instead), asks the profiler which hardware class it measures, creates a
 // two-stage search on the built-in dataset at the demo fidelity, shows its progress from
-// WatchSearch, and writes the results folder (see report.ts).
+// WatchSearch, and writes the results folder (the controller's results.ts).
 import { resolve } from 'node:path';
 import { common, controller, profiler, trainer } from '@sm-nas/proto';
 // The subpath, not the package root: the root loads tfjs, which every CLI start would pay for.
@@ -160,7 +160,8 @@ export async function searchCommand(options: SearchOptions, log: (line: string) 
       const e = event.event;
       if (e?.$case === 'candidateUpdated') {
         const c = e.value;
-        if (c.state === controller.CandidateState.CANDIDATE_STATE_PROPOSED) continue;
+        // One line per candidate, when it has ended (proposed and evaluating are on the way there).
+        if (c.state === controller.CandidateState.CANDIDATE_STATE_PROPOSED || c.state === controller.CandidateState.CANDIDATE_STATE_EVALUATING) continue;
         done.set(c.stage, (done.get(c.stage) ?? 0) + 1);
         const max = c.stage === common.SearchStage.SEARCH_STAGE_MODULAR ? spec.modular!.maxCandidates : spec.structural!.maxCandidates;
         const m = c.metrics;
