@@ -3,6 +3,7 @@
 import { common, controller } from '@sm-nas/proto';
 import { describe, expect, it } from 'vitest';
 import { objectivesOf, paretoFront } from './pareto.js';
+import { compareBaselines } from './results.js';
 
 const { SEARCH_STAGE_STRUCTURAL: STRUCTURAL, SEARCH_STAGE_MODULAR: MODULAR } = common.SearchStage;
 
@@ -27,3 +28,18 @@ describe('the Pareto front of a stage', () => {
     expect(objectivesOf(candidate('n', 0.5, 0), STRUCTURAL)).toBeUndefined();
   });
 });
+
+describe('the baselines against the structural front', () => {
+  it('names the front members that dominate each baseline: as accurate and as fast, better in one', () => {
+    const baseline = { ...candidate('base', 0.3, 20), origin: 'initial', stage: STRUCTURAL };
+    const tie = { ...candidate('tie', 0.3, 20), stage: STRUCTURAL };
+    const faster = { ...candidate('fast', 0.3, 15), stage: STRUCTURAL };
+    const better = { ...candidate('good', 0.35, 25), stage: STRUCTURAL };
+    const front = { stage: STRUCTURAL, candidates: [faster, tie, better], hypervolume: 0 };
+    const [b] = compareBaselines([baseline, tie, faster, better], front);
+    // "good" is more accurate but slower; "tie" equals it: neither dominates.
+    expect(b!.dominatedBy.map((d) => d.candidateId)).toEqual(['fast']);
+    expect(b).toMatchObject({ candidateId: 'base', ap: 0.3, latencyMs: 20, onFront: false });
+  });
+});
+

@@ -1,27 +1,12 @@
-// The two objectives of each stage (SM-NAS, section 3): accuracy (COCO AP, maximised) against
-// latency measured on the target hardware (structural stage) or multiply-adds (modular stage),
-// minimised; and the front of a set of evaluated candidates, computed by libs/pareto (the same
-// dominance and hypervolume the suggestion services and the benchmark use).
+// The front of a set of evaluated candidates in a stage's objectives (libs/pareto's stage.ts),
+// computed by libs/pareto (the same dominance and hypervolume the suggestion services and the
+// benchmark use).
 import { hypervolume2d, paretoFront as frontIndices } from '@sm-nas/pareto';
-import { common, type controller } from '@sm-nas/proto';
+import { minimised, stageObjectives, type StageObjectives } from '@sm-nas/pareto/stage';
+import type { common, controller } from '@sm-nas/proto';
 
-export interface Objectives {
-  accuracy: number;
-  cost: number;
-}
-
-/** The stage's objectives of an evaluated candidate, or undefined if it lacks a measurement. */
-export function objectivesOf(candidate: controller.Candidate, stage: common.SearchStage): Objectives | undefined {
-  const m = candidate.metrics;
-  if (!m?.accuracy) return undefined;
-  // Multiply-adds are a uint64 on the wire, a number here (past 2^53 only less precise).
-  const cost = stage === common.SearchStage.SEARCH_STAGE_MODULAR ? Number(m.flopsMultiplyAdds) : m.latency?.latencyMsP50;
-  if (cost === undefined || !Number.isFinite(cost) || cost <= 0) return undefined;
-  return { accuracy: m.accuracy.ap, cost };
-}
-
-/** As libs/pareto wants them: every objective minimised (cost, then accuracy negated). */
-const minimised = (o: Objectives): [number, number] => [o.cost, -o.accuracy];
+export type Objectives = StageObjectives;
+export const objectivesOf = stageObjectives;
 
 /**
  * The non-dominated candidates, sorted by cost, and the area they dominate above accuracy 0 and

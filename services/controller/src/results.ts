@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { common, controller } from '@sm-nas/proto';
 import { toFullJson } from '@sm-nas/proto/json';
+import { dominates } from '@sm-nas/pareto';
+import { minimised, stageObjectives, type StageObjectives } from '@sm-nas/pareto/stage';
 import { frontOf, type SearchRecord, searchMessage } from './state.js';
 
 export interface SearchResults {
@@ -39,20 +41,20 @@ export interface BaselineComparison {
  * front beats the hand-made models at equal or lower latency).
  */
 export function compareBaselines(candidates: readonly controller.Candidate[], structural: controller.ParetoFront): BaselineComparison[] {
-  const objectives = (c: controller.Candidate) =>
-    c.metrics?.accuracy && c.metrics.latency ? { ap: c.metrics.accuracy.ap, latencyMs: c.metrics.latency.latencyMsP50 } : undefined;
+  const STRUCTURAL = common.SearchStage.SEARCH_STAGE_STRUCTURAL;
+  const named = (o: StageObjectives) => ({ ap: o.accuracy, latencyMs: o.cost });
   return candidates
-    .filter((c) => c.origin.startsWith('initial') && c.stage === common.SearchStage.SEARCH_STAGE_STRUCTURAL && objectives(c))
+    .filter((c) => c.origin.startsWith('initial') && c.stage === STRUCTURAL && stageObjectives(c, STRUCTURAL))
     .map((b) => {
-      const o = objectives(b)!;
+      const o = stageObjectives(b, STRUCTURAL)!;
       const dominatedBy = structural.candidates
-        .map((f) => ({ f, p: objectives(f) }))
-        .filter(({ f, p }) => f.candidateId !== b.candidateId && p && p.ap >= o.ap && p.latencyMs <= o.latencyMs && (p.ap > o.ap || p.latencyMs < o.latencyMs))
-        .map(({ f, p }) => ({ candidateId: f.candidateId, canonical: f.architecture?.canonical ?? '', ...p! }));
+        .map((f) => ({ f, p: stageObjectives(f, STRUCTURAL) }))
+        .filter(({ f, p }) => f.candidateId !== b.candidateId && p && dominates(minimised(p), minimised(o)))
+        .map(({ f, p }) => ({ candidateId: f.candidateId, canonical: f.architecture?.canonical ?? '', ...named(p!) }));
       return {
         candidateId: b.candidateId,
         canonical: b.architecture?.canonical ?? '',
-        ...o,
+        ...named(o),
         dominatedBy,
         onFront: structural.candidates.some((f) => f.candidateId === b.candidateId),
       };

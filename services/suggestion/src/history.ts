@@ -1,8 +1,10 @@
 // What an algorithm needs from a request's history: every architecture id already proposed (to
-// de-duplicate), and the evaluated individuals of the stage with their objectives, both minimised:
-// structural [-AP, latency p50 in ms], modular [-AP, multiply-adds]. In the modular stage the
-// structural Pareto models that seed it (stage_seeds) are individuals too: they have AP and FLOPs.
-import { architectureFromWire, describedToWire, withFieldPrefix } from '@sm-nas/arch/wire';
+// de-duplicate), and the evaluated individuals of the stage with their objectives, both minimised
+// (libs/pareto's stage.ts): structural [latency p50 in ms, -AP], modular [multiply-adds, -AP]. In
+// the modular stage the structural Pareto models that seed it (stage_seeds) are individuals too:
+// they have AP and FLOPs.
+import { architectureFromWire, describedToWire, stageToWire, withFieldPrefix } from '@sm-nas/arch/wire';
+import { minimised, stageObjectives } from '@sm-nas/pareto/stage';
 import { structureKey, validateArchitecture, type Architecture, type SearchStage } from '@sm-nas/arch';
 import { common, controller } from '@sm-nas/proto';
 import { InvalidArgumentError } from '@sm-nas/service-kit';
@@ -58,14 +60,16 @@ function objectivesOf(c: controller.Candidate, stage: SearchStage, field: string
     if (!Number.isFinite(ms) || ms < 0) {
       throw new InvalidArgumentError(`${field}.metrics.latency.latency_ms_p50`, `expected a positive latency, got ${ms}`);
     }
-    return ms > 0 ? [-ap, ms] : undefined;
+  } else {
+    // A uint64 on the wire; a number here (a count past 2^53 only loses precision, never fails).
+    const flops = Number(m.flopsMultiplyAdds);
+    if (!Number.isFinite(flops) || flops < 0) {
+      throw new InvalidArgumentError(`${field}.metrics.flops_multiply_adds`, `expected a positive count, got ${flops}`);
+    }
   }
-  // A uint64 on the wire; a number here (a count past 2^53 only loses precision, never fails).
-  const flops = Number(m.flopsMultiplyAdds);
-  if (!Number.isFinite(flops) || flops < 0) {
-    throw new InvalidArgumentError(`${field}.metrics.flops_multiply_adds`, `expected a positive count, got ${flops}`);
-  }
-  return flops > 0 ? [-ap, flops] : undefined;
+  // Checked: the values are the stage's objectives as everything else ranks them.
+  const objectives = stageObjectives(c, stageToWire(stage));
+  return objectives ? minimised(objectives) : undefined;
 }
 
 export function readHistory(
