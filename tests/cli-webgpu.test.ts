@@ -26,7 +26,7 @@ function smNas(args: string[], env: Record<string, string> = {}) {
 
 /** Whether webgpu starts here; in CI it must. */
 function webgpuHere(): boolean {
-  const r = smNas(['profile', TINY, '--backend', 'webgpu', '--iterations', '1', '--seconds', '0.1', '--json']);
+  const r = smNas(['profile', TINY, '--backend', 'webgpu', '--iterations', '5', '--seconds', '0.1', '--json']);
   if (r.status === 0) return true;
   if (process.env['CI']) throw new Error(`webgpu failed in CI: ${r.stderr.slice(-2000)}`);
   console.warn(`skipped: ${r.stderr.split('\n').find((l) => l.includes('webgpu')) ?? r.stderr.slice(-300)}`);
@@ -52,7 +52,7 @@ describe('sm-nas on the webgpu backend', () => {
     expect(said).toMatch(/succeeded after 3 steps .*backend webgpu/);
     expect(train.stdout).toMatch(/AP \d\.\d{3} +AP50/);
 
-    const profile = smNas(['profile', TINY, '--backend', 'webgpu', '--iterations', '2', '--seconds', '0.5']);
+    const profile = smNas(['profile', TINY, '--backend', 'webgpu', '--iterations', '5', '--seconds', '0.5']);
     expect(profile.status, profile.stderr.slice(-2000)).toBe(0);
     expect(profile.stdout).toMatch(/on (cpu|gpu)\.\S*webgpu-dawn-\d+\.\d+/);
     expect(profile.stdout).toMatch(/measured: p50 [\d.]+ ms/);

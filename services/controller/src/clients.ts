@@ -49,9 +49,19 @@ export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions =
   }
 }
 
+/**
+ * Channels kept open to suggestion services a spec names (besides the configured default): the
+ * least recently used is closed past this. Addresses come from clients, so an unbounded cache
+ * grows with every address anyone sends; a search whose channel was closed gets a new one on its
+ * next round.
+ */
+export const MAX_NAMED_SUGGESTION_CHANNELS = 16;
+
 export class ServiceClients {
-  private readonly channels: Channel[] = [];
-  private readonly suggestionClients = new Map<string, SuggestionClient>();
+  private readonly channels = new Set<Channel>();
+  private defaultSuggestion: SuggestionClient | undefined;
+  /** By address, least recently used first. */
+  private readonly namedSuggestions = new Map<string, { client: SuggestionClient; channel: Channel }>();
   readonly searchspace: SearchSpaceClient;
   readonly flops: FlopsClient;
 
@@ -67,20 +77,38 @@ export class ServiceClients {
 
   private channel(address: string): Channel {
     const channel = createChannel(address, this.credentials);
-    this.channels.push(channel);
+    this.channels.add(channel);
     return channel;
+  }
+
+  /** Named suggestion services with an open channel (tests). */
+  get namedSuggestionChannels(): number {
+    return this.namedSuggestions.size;
   }
 
   /** The suggestion service at `address`, or the configured default. */
   suggestion(address: string): SuggestionClient {
     const target = address || this.addresses.suggestion;
     if (!target) throw new Error('no suggestion service: set algorithm.suggestion_address or SUGGESTION_ADDR');
-    let client = this.suggestionClients.get(target);
-    if (!client) {
-      client = factory.create(suggestion.SuggestionServiceDefinition, this.channel(target));
-      this.suggestionClients.set(target, client);
+    if (target === this.addresses.suggestion) {
+      this.defaultSuggestion ??= factory.create(suggestion.SuggestionServiceDefinition, this.channel(target));
+      return this.defaultSuggestion;
     }
-    return client;
+    let named = this.namedSuggestions.get(target);
+    if (named) {
+      this.namedSuggestions.delete(target);
+    } else {
+      const channel = this.channel(target);
+      named = { client: factory.create(suggestion.SuggestionServiceDefinition, channel), channel };
+    }
+    this.namedSuggestions.set(target, named);
+    for (const [oldest, entry] of this.namedSuggestions) {
+      if (this.namedSuggestions.size <= MAX_NAMED_SUGGESTION_CHANNELS) break;
+      this.namedSuggestions.delete(oldest);
+      this.channels.delete(entry.channel);
+      entry.channel.close();
+    }
+    return named.client;
   }
 
   /** Latency measured by a profiler of `request.hardwareClass`, over NATS (queue group per class). */
