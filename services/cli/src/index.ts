@@ -1,1 +1,1 @@
-export { MESH_SERVICES, meshServices, startLocalMesh, type LocalMesh, type LocalMeshOptions, type MeshService } from './mesh.js';
+export { MESH_SERVICES, meshServices, startLocalMesh, stopChild, type LocalMesh, type LocalMeshOptions, type MeshService } from './mesh.js';

@@ -17,7 +17,6 @@ import {
   acceptSuggestions,
   addInitialArchitectures,
   earlyStopDecision,
-  modularSeeds,
   nextAction,
   nextCandidateId,
   planSuggestionRound,
@@ -183,11 +182,6 @@ export class SearchRunner {
           break;
       }
     }
-  }
-
-  /** The structural Pareto models the modular stage searches around (`pareto_models` most accurate; 0: all). */
-  modularSeeds(): common.DescribedArchitecture[] {
-    return modularSeeds(this.record);
   }
 
   /**
