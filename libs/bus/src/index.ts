@@ -70,3 +70,4 @@ export {
 export { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType } from 'nats';
 export { freePort, natsServerBinary, startNatsServer, type NatsServer, type NatsServerOptions } from './nats-server.js';
 export { DUPLICATE_WINDOW_MS, ensurePipelineStreams, ensureTrainersConsumer, TRAINERS_DURABLE } from './pipeline.js';
+export { isTransientBusError, retryOverBus, type BusRetryOptions } from './retry.js';

@@ -30,3 +30,9 @@ export const ATTR_NAS_PARAMS = 'nas.params';
 export const ATTR_NAS_LATENCY_MS_P50 = 'nas.latency.ms_p50';
 /** The suggestion algorithm, e.g. `nsga2`, `evolution`, `random`. */
 export const ATTR_NAS_SUGGESTION_ALGORITHM = 'nas.suggestion.algorithm';
+/** On a `retry` event of a client span: the attempt about to be made (the first retry is 2). */
+export const ATTR_NAS_RETRY_ATTEMPT = 'nas.retry.attempt';
+/** On a `retry` event: the status name the failed attempt ended with, e.g. `UNAVAILABLE`. */
+export const ATTR_NAS_RETRY_STATUS = 'nas.retry.status';
+/** On a `retry` event: milliseconds waited before the attempt. */
+export const ATTR_NAS_RETRY_DELAY_MS = 'nas.retry.delay_ms';

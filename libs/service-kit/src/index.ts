@@ -79,3 +79,15 @@ export {
   type ConcurrencyGate,
   type Limits,
 } from './limits.js';
+export {
+  DEFAULT_RETRY_MAX_MS,
+  RETRYABLE_STATUSES,
+  RETRY_BASE_DELAY_MS,
+  RETRY_MAX_DELAY_MS,
+  createServiceClient,
+  serviceClientFactory,
+  type RetryBudgetOptions,
+  type ServiceCallOptions,
+  type ServiceClient,
+  type ServiceRetryOptions,
+} from './client.js';

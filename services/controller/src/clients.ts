@@ -1,53 +1,17 @@
-// The controller's clients: gRPC to searchspace, flops and suggestion services (OpenTelemetry client
-// middleware first, so each call is a child span of the candidate's trace and carries its context),
-// NATS request/reply to the profilers of a hardware class. Calls that fail because a service is
-// away (UNAVAILABLE, no profiler answering, nats-server restarting) are retried with backoff:
-// a search outlives the restart of any one process.
-import { setTimeout as sleep } from 'node:timers/promises';
-import { BusRequestError, isNatsOutageCode, profileRequest, profileResponseCodec, type Bus } from '@sm-nas/bus';
-import type { profiler} from '@sm-nas/proto';
+// The controller's clients: gRPC to searchspace, flops and suggestion services (libs/service-kit
+// createServiceClient: a client span per call under the candidate's trace, and retry of the methods
+// the protos mark idempotent while a service is away), NATS request/reply to the profilers of a
+// hardware class (retried by the caller with @sm-nas/bus retryOverBus). A search outlives the
+// restart of any one process.
+import { profileRequest, profileResponseCodec, type Bus } from '@sm-nas/bus';
+import type { profiler } from '@sm-nas/proto';
 import { flops, searchspace, suggestion } from '@sm-nas/proto';
-import { ClientError, createChannel, createClientFactory, Status, type Channel, type ChannelCredentials, type Client } from 'nice-grpc';
-import { openTelemetryClientMiddleware } from 'nice-grpc-opentelemetry';
+import { createServiceClient, type ServiceClient } from '@sm-nas/service-kit';
+import { createChannel, type Channel, type ChannelCredentials } from 'nice-grpc';
 
-export type SearchSpaceClient = Client<typeof searchspace.SearchSpaceServiceDefinition>;
-export type FlopsClient = Client<typeof flops.FlopsServiceDefinition>;
-export type SuggestionClient = Client<typeof suggestion.SuggestionServiceDefinition>;
-
-const factory = createClientFactory().use(openTelemetryClientMiddleware());
-
-export interface RetryOptions {
-  /** Give up after this long (default 10 minutes). */
-  maxMs?: number;
-  signal?: AbortSignal;
-  onRetry?: (err: unknown, attempt: number) => void;
-  /** Retry every error, not only transient ones (publishing to a stream while nats-server restarts). */
-  retryAll?: boolean;
-}
-
-const RETRYABLE_GRPC = new Set([Status.UNAVAILABLE, Status.DEADLINE_EXCEEDED, Status.RESOURCE_EXHAUSTED]);
-const RETRYABLE_BUS = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED']);
-
-/** Transient: the other side is away or overloaded, or NATS is reconnecting. */
-export function isTransient(err: unknown): boolean {
-  if (err instanceof ClientError) return RETRYABLE_GRPC.has(err.code);
-  if (err instanceof BusRequestError) return RETRYABLE_BUS.has(err.code);
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' && isNatsOutageCode(code);
-}
-
-export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const deadline = Date.now() + (options.maxMs ?? 10 * 60_000);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if ((!options.retryAll && !isTransient(err)) || Date.now() > deadline || options.signal?.aborted) throw err;
-      options.onRetry?.(err, attempt);
-      await sleep(Math.min(3000, 100 * 2 ** Math.min(attempt, 5)));
-    }
-  }
-}
+export type SearchSpaceClient = ServiceClient<typeof searchspace.SearchSpaceServiceDefinition>;
+export type FlopsClient = ServiceClient<typeof flops.FlopsServiceDefinition>;
+export type SuggestionClient = ServiceClient<typeof suggestion.SuggestionServiceDefinition>;
 
 /**
  * Channels kept open to suggestion services a spec names (besides the configured default): the
@@ -71,8 +35,8 @@ export class ServiceClients {
     /** TLS credentials for the services' channels (libs/service-kit channelCredentials); plaintext when absent. */
     private readonly credentials?: ChannelCredentials,
   ) {
-    this.searchspace = factory.create(searchspace.SearchSpaceServiceDefinition, this.channel(addresses.searchspace));
-    this.flops = factory.create(flops.FlopsServiceDefinition, this.channel(addresses.flops));
+    this.searchspace = createServiceClient(searchspace.SearchSpaceServiceDefinition, this.channel(addresses.searchspace));
+    this.flops = createServiceClient(flops.FlopsServiceDefinition, this.channel(addresses.flops));
   }
 
   private channel(address: string): Channel {
@@ -91,7 +55,7 @@ export class ServiceClients {
     const target = address || this.addresses.suggestion;
     if (!target) throw new Error('no suggestion service: set algorithm.suggestion_address or SUGGESTION_ADDR');
     if (target === this.addresses.suggestion) {
-      this.defaultSuggestion ??= factory.create(suggestion.SuggestionServiceDefinition, this.channel(target));
+      this.defaultSuggestion ??= createServiceClient(suggestion.SuggestionServiceDefinition, this.channel(target));
       return this.defaultSuggestion;
     }
     let named = this.namedSuggestions.get(target);
@@ -99,7 +63,7 @@ export class ServiceClients {
       this.namedSuggestions.delete(target);
     } else {
       const channel = this.channel(target);
-      named = { client: factory.create(suggestion.SuggestionServiceDefinition, channel), channel };
+      named = { client: createServiceClient(suggestion.SuggestionServiceDefinition, channel), channel };
     }
     this.namedSuggestions.set(target, named);
     for (const [oldest, entry] of this.namedSuggestions) {

@@ -9,9 +9,10 @@
 // A stopping search abandons the waits before training (a profiler that does not exist would keep it
 // STOPPING for good); a force-stopped one abandons the training wait too. Either way the candidate
 // comes back FAILED with the reason, so no candidate of an ended search is left in flight.
-import { BusRequestError, trainJob, type Bus } from '@sm-nas/bus';
+import { BusRequestError, retryOverBus, trainJob, type Bus } from '@sm-nas/bus';
 import { common, controller, trainer, type profiler } from '@sm-nas/proto';
-import { withRetry, type ServiceClients } from './clients.js';
+import type { ServiceCallOptions } from '@sm-nas/service-kit';
+import type { ServiceClients } from './clients.js';
 
 const { CandidateState } = controller;
 
@@ -92,12 +93,15 @@ async function evaluate(ctx: EvaluationContext, candidate: controller.Candidate,
   const done = (c: controller.Candidate): Evaluation => ({ candidate: c });
   const architecture = candidate.architecture?.architecture;
   if (!architecture) return done(failed(candidate, 'architecture: missing'));
-  const retry = (what: string) => ({
+  const logRetry = (what: string) => (err: unknown, attempt: number) => {
+    if (attempt === 1 || attempt % 10 === 0) ctx.log(`${candidate.candidateId}: ${what}: ${messageOf(err)}; retrying`);
+  };
+  // gRPC calls: retried by the clients' middleware (the methods are idempotent), stopped by `waits`.
+  const grpc = (what: string): ServiceCallOptions => ({
     signal: waits,
-    onRetry: (err: unknown, attempt: number) => {
-      if (attempt === 1 || attempt % 10 === 0) ctx.log(`${candidate.candidateId}: ${what}: ${messageOf(err)}; retrying`);
-    },
+    onRetryableError: (err, attempt) => logRetry(what)(err, attempt + 1),
   });
+  const retry: Retry = { grpc, logRetry };
 
   // Journaled as EVALUATING before a restart: measured and handed to training; only the training
   // is left, and a stopping search lets it finish (StopSearch ends only the waits before training).
@@ -129,9 +133,10 @@ async function evaluate(ctx: EvaluationContext, candidate: controller.Candidate,
   const trainingWait = AbortSignal.any([ctx.signal, ctx.cancelled]);
   if (!already) {
     if (!handedOver) await ctx.evaluating({ ...candidate, state: CandidateState.CANDIDATE_STATE_EVALUATING, metrics });
-    await withRetry(
+    // Repeating is safe (the job id de-duplicates it) and needed: the job must reach the queue.
+    await retryOverBus(
       () => ctx.bus.publishDurable(trainJob, { searchId: ctx.searchId, candidateId: candidate.candidateId, request }, { msgId: jobId, timeoutMs: 5000 }),
-      { maxMs: Number.POSITIVE_INFINITY, retryAll: true, ...retry('train job publish'), signal: trainingWait },
+      { retryIf: () => true, onRetry: retry.logRetry('train job publish'), signal: trainingWait },
     );
   }
   const result = await new Promise<trainer.TrainResult>((resolve, reject) => {
@@ -160,7 +165,12 @@ async function evaluate(ctx: EvaluationContext, candidate: controller.Candidate,
   });
 }
 
-type Retry = (what: string) => { signal: AbortSignal; onRetry: (err: unknown, attempt: number) => void };
+interface Retry {
+  /** Options of an idempotent gRPC call, retried by the client middleware. */
+  grpc(what: string): ServiceCallOptions;
+  /** Logs the first retry of `what` and every tenth. */
+  logRetry(what: string): (err: unknown, attempt: number) => void;
+}
 
 /** What is known before training: the canonical architecture, FLOPs and (structural stage) latency. */
 async function measure(
@@ -172,7 +182,7 @@ async function measure(
 ): Promise<{ described: common.DescribedArchitecture | undefined; metrics: controller.CandidateMetrics } | { failure: Evaluation }> {
   let described: common.DescribedArchitecture | undefined;
   try {
-    described = (await withRetry(() => ctx.clients.searchspace.validate({ architecture, stage: common.SearchStage.SEARCH_STAGE_UNSPECIFIED }), retry('searchspace'))).architecture;
+    described = (await ctx.clients.searchspace.validate({ architecture, stage: common.SearchStage.SEARCH_STAGE_UNSPECIFIED }, retry.grpc('searchspace'))).architecture;
   } catch (err) {
     waits.throwIfAborted();
     return { failure: { candidate: failed(candidate, `invalid architecture: ${messageOf(err)}`) } };
@@ -188,7 +198,7 @@ async function measure(
     validationCurve: [],
   };
   try {
-    const counted = await withRetry(() => ctx.clients.flops.count({ architecture, input: undefined, form: 0, numClasses: 0, proposals: 0 }), retry('flops'));
+    const counted = await ctx.clients.flops.count({ architecture, input: undefined, form: 0, numClasses: 0, proposals: 0 }, retry.grpc('flops'));
     metrics.flopsMultiplyAdds = counted.flopsMultiplyAdds;
     metrics.params = counted.params;
   } catch (err) {
@@ -222,7 +232,8 @@ async function measure(
       }
     };
     try {
-      const profiled = await withRetry(profile, { maxMs: 30 * 60_000, ...retry(`profiler ${ctx.spec.hardwareClass}`) });
+      // Profile requests are idempotent (the profiler caches by architecture and settings).
+      const profiled = await retryOverBus(profile, { maxMs: 30 * 60_000, signal: waits, onRetry: retry.logRetry(`profiler ${ctx.spec.hardwareClass}`) });
       metrics.latency = profiled.latency;
     } catch (err) {
       waits.throwIfAborted();

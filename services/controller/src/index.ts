@@ -6,7 +6,7 @@ import { controllerService } from './server.js';
 
 export { Controller, type ControllerOptions } from './controller.js';
 export { controllerService } from './server.js';
-export { ServiceClients, withRetry, isTransient } from './clients.js';
+export { ServiceClients } from './clients.js';
 export { DEFAULT_PROFILE_SETTINGS, trainJobId } from './evaluate.js';
 export { objectivesOf, paretoFront, type Objectives } from './pareto.js';
 export { stageName } from './runner.js';

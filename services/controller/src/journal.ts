@@ -3,9 +3,7 @@
 // knows comes back through `follow`, including its own appends, so the state after a restart is the
 // state before it. A publish that fails while nats-server is away is retried until it is stored;
 // one nats-server refuses for what it is (larger than max_payload, say) fails at once.
-import { setTimeout as sleep } from 'node:timers/promises';
-import { journalEntry, STREAMS, trainJobResult, type Bus, type BusLogger } from '@sm-nas/bus';
-import { isTransient } from './clients.js';
+import { journalEntry, retryOverBus, STREAMS, trainJobResult, type Bus, type BusLogger } from '@sm-nas/bus';
 import type { events } from '@sm-nas/proto';
 import type { ConsumerMessages } from 'nats';
 
@@ -20,6 +18,8 @@ export class Journal {
   private messages: ConsumerMessages | undefined;
   private done: Promise<void> | undefined;
   private closed = false;
+  /** Aborted on close: an append retrying while NATS is away gives up. */
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly bus: Bus,
@@ -72,20 +72,22 @@ export class Journal {
    * other failure is thrown.
    */
   async append(entry: events.JournalEntry, msgId: string): Promise<number> {
-    for (let attempt = 0; ; attempt++) {
-      if (this.closed) throw new Error('journal closed');
-      try {
+    if (this.closed) throw new Error('journal closed');
+    return await retryOverBus(
+      async () => {
         const ack = await this.bus.publishDurable(journalEntry.to({ searchId: entry.searchId }), entry, { msgId, timeoutMs: 5000 });
         await this.waitApplied(ack.seq);
         return ack.seq;
-      } catch (err) {
-        if (this.closed || !isTransient(err)) throw err;
-        if (attempt % 10 === 0) {
-          this.logger.error(`journal: append ${msgId} failed (${err instanceof Error ? err.message : String(err)}); retrying`);
-        }
-        await sleep(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)));
-      }
-    }
+      },
+      {
+        signal: this.closing.signal,
+        baseDelayMs: 100,
+        maxDelayMs: 2000,
+        onRetry: (err, attempt) => {
+          if (attempt % 10 === 1) this.logger.error(`journal: append ${msgId} failed (${err instanceof Error ? err.message : String(err)}); retrying`);
+        },
+      },
+    );
   }
 
   /** Drops a search's entries and training results from the stream (DeleteSearch, once its deletion is applied). */
@@ -97,6 +99,7 @@ export class Journal {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.closing.abort();
     await this.messages?.close();
     await this.done?.catch(() => {});
   }

@@ -10,9 +10,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { context, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import { trainJobCancel, type Bus } from '@sm-nas/bus';
 import { common, controller, type events, type trainer } from '@sm-nas/proto';
-import { ATTR_NAS_ARCH_ID, ATTR_NAS_CANDIDATE_ID, ATTR_NAS_SEARCH_ID, ATTR_NAS_SEARCH_STAGE, ATTR_NAS_SUGGESTION_ALGORITHM } from '@sm-nas/service-kit';
+import { ATTR_NAS_ARCH_ID, ATTR_NAS_CANDIDATE_ID, ATTR_NAS_SEARCH_ID, ATTR_NAS_SEARCH_STAGE, ATTR_NAS_SUGGESTION_ALGORITHM, RETRYABLE_STATUSES } from '@sm-nas/service-kit';
+import { Status } from 'nice-grpc';
 import { randomBytes } from 'node:crypto';
-import { withRetry, type ServiceClients } from './clients.js';
+import type { ServiceClients } from './clients.js';
 import {
   acceptSuggestions,
   addInitialArchitectures,
@@ -28,6 +29,13 @@ import type { Journal } from './journal.js';
 import { isDone, TERMINAL_SEARCH_STATES, type SearchRecord } from './state.js';
 
 const { SearchState, CandidateState } = controller;
+
+/**
+ * Besides the mesh's transient statuses: a server shutting down cancels its calls (CANCELLED), and
+ * a suggestion service answers FAILED_PRECONDITION, UNKNOWN or INTERNAL when its own searchspace
+ * calls fail mid-restart.
+ */
+const SUGGESTION_RETRYABLE_STATUSES = [Status.CANCELLED, Status.UNKNOWN, Status.INTERNAL, Status.ABORTED, Status.FAILED_PRECONDITION];
 const { SEARCH_STAGE_STRUCTURAL: STRUCTURAL } = common.SearchStage;
 
 /** A suggestion round, for the spans of the candidates it yields. */
@@ -213,17 +221,22 @@ export class SearchRunner {
         ROOT_CONTEXT,
       );
       const startTime = Date.now();
-      // Any failure is retried for a while: a suggestion service's own calls time out under load.
+      // GetSuggestions carries no idempotency annotation, so the client does not retry it on its
+      // own; this call opts in: the service is stateless (the request carries the history, and the
+      // round's seed, journaled above, is never reused), so asking again is asking the same
+      // question. A suggestion service's own calls time out under load, and one restarting cuts
+      // calls short, so more than the usual statuses are retried, for a while; a bad request is not.
       let response;
       try {
         response = await context.with(trace.setSpan(ROOT_CONTEXT, roundSpan), () =>
-          withRetry(
-            () => client.getSuggestions({ spec: r.spec, stage, history: this.candidates, count, stageSeeds, seed, searchspaceAddress: this.deps.searchspaceAddress }),
+          client.getSuggestions(
+            { spec: r.spec, stage, history: this.candidates, count, stageSeeds, seed, searchspaceAddress: this.deps.searchspaceAddress },
             {
               signal: AbortSignal.any([this.abort.signal, this.cancel.signal]),
-              maxMs: 5 * 60_000,
-              retryAll: true,
-              onRetry: (err, attempt) => attempt % 10 === 1 && this.deps.log(`search ${r.id}: suggestion service: ${err instanceof Error ? err.message : String(err)}; retrying`),
+              retry: true,
+              retryableStatuses: [...RETRYABLE_STATUSES, ...SUGGESTION_RETRYABLE_STATUSES],
+              retryMaxMs: 5 * 60_000,
+              onRetryableError: (err, attempt) => attempt % 10 === 0 && this.deps.log(`search ${r.id}: suggestion service: ${err.message}; retrying`),
             },
           ),
         );

@@ -7,7 +7,7 @@ import { checkProfileSettings } from '@sm-nas/profiler/settings';
 import { common, controller, trainer } from '@sm-nas/proto';
 import { checkInputSize, checkLimit, DEFAULT_LIMITS, DomainError, InvalidArgumentError, LIMIT_ENV, type Limits } from '@sm-nas/service-kit';
 import { ClientError, Status } from 'nice-grpc';
-import { withRetry, type ServiceClients } from './clients.js';
+import type { ServiceClients } from './clients.js';
 
 export const SEARCH_ID = /^[a-z][a-z0-9-]{0,62}$/;
 const MAX_CANDIDATES = 100_000;
@@ -133,7 +133,8 @@ export async function validateSpec(
     throw new InvalidArgumentError('spec.algorithm.suggestion_address', err instanceof Error ? err.message : String(err));
   }
   try {
-    await withRetry(() => client.validateSettings({ spec }), { maxMs: 10_000 });
+    // Idempotent: the client retries it while the service is away, for a creation's patience.
+    await client.validateSettings({ spec }, { retryMaxMs: 10_000 });
   } catch (err) {
     if (err instanceof ClientError && err.code === Status.INVALID_ARGUMENT) {
       // The suggestion service names fields of its request (`spec.modular.population_size`), which is

@@ -6,7 +6,8 @@
 import { architectureId, structureKey, validateArchitecture, type SearchStage } from '@sm-nas/arch';
 import { architectureFromWire, describedToWire, stageToWire, withFieldPrefix } from '@sm-nas/arch/wire';
 import { suggestion, type common, type controller } from '@sm-nas/proto';
-import { createChannel, createClient, type Channel, type Client } from 'nice-grpc';
+import { createServiceClient, type ServiceClient } from '@sm-nas/service-kit';
+import { createChannel, type Channel } from 'nice-grpc';
 
 export interface SuggestionQuery {
   spec: controller.SearchSpec;
@@ -48,7 +49,7 @@ export const DEFAULT_SUGGESTION_TIMEOUT_MS = 60_000;
 
 export class SuggestionClient {
   private readonly channel: Channel;
-  private readonly client: Client<typeof suggestion.SuggestionServiceDefinition>;
+  private readonly client: ServiceClient<typeof suggestion.SuggestionServiceDefinition>;
   private readonly timeoutMs: number;
 
   constructor(
@@ -56,7 +57,7 @@ export class SuggestionClient {
     options: SuggestionClientOptions = {},
   ) {
     this.channel = createChannel(address);
-    this.client = createClient(suggestion.SuggestionServiceDefinition, this.channel);
+    this.client = createServiceClient(suggestion.SuggestionServiceDefinition, this.channel);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_SUGGESTION_TIMEOUT_MS;
   }
 

@@ -4,21 +4,24 @@
 // the suggestion service sees UNAVAILABLE (not INTERNAL) when the searchspace is down.
 import type { common} from '@sm-nas/proto';
 import { searchspace } from '@sm-nas/proto';
-import { DomainError, isAbortError, type DomainStatusCode } from '@sm-nas/service-kit';
-import { ClientError, Status, createChannel, createClientFactory, type Channel, type ChannelCredentials, type Client } from 'nice-grpc';
-import { openTelemetryClientMiddleware } from 'nice-grpc-opentelemetry';
+import { createServiceClient, DomainError, isAbortError, type DomainStatusCode, type ServiceClient } from '@sm-nas/service-kit';
+import { ClientError, Status, createChannel, type Channel, type ChannelCredentials } from 'nice-grpc';
 
 export type WireStage = common.SearchStage;
 
 /** Deadline of one searchspace call: they are small and local; a stuck one should not hang a search. */
 export const SEARCHSPACE_CALL_TIMEOUT_MS = 10_000;
 
-// Each call a client span under the GetSuggestions server span: the round's trace shows the work.
-const clientFactory = createClientFactory().use(openTelemetryClientMiddleware());
+/**
+ * How long the client retries a call while the searchspace is away (its methods are idempotent):
+ * a short blip is ridden out here; a longer outage is answered UNAVAILABLE before the call's
+ * deadline, and the controller asks the round again.
+ */
+export const SEARCHSPACE_RETRY_MAX_MS = 2_000;
 
 export class SearchSpaceOps {
   private readonly channel: Channel;
-  private readonly client: Client<typeof searchspace.SearchSpaceServiceDefinition>;
+  private readonly client: ServiceClient<typeof searchspace.SearchSpaceServiceDefinition>;
   /** Calls made, for tests and logs. */
   calls = 0;
 
@@ -29,7 +32,8 @@ export class SearchSpaceOps {
     credentials?: ChannelCredentials,
   ) {
     this.channel = createChannel(address, credentials);
-    this.client = clientFactory.create(searchspace.SearchSpaceServiceDefinition, this.channel);
+    // Each call a client span under the GetSuggestions server span: the round's trace shows the work.
+    this.client = createServiceClient(searchspace.SearchSpaceServiceDefinition, this.channel, { retryMaxMs: SEARCHSPACE_RETRY_MAX_MS });
   }
 
   private async call<T>(method: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {

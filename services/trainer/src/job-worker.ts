@@ -6,10 +6,10 @@
 // the job id), and only then acked. A trainer that dies mid-job never acks: JetStream redelivers the
 // job to another after the ack wait. A redelivered job whose result is already stored is answered
 // from the store, so no job is trained twice once it has a result.
-import { BusRequestError, ensurePipelineStreams, ensureTrainersConsumer, KV_BUCKETS, protoCodec, STREAMS, trainJob, trainJobCancel, trainJobProgress, trainJobResult, TRAINERS_DURABLE, type Bus, type Consumption, type JetStreamDelivery } from '@sm-nas/bus';
+import { BusRequestError, ensurePipelineStreams, ensureTrainersConsumer, KV_BUCKETS, protoCodec, retryOverBus, STREAMS, trainJob, trainJobCancel, trainJobProgress, trainJobResult, TRAINERS_DURABLE, type Bus, type Consumption, type JetStreamDelivery } from '@sm-nas/bus';
 import { events, trainer } from '@sm-nas/proto';
-import { ClientError, createChannel, createClientFactory, Status, type ChannelCredentials, type ChannelOptions } from 'nice-grpc';
-import { openTelemetryClientMiddleware } from 'nice-grpc-opentelemetry';
+import { createServiceClient } from '@sm-nas/service-kit';
+import { ClientError, createChannel, Status, type ChannelCredentials, type ChannelOptions } from 'nice-grpc';
 
 export interface TrainJobWorkerOptions {
   bus: Bus;
@@ -44,7 +44,8 @@ export async function startTrainJobWorker(options: TrainJobWorkerOptions): Promi
   // History kept so a job stored twice (trained twice) would show: the kill tests check it never is.
   const results = await bus.kv(KV_BUCKETS.trainResults, protoCodec(events.TrainJobResult), { history: 5 });
   const channel = createChannel(options.trainerAddress, options.trainerCredentials, options.trainerChannelOptions ?? {});
-  const client = createClientFactory().use(openTelemetryClientMiddleware()).create(trainer.TrainerServiceDefinition, channel);
+  // Train is server-streaming, which no middleware retries: a failed run is redelivered (below).
+  const client = createServiceClient(trainer.TrainerServiceDefinition, channel);
   const abort = new AbortController();
   // The job being trained, which a TrainJobCancel (median early stopping) may stop.
   let current: { jobId: string; stop: AbortController; reason: string | undefined } | undefined;
@@ -154,15 +155,11 @@ export async function startTrainJobWorker(options: TrainJobWorkerOptions): Promi
   };
 }
 
-/** nats-server may be restarting when a result is ready: keep trying, the result is not lost. */
+/**
+ * nats-server may be restarting when a result is ready: keep trying, the result is not lost. Once
+ * the worker is stopping, only a BusRequestError is tried again; anything else (the connection
+ * closing under it) ends the attempt.
+ */
 async function publishUntilStored(publish: () => Promise<void>, signal: AbortSignal): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await publish();
-      return;
-    } catch (err) {
-      if (signal.aborted && !(err instanceof BusRequestError)) throw err;
-      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** Math.min(attempt, 5))));
-    }
-  }
+  await retryOverBus(publish, { retryIf: (err) => !signal.aborted || err instanceof BusRequestError, baseDelayMs: 100, maxDelayMs: 2000 });
 }
