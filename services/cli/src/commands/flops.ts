@@ -1,50 +1,28 @@
 import { architectureToWire } from '@sm-nas/arch/wire';
 import { flops } from '@sm-nas/proto';
-import { readArchitectureArg, UsageError } from '../arch-arg.js';
+import { readArchitectureArg } from '../arch-arg.js';
+import type { FLOPS_OPTIONS } from '../command-table.js';
+import type { OptionValues } from '../options.js';
 import { withClient } from '../client.js';
 import { grouped, si, table } from '../format.js';
 import { flopsTarget } from '../targets.js';
 
-export const FLOPS_USAGE = `sm-nas flops ARCH [--input WxH] [--form detection|classification] [--classes N]
-                 [--proposals N] [--addr HOST:PORT] [--json]
-  Multiply-adds (convolutions and fully connected layers) and parameters of a whole detector, per module.`;
+export type FlopsOptions = OptionValues<typeof FLOPS_OPTIONS>;
 
-export interface FlopsOptions {
-  input?: string;
-  form?: string;
-  classes?: string;
-  proposals?: string;
-  addr?: string;
-  json?: boolean;
-}
-
-function parseSize(text: string): { widthPx: number; heightPx: number } {
-  const match = /^(\d+)x(\d+)$/.exec(text);
-  if (!match) throw new UsageError(`--input: expected WIDTHxHEIGHT such as 1333x800, got "${text}"`);
-  return { widthPx: Number(match[1]), heightPx: Number(match[2]) };
-}
-
-function parseCount(text: string | undefined, flag: string): number {
-  if (text === undefined) return 0;
-  if (!/^\d+$/.test(text)) throw new UsageError(`${flag}: expected a whole number, got "${text}"`);
-  return Number(text);
-}
+const FORMS = {
+  detection: flops.ModelForm.MODEL_FORM_DETECTION,
+  classification: flops.ModelForm.MODEL_FORM_CLASSIFICATION,
+} as const;
 
 export async function flopsCommand(archText: string | undefined, options: FlopsOptions): Promise<string> {
   const arch = readArchitectureArg(archText);
-  const form =
-    options.form === undefined || options.form === 'detection'
-      ? flops.ModelForm.MODEL_FORM_DETECTION
-      : options.form === 'classification'
-        ? flops.ModelForm.MODEL_FORM_CLASSIFICATION
-        : undefined;
-  if (form === undefined) throw new UsageError(`--form: expected detection or classification, got "${options.form}"`);
   const request: flops.CountRequest = {
     architecture: architectureToWire(arch),
-    input: options.input ? parseSize(options.input) : undefined,
-    form,
-    numClasses: parseCount(options.classes, '--classes'),
-    proposals: parseCount(options.proposals, '--proposals'),
+    input: options.input,
+    form: FORMS[options.form],
+    // 0: the service's default.
+    numClasses: options.classes ?? 0,
+    proposals: options.proposals ?? 0,
   };
   const response = await withClient(flopsTarget, options.addr, (client) => client.count(request));
   if (options.json) return JSON.stringify(flops.CountResponse.toJSON(response), null, 2);

@@ -1,31 +1,14 @@
 import { architectureToWire } from '@sm-nas/arch/wire';
 import { connectBus } from '@sm-nas/bus';
 import { profiler } from '@sm-nas/proto';
-import { readArchitectureArg, UsageError } from '../arch-arg.js';
+import { readArchitectureArg } from '../arch-arg.js';
+import type { PROFILE_OPTIONS } from '../command-table.js';
+import type { OptionValues } from '../options.js';
+import { UsageError } from '../usage-error.js';
 import { withClient, type ServiceTarget } from '../client.js';
 import { table } from '../format.js';
 
-export const PROFILE_USAGE = `sm-nas profile ARCH [--input WxH] [--batch N] [--seconds S] [--iterations N] [--cv F] [--fresh]
-                   [--class ID] [--nats URL | --addr HOST:PORT | --backend B] [--predict] [--json]
-  Measures ARCH's inference latency (p50/p90/p99, CV, per module) on a profiler: through NATS to the
-  profilers of --class (with --nats or NATS_URL; a class nobody serves fails at once), at --addr
-  (or PROFILER_ADDR), or on this machine in-process. --predict asks the class's latency predictor
-  instead: a prediction, never a measurement. --fresh measures even if the cache has a result. --backend
-  (auto, webgpu, wasm, cpu, tensorflow) picks the in-process profiler's tfjs backend.`;
-
-export interface ProfileOptions {
-  input?: string;
-  batch?: string;
-  seconds?: string;
-  iterations?: string;
-  cv?: string;
-  fresh?: boolean;
-  class?: string;
-  nats?: string;
-  addr?: string;
-  predict?: boolean;
-  json?: boolean;
-}
+export type ProfileOptions = OptionValues<typeof PROFILE_OPTIONS>;
 
 const profilerTarget: ServiceTarget<typeof profiler.ProfilerServiceDefinition> = {
   definition: profiler.ProfilerServiceDefinition,
@@ -33,20 +16,6 @@ const profilerTarget: ServiceTarget<typeof profiler.ProfilerServiceDefinition> =
   // TensorFlow.js loads only when a profiler runs in this process.
   startLocal: async (options) => (await import('@sm-nas/profiler')).startProfiler(options).then((r) => ({ ...r.server, shutdown: (o) => r.stop(o) })),
 };
-
-function num(text: string | undefined, flag: string): number {
-  if (text === undefined) return 0;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < 0) throw new UsageError(`${flag}: expected a non-negative number, got "${text}"`);
-  return value;
-}
-
-function parseSize(text: string | undefined): profiler.ProfileRequest['input'] {
-  if (text === undefined) return undefined;
-  const match = /^(\d+)x(\d+)$/.exec(text);
-  if (!match) throw new UsageError(`--input: expected WIDTHxHEIGHT such as 1333x800, got "${text}"`);
-  return { widthPx: Number(match[1]), heightPx: Number(match[2]) };
-}
 
 const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 1)} ms`;
 
@@ -69,16 +38,15 @@ export function formatProfile(r: profiler.ProfileResponse): string {
 
 export async function profileCommand(archText: string | undefined, options: ProfileOptions): Promise<string> {
   const arch = readArchitectureArg(archText);
-  const input = parseSize(options.input);
-  const batch = num(options.batch, '--batch');
-  if (!Number.isInteger(batch)) throw new UsageError(`--batch: expected a whole number, got "${options.batch}"`);
+  const input = options.input;
   const request = (hardwareClass: string): profiler.ProfileRequest => ({
     architecture: architectureToWire(arch),
     hardwareClass,
     input,
-    batchSize: batch,
-    settings: { targetCoefficientOfVariation: num(options.cv, '--cv'), maxSeconds: num(options.seconds, '--seconds'), iterationsPerRound: num(options.iterations, '--iterations') },
-    bypassCache: options.fresh === true,
+    // 0: the profiler's default.
+    batchSize: options.batch ?? 0,
+    settings: { targetCoefficientOfVariation: options.cv ?? 0, maxSeconds: options.seconds ?? 0, iterationsPerRound: options.iterations ?? 0 },
+    bypassCache: options.fresh,
   });
   const natsUrl = options.nats ?? (options.addr ? undefined : process.env.NATS_URL);
   if (natsUrl && !options.predict) {

@@ -8,35 +8,13 @@ import { common, controller, profiler, trainer } from '@sm-nas/proto';
 // The subpath, not the package root: the root loads tfjs, which every CLI start would pay for.
 import { demoFidelityFor } from '@sm-nas/trainer/demo-fidelity';
 import { createChannel, createClient } from 'nice-grpc';
-import { readSeedArg, UsageError } from '../arch-arg.js';
+import type { SEARCH_OPTIONS } from '../command-table.js';
+import type { OptionValues } from '../options.js';
+import { UsageError } from '../usage-error.js';
 import { compareBaselines, writeResults } from '@sm-nas/controller/results';
 import type { LocalMesh } from '../mesh.js';
 
-export const SEARCH_USAGE = `sm-nas search [--structural N] [--modular N] [--minutes M] [--parallelism N] [--algorithm NAME]
-                 [--seed N] [--out DIR] [--data-dir DIR] [--nats URL] [--addr HOST:PORT]
-                 [--steps N] [--batch N] [--images N]
-  A two-stage search (structural: accuracy vs latency measured here; modular: accuracy vs FLOPs on
-  the structural Pareto models) on the built-in dataset at the demo fidelity. Writes pareto.json,
-  candidates.jsonl, report.html and winners/ (IR + weights) to --out (default DATA_DIR/results/ID).
-  --nats URL: the services join that nats-server instead of a new one; --addr: use that controller.
-  --steps, --batch, --images: a lower fidelity than the demo's, for a quick look.`;
-
-export interface SearchOptions {
-  structural?: string;
-  modular?: string;
-  minutes?: string;
-  parallelism?: string;
-  algorithm?: string;
-  seed?: string;
-  out?: string;
-  nats?: string;
-  addr?: string;
-  /** Overrides of the demo fidelity, for quick runs (smoke tests). */
-  steps?: string;
-  batch?: string;
-  images?: string;
-  dataDir: string;
-}
+export type SearchOptions = OptionValues<typeof SEARCH_OPTIONS>;
 
 const { BackboneKind, HeadKind, NeckKind, RpnKind } = common;
 
@@ -52,26 +30,19 @@ export function demoBaselines(): common.Architecture[] {
   return [
     {
       backbone,
-      neck: { kind: NeckKind.NECK_KIND_FPN, startLevel: 3, endLevel: 6, channels: 256 },
+      neck: { kind: NeckKind.NECK_KIND_FPN, startLevel: 3, endLevel: 6, channels: 256, extraSource: 0 },
       rpn: RpnKind.RPN_KIND_NONE,
       head: { kind: HeadKind.HEAD_KIND_RETINANET, stages: 0, channels: 256 },
       input,
     },
     {
       backbone,
-      neck: { kind: NeckKind.NECK_KIND_FPN, startLevel: 2, endLevel: 6, channels: 256 },
+      neck: { kind: NeckKind.NECK_KIND_FPN, startLevel: 2, endLevel: 6, channels: 256, extraSource: 0 },
       rpn: RpnKind.RPN_KIND_RPN,
       head: { kind: HeadKind.HEAD_KIND_FASTER_RCNN, stages: 0, channels: 256 },
       input,
     },
   ];
-}
-
-function count(text: string | undefined, flag: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag}: expected a non-negative number, got "${text}"`);
-  return n;
 }
 
 export function demoSearchSpec(options: SearchOptions, hardwareClass: string): controller.SearchSpec {
@@ -81,24 +52,24 @@ export function demoSearchSpec(options: SearchOptions, hardwareClass: string): c
   return controller.SearchSpec.fromPartial({
     displayName: 'sm-nas search (demo)',
     hardwareClass,
-    dataset: { source: { $case: 'builtin', value: { ...dataset, trainImages: count(options.images, '--images', dataset.trainImages) } } },
+    dataset: { source: { $case: 'builtin', value: { ...dataset, trainImages: options.images ?? dataset.trainImages } } },
     schedule: {
-      batchSize: count(options.batch, '--batch', demo.batchSize),
+      batchSize: options.batch ?? demo.batchSize,
       learningRate: demo.learningRate,
       weightDecay: demo.weightDecay,
       lrSchedule: demo.lrSchedule === 'cosine' ? trainer.LrSchedule.LR_SCHEDULE_COSINE : trainer.LrSchedule.LR_SCHEDULE_CONSTANT,
       seed: 0,
     },
-    fidelity: { inputScale: demo.inputScale, widthMultiplier: demo.widthMultiplier, maxSteps: count(options.steps, '--steps', demo.maxSteps) },
-    algorithm: { name: options.algorithm ?? 'evolution' },
-    structural: { maxCandidates: count(options.structural, '--structural', 12), populationSize: 8, paretoModels: 3 },
-    modular: { maxCandidates: count(options.modular, '--modular', 8), populationSize: 6 },
-    budget: { maxWallSeconds: count(options.minutes, '--minutes', 19) * 60 },
-    parallelism: count(options.parallelism, '--parallelism', 2),
+    fidelity: { inputScale: demo.inputScale, widthMultiplier: demo.widthMultiplier, maxSteps: options.steps ?? demo.maxSteps },
+    algorithm: { name: options.algorithm },
+    structural: { maxCandidates: options.structural, populationSize: 8, paretoModels: 3 },
+    modular: { maxCandidates: options.modular, populationSize: 6 },
+    budget: { maxWallSeconds: options.minutes * 60 },
+    parallelism: options.parallelism,
     // A few seconds of timing per structural candidate (a two-stage detector at 512x512 takes ~1-2 s
     // an inference on 2 CPU cores): enough to order them, within the demo's 20 minutes.
     profiling: { targetCoefficientOfVariation: 0.05, maxSeconds: 6, iterationsPerRound: 5 },
-    seed: readSeedArg(options.seed, '--seed', 1n),
+    seed: options.seed,
     // What trains and profiles in seconds on 2 CPU cores: the smallest input, the four lighter
     // backbones, FPN necks (a C4 two-stage head runs res5 per RoI: ~3 s a demo step); every head
     // (one-stage RetinaNet, Faster R-CNN, Cascade R-CNN).
@@ -130,10 +101,10 @@ export async function searchCommand(options: SearchOptions, log: (line: string) 
   const channels = [];
   try {
     if (!controllerAddr) {
-      log(`${elapsed()}  starting the local mesh in ${resolve(options.dataDir)}${options.nats ? ` on ${options.nats}` : ''} ...`);
+      log(`${elapsed()}  starting the local mesh in ${resolve(options['data-dir'])}${options.nats ? ` on ${options.nats}` : ''} ...`);
       // The mesh modules load only when a mesh starts.
       const { startLocalMesh } = await import('../mesh.js');
-      mesh = await startLocalMesh({ dataDir: options.dataDir, log: 'ignore', ...(options.nats ? { natsUrl: options.nats } : {}) });
+      mesh = await startLocalMesh({ dataDir: options['data-dir'], log: 'ignore', ...(options.nats ? { natsUrl: options.nats } : {}) });
       log(`${elapsed()}  mesh up: nats ${mesh.natsUrl}; ${Object.entries(mesh.addresses).map(([s, a]) => `${s} ${a}`).join(', ')}`);
       controllerAddr = mesh.addresses.controller;
       if (!controllerAddr) throw new Error('this checkout has no services/controller');
@@ -181,7 +152,7 @@ export async function searchCommand(options: SearchOptions, log: (line: string) 
     const structural = (await client.getParetoFront({ searchId, stage: common.SearchStage.SEARCH_STAGE_STRUCTURAL })).front!;
     const modularRan = candidates.some((c) => c.stage === common.SearchStage.SEARCH_STAGE_MODULAR);
     const modular = modularRan ? (await client.getParetoFront({ searchId, stage: common.SearchStage.SEARCH_STAGE_MODULAR })).front! : undefined;
-    const out = resolve(options.out ?? resolve(options.dataDir, 'results', searchId));
+    const out = resolve(options.out ?? resolve(options['data-dir'], 'results', searchId));
     await writeResults(out, { search: searchNow, candidates, structural, modular, final: modular ?? structural });
     const trained = candidates.filter((c) => c.state === controller.CandidateState.CANDIDATE_STATE_SUCCEEDED).length;
     const state = controller.searchStateToJSON(searchNow.state).replace('SEARCH_STATE_', '').toLowerCase();
