@@ -16,7 +16,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 function detectors(): Architecture[] {
   const necks: Neck[] = [{ kind: 'c4' }];
   for (let s = 1; s <= 6; s++) {
-    for (let e = s + 1; e <= 6; e++) necks.push({ kind: 'fpn', startLevel: s, endLevel: e, channels: 256 });
+    for (let e = s + 1; e <= 6; e++) necks.push({ kind: 'fpn', startLevel: s, endLevel: e, channels: 256, extraSource: 'c5' });
   }
   const heads: Array<[RpnKind, Head]> = [['none', { kind: 'retinanet', stages: 0, channels: 256 }]];
   for (const rpn of ['rpn', 'guided_anchoring'] as const) {

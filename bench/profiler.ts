@@ -53,7 +53,7 @@ const models: Model[] = BACKBONE_KINDS.map((kind) => ({
   // The classification form reads only the backbone and the input (neck and head are not built).
   arch: {
     backbone: standardBackbone(kind),
-    neck: { kind: 'fpn', startLevel: 3, endLevel: 6, channels: 256 },
+    neck: { kind: 'fpn', startLevel: 3, endLevel: 6, channels: 256, extraSource: 'c5' },
     rpn: 'none',
     head: { kind: 'retinanet', stages: 0, channels: 256 },
     input: { widthPx: CLASSIFICATION_SIZE, heightPx: CLASSIFICATION_SIZE },

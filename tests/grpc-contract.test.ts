@@ -32,7 +32,7 @@ const { BackboneKind, NeckKind, RpnKind, HeadKind, SearchStage } = common;
 function resnet18Retina(): common.Architecture {
   return {
     backbone: { kind: BackboneKind.BACKBONE_KIND_RESNET18, baseChannels: 64, blocks: '11-21-21-21' },
-    neck: { kind: NeckKind.NECK_KIND_FPN, startLevel: 3, endLevel: 6, channels: 256 },
+    neck: { kind: NeckKind.NECK_KIND_FPN, startLevel: 3, endLevel: 6, channels: 256, extraSource: 0 },
     rpn: RpnKind.RPN_KIND_NONE,
     head: { kind: HeadKind.HEAD_KIND_RETINANET, stages: 0, channels: 256 },
     input: { widthPx: 800, heightPx: 600 },
@@ -120,7 +120,7 @@ describe('bad input gets INVALID_ARGUMENT naming the field, and the server keeps
     ],
     [
       'FPN levels reversed',
-      () => space.mutate({ architecture: { ...resnet18Retina(), neck: { kind: NeckKind.NECK_KIND_FPN, startLevel: 5, endLevel: 3, channels: 256 } }, stage: SearchStage.SEARCH_STAGE_STRUCTURAL, seed: 1 }),
+      () => space.mutate({ architecture: { ...resnet18Retina(), neck: { kind: NeckKind.NECK_KIND_FPN, startLevel: 5, endLevel: 3, channels: 256, extraSource: 0 } }, stage: SearchStage.SEARCH_STAGE_STRUCTURAL, seed: 1 }),
       'architecture.neck.',
     ],
     [

@@ -71,7 +71,7 @@ describe('a Python client generated from proto/', () => {
       const tsCount = await createClient(flops.FlopsServiceDefinition, flopsChannel).count({
         architecture: {
           backbone: { kind: common.BackboneKind.BACKBONE_KIND_RESNET50, baseChannels: 0, blocks: '' },
-          neck: { kind: common.NeckKind.NECK_KIND_FPN, startLevel: 2, endLevel: 6, channels: 0 },
+          neck: { kind: common.NeckKind.NECK_KIND_FPN, startLevel: 2, endLevel: 6, channels: 0, extraSource: 0 },
           rpn: common.RpnKind.RPN_KIND_RPN,
           head: { kind: common.HeadKind.HEAD_KIND_FASTER_RCNN, stages: 0, channels: 0 },
           input: { widthPx: 1333, heightPx: 800 },

@@ -27,7 +27,7 @@ const { BackboneKind, NeckKind, RpnKind, HeadKind } = common;
 function resnet18Retina(): common.Architecture {
   return {
     backbone: { kind: BackboneKind.BACKBONE_KIND_RESNET18, baseChannels: 64, blocks: '11-21-21-21' },
-    neck: { kind: NeckKind.NECK_KIND_FPN, startLevel: 3, endLevel: 6, channels: 256 },
+    neck: { kind: NeckKind.NECK_KIND_FPN, startLevel: 3, endLevel: 6, channels: 256, extraSource: 0 },
     rpn: RpnKind.RPN_KIND_NONE,
     head: { kind: HeadKind.HEAD_KIND_RETINANET, stages: 0, channels: 256 },
     input: { widthPx: 512, heightPx: 512 },

@@ -2,7 +2,7 @@
 // these types; the wire form (nas.common.v1.Architecture) is converted to and from them in
 // `wire.ts`, and the canonical string in `canonical.ts`.
 
-import { BACKBONES, HEADS, RPNS } from './modules/registry.js';
+import { BACKBONES, FPN_EXTRA_SOURCES, HEADS, RPNS } from './modules/registry.js';
 
 /**
  * Backbones of the SM-NAS structural space (paper, section 3.1), proposal generators and heads: the
@@ -39,22 +39,31 @@ export interface C4Neck {
   kind: 'c4';
 }
 
-/** FPN entering at P_start and leaving at P_end; levels above 5 are extra stride-2 convolutions. */
+/** Where an FPN's extra levels (P6, P7) start: the registered sources (modules/necks/extras). */
+export const FPN_EXTRA_SOURCE_KINDS: readonly FpnExtraSource[] = Object.freeze(Object.keys(FPN_EXTRA_SOURCES) as FpnExtraSource[]);
+export type FpnExtraSource = keyof typeof FPN_EXTRA_SOURCES;
+
+/**
+ * FPN entering at P_start and leaving at P_end; levels above 5 are extra stride-2 convolutions,
+ * P6 on `extraSource` (C5 or P5), P7 on P6 after a ReLU.
+ */
 export interface FpnNeck {
   kind: 'fpn';
   startLevel: number;
   endLevel: number;
   channels: number;
+  /** Meaningful only with endLevel >= 6; 'c5' otherwise, so each neck has one form. */
+  extraSource: FpnExtraSource;
 }
 
 export type Neck = C4Neck | FpnNeck;
 
 export interface Head {
   kind: HeadKind;
-  /** Number of R-CNN stages: 0 for RetinaNet, 1 for Faster R-CNN, 2..4 for Cascade R-CNN. */
+  /** Number of R-CNN stages: 0 for the one-stage heads, 1 for Faster R-CNN, 2..4 for Cascade R-CNN. */
   stages: number;
   /**
-   * RetinaNet: width of its 4-conv towers. R-CNN with FPN: the two shared FC layers have
+   * RetinaNet, FCOS: width of their 4-conv towers. R-CNN with FPN: the two shared FC layers have
    * 4 x channels units (1024 at 256, mmdetection's default).
    */
   channels: number;

@@ -7,7 +7,7 @@ import { mutateArchitecture } from './mutate.js';
 const CASCADE = 'resnet50:64:111-2111-211111-211/fpn:2-6:256/rpn/cascade_rcnn.3:256/1333x800';
 const cascade = {
   backbone: { kind: 'resnet50', baseChannels: 64, blocks: '111-2111-211111-211' },
-  neck: { kind: 'fpn', startLevel: 2, endLevel: 6, channels: 256 },
+  neck: { kind: 'fpn', startLevel: 2, endLevel: 6, channels: 256, extraSource: 'c5' },
   rpn: 'rpn',
   head: { kind: 'cascade_rcnn', stages: 3, channels: 256 },
   input: { widthPx: 1333, heightPx: 800 },

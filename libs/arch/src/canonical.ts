@@ -8,7 +8,8 @@
 //   backbone  a BACKBONE_KINDS name, e.g. resnet50
 //   base      backbone base channels, decimal
 //   blocks    the block string, stages separated by '-'
-//   neck      c4 | fpn:<start_level>-<end_level>:<channels>
+//   neck      c4 | fpn:<start_level>-<end_level>:<channels>[:<extra_source>]
+//             (the source of P6 and P7 only when it is not c5, so older ids stay as they were)
 //   rpn       none | rpn | guided_anchoring
 //   head      retinanet:<channels> | faster_rcnn:<channels> | cascade_rcnn.<stages>:<channels>
 //   W x H     input width and height in pixels
@@ -22,7 +23,7 @@
 // The leading letter keeps ids valid as identifiers, NATS subject tokens and k8s label values.
 
 import { createHash } from 'node:crypto';
-import { HEAD_KINDS, type Architecture, type Head, type Neck } from './architecture.js';
+import { FPN_EXTRA_SOURCE_KINDS, HEAD_KINDS, type Architecture, type Head, type Neck } from './architecture.js';
 import type { HeadFamily } from './modules/family.js';
 import { HEADS } from './modules/registry.js';
 import { ArchValidationError } from './errors.js';
@@ -36,7 +37,9 @@ export function toCanonical(a: Architecture): string {
 }
 
 function neckToken(n: Neck): string {
-  return n.kind === 'c4' ? 'c4' : `fpn:${n.startLevel}-${n.endLevel}:${n.channels}`;
+  if (n.kind === 'c4') return 'c4';
+  const source = n.extraSource === FPN_EXTRA_SOURCE_KINDS[0] ? '' : `:${n.extraSource}`;
+  return `fpn:${n.startLevel}-${n.endLevel}:${n.channels}${source}`;
 }
 
 /** Whether a head kind's string carries its stage count (`cascade_rcnn.3`): it has more than one choice. */
@@ -106,19 +109,25 @@ export function parseCanonical(text: string, options: ValidateOptions = {}): Arc
   if (nk === 'c4') {
     neck = { kind: 'c4' };
   } else {
-    const m = /^fpn:([^-:]*)-([^:]*):(.*)$/.exec(nk);
+    const m = /^fpn:([^-:]*)-([^:]*):([^:]*)(?::(.*))?$/.exec(nk);
     if (m === null) {
-      throw new ArchValidationError('neck.kind', `expected c4 or fpn:<start>-<end>:<channels>, got ${JSON.stringify(nk)}`, starts[1]);
+      throw new ArchValidationError('neck.kind', `expected c4 or fpn:<start>-<end>:<channels>[:<extra source>], got ${JSON.stringify(nk)}`, starts[1]);
     }
-    const [, s, e, c] = m as unknown as [string, string, string, string];
+    const [, s, e, c, source] = m as unknown as [string, string, string, string, string | undefined];
     at['neck.start_level'] = starts[1]! + 4;
     at['neck.end_level'] = at['neck.start_level'] + s.length + 1;
     at['neck.channels'] = at['neck.end_level'] + e.length + 1;
+    at['neck.extra_source'] = at['neck.channels'] + c.length + 1;
+    // The default is never written, so naming it would give a second string for one architecture.
+    if (source === FPN_EXTRA_SOURCE_KINDS[0]) {
+      throw new ArchValidationError('neck.extra_source', `${source} is the default and is left out of the canonical string`, at['neck.extra_source']);
+    }
     neck = {
       kind: 'fpn',
       startLevel: decimal(s, 'neck.start_level', at['neck.start_level']),
       endLevel: decimal(e, 'neck.end_level', at['neck.end_level']),
       channels: decimal(c, 'neck.channels', at['neck.channels']),
+      extraSource: source,
     };
   }
 

@@ -12,4 +12,4 @@ export * from './mutate.js';
 export * from './crossover.js';
 export * from './structure.js';
 export * from './modules/family.js';
-export { BACKBONES, HEADS, NECKS, RPNS, neckFamily } from './modules/registry.js';
+export { BACKBONES, FPN_EXTRA_SOURCES, HEADS, NECKS, RPNS, neckFamily } from './modules/registry.js';

@@ -34,6 +34,7 @@ function toDomainShape(x: unknown): unknown {
           startLevel: pick(neck, 'startLevel', 'start_level'),
           endLevel: pick(neck, 'endLevel', 'end_level'),
           channels: neck['channels'],
+          extraSource: extraSource(pick(neck, 'extraSource', 'extra_source')),
         }
       : neck,
     rpn: enumValue(x['rpn'], 'RPN_KIND_'),
@@ -52,6 +53,11 @@ function isObject(x: unknown): x is Record<string, unknown> {
 
 function pick(o: Record<string, unknown>, camel: string, snake: string): unknown {
   return o[camel] !== undefined ? o[camel] : o[snake];
+}
+
+/** Protobuf JSON's UNSPECIFIED is the default source, as absence is. */
+function extraSource(x: unknown): unknown {
+  return x === 'FPN_EXTRA_SOURCE_UNSPECIFIED' ? undefined : enumValue(x, 'FPN_EXTRA_SOURCE_');
 }
 
 /** BACKBONE_KIND_RESNEXT50_32X4D -> resnext50_32x4d; other values pass through. */

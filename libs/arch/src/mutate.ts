@@ -1,7 +1,7 @@
 // Mutation for the evolutionary search: one gene changes, the child is valid, and it always
 // differs from its parent (a no-op mutation would spend a training run on a known result).
 
-import { BACKBONE_KINDS, type Architecture, type Neck, type SearchStage } from './architecture.js';
+import { BACKBONE_KINDS, type Architecture, type SearchStage } from './architecture.js';
 import { blockStringProblem } from './blocks.js';
 import { STANDARD_FPN_CHANNELS, standardBackbone } from './defaults.js';
 import { Rng, checkSeed, type Seed } from './random.js';
@@ -16,6 +16,7 @@ import {
   RPN_HEAD_CHOICES,
   blockBoundsOf,
 } from './space.js';
+import { neckStructureKey } from './structure.js';
 import { validateArchitecture } from './validate.js';
 
 /**
@@ -50,7 +51,7 @@ function mutateStructure(p: Architecture, rng: Rng): Architecture {
       break;
     }
     case 1: {
-      const neck = rng.pick(NECK_CHOICES.filter((n) => !sameNeckStructure(n, p.neck)));
+      const neck = rng.pick(NECK_CHOICES.filter((n) => neckStructureKey(n) !== neckStructureKey(p.neck)));
       // Keep a searched FPN width when the pyramid's levels change.
       const channels = p.neck.kind === 'fpn' ? p.neck.channels : STANDARD_FPN_CHANNELS;
       c.neck = neck.kind === 'fpn' ? { ...neck, channels } : { kind: 'c4' };
@@ -70,11 +71,6 @@ function mutateStructure(p: Architecture, rng: Rng): Architecture {
     }
   }
   return c;
-}
-
-function sameNeckStructure(a: Neck, b: Neck): boolean {
-  if (a.kind === 'c4' || b.kind === 'c4') return a.kind === b.kind;
-  return a.startLevel === b.startLevel && a.endLevel === b.endLevel;
 }
 
 type ModularGene = 'base' | 'blocks' | 'fpn' | 'head';

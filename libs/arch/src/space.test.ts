@@ -19,15 +19,18 @@ import { validateArchitecture } from './validate.js';
 describe('structural space', () => {
   it('has as many combinations as the rules give, counted independently', () => {
     // SM-NAS section 3.1 (the paper reports "about 11,000" without its counting rule); the rules
-    // as this project writes them: 7 backbones; C4 or FPN P_start..P_end with 1 <= start < end <= 6
-    // (C(6,2) = 15 ranges); RetinaNet without RPN, Faster R-CNN (1 stage) or Cascade R-CNN
-    // (2, 3, 4 stages) each behind RPN or guided anchoring; 4 input sizes.
+    // as this project writes them: 7 backbones; C4 or FPN P_start..P_end with 1 <= start <= 5 and
+    // start < end <= 7 (C(7,2) - 1 = 20 ranges, 6..7 has no pyramid level), where the 2 x 5 ranges
+    // that reach P6 or P7 take P6 from C5 or from P5; RetinaNet and FCOS without RPN, Faster R-CNN
+    // (1 stage) or Cascade R-CNN (2, 3, 4 stages) each behind RPN or guided anchoring; 4 input sizes.
     const backbones = 7;
-    const necks = 1 + (6 * 5) / 2;
-    const rpnHeads = 1 + 2 * (1 + 3);
+    const ranges = (7 * 6) / 2 - 1;
+    const withExtraLevels = 2 * 5;
+    const necks = 1 + ranges + withExtraLevels;
+    const rpnHeads = 2 + 2 * (1 + 3);
     const inputs = 4;
     expect(structuralSpaceSize()).toBe(backbones * necks * rpnHeads * inputs);
-    expect(structuralSpaceSize()).toBe(4032);
+    expect(structuralSpaceSize()).toBe(8680);
   });
 
   it('enumerates distinct, structurally valid architectures', () => {
@@ -140,8 +143,8 @@ describe('describeSpaces', () => {
   it('is plain JSON with the bounds and sizes', () => {
     const d = describeSpaces();
     expect(JSON.parse(JSON.stringify(d))).toEqual(d);
-    expect(d.structural.validCombinations).toBe(4032);
-    expect(d.structural.rpnHeads).toHaveLength(9);
+    expect(d.structural.validCombinations).toBe(8680);
+    expect(d.structural.rpnHeads).toHaveLength(10);
     expect(d.modular.blockBounds).toMatchObject({ stages: 4, maxBlocksPerStage: 30, maxTotalBlocks: 40, maxDoublingsResnet: 4, maxDoublingsMobilenetV2: 6 });
     expect(BigInt(d.modular.sizeWithFpn.mobilenet_v2)).toBe(modularSpaceSize('mobilenet_v2'));
   });

@@ -4,6 +4,7 @@
 
 import {
   BACKBONE_KINDS,
+  FPN_EXTRA_SOURCE_KINDS,
   type Architecture,
   type BackboneKind,
   type HeadKind,
@@ -16,7 +17,7 @@ import type { BlockBounds } from './modules/family.js';
 import {
   BLOCK_STAGES, MAX_BLOCKS_PER_STAGE, MAX_TOTAL_BLOCKS, MIN_BLOCKS_PER_STAGE, MIN_DOUBLINGS, MIN_TOTAL_BLOCKS,
 } from './modules/backbones/bounds.js';
-import { FPN_MAX_LEVEL, FPN_MIN_LEVEL } from './modules/necks/fpn.js';
+import { FPN_MAX_LEVEL, FPN_MIN_LEVEL, FPN_TOP_BACKBONE_LEVEL } from './modules/necks/fpn.js';
 import { MAX_DOUBLINGS_MOBILENET_V2 } from './modules/backbones/mobilenet-v2.js';
 import { MAX_DOUBLINGS_RESNET } from './modules/backbones/resnet.js';
 import { BACKBONES, HEADS } from './modules/registry.js';
@@ -33,8 +34,8 @@ export const INPUT_SIZES: readonly Readonly<InputSize>[] = [
   { widthPx: 1333, heightPx: 800 },
 ];
 
-/** FPN levels: 1 <= startLevel < endLevel <= 6 (P6 is an extra stride-2 convolution on C5). */
-export { FPN_MAX_LEVEL, FPN_MIN_LEVEL };
+/** FPN levels: 1 <= startLevel <= 5, startLevel < endLevel <= 7 (P6, P7: extra stride-2 convolutions). */
+export { FPN_MAX_LEVEL, FPN_MIN_LEVEL, FPN_TOP_BACKBONE_LEVEL };
 
 const HEAD_KIND_LIST = Object.keys(HEADS) as HeadKind[];
 
@@ -82,15 +83,19 @@ export const RPN_HEAD_CHOICES: readonly Readonly<RpnHeadChoice>[] = rpnHeadChoic
 
 function neckChoices(): Neck[] {
   const out: Neck[] = [{ kind: 'c4' }];
-  for (let start = FPN_MIN_LEVEL; start < FPN_MAX_LEVEL; start++) {
+  for (let start = FPN_MIN_LEVEL; start <= FPN_TOP_BACKBONE_LEVEL; start++) {
     for (let end = start + 1; end <= FPN_MAX_LEVEL; end++) {
-      out.push({ kind: 'fpn', startLevel: start, endLevel: end, channels: STANDARD_FPN_CHANNELS });
+      // Where the extra levels come from is a choice only when there are extra levels.
+      const sources = end > FPN_TOP_BACKBONE_LEVEL ? FPN_EXTRA_SOURCE_KINDS : FPN_EXTRA_SOURCE_KINDS.slice(0, 1);
+      for (const extraSource of sources) {
+        out.push({ kind: 'fpn', startLevel: start, endLevel: end, channels: STANDARD_FPN_CHANNELS, extraSource });
+      }
     }
   }
   return out;
 }
 
-/** C4, then every FPN level range (at the standard 256 channels). */
+/** C4, then every FPN level range and source of its extra levels (at the standard 256 channels). */
 export const NECK_CHOICES: readonly Readonly<Neck>[] = neckChoices();
 
 /** The independent structural genes; every combination of one value each is valid. */
@@ -102,8 +107,9 @@ export const STRUCTURAL_GENES = {
 } as const;
 
 /**
- * Number of valid structural combinations, counted from the tables (4032 with the rules above:
- * 7 backbones x 16 necks x 9 rpn/head pairs x 4 inputs). The paper reports "about 11,000"
+ * Number of valid structural combinations, counted from the tables (8680 with the rules above:
+ * 7 backbones x 31 necks x 10 rpn/head pairs x 4 inputs; the necks are C4 and 20 FPN level ranges,
+ * the 10 that reach P6 or P7 with either source of their extra levels). The paper reports "about 11,000"
  * combinations without giving its counting rule; we count only pipelines that can run.
  */
 export function structuralSpaceSize(): number {

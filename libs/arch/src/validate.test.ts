@@ -6,7 +6,7 @@ import { validateArchitecture, validateInputSize, type ValidateOptions } from '.
 // mmdetection's cascade_rcnn_r50_fpn_1x: ResNet-50, FPN P2..P6 at 256, RPN, 3 stages, 1333x800.
 const cascade: Architecture = {
   backbone: { kind: 'resnet50', baseChannels: 64, blocks: '111-2111-211111-211' },
-  neck: { kind: 'fpn', startLevel: 2, endLevel: 6, channels: 256 },
+  neck: { kind: 'fpn', startLevel: 2, endLevel: 6, channels: 256, extraSource: 'c5' },
   rpn: 'rpn',
   head: { kind: 'cascade_rcnn', stages: 3, channels: 256 },
   input: { widthPx: 1333, heightPx: 800 },
@@ -59,8 +59,11 @@ describe('validateArchitecture', () => {
     ['neck kind unknown', edit((a) => (a.neck.kind = 'bifpn')), 'neck.kind', /"c4" or "fpn", got "bifpn"/],
     ['FPN levels reversed', edit((a) => Object.assign(a.neck, { startLevel: 5, endLevel: 3 })), 'neck.end_level', /above neck.start_level \(5\)/],
     ['FPN levels equal', edit((a) => Object.assign(a.neck, { startLevel: 4, endLevel: 4 })), 'neck.end_level', /above/],
-    ['FPN level 7', edit((a) => (a.neck.endLevel = 7)), 'neck.end_level', /from 2 to 6, got 7/],
-    ['FPN level 0', edit((a) => (a.neck.startLevel = 0)), 'neck.start_level', /from 1 to 5, got 0/],
+    ['FPN level 8', edit((a) => (a.neck.endLevel = 8)), 'neck.end_level', /from 2 to 7, got 8/],
+    ['FPN starting above the backbone', edit((a) => Object.assign(a.neck, { startLevel: 6, endLevel: 7 })), 'neck.start_level', /from 1 to 5 .*got 6/],
+    ['extra levels from P5 without extra levels', edit((a) => Object.assign(a.neck, { endLevel: 5, extraSource: 'p5' })), 'neck.extra_source', /needs neck.end_level 6 or 7, got 5/],
+    ['unknown extra source', edit((a) => Object.assign(a.neck, { extraSource: 'p4' })), 'neck.extra_source', /unknown fpn extra source "p4"/],
+    ['FPN level 0', edit((a) => (a.neck.startLevel = 0)), 'neck.start_level', /from 1 to 5 .*got 0/],
     ['rpn unknown', edit((a) => (a.rpn = 'ssd')), 'rpn', /unknown proposal generator "ssd"/],
     ['retinanet behind an rpn', edit((a) => Object.assign(a, { rpn: 'rpn', head: { kind: 'retinanet', stages: 0, channels: 256 } })), 'rpn', /one-stage/],
     ['cascade without proposals', edit((a) => (a.rpn = 'none')), 'rpn', /pools proposals/],

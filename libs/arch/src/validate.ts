@@ -4,11 +4,13 @@
 
 import {
   BACKBONE_KINDS,
+  FPN_EXTRA_SOURCE_KINDS,
   HEAD_KINDS,
   RPN_KINDS,
   type Architecture,
   type Backbone,
   type BackboneKind,
+  type FpnExtraSource,
   type Head,
   type HeadKind,
   type InputSize,
@@ -26,6 +28,7 @@ import { ArchValidationError } from './errors.js';
 import {
   FPN_MAX_LEVEL,
   FPN_MIN_LEVEL,
+  FPN_TOP_BACKBONE_LEVEL,
   HEAD_STAGES,
   INPUT_SIZES,
   MODULAR_BASE_CHANNELS,
@@ -60,6 +63,7 @@ export const ANY_INPUT_PX = { min: 32, max: 4096 } as const;
 const backboneKinds: ReadonlySet<string> = new Set(BACKBONE_KINDS);
 const rpnKinds: ReadonlySet<string> = new Set(RPN_KINDS);
 const headKinds: ReadonlySet<string> = new Set(HEAD_KINDS);
+const extraSources: ReadonlySet<string> = new Set(FPN_EXTRA_SOURCE_KINDS);
 const inputSizes: ReadonlySet<string> = new Set(INPUT_SIZES.map((s) => `${s.widthPx}x${s.heightPx}`));
 const inputWidths: ReadonlySet<number> = new Set(INPUT_SIZES.map((s) => s.widthPx));
 const inputList = INPUT_SIZES.map((s) => `${s.widthPx}x${s.heightPx}`).join(', ');
@@ -115,8 +119,8 @@ function validateNeck(x: unknown, space: ValidationSpace): Neck {
   if (kind !== 'fpn') fail('neck.kind', `expected "c4" or "fpn", got ${describe(kind)}`);
   const startLevel = integer(o['startLevel'], 'neck.start_level');
   const endLevel = integer(o['endLevel'], 'neck.end_level');
-  if (startLevel < FPN_MIN_LEVEL || startLevel >= FPN_MAX_LEVEL) {
-    fail('neck.start_level', `must be from ${FPN_MIN_LEVEL} to ${FPN_MAX_LEVEL - 1}, got ${startLevel}`);
+  if (startLevel < FPN_MIN_LEVEL || startLevel > FPN_TOP_BACKBONE_LEVEL) {
+    fail('neck.start_level', `must be from ${FPN_MIN_LEVEL} to ${FPN_TOP_BACKBONE_LEVEL} (the pyramid starts on a backbone level), got ${startLevel}`);
   }
   if (endLevel <= FPN_MIN_LEVEL || endLevel > FPN_MAX_LEVEL) {
     fail('neck.end_level', `must be from ${FPN_MIN_LEVEL + 1} to ${FPN_MAX_LEVEL}, got ${endLevel}`);
@@ -125,7 +129,12 @@ function validateNeck(x: unknown, space: ValidationSpace): Neck {
     fail('neck.end_level', `must be above neck.start_level (${startLevel}), got ${endLevel}: the pyramid runs from P${startLevel} up`);
   }
   const channels = channelsFor(o['channels'], 'neck.channels', space, MODULAR_FPN_CHANNELS, STANDARD_FPN_CHANNELS);
-  return { kind: 'fpn', startLevel, endLevel, channels };
+  // Absent: the first registered source (C5), what a neck without extra levels says.
+  const source = o['extraSource'] === undefined ? FPN_EXTRA_SOURCE_KINDS[0]! : member(o['extraSource'], extraSources, 'neck.extra_source', 'fpn extra source') as FpnExtraSource;
+  if (endLevel <= FPN_TOP_BACKBONE_LEVEL && source !== FPN_EXTRA_SOURCE_KINDS[0]) {
+    fail('neck.extra_source', `${source} is where P6 and P7 come from: it needs neck.end_level 6 or 7, got ${endLevel}`);
+  }
+  return { kind: 'fpn', startLevel, endLevel, channels, extraSource: source };
 }
 
 function validateHead(x: unknown, space: ValidationSpace): Head {

@@ -5,10 +5,12 @@
 import { common } from '@sm-nas/proto';
 import {
   BACKBONE_KINDS,
+  FPN_EXTRA_SOURCE_KINDS,
   HEAD_KINDS,
   RPN_KINDS,
   type Architecture,
   type BackboneKind,
+  type FpnExtraSource,
   type HeadKind,
   type Neck,
   type RpnKind,
@@ -63,6 +65,9 @@ export function architectureFromWire(wire: common.Architecture | undefined, fiel
       startLevel: neck.startLevel,
       endLevel: neck.endLevel,
       channels: neck.channels || DEFAULT_CHANNELS,
+      extraSource: neck.extraSource === common.FpnExtraSource.FPN_EXTRA_SOURCE_UNSPECIFIED
+        ? FPN_EXTRA_SOURCE_KINDS[0]!
+        : enumToDomain<FpnExtraSource>(neck.extraSource, common.FpnExtraSource, 'FPN_EXTRA_SOURCE_', FPN_EXTRA_SOURCE_KINDS, at('neck.extra_source')),
     };
   } else {
     throw new ArchValidationError(at('neck.kind'), `unknown or unspecified value ${neck.kind} (expected NECK_KIND_C4 or NECK_KIND_FPN)`);
@@ -98,12 +103,13 @@ export function architectureToWire(arch: Architecture): common.Architecture {
     },
     neck:
       arch.neck.kind === 'c4'
-        ? { kind: common.NeckKind.NECK_KIND_C4, startLevel: 0, endLevel: 0, channels: 0 }
+        ? { kind: common.NeckKind.NECK_KIND_C4, startLevel: 0, endLevel: 0, channels: 0, extraSource: common.FpnExtraSource.FPN_EXTRA_SOURCE_UNSPECIFIED }
         : {
             kind: common.NeckKind.NECK_KIND_FPN,
             startLevel: arch.neck.startLevel,
             endLevel: arch.neck.endLevel,
             channels: arch.neck.channels,
+            extraSource: domainToEnum(arch.neck.extraSource, common.FpnExtraSource, 'FPN_EXTRA_SOURCE_'),
           },
     rpn: rpnKindToWire(arch.rpn),
     head: {

@@ -8,7 +8,7 @@ const size = Number(process.env.SIZE ?? 128);
 const n = Number(process.env.N ?? 8);
 const det = createDetector({
   backbone: standardBackbone('resnet18'),
-  neck: { kind: 'fpn', startLevel: 3, endLevel: 6, channels: 256 },
+  neck: { kind: 'fpn', startLevel: 3, endLevel: 6, channels: 256, extraSource: 'c5' },
   rpn: 'none', head: { kind: 'retinanet', stages: 0, channels: 256 },
   input: { widthPx: size, heightPx: size },
 }, { numClasses: 8, norm: (process.env.NORM ?? 'group_norm') as 'group_norm', seed: 1 });

@@ -9,7 +9,7 @@ const wm = Number(process.env.WM ?? 0.25);
 const n = Number(process.env.N ?? 2);
 const det = createDetector({
   backbone: standardBackbone((process.env.BB ?? 'resnet18') as 'resnet18'),
-  neck: { kind: 'fpn', startLevel: 3, endLevel: 6, channels: 256 },
+  neck: { kind: 'fpn', startLevel: 3, endLevel: 6, channels: 256, extraSource: 'c5' },
   rpn: 'none', head: { kind: 'retinanet', stages: 0, channels: 256 },
   input: { widthPx: size, heightPx: size },
 }, { numClasses: 8, norm: (process.env.NORM ?? 'group_norm') as 'group_norm', fidelity: { inputScale: 1, widthMultiplier: wm }, seed: 1 });

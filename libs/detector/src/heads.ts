@@ -6,6 +6,7 @@ import type { Architecture, HeadKind } from '@sm-nas/arch';
 import type { LayerGraph } from '@sm-nas/arch/graph';
 import type { GraphExecutor } from './executor.js';
 import type { DetectorHead } from './head.js';
+import { Fcos } from './fcos.js';
 import { RetinaNet, RETINANET_DEFAULTS, type RetinaNetConfig } from './retinanet.js';
 import { TwoStage, twoStageConfig, type TwoStageOptions } from './two-stage.js';
 
@@ -28,4 +29,5 @@ export const DETECTOR_HEADS: Readonly<Record<HeadKind, HeadBuilder>> = {
   retinanet: ({ graph, retinanet }) => new RetinaNet(graph, { ...RETINANET_DEFAULTS, ...retinanet }),
   faster_rcnn: twoStage,
   cascade_rcnn: twoStage,
+  fcos: ({ graph }) => new Fcos(graph),
 };

@@ -19,6 +19,7 @@ export { roiLevel, detach, type RoiOutputs } from './executor.js';
 export { deformConv2d, type DeformSpec } from './deform.js';
 export { Rpn, RPN_ASSIGNER, RPN_FPN_DEFAULTS, RPN_C4_DEFAULTS, levelBaseAnchors, proposeImage, type ProposalConfig, type ProposalNetwork, type RpnConfig } from './rpn.js';
 export { GaRpn, GA_RPN_DEFAULTS, type GaRpnConfig } from './ga-rpn.js';
+export { decodeDistances, Fcos, FCOS_DEFAULTS, type FcosConfig, type FcosTargets, type FcosTestConfig } from './fcos.js';
 export { RcnnHead, FASTER_RCNN_DEFAULTS, CASCADE_STAGES, cascadeDefaults, type RcnnConfig, type RcnnStageConfig } from './rcnn.js';
 export { disposeOutputs, TwoStage, twoStageConfig, type TwoStageConfig, type TwoStageOptions } from './two-stage.js';
 export { type DetectorHead, type LossPass } from './head.js';

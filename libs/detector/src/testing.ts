@@ -1,7 +1,7 @@
 // Test helpers (not exported from the package): the backend, tiny architectures, a fixed batch.
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendInfo } from '@sm-nas/tfjs-runtime';
-import { standardBackbone, type Architecture, type BackboneKind, type HeadKind, type Neck, type RpnKind } from '@sm-nas/arch';
+import { standardBackbone, type Architecture, type BackboneKind, type FpnExtraSource, type HeadKind, type Neck, type RpnKind } from '@sm-nas/arch';
 
 /** wasm (threads) via libs/tfjs-runtime, cpu when wasm cannot start. */
 export async function testBackend(): Promise<BackendInfo> {
@@ -26,7 +26,7 @@ export function retinaArch(kind: BackboneKind, neck: Neck, size = 64): Architect
   };
 }
 
-export const fpn = (startLevel: number, endLevel: number): Neck => ({ kind: 'fpn', startLevel, endLevel, channels: 256 });
+export const fpn = (startLevel: number, endLevel: number, extraSource: FpnExtraSource = 'c5'): Neck => ({ kind: 'fpn', startLevel, endLevel, channels: 256, extraSource });
 
 /** Two images of noise with boxes of a few sizes (input pixels). */
 export function fixedBatch(size: number, n = 2): { images: tf.Tensor4D; boxes: Float32Array[]; labels: Int32Array[] } {

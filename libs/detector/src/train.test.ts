@@ -4,15 +4,16 @@ import { BACKBONE_KINDS, type BackboneKind, type Neck } from '@sm-nas/arch';
 import { createDetector } from './detector.js';
 import { fixedBatch, fpn, retinaArch, testBackend } from './testing.js';
 
-// Every backbone with two necks, and every neck of the space (C4 and the 15 FPN ranges within
-// P1..P6) with ResNet-18: builds, trains, and lowers its loss on a fixed batch (64x64, width x0.25).
-const NECKS: Neck[] = [{ kind: 'c4' }];
-for (let lo = 1; lo <= 5; lo++) for (let hi = lo + 1; hi <= 6; hi++) NECKS.push(fpn(lo, hi));
+// Every backbone with two necks, and every FPN level range of the space (C4 and the 20 ranges within
+// P1..P7, extra levels from C5; the P5 source on two of them) with ResNet-18: builds, trains, and
+// lowers its loss on a fixed batch (64x64, width x0.25).
+const NECKS: Neck[] = [{ kind: 'c4' }, fpn(3, 7, 'p5'), fpn(2, 6, 'p5')];
+for (let lo = 1; lo <= 5; lo++) for (let hi = lo + 1; hi <= 7; hi++) NECKS.push(fpn(lo, hi));
 const cases: Array<[string, BackboneKind, Neck]> = [];
 for (const kind of BACKBONE_KINDS) for (const neck of [fpn(3, 6), fpn(1, 4)]) cases.push([`${kind} P${neck.kind === 'fpn' ? `${neck.startLevel}-P${neck.endLevel}` : ''}`, kind, neck]);
 for (const neck of NECKS) {
-  if (neck.kind === 'fpn' && ((neck.startLevel === 3 && neck.endLevel === 6) || (neck.startLevel === 1 && neck.endLevel === 4))) continue;
-  cases.push([`resnet18 ${neck.kind === 'fpn' ? `P${neck.startLevel}-P${neck.endLevel}` : 'C4'}`, 'resnet18', neck]);
+  if (neck.kind === 'fpn' && neck.extraSource === 'c5' && ((neck.startLevel === 3 && neck.endLevel === 6) || (neck.startLevel === 1 && neck.endLevel === 4))) continue;
+  cases.push([`resnet18 ${neck.kind === 'fpn' ? `P${neck.startLevel}-P${neck.endLevel} ${neck.extraSource}` : 'C4'}`, 'resnet18', neck]);
 }
 
 let batch: ReturnType<typeof fixedBatch>;

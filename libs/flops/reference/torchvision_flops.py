@@ -13,6 +13,9 @@ interpolate, RoIAlign) and parameters as sum(p.numel()).
 3. Whole detectors from plain torch.nn layers following mmdetection's default FPN, RPNHead,
    GARPNHead, RetinaHead, Shared2FCBBoxHead and the C4 shared head; the RoI heads are run on one
    RoI, so their count is per proposal.
+4. torchvision's own one-stage detectors (retinanet_resnet50_fpn, fcos_resnet50_fpn: P3-P7, P6
+   and P7 from P5, 91 classes, no weights so BatchNorm2d), backbone and head run on one 800x1344
+   image past the transform (which would resize it).
 
 Prints one JSON object; the TypeScript tests paste its numbers.
 """
@@ -396,6 +399,34 @@ MODULAR = {
 }
 
 
+def tv_module_of(name):
+    """torchvision detector names -> our per-module breakdown's."""
+    parts = name.split('.')
+    if parts[0] == 'backbone' and parts[1] == 'body':
+        layer = parts[2]
+        return f'backbone.stage{layer[-1]}' if layer.startswith('layer') else 'backbone.stem'
+    return 'neck' if parts[0] == 'backbone' else parts[0]
+
+
+def torchvision_detector(builder, height=800, width=1344):
+    model = builder(weights=None, weights_backbone=None).eval()
+    counter = Counter(model, tv_module_of)
+    feats = model.backbone(torch.zeros(1, 3, height, width))
+    model.head(list(feats.values()))
+    counter.close()
+    module_params = {}
+    for name, p in model.named_parameters():
+        key = tv_module_of(name)
+        module_params[key] = module_params.get(key, 0) + p.numel()
+    return {
+        'multiplyAdds': counter.total(),
+        'params': params(model),
+        'levels': {k: list(v.shape[1:]) for k, v in feats.items()},
+        'moduleMultiplyAdds': counter.macs,
+        'moduleParams': module_params,
+    }
+
+
 def main():
     out = {'torch': torch.__version__, 'torchvision': torchvision.__version__}
     tv = {}
@@ -411,6 +442,11 @@ def main():
     out['modular224'] = {name: classify(Classifier(*spec)) for name, spec in MODULAR.items()}
     out['detectors'] = {name: detect(d) for name, d in DETECTORS.items()}
     out['detectorArchs'] = DETECTORS
+    det = torchvision.models.detection
+    out['torchvisionDetectors800x1344'] = {
+        'retinanet_resnet50_fpn': torchvision_detector(det.retinanet_resnet50_fpn),
+        'fcos_resnet50_fpn': torchvision_detector(det.fcos_resnet50_fpn),
+    }
     json.dump(out, sys.stdout, indent=1)
     print()
 

@@ -1,4 +1,4 @@
-import { BACKBONE_KINDS, standardBackbone, type Architecture, type BackboneKind, type Head, type Neck, type RpnKind } from '@sm-nas/arch';
+import { BACKBONE_KINDS, parseCanonical, standardBackbone, type Architecture, type BackboneKind, type Head, type Neck, type RpnKind } from '@sm-nas/arch';
 import { buildGraph } from '@sm-nas/arch/graph';
 import { describe, expect, it } from 'vitest';
 import { countFlops, countGraphFlops } from './count.js';
@@ -52,7 +52,7 @@ const MODULAR_224: Record<string, { kind: BackboneKind; baseChannels: number; bl
 // reference/torchvision_flops.json). modules: name -> [multiply-adds (per proposal for head.stageN), params].
 const DETECTORS: Record<string, { arch: Architecture; perImageMultiplyAdds: number; perProposalMultiplyAdds: number; params: number; modules: Record<string, [number, number]> }> = {
   'retinanet_r50_fpn2-6_1333x800': {
-    arch: { backbone: { kind: 'resnet50', baseChannels: 64, blocks: '111-2111-211111-211' }, neck: { kind: 'fpn', startLevel: 2, endLevel: 6, channels: 256 }, rpn: 'none', head: { kind: 'retinanet', stages: 0, channels: 256 }, input: { widthPx: 1333, heightPx: 800 } },
+    arch: { backbone: { kind: 'resnet50', baseChannels: 64, blocks: '111-2111-211111-211' }, neck: { kind: 'fpn', startLevel: 2, endLevel: 6, channels: 256, extraSource: 'c5' }, rpn: 'none', head: { kind: 'retinanet', stages: 0, channels: 256 }, input: { widthPx: 1333, heightPx: 800 } },
     perImageMultiplyAdds: 724_312_182_784,
     perProposalMultiplyAdds: 0,
     params: 38_034_484,
@@ -67,7 +67,7 @@ const DETECTORS: Record<string, { arch: Architecture; perImageMultiplyAdds: numb
     },
   },
   'faster_r50_fpn2-6_1333x800': {
-    arch: { backbone: { kind: 'resnet50', baseChannels: 64, blocks: '111-2111-211111-211' }, neck: { kind: 'fpn', startLevel: 2, endLevel: 6, channels: 256 }, rpn: 'rpn', head: { kind: 'faster_rcnn', stages: 1, channels: 256 }, input: { widthPx: 1333, heightPx: 800 } },
+    arch: { backbone: { kind: 'resnet50', baseChannels: 64, blocks: '111-2111-211111-211' }, neck: { kind: 'fpn', startLevel: 2, endLevel: 6, channels: 256, extraSource: 'c5' }, rpn: 'rpn', head: { kind: 'faster_rcnn', stages: 1, channels: 256 }, input: { widthPx: 1333, heightPx: 800 } },
     perImageMultiplyAdds: 202_036_319_488,
     perProposalMultiplyAdds: 14_304_256,
     params: 46_471_904,
@@ -83,7 +83,7 @@ const DETECTORS: Record<string, { arch: Architecture; perImageMultiplyAdds: numb
     },
   },
   'faster_ga_r18b48_fpn3-5_800x600': {
-    arch: { backbone: { kind: 'resnet18', baseChannels: 48, blocks: '12-211-21-2' }, neck: { kind: 'fpn', startLevel: 3, endLevel: 5, channels: 128 }, rpn: 'guided_anchoring', head: { kind: 'faster_rcnn', stages: 1, channels: 128 }, input: { widthPx: 800, heightPx: 600 } },
+    arch: { backbone: { kind: 'resnet18', baseChannels: 48, blocks: '12-211-21-2' }, neck: { kind: 'fpn', startLevel: 3, endLevel: 5, channels: 128, extraSource: 'c5' }, rpn: 'guided_anchoring', head: { kind: 'faster_rcnn', stages: 1, channels: 128 }, input: { widthPx: 800, heightPx: 600 } },
     perImageMultiplyAdds: 37_377_575_600,
     perProposalMultiplyAdds: 3_678_720,
     params: 19_600_409,
@@ -113,7 +113,7 @@ const DETECTORS: Record<string, { arch: Architecture; perImageMultiplyAdds: numb
     },
   },
   'cascade3_ga_mbv2b48_fpn1-6_1080x720': {
-    arch: { backbone: { kind: 'mobilenet_v2', baseChannels: 48, blocks: '21-211-2111211-2112' }, neck: { kind: 'fpn', startLevel: 1, endLevel: 6, channels: 96 }, rpn: 'guided_anchoring', head: { kind: 'cascade_rcnn', stages: 3, channels: 160 }, input: { widthPx: 1080, heightPx: 720 } },
+    arch: { backbone: { kind: 'mobilenet_v2', baseChannels: 48, blocks: '21-211-2111211-2112' }, neck: { kind: 'fpn', startLevel: 1, endLevel: 6, channels: 96, extraSource: 'c5' }, rpn: 'guided_anchoring', head: { kind: 'cascade_rcnn', stages: 3, channels: 160 }, input: { widthPx: 1080, heightPx: 720 } },
     perImageMultiplyAdds: 68_244_813_024,
     perProposalMultiplyAdds: 10_423_680,
     params: 12_299_575,
@@ -170,10 +170,12 @@ function sumModules(r: ReturnType<typeof countFlops>): { multiplyAdds: number; p
 
 /** A deterministic spread over the structural space (every backbone, neck kind and rpn/head pair). */
 function sweep(): Architecture[] {
-  const necks: Neck[] = [{ kind: 'c4' }, { kind: 'fpn', startLevel: 1, endLevel: 6, channels: 128 },
-    { kind: 'fpn', startLevel: 2, endLevel: 5, channels: 256 }, { kind: 'fpn', startLevel: 4, endLevel: 5, channels: 64 }];
+  const necks: Neck[] = [{ kind: 'c4' }, { kind: 'fpn', startLevel: 1, endLevel: 6, channels: 128, extraSource: 'c5' },
+    { kind: 'fpn', startLevel: 2, endLevel: 5, channels: 256, extraSource: 'c5' }, { kind: 'fpn', startLevel: 4, endLevel: 5, channels: 64, extraSource: 'c5' },
+    { kind: 'fpn', startLevel: 3, endLevel: 7, channels: 128, extraSource: 'p5' }, { kind: 'fpn', startLevel: 5, endLevel: 7, channels: 64, extraSource: 'c5' }];
   const heads: Array<[RpnKind, Head]> = [
     ['none', { kind: 'retinanet', stages: 0, channels: 192 }],
+    ['none', { kind: 'fcos', stages: 0, channels: 64 }],
     ['rpn', { kind: 'faster_rcnn', stages: 1, channels: 256 }],
     ['guided_anchoring', { kind: 'faster_rcnn', stages: 1, channels: 128 }],
     ['rpn', { kind: 'cascade_rcnn', stages: 4, channels: 256 }],
@@ -223,6 +225,51 @@ describe('detectors against an independent PyTorch build', () => {
   }
 });
 
+// torchvision 0.14.1's own retinanet_resnet50_fpn and fcos_resnet50_fpn (weights=None: BatchNorm2d,
+// 91 classes; P3-P7 with P6 and P7 from P5), their backbone and head run on one 800x1344 image by
+// libs/flops/reference/torchvision_flops.py ("torchvisionDetectors800x1344" in its JSON). modules:
+// name -> [multiply-adds, params].
+const TORCHVISION_DETECTORS: Record<string, { arch: string; multiplyAdds: number; params: number; modules: Record<string, [number, number]> }> = {
+  retinanet_resnet50_fpn: {
+    arch: 'resnet50:64:111-2111-211111-211/fpn:3-7:256:p5/none/retinanet:256/1344x800',
+    multiplyAdds: 254_469_734_400,
+    params: 34_068_119,
+    modules: {
+      'backbone.stem': [2_528_870_400, 9_536],
+      'backbone.stage1': [14_313_062_400, 215_808],
+      'backbone.stage2': [22_020_096_000, 1_219_584],
+      'backbone.stage3': [31_378_636_800, 7_098_368],
+      'backbone.stage4': [17_340_825_600, 14_964_736],
+      neck: [17_065_574_400, 3_868_672],
+      head: [149_822_668_800, 6_691_415],
+    },
+  },
+  fcos_resnet50_fpn: {
+    arch: 'resnet50:64:111-2111-211111-211/fpn:3-7:256:p5/none/fcos:256/1344x800',
+    multiplyAdds: 215_298_048_000,
+    params: 32_322_720,
+    modules: {
+      'backbone.stem': [2_528_870_400, 9_536],
+      'backbone.stage1': [14_313_062_400, 215_808],
+      'backbone.stage2': [22_020_096_000, 1_219_584],
+      'backbone.stage3': [31_378_636_800, 7_098_368],
+      'backbone.stage4': [17_340_825_600, 14_964_736],
+      neck: [17_065_574_400, 3_868_672],
+      head: [110_650_982_400, 4_946_016],
+    },
+  },
+};
+
+describe("torchvision's one-stage detectors, expressed exactly", () => {
+  for (const [name, ref] of Object.entries(TORCHVISION_DETECTORS)) {
+    it(name, () => {
+      const r = countFlops(parseCanonical(ref.arch), { numClasses: 91 });
+      expect([r.multiplyAdds, r.params]).toEqual([ref.multiplyAdds, ref.params]);
+      expect(Object.fromEntries(r.modules.map((m) => [m.name, [m.multiplyAdds, m.params]]))).toEqual(ref.modules);
+    });
+  }
+});
+
 describe('countFlops invariants', () => {
   const archs = sweep();
 
@@ -250,7 +297,7 @@ describe('countFlops invariants', () => {
     for (const a of archs) {
       const r1000 = countFlops(a);
       const r300 = countFlops(a, { proposals: 300 });
-      if (a.head.kind === 'retinanet') {
+      if (a.head.stages === 0) {
         expect(r1000.perProposalMultiplyAdds).toBe(0);
         expect(r1000.proposals).toBe(0);
         expect(r300.multiplyAdds).toBe(r1000.multiplyAdds);
@@ -287,7 +334,7 @@ describe('countFlops invariants', () => {
 
   it('counts shared dense heads once in params but on every level in multiply-adds', () => {
     const base: Architecture = {
-      backbone: standardBackbone('resnet50'), neck: { kind: 'fpn', startLevel: 3, endLevel: 5, channels: 256 },
+      backbone: standardBackbone('resnet50'), neck: { kind: 'fpn', startLevel: 3, endLevel: 5, channels: 256, extraSource: 'c5' },
       rpn: 'none', head: { kind: 'retinanet', stages: 0, channels: 256 }, input: { widthPx: 800, heightPx: 800 },
     };
     const wider = { ...base, neck: { ...base.neck, startLevel: 2 } } as Architecture;

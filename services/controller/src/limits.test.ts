@@ -47,7 +47,7 @@ describe('CreateSearch limits', () => {
     const seeded = spec({
       initialArchitectures: [{
         backbone: { kind: common.BackboneKind.BACKBONE_KIND_RESNET18, baseChannels: 64, blocks: '11-21-21-21' },
-        neck: { kind: common.NeckKind.NECK_KIND_C4, startLevel: 0, endLevel: 0, channels: 0 },
+        neck: { kind: common.NeckKind.NECK_KIND_C4, startLevel: 0, endLevel: 0, channels: 0, extraSource: 0 },
         rpn: common.RpnKind.RPN_KIND_NONE,
         head: { kind: common.HeadKind.HEAD_KIND_RETINANET, stages: 0, channels: 256 },
         input: { widthPx: 4000, heightPx: 800 },

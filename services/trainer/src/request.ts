@@ -117,7 +117,7 @@ export function pretrainJobFromRequest(request: trainer.PretrainRequest, dataDir
   const arch = withFieldPrefix('backbone', () => {
     const wire = architectureFromWire({
       backbone: request.backbone,
-      neck: { kind: common.NeckKind.NECK_KIND_C4, startLevel: 0, endLevel: 0, channels: 0 },
+      neck: { kind: common.NeckKind.NECK_KIND_C4, startLevel: 0, endLevel: 0, channels: 0, extraSource: 0 },
       rpn: common.RpnKind.RPN_KIND_NONE,
       head: { kind: common.HeadKind.HEAD_KIND_RETINANET, stages: 0, channels: 0 },
       input: { widthPx: 512, heightPx: 512 },

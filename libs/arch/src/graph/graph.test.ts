@@ -7,7 +7,7 @@ import { lower, makeDivisible } from './lower.js';
 function arch(partial: Partial<Architecture>): Architecture {
   return {
     backbone: standardBackbone('resnet50'),
-    neck: { kind: 'fpn', startLevel: 2, endLevel: 6, channels: 256 },
+    neck: { kind: 'fpn', startLevel: 2, endLevel: 6, channels: 256, extraSource: 'c5' },
     rpn: 'rpn',
     head: { kind: 'faster_rcnn', stages: 1, channels: 256 },
     input: { widthPx: 1333, heightPx: 800 },
@@ -50,7 +50,7 @@ describe('lowering to a layer graph', () => {
       { kind: 'mobilenet_v2', baseChannels: 64, blocks: '1-1-21-1' },
       { kind: 'mobilenet_v2', baseChannels: 16, blocks: '21-211-2111211-2112' },
     ] as const) {
-      for (const neck of [{ kind: 'c4' }, { kind: 'fpn', startLevel: 1, endLevel: 6, channels: 64 }] as const) {
+      for (const neck of [{ kind: 'c4' }, { kind: 'fpn', startLevel: 1, endLevel: 6, channels: 64, extraSource: 'c5' }] as const) {
         const g = buildGraph(arch({ backbone, neck, head: { kind: 'cascade_rcnn', stages: 2, channels: 64 } }), { input: { widthPx: 333, heightPx: 257 } });
         const adds = g.nodes.filter((n) => n.op === 'add');
         expect(adds.length).toBeGreaterThan(0);
@@ -90,7 +90,7 @@ describe('lowering to a layer graph', () => {
   });
 
   it('runs no backbone stage above the highest level the neck reads', () => {
-    const fpn24 = buildGraph(arch({ neck: { kind: 'fpn', startLevel: 2, endLevel: 4, channels: 256 } }));
+    const fpn24 = buildGraph(arch({ neck: { kind: 'fpn', startLevel: 2, endLevel: 4, channels: 256, extraSource: 'c5' } }));
     expect(fpn24.nodes.some((n) => n.module === 'backbone.stage4')).toBe(false);
     expect(fpn24.nodes.some((n) => n.module === 'backbone.stage3')).toBe(true);
     const c4 = buildGraph(arch({ neck: { kind: 'c4' } }));
@@ -213,8 +213,10 @@ describe('lowering to a layer graph', () => {
     expect(bad(arch({ backbone: { kind: 'resnet50', baseChannels: 64, blocks: '111-2111--211' } }))).toThrow(RangeError);
     expect(bad(arch({ backbone: { kind: 'resnet50', baseChannels: 64, blocks: '113-2111-2111-211' } }))).toThrow(RangeError);
     expect(bad(arch({ backbone: { kind: 'mobilenet_v2', baseChannels: 64, blocks: '22-22-22-2' } }))).toThrow(/320/);
-    expect(bad(arch({ neck: { kind: 'fpn', startLevel: 3, endLevel: 3, channels: 256 } }))).toThrow(RangeError);
-    expect(bad(arch({ neck: { kind: 'fpn', startLevel: 2, endLevel: 7, channels: 256 } }))).toThrow(RangeError);
+    expect(bad(arch({ neck: { kind: 'fpn', startLevel: 3, endLevel: 3, channels: 256, extraSource: 'c5' } }))).toThrow(RangeError);
+    expect(bad(arch({ neck: { kind: 'fpn', startLevel: 2, endLevel: 8, channels: 256, extraSource: 'c5' } }))).toThrow(RangeError);
+    expect(bad(arch({ neck: { kind: 'fpn', startLevel: 6, endLevel: 7, channels: 256, extraSource: 'c5' } }))).toThrow(RangeError);
+    expect(bad(arch({ neck: { kind: 'fpn', startLevel: 3, endLevel: 5, channels: 256, extraSource: 'p5' } }))).toThrow(/end_level 6 or 7/);
     expect(bad(arch({ rpn: 'none' }))).toThrow(RangeError);
     expect(bad(arch({ input: { widthPx: 0, heightPx: 800 } }))).toThrow(RangeError);
     expect(bad(arch({ input: { widthPx: 800.5, heightPx: 800 } }))).toThrow(RangeError);

@@ -61,12 +61,13 @@ export const LAYER_FLAGS = {
 export type ActivationKind = 'relu' | 'relu6';
 
 /**
- * Tensors a consumer reads out of the graph. `index` is the feature level (1..6) for the neck's
+ * Tensors a consumer reads out of the graph. `index` is the feature level (1..7) for the neck's
  * outputs and the dense heads, the stage (1..4) for R-CNN heads, 0 for the classifier.
  * - `features`: the neck's output at a level (FPN P_l, or C4 at level 4).
  * - `rpn.cls` / `rpn.reg`: RPN objectness (A channels) and deltas (4A); guided anchoring adds
  *   `rpn.loc` (1 channel) and `rpn.shape` (2 channels), its `rpn.cls`/`rpn.reg` have 1 and 4.
- * - `head.cls` / `head.reg`: RetinaNet per level (A*K, A*4), R-CNN per stage (K+1, 4K or 4).
+ * - `head.cls` / `head.reg`: RetinaNet per level (A*K, A*4), R-CNN per stage (K+1, 4K or 4); FCOS
+ *   per level K and 4 (distances to the box sides, after a ReLU) with `head.centerness` (1).
  * - `logits`: the classification form's output.
  */
 export type OutputRole =
@@ -77,6 +78,7 @@ export type OutputRole =
   | 'rpn.shape'
   | 'head.cls'
   | 'head.reg'
+  | 'head.centerness'
   | 'logits';
 
 /**

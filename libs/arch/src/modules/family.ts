@@ -104,6 +104,14 @@ export interface NeckFamily<N extends Neck = Neck> {
 
 export type FpnNeckFamily = NeckFamily<FpnNeck>;
 
+/** Where an FPN's extra levels start: lowers P6..P`hi` (hi 6 or 7) once P_lo..P5 exist. */
+export interface FpnExtraSourceFamily {
+  /** Why this source cannot serve `neck`, or undefined. */
+  unusableWith?(neck: FpnNeck): string | undefined;
+  /** P6 from the source; the FPN then adds P7 = conv(relu(P6)). */
+  p6(ctx: LoweringContext, neck: FpnNeck): number;
+}
+
 export interface RpnFamily {
   /** Lowers the proposal network over feature levels lo..hi. */
   lower(ctx: LoweringContext, lo: number, hi: number, arch: Architecture): void;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BACKBONE_KINDS, HEAD_KINDS, RPN_KINDS } from '../architecture.js';
+import { BACKBONE_KINDS, FPN_EXTRA_SOURCE_KINDS, HEAD_KINDS, RPN_KINDS } from '../architecture.js';
 import { blockTypeOf, STANDARD_BLOCKS } from '../defaults.js';
 import { buildGraph } from '../graph/graph.js';
 import { blockBoundsOf, HEAD_STAGES, RPNS_FOR_HEAD } from '../space.js';
@@ -9,8 +9,9 @@ describe('the module registry', () => {
   it('is where the kinds come from, in registration order', () => {
     expect(BACKBONE_KINDS).toEqual(Object.keys(BACKBONES));
     expect(RPN_KINDS).toEqual(['none', 'rpn', 'guided_anchoring']);
-    expect(HEAD_KINDS).toEqual(['retinanet', 'faster_rcnn', 'cascade_rcnn']);
+    expect(HEAD_KINDS).toEqual(['retinanet', 'faster_rcnn', 'cascade_rcnn', 'fcos']);
     expect(Object.keys(NECKS)).toEqual(['c4', 'fpn']);
+    expect(FPN_EXTRA_SOURCE_KINDS).toEqual(['c5', 'p5']);
     expect(Object.keys(RPNS)).toEqual([...RPN_KINDS]);
   });
 

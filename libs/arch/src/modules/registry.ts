@@ -3,18 +3,21 @@
 // the spaces, the defaults and the detector look it up instead of branching on kinds.
 
 import type { Neck } from '../architecture.js';
-import type { BackboneFamily, HeadFamily, NeckFamily, RpnFamily } from './family.js';
+import type { BackboneFamily, FpnExtraSourceFamily, HeadFamily, NeckFamily, RpnFamily } from './family.js';
 import { MOBILENET_V2 } from './backbones/mobilenet-v2.js';
 import { RESNET101, RESNET18, RESNET34, RESNET50, RESNEXT101_32X8D, RESNEXT50_32X4D } from './backbones/resnet.js';
 import { C4 } from './necks/c4.js';
-import { FPN } from './necks/fpn.js';
+import { fpnNeck } from './necks/fpn.js';
+import { FROM_C5 } from './necks/extras/c5.js';
+import { FROM_P5 } from './necks/extras/p5.js';
 import { GUIDED_ANCHORING } from './rpns/guided-anchoring.js';
 import { NO_RPN } from './rpns/none.js';
 import { RPN } from './rpns/rpn.js';
 import { CASCADE_RCNN, FASTER_RCNN } from './heads/rcnn.js';
 import { RETINANET } from './heads/retinanet.js';
+import { FCOS } from './heads/fcos.js';
 
-// Insertion order is the kinds' order (BACKBONE_KINDS, RPN_KINDS, HEAD_KINDS).
+// Insertion order is the kinds' order (BACKBONE_KINDS, RPN_KINDS, HEAD_KINDS, FPN_EXTRA_SOURCE_KINDS).
 export const BACKBONES = {
   resnet18: RESNET18,
   resnet34: RESNET34,
@@ -25,9 +28,15 @@ export const BACKBONES = {
   mobilenet_v2: MOBILENET_V2,
 } as const satisfies Record<string, BackboneFamily>;
 
+/** Where an FPN's P6 comes from (the first is the default: what a neck without extra levels says). */
+export const FPN_EXTRA_SOURCES = {
+  c5: FROM_C5,
+  p5: FROM_P5,
+} as const satisfies Record<string, FpnExtraSourceFamily>;
+
 export const NECKS: { readonly [K in Neck['kind']]: NeckFamily<Extract<Neck, { kind: K }>> } = {
   c4: C4,
-  fpn: FPN,
+  fpn: fpnNeck(FPN_EXTRA_SOURCES),
 };
 
 export const RPNS = {
@@ -40,6 +49,7 @@ export const HEADS = {
   retinanet: RETINANET,
   faster_rcnn: FASTER_RCNN,
   cascade_rcnn: CASCADE_RCNN,
+  fcos: FCOS,
 } as const satisfies Record<string, HeadFamily>;
 
 /** The neck's family, typed for the neck. */

@@ -123,6 +123,51 @@ export function neckKindToJSON(object: NeckKind): string {
   }
 }
 
+/** Where an FPN's extra levels (P6, P7) start. */
+export enum FpnExtraSource {
+  FPN_EXTRA_SOURCE_UNSPECIFIED = 0,
+  /** FPN_EXTRA_SOURCE_C5 - The backbone's C5 (mmdetection add_extra_convs='on_input'; torchvision LastLevelP6P7(2048, 256)). */
+  FPN_EXTRA_SOURCE_C5 = 1,
+  /**
+   * FPN_EXTRA_SOURCE_P5 - The pyramid's P5 (torchvision LastLevelP6P7(256, 256), as in retinanet_resnet50_fpn and
+   * fcos_resnet50_fpn; mmdetection add_extra_convs='on_output'). Needs end_level 6 or 7.
+   */
+  FPN_EXTRA_SOURCE_P5 = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function fpnExtraSourceFromJSON(object: any): FpnExtraSource {
+  switch (object) {
+    case 0:
+    case "FPN_EXTRA_SOURCE_UNSPECIFIED":
+      return FpnExtraSource.FPN_EXTRA_SOURCE_UNSPECIFIED;
+    case 1:
+    case "FPN_EXTRA_SOURCE_C5":
+      return FpnExtraSource.FPN_EXTRA_SOURCE_C5;
+    case 2:
+    case "FPN_EXTRA_SOURCE_P5":
+      return FpnExtraSource.FPN_EXTRA_SOURCE_P5;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return FpnExtraSource.UNRECOGNIZED;
+  }
+}
+
+export function fpnExtraSourceToJSON(object: FpnExtraSource): string {
+  switch (object) {
+    case FpnExtraSource.FPN_EXTRA_SOURCE_UNSPECIFIED:
+      return "FPN_EXTRA_SOURCE_UNSPECIFIED";
+    case FpnExtraSource.FPN_EXTRA_SOURCE_C5:
+      return "FPN_EXTRA_SOURCE_C5";
+    case FpnExtraSource.FPN_EXTRA_SOURCE_P5:
+      return "FPN_EXTRA_SOURCE_P5";
+    case FpnExtraSource.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum RpnKind {
   RPN_KIND_UNSPECIFIED = 0,
   /** RPN_KIND_NONE - One-stage detector: no proposals. */
@@ -176,6 +221,11 @@ export enum HeadKind {
   HEAD_KIND_RETINANET = 1,
   HEAD_KIND_FASTER_RCNN = 2,
   HEAD_KIND_CASCADE_RCNN = 3,
+  /**
+   * HEAD_KIND_FCOS - Anchor-free one-stage head (torchvision FCOSHead): GroupNorm towers, classes, distances to the
+   * box sides and centerness per location.
+   */
+  HEAD_KIND_FCOS = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -193,6 +243,9 @@ export function headKindFromJSON(object: any): HeadKind {
     case 3:
     case "HEAD_KIND_CASCADE_RCNN":
       return HeadKind.HEAD_KIND_CASCADE_RCNN;
+    case 4:
+    case "HEAD_KIND_FCOS":
+      return HeadKind.HEAD_KIND_FCOS;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -210,6 +263,8 @@ export function headKindToJSON(object: HeadKind): string {
       return "HEAD_KIND_FASTER_RCNN";
     case HeadKind.HEAD_KIND_CASCADE_RCNN:
       return "HEAD_KIND_CASCADE_RCNN";
+    case HeadKind.HEAD_KIND_FCOS:
+      return "HEAD_KIND_FCOS";
     case HeadKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -298,19 +353,24 @@ export interface Backbone {
 
 export interface Neck {
   kind: NeckKind;
-  /** FPN only: 1 <= start_level < end_level <= 6. Level 6 is an extra stride-2 convolution on C5. */
+  /**
+   * FPN only: 1 <= start_level <= 5, start_level < end_level <= 7. Levels 6 and 7 are extra
+   * stride-2 convolutions (P7 on P6 after a ReLU), P6 on what extra_source names.
+   */
   startLevel: number;
   endLevel: number;
   /** FPN only: output channels (modular space: 128, 256 or 512; 0 means 256). */
   channels: number;
+  /** FPN only: what P6 is computed from. UNSPECIFIED means C5. */
+  extraSource: FpnExtraSource;
 }
 
 export interface Head {
   kind: HeadKind;
-  /** R-CNN stages: 0 for RetinaNet, 1 for Faster R-CNN, 2 to 4 for Cascade R-CNN. */
+  /** R-CNN stages: 0 for RetinaNet and FCOS, 1 for Faster R-CNN, 2 to 4 for Cascade R-CNN. */
   stages: number;
   /**
-   * RetinaNet: width of its convolution towers. R-CNN with FPN: the two shared fully connected
+   * RetinaNet, FCOS: width of its convolution towers. R-CNN with FPN: the two shared fully connected
    * layers have 4 x channels units. Modular space: 128, 256 or 512; 0 means 256.
    */
   channels: number;
@@ -573,7 +633,7 @@ export const Backbone: MessageFns<Backbone> = {
 };
 
 function createBaseNeck(): Neck {
-  return { kind: 0, startLevel: 0, endLevel: 0, channels: 0 };
+  return { kind: 0, startLevel: 0, endLevel: 0, channels: 0, extraSource: 0 };
 }
 
 export const Neck: MessageFns<Neck> = {
@@ -589,6 +649,9 @@ export const Neck: MessageFns<Neck> = {
     }
     if (message.channels !== 0) {
       writer.uint32(32).uint32(message.channels);
+    }
+    if (message.extraSource !== 0) {
+      writer.uint32(40).int32(message.extraSource);
     }
     return writer;
   },
@@ -638,6 +701,14 @@ export const Neck: MessageFns<Neck> = {
             message.channels = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.extraSource = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -664,6 +735,11 @@ export const Neck: MessageFns<Neck> = {
         ? globalThis.Number(object.end_level)
         : 0,
       channels: isSet(object.channels) ? globalThis.Number(object.channels) : 0,
+      extraSource: isSet(object.extraSource)
+        ? fpnExtraSourceFromJSON(object.extraSource)
+        : isSet(object.extra_source)
+        ? fpnExtraSourceFromJSON(object.extra_source)
+        : 0,
     };
   },
 
@@ -681,6 +757,9 @@ export const Neck: MessageFns<Neck> = {
     if (message.channels !== 0) {
       obj.channels = Math.round(message.channels);
     }
+    if (message.extraSource !== 0) {
+      obj.extraSource = fpnExtraSourceToJSON(message.extraSource);
+    }
     return obj;
   },
 
@@ -693,6 +772,7 @@ export const Neck: MessageFns<Neck> = {
     message.startLevel = object.startLevel ?? 0;
     message.endLevel = object.endLevel ?? 0;
     message.channels = object.channels ?? 0;
+    message.extraSource = object.extraSource ?? 0;
     return message;
   },
 };
