@@ -2,7 +2,7 @@
 // picks) and in PyTorch on the same networks, same batch, same threads, measured in the same run.
 //
 //   pnpm exec tsx bench/train-step.ts
-//   With @sm-nas/onednn built, each network runs with the native (oneDNN) convolutions and again
+//   With @sm-nas/native-kernels built, each network runs with the native (oneDNN) convolutions and again
 //   with XNNPACK's (BENCH_NATIVE_OFF=0 skips the second run); SM_NAS_NATIVE=0 turns native off.
 //   BENCH_STEPS (default 5 timed steps after 2 warm-up steps), BENCH_THREADS (default: all CPUs),
 //   BENCH_NETS (comma list of conv6,resnet18,resnet50,retinanet), BENCH_PYTHON (default
@@ -47,7 +47,7 @@ function builder() {
     const gamma = tf.variable(tf.ones([c]));
     const beta = tf.variable(tf.zeros([c]));
     params.push(gamma, beta);
-    // Training mode (batch statistics), ReLU fused when one follows; native with @sm-nas/onednn,
+    // Training mode (batch statistics), ReLU fused when one follows; native with @sm-nas/native-kernels,
     // else tfjs's moments + batchNorm.
     return (x: tf.Tensor4D, relu = false): tf.Tensor4D => batchNormTraining(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, { epsilon: 1e-5, relu }).y;
   };

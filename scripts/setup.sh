@@ -21,7 +21,7 @@ command -v grpc_python_plugin >/dev/null 2>&1 || apt_packages+=(protobuf-compile
 # protoc's well-known types (google/protobuf/timestamp.proto): only a Recommends of protobuf-compiler,
 # which --no-install-recommends leaves out.
 [ -f /usr/include/google/protobuf/timestamp.proto ] || apt_packages+=(libprotobuf-dev)
-# oneDNN + a C++ toolchain: libs/onednn compiles its native convolutions at install (the trainer
+# oneDNN + a C++ toolchain: libs/native-kernels compiles its native convolutions at install (the trainer
 # falls back to the wasm kernels without them, ~3x slower).
 [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || apt_packages+=(libdnnl-dev)
 command -v g++ >/dev/null 2>&1 || apt_packages+=(g++)
@@ -41,9 +41,9 @@ if [ ! -d node_modules/.pnpm ] || [ pnpm-lock.yaml -nt node_modules/.pnpm/lock.y
   pnpm install --frozen-lockfile --reporter=append-only --loglevel=warn >&2
 fi
 # oneDNN installed after the workspace: build the addon now rather than at the next install.
-if [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] && grep -q '"built": false' libs/onednn/build/status.json 2>/dev/null \
-  && ! grep -q 'SM_NAS_NATIVE' libs/onednn/build/status.json; then
-  node libs/onednn/scripts/build.mjs >&2
+if [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] && grep -q '"built": false' libs/native-kernels/build/status.json 2>/dev/null \
+  && ! grep -q 'SM_NAS_NATIVE' libs/native-kernels/build/status.json; then
+  node libs/native-kernels/scripts/build.mjs >&2
 fi
 # Mesa 25's lavapipe: the WebGPU backend's tests run on it where there is no GPU (see the script).
 bash scripts/setup-lavapipe.sh

@@ -356,7 +356,7 @@ export class GraphExecutor {
       return y;
     };
     if (node.kind === 'group_norm') {
-      // libs/tfjs-runtime's group norm: one native kernel each way with @sm-nas/onednn, else tfjs ops.
+      // libs/tfjs-runtime's group norm: one native kernel each way with @sm-nas/native-kernels, else tfjs ops.
       const g = node.groups;
       return (x, relu) => {
         const c = x.shape[3];
@@ -502,7 +502,7 @@ export const detach: (x: tf.Tensor4D) => tf.Tensor4D = (x) =>
 
 /**
  * mmcv conv_ws_2d: per output channel, (w - mean) / (std + eps), std unbiased. libs/tfjs-runtime's
- * (one native kernel each way with @sm-nas/onednn, else tfjs ops).
+ * (one native kernel each way with @sm-nas/native-kernels, else tfjs ops).
  */
 export function standardize(weight: tf.Tensor4D): tf.Tensor4D {
   return weightStandardize(weight, WS_EPS);

@@ -1,7 +1,7 @@
 // AdamW against independent references: PyTorch 1.13's AdamW algorithm (torch/optim/adamw.py,
 // _single_tensor_adamw) written out here in float64; tfjs's own Adam (tf.train.adam, a separate
 // implementation) when there is no weight decay; squaredNorm against tf.sum(tf.square(...)). Each
-// runs on the cpu backend (the JS kernels) and, where it loads, on wasm (native with @sm-nas/onednn).
+// runs on the cpu backend (the JS kernels) and, where it loads, on wasm (native with @sm-nas/native-kernels).
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdamW, squaredNorm } from './adamw.js';

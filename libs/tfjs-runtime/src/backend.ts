@@ -6,7 +6,7 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
-import { loadOneDnn } from '@sm-nas/onednn';
+import { loadNativeKernels } from '@sm-nas/native-kernels';
 import { registerCoreGradients } from './gradients.js';
 import { registerLeanGradients } from './kernels/batchnorm-grad.js';
 import { registerNativeKernels } from './kernels/native.js';
@@ -39,7 +39,7 @@ export interface BackendInfo {
   wasmThreads?: number;
   /**
    * Native library that runs the wasm backend's convolutions in place on its heap, e.g.
-   * `oneDNN 2.6.3` (@sm-nas/onednn); absent when XNNPACK runs them (`reason` says why).
+   * `oneDNN 2.6.3` (@sm-nas/native-kernels); absent when XNNPACK runs them (`reason` says why).
    */
   native?: string;
   /** The WebGPU adapter that runs the kernels (webgpu only). */
@@ -154,7 +154,7 @@ async function start(options: InitBackendOptions): Promise<BackendInfo> {
   // With the native kernels, the wasm pool gets one thread: what is left on it is element-wise
   // work, and its spinning workers competed with oneDNN's OpenMP team for the same cores (a ReLU
   // took 2.2 ms with both pools at 2 threads on 2 cores, 0.09 ms with the wasm pool at 1).
-  const wasmThreads = parseThreads(env[WASM_THREADS_ENV]) ?? (loadOneDnn(env).ok ? 1 : threads);
+  const wasmThreads = parseThreads(env[WASM_THREADS_ENV]) ?? (loadNativeKernels(env).ok ? 1 : threads);
   const w = await startWasm(wasmThreads);
   const why = [choice === 'wasm' ? forced : missing.join(', '), w.note];
   // oneDNN's OpenMP threads: as many as asked for, even when the wasm pool fell back to one.

@@ -1,4 +1,4 @@
-// Grouped convolution (ResNeXt), which tfjs lacks. With @sm-nas/onednn on wasm, one oneDNN
+// Grouped convolution (ResNeXt), which tfjs lacks. With @sm-nas/native-kernels on wasm, one oneDNN
 // convolution with `groups` each way (forward, input and filter gradients). Otherwise two
 // compositions, both differentiable through tfjs's own gradients:
 // - `split`: one conv2d per group on a channel slice, outputs concatenated;
@@ -30,7 +30,7 @@ export function groupedConv2d(
     throw new Error(`groupedConv2d: ${ci} input and ${co} output channels, filter [${filter.shape.join(', ')}], do not split into ${groups} groups`);
   }
   if (groups === 1) return tf.conv2d(x, filter, strides, pad) as tf.Tensor4D;
-  // With @sm-nas/onednn on wasm: one oneDNN grouped convolution each way (its `groups`).
+  // With @sm-nas/native-kernels on wasm: one oneDNN grouped convolution each way (its `groups`).
   const attrs: GroupedConvAttrs = { strides, pad, groups, dataFormat: 'NHWC', dilations: 1 };
   if (x.dtype === 'float32' && tf.getKernel(GROUPED_CONV_KERNEL, tf.getBackend()) && groupedConvGeometryOk(x.shape, filter.shape, attrs)) {
     return tf.engine().runKernel(GROUPED_CONV_KERNEL, { x, filter }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;

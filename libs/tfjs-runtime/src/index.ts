@@ -11,7 +11,7 @@ export {
   type InitBackendOptions,
 } from './backend.js';
 export { NATIVE_KERNELS, nativeKernelStatus, registerNativeKernels, useNativeKernels, type NativeStatus } from './kernels/native.js';
-export { NATIVE_ENV } from '@sm-nas/onednn';
+export { NATIVE_ENV } from '@sm-nas/native-kernels';
 export { WASM_GRAD_KERNELS, gradKernelConfigs, registerWasmKernels, useWasmConv2DBackpropInput } from './kernels/register.js';
 export { groupedConv2d, type GroupedConvImpl } from './grouped-conv.js';
 export { batchNormTraining, groupNorm, nativeNormActive, weightStandardize, type BatchNormResult, type NormOptions } from './norm.js';

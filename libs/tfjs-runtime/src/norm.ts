@@ -1,5 +1,5 @@
 // Training-mode batch norm and group norm (with an optional fused ReLU) as single tfjs ops. With
-// @sm-nas/onednn active on the wasm backend each is one native kernel forward and one backward
+// @sm-nas/native-kernels active on the wasm backend each is one native kernel forward and one backward
 // (kernels/norm-native.ts); elsewhere (another backend, SM_NAS_NATIVE=0, the addon not built, a
 // non-float32 input) they are composed from tfjs ops, as tfjs users write them (moments, then
 // batchNorm), and differentiated by tfjs.

@@ -1,8 +1,8 @@
-// Deformable im2col and its gradients on the wasm heap through @sm-nas/onednn (deform.cc): the JS
+// Deformable im2col and its gradients on the wasm heap through @sm-nas/native-kernels (deform.cc): the JS
 // kernel's sample rule (./deform-sample.ts) with the channel loops vectorised and both cores. The JS
 // kernel stays the one of every other backend and the fallback without the addon.
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { DEFORM_ARGS, DeformArg, type OneDnn } from '@sm-nas/onednn';
+import { DEFORM_ARGS, DeformArg, type NativeKernels } from '@sm-nas/native-kernels';
 import { DEFORM_SAMPLE, DEFORM_SAMPLE_INPUT_GRAD, DEFORM_SAMPLE_OFFSET_GRAD, type DeformSampleAttrs } from './deform-sample.js';
 import { floatOffset, type WasmBackend } from './wasm-heap.js';
 
@@ -20,7 +20,7 @@ function args(backend: WasmBackend, inputShape: number[], t: { x?: TensorInfo; o
 }
 
 /** The three kernels, or none when the loaded addon predates them (a build from older sources). */
-export function deformSampleKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
+export function deformSampleKernelFuncs(dnn: NativeKernels): Record<string, KernelFunc> {
   if (![dnn.deformSampleForward, dnn.deformSampleInputGrad, dnn.deformSampleOffsetGrad].every((f) => typeof f === 'function')) return {};
   const forward: KernelFunc = ({ inputs, backend: b, attrs }) => {
     const backend = b as unknown as WasmBackend;

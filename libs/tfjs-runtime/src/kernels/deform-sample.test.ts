@@ -1,7 +1,7 @@
 // Deformable im2col against independent references: with zero offsets it is plain im2col, indexed
 // by hand here (stride, padding, dilation, zero outside the map); the input gradient satisfies the
 // adjoint identity <cols(x), dy> = <x, dL/dx> (the op is linear in x); the offsets' gradient
-// matches central finite differences; and the wasm backend (native with @sm-nas/onednn) matches cpu.
+// matches central finite differences; and the wasm backend (native with @sm-nas/native-kernels) matches cpu.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { deformSample, type DeformSampleAttrs } from './deform-sample.js';
@@ -79,7 +79,7 @@ describe('deformable im2col kernel', () => {
     tf.dispose([x, dy]);
   });
 
-  // With @sm-nas/onednn the wasm kernels are native (vectorised channels, pixels and channel blocks
+  // With @sm-nas/native-kernels the wasm kernels are native (vectorised channels, pixels and channel blocks
   // over threads): GA-RPN's shape (4 groups, 3x3) at 64 channels, and a strided dilated case.
   it.each([
     { kernel: 3, stride: 1, padding: 1, dilation: 1, deformGroups: 4 },

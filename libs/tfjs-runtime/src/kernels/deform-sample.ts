@@ -4,7 +4,7 @@
 // [N, Ho, Wo, k² * C] in the filter's row order (ky, kx, c), so the convolution is one matmul after
 // it. A composite of gathers materialised four [samples x C] copies and their scatter gradients (at
 // P2 of a 512x512 input, 12 s of a 15 s GA-RPN inference); these loops read each corner once per
-// channel. Plain loops over host copies, like ./roi-align.ts; libs/onednn has the wasm version.
+// channel. Plain loops over host copies, like ./roi-align.ts; libs/native-kernels has the wasm version.
 import * as tf from '@tensorflow/tfjs-core';
 import { getKernel, registerKernel, type KernelBackend, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 

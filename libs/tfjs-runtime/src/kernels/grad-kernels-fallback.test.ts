@@ -1,5 +1,5 @@
 // The fallback path: with SM_NAS_NATIVE=0 the native convolutions stay off (as when
-// @sm-nas/onednn is not built), and the same gradient checks run on XNNPACK and the composed
+// @sm-nas/native-kernels is not built), and the same gradient checks run on XNNPACK and the composed
 // kernels. initBackend reads the variable in grad-kernels.test.ts's beforeAll.
 import { expect, it } from 'vitest';
 import { backendInfo, describeBackend } from '../backend.js';

@@ -1,8 +1,8 @@
 // Every kernel this package registers for wasm, against the cpu backend's own kernels on the same
 // inputs, through tfjs's gradients (the path training takes). The convolutions are oneDNN's when
-// @sm-nas/onednn is built; grad-kernels-fallback.test.ts runs this file again with SM_NAS_NATIVE=0
+// @sm-nas/native-kernels is built; grad-kernels-fallback.test.ts runs this file again with SM_NAS_NATIVE=0
 // (XNNPACK and the composed gradients).
-import { loadOneDnn } from '@sm-nas/onednn';
+import { loadNativeKernels } from '@sm-nas/native-kernels';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { backendInfo, initBackend } from '../backend.js';
@@ -105,8 +105,8 @@ beforeAll(async () => {
   await initBackend({ backend: 'wasm', threads: 2, log: null });
 });
 
-it(`convolutions run on ${loadOneDnn().ok ? 'oneDNN' : 'XNNPACK (native kernels off)'}`, () => {
-  const load = loadOneDnn();
+it(`convolutions run on ${loadNativeKernels().ok ? 'oneDNN' : 'XNNPACK (native kernels off)'}`, () => {
+  const load = loadNativeKernels();
   const info = backendInfo()!;
   expect(info.native).toBe(load.ok ? `oneDNN ${load.addon.version}` : undefined);
   // Two threads asked for: oneDNN's team gets them; the wasm pool gets one beside it (its workers
@@ -204,8 +204,8 @@ describe('groupedConv2d', () => {
     return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'), dy)))([x, tf.tensor4d(dense, [k, k, ci, co])]);
   });
   for (const impl of ['split', 'depthwise'] as const) {
-    // With @sm-nas/onednn both run as one oneDNN grouped convolution; the fallback file tests the compositions.
-    it(`${loadOneDnn().ok ? 'oneDNN groups' : impl}: output and gradients match the block-diagonal dense conv`, () => {
+    // With @sm-nas/native-kernels both run as one oneDNN grouped convolution; the fallback file tests the compositions.
+    it(`${loadNativeKernels().ok ? 'oneDNN groups' : impl}: output and gradients match the block-diagonal dense conv`, () => {
       const reference = references();
       const refDf = new Float32Array(fValues.length);
       for (let t = 0; t < k * k; t++) {
@@ -230,7 +230,7 @@ describe('groupedConv2d', () => {
 
 describe('batchNormTraining and groupNorm on wasm match the cpu backend\'s composition', () => {
   // On cpu the ops are composed from tfjs ops (moments, batchNorm) and differentiated by tfjs: the
-  // reference. On wasm with @sm-nas/onednn they are the native kernels.
+  // reference. On wasm with @sm-nas/native-kernels they are the native kernels.
   interface NormCase { shape: [number, number, number, number]; groups?: number; relu: boolean; shift?: number }
   const cases: NormCase[] = [
     { shape: [3, 5, 4, 6], relu: false },
@@ -256,9 +256,9 @@ describe('batchNormTraining and groupNorm on wasm match the cpu backend\'s compo
       return [f(x, scale, offset), ...stats, ...tf.grads((a: tf.Tensor, b: tf.Tensor, o: tf.Tensor) => tf.sum(tf.mul(f(a, b, o), dy)))([x, scale, offset])];
     });
   };
-  it(`runs ${loadOneDnn().ok ? 'natively' : 'composed (native kernels off)'} on wasm`, () => {
+  it(`runs ${loadNativeKernels().ok ? 'natively' : 'composed (native kernels off)'} on wasm`, () => {
     tf.setBackend('wasm');
-    expect(nativeNormActive(tf.zeros([1]))).toBe(loadOneDnn().ok);
+    expect(nativeNormActive(tf.zeros([1]))).toBe(loadNativeKernels().ok);
   });
   for (const c of cases) {
     it(`${c.groups ? `group norm (${c.groups} groups)` : 'batch norm'} of ${c.shape.join('x')}${c.relu ? ' + ReLU' : ''}${c.shift ? `, mean ${c.shift}` : ''}`, () => {
@@ -290,7 +290,7 @@ describe('weightStandardize on wasm matches the cpu backend\'s composition', () 
 });
 
 describe('Sum and Mean on wasm match cpu', () => {
-  // Middle-axis reductions run natively with @sm-nas/onednn; innermost ones stay the backend's.
+  // Middle-axis reductions run natively with @sm-nas/native-kernels; innermost ones stay the backend's.
   const cases: [number[], number[], boolean][] = [
     [[4, 5, 6, 8], [0, 1, 2], false], [[4, 5, 6, 8], [1, 2], true], [[3, 700, 16], [1], false],
     [[2, 3, 4, 5], [0], false], [[2, 3, 4, 5], [3], false], [[2, 3, 4, 5], [0, 2], true], [[6, 3], [0], false],

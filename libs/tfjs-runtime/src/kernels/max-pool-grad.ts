@@ -2,7 +2,7 @@
 // (tfjs-backend-wasm 4.22) sends some windows' gradient to the wrong pixel when the batch has more
 // than one image (a window of negative values in grad-kernels.test.ts's 2x4x4x1 case).
 // Each output's window is scanned in row-major order and its gradient added at the first maximum
-// (tfjs cpu's and PyTorch's rule). libs/onednn pool.cc is the native version of the same loop.
+// (tfjs cpu's and PyTorch's rule). libs/native-kernels pool.cc is the native version of the same loop.
 import { backend_util, type KernelBackend, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 
 export const maxPoolGradKernel: KernelFunc = ({ inputs, backend: b, attrs }) => {

@@ -1,4 +1,4 @@
-// Convolution kernels for the wasm backend that run oneDNN (@sm-nas/onednn) in place on the wasm
+// Convolution kernels for the wasm backend that run oneDNN (@sm-nas/native-kernels) in place on the wasm
 // heap: the addon reads the inputs and writes the output (allocated by the backend) at their
 // memory offsets, no copy. Any case they do not take (another data format or dtype, a leaky or
 // PReLU activation, a rounding mode oneDNN's output size disagrees with, empty tensors) goes to
@@ -24,7 +24,7 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { CONV_ARGS, ConvActivation, ConvArg, MAX_POOL_GRAD_ARGS, MaxPoolGradArg, SUM_ARGS, SumArg, loadOneDnn, type OneDnn } from '@sm-nas/onednn';
+import { CONV_ARGS, ConvActivation, ConvArg, MAX_POOL_GRAD_ARGS, MaxPoolGradArg, SUM_ARGS, SumArg, loadNativeKernels, type NativeKernels } from '@sm-nas/native-kernels';
 import { normKernelFuncs } from './norm-native.js';
 import { deformSampleKernelFuncs } from './deform-sample-native.js';
 import { roiAlignKernelFuncs } from './roi-align-native.js';
@@ -55,13 +55,13 @@ let status: NativeStatus | undefined;
 const fallbacks = new Map<string, KernelConfig>();
 
 /**
- * Replaces the wasm backend's convolution kernels with oneDNN's when @sm-nas/onednn loads and
+ * Replaces the wasm backend's convolution kernels with oneDNN's when @sm-nas/native-kernels loads and
  * `SM_NAS_NATIVE` is not 0 (idempotent; call after `registerWasmKernels`). Returns whether they
  * run, or why not.
  */
 export function registerNativeKernels(threads: number, env: Record<string, string | undefined> = process.env): NativeStatus {
   if (status) return status;
-  const load = loadOneDnn(env);
+  const load = loadNativeKernels(env);
   if (!load.ok) return (status = { active: false, reason: load.reason });
   const dnn = load.addon;
   dnn.setThreads(Math.max(1, threads));
@@ -129,7 +129,7 @@ function geometry(xShape: Shape4, filterShape: Shape4, attrs: ConvAttrs, depthwi
   return args;
 }
 
-function nativeKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
+function nativeKernelFuncs(dnn: NativeKernels): Record<string, KernelFunc> {
   const run = (direction: Direction, backend: WasmBackend, args: Float64Array, a: TensorInfo, b: TensorInfo, outShape: number[], bias?: TensorInfo): TensorInfo => {
     const out = backend.makeOutput(outShape, 'float32');
     args[ConvArg.A] = floatOffset(backend, a);
@@ -251,7 +251,7 @@ export interface GroupedConvAttrs extends ConvAttrs {
   groups: number;
 }
 
-function groupedKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
+function groupedKernelFuncs(dnn: NativeKernels): Record<string, KernelFunc> {
   const call = (direction: Direction, backend: WasmBackend, args: Float64Array, a: TensorInfo, b: TensorInfo, outShape: number[]): TensorInfo => {
     const out = backend.makeOutput(outShape, 'float32');
     args[ConvArg.A] = floatOffset(backend, a);

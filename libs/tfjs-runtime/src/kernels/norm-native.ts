@@ -1,11 +1,11 @@
-// The normalisation kernels that run @sm-nas/onednn's training-mode group / batch norm in place on
+// The normalisation kernels that run @sm-nas/native-kernels's training-mode group / batch norm in place on
 // the wasm heap (one pass for the statistics, one for the output; the gradient likewise).
 // Registered with the native convolutions; ../norm.ts decides when to call them.
 import { util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import {
   NORM_BACKWARD_ARGS, NORM_FORWARD_ARGS, NormBackwardArg, NormForwardArg,
-  STANDARDIZE_BACKWARD_ARGS, STANDARDIZE_FORWARD_ARGS, StandardizeBackwardArg, StandardizeForwardArg, type OneDnn,
-} from '@sm-nas/onednn';
+  STANDARDIZE_BACKWARD_ARGS, STANDARDIZE_FORWARD_ARGS, StandardizeBackwardArg, StandardizeForwardArg, type NativeKernels,
+} from '@sm-nas/native-kernels';
 import { floatOffset, type WasmBackend } from './wasm-heap.js';
 
 /** Kernel: inputs x [n, h, w, c], scale [c], offset [c]; outputs y, mean, variance ([groups] or [n, groups]). */
@@ -41,7 +41,7 @@ function view(x: TensorInfo, attrs: NormAttrs): [number, number, number, number]
   return attrs.acrossBatch ? [1, n * p, c, attrs.groups] : [n, p, c, attrs.groups];
 }
 
-export function normKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
+export function normKernelFuncs(dnn: NativeKernels): Record<string, KernelFunc> {
   const forward: KernelFunc = ({ inputs, backend: b, attrs }) => {
     const backend = b as unknown as WasmBackend;
     const { x, scale, offset } = inputs as Record<string, TensorInfo>;

@@ -1,13 +1,13 @@
-// The optimiser's kernels on the wasm heap through @sm-nas/onednn (optim.cc): the JS kernels' rule
+// The optimiser's kernels on the wasm heap through @sm-nas/native-kernels (optim.cc): the JS kernels' rule
 // (./optimizer.ts), vectorised, large tensors over both cores. The JS kernels stay the ones of every
 // other backend and the fallback without the addon.
 import { util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { ADAMW_ARGS, AdamWArg, SquaredNormArg, type OneDnn } from '@sm-nas/onednn';
+import { ADAMW_ARGS, AdamWArg, SquaredNormArg, type NativeKernels } from '@sm-nas/native-kernels';
 import { ADAMW_STEP, SQUARED_NORM, type AdamWStepAttrs } from './optimizer.js';
 import { floatOffset, type WasmBackend } from './wasm-heap.js';
 
 /** The two kernels, or none when the loaded addon predates them (a build from older sources). */
-export function optimizerKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
+export function optimizerKernelFuncs(dnn: NativeKernels): Record<string, KernelFunc> {
   if (typeof dnn.adamwStep !== 'function' || typeof dnn.squaredNorm !== 'function') return {};
   const adamw: KernelFunc = ({ inputs, backend: b, attrs }) => {
     const backend = b as unknown as WasmBackend;

@@ -1,7 +1,7 @@
 // The optimiser's element-wise work as kernels, for every backend: one AdamW step of one tensor
 // (tfjs's Adam composes ~10 element-wise kernels per variable, each a dispatch and a pass), and the
 // sum of squares of a list of tensors (the global gradient norm: two kernels per gradient plus an
-// AddN). Plain loops over host copies; libs/onednn has the wasm version (optim.cc).
+// AddN). Plain loops over host copies; libs/native-kernels has the wasm version (optim.cc).
 import { getKernel, registerKernel, type KernelBackend, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 
 export const ADAMW_STEP = 'SmAdamWStep';
@@ -19,7 +19,7 @@ export interface AdamWStepAttrs {
   bc2: number;
 }
 
-/** param, m, v, grad -> [param', m', v'] (PyTorch 1.13's AdamW; see libs/onednn src/optim.h). */
+/** param, m, v, grad -> [param', m', v'] (PyTorch 1.13's AdamW; see libs/native-kernels src/optim.h). */
 const adamwStepKernel: KernelFunc = ({ inputs, backend: b, attrs }) => {
   const backend = b as KernelBackend;
   const { param, m, v, grad } = inputs as Record<'param' | 'm' | 'v' | 'grad', TensorInfo>;

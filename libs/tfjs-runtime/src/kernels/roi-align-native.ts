@@ -1,9 +1,9 @@
-// RoIAlign and its gradient on the wasm heap through @sm-nas/onednn (roi_align.cc): the JS kernel's
+// RoIAlign and its gradient on the wasm heap through @sm-nas/native-kernels (roi_align.cc): the JS kernel's
 // sample points and weights (./roi-align.ts), every level in one call, with the channel loop
 // vectorised and both cores. The JS kernel stays the one of every other backend and the fallback
 // without the addon.
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { ROI_ALIGN_LEVEL_ARGS, ROI_ALIGN_MAX_LEVELS, RoiAlignArg, RoiAlignLevelArg, type OneDnn } from '@sm-nas/onednn';
+import { ROI_ALIGN_LEVEL_ARGS, ROI_ALIGN_MAX_LEVELS, RoiAlignArg, RoiAlignLevelArg, type NativeKernels } from '@sm-nas/native-kernels';
 import { ROI_ALIGN, ROI_ALIGN_GRAD, roiAlignInputs, type RoiAlignLevelsAttrs } from './roi-align.js';
 import { floatOffset, type WasmBackend } from './wasm-heap.js';
 
@@ -27,7 +27,7 @@ function args(backend: WasmBackend, rois: TensorInfo, levels: TensorInfo, pooled
 }
 
 /** The two kernels, or none when the loaded addon predates them (a build from older sources). */
-export function roiAlignKernelFuncs(dnn: OneDnn): Record<string, KernelFunc> {
+export function roiAlignKernelFuncs(dnn: NativeKernels): Record<string, KernelFunc> {
   if (typeof dnn.roiAlignForward !== 'function' || typeof dnn.roiAlignBackward !== 'function') return {};
   const forward: KernelFunc = ({ inputs, backend: b, attrs }) => {
     const backend = b as unknown as WasmBackend;

@@ -100,7 +100,7 @@ describe('RoIAlign kernel', () => {
     tf.setBackend('wasm');
   });
 
-  // With @sm-nas/onednn the wasm kernels are native (vectorised channels, RoIs and channel blocks
+  // With @sm-nas/native-kernels the wasm kernels are native (vectorised channels, RoIs and channel blocks
   // over threads): many RoIs of every size, 64 channels, both pixel models and sampling modes.
   it.each([
     { samplingRatio: 0, aligned: true, outputSize: 7, spatialScale: 0.25 },
@@ -140,7 +140,7 @@ describe('RoIAlign kernel', () => {
 
   // Several levels in one call (the FPN heads): each row equals the single-level RoIAlign of its
   // RoI on its level, and each level's gradient equals the single-level gradient of that level's
-  // RoIs; on cpu (the JS kernel) and wasm (native with @sm-nas/onednn).
+  // RoIs; on cpu (the JS kernel) and wasm (native with @sm-nas/native-kernels).
   it.each(['cpu', 'wasm'])('pools each RoI from its own level, in RoI order, with per-level gradients (%s)', (backend) => {
     if (backend === 'wasm' && !wasm) return;
     tf.setBackend(backend);

@@ -47,7 +47,7 @@ interface Plan {
 
 /**
  * One coordinate of a bilinear sample (mmcv's rules): the two neighbouring cells and the weight of
- * the upper one; undefined beyond one cell past the map. libs/onednn's roi_align.cc has the same.
+ * the upper one; undefined beyond one cell past the map. libs/native-kernels's roi_align.cc has the same.
  */
 function axisSample(v: number, size: number): { lo: number; hi: number; frac: number } | undefined {
   if (v < -1 || v > size) return undefined;

@@ -1,4 +1,4 @@
-// What the native kernels (@sm-nas/onednn) need of tfjs-backend-wasm's BackendWasm: its heap, where
+// What the native kernels (@sm-nas/native-kernels) need of tfjs-backend-wasm's BackendWasm: its heap, where
 // each tensor lives on it, and new outputs. The addon reads and writes the heap in place.
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 

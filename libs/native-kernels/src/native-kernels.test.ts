@@ -1,6 +1,6 @@
 // The addon against a direct loop (the convolution's definition), on a plain and on a shared heap.
 import { describe, expect, it } from 'vitest';
-import { CONV_ARGS, ConvActivation, ConvArg, loadOneDnn } from './index.js';
+import { CONV_ARGS, ConvActivation, ConvArg, loadNativeKernels } from './index.js';
 
 interface Geo {
   n: number; ih: number; iw: number; ic: number; oc: number; kh: number; kw: number;
@@ -55,7 +55,7 @@ const cases: Geo[] = [
   { n: 2, ih: 9, iw: 9, ic: 4, oc: 8, kh: 3, kw: 3, s: 1, d: 2, pt: 2, pl: 2, pb: 2, pr: 2, groups: 4 },
 ];
 
-const dnn = loadOneDnn();
+const dnn = loadNativeKernels();
 
 describe.skipIf(!dnn.ok)('oneDNN addon matches the direct loop', () => {
   const addon = dnn.ok ? dnn.addon : undefined!;
@@ -101,13 +101,13 @@ describe.skipIf(!dnn.ok)('oneDNN addon matches the direct loop', () => {
   }
 });
 
-describe('loadOneDnn', () => {
+describe('loadNativeKernels', () => {
   it('reports SM_NAS_NATIVE=0 as the reason', () => {
-    expect(loadOneDnn({ SM_NAS_NATIVE: '0' })).toEqual({ ok: false, reason: 'SM_NAS_NATIVE=0' });
+    expect(loadNativeKernels({ SM_NAS_NATIVE: '0' })).toEqual({ ok: false, reason: 'SM_NAS_NATIVE=0' });
   });
   it('loads, or says why not', () => {
-    const r = loadOneDnn({});
+    const r = loadNativeKernels({});
     if (r.ok) expect(r.addon.version).toMatch(/^\d+\.\d+\.\d+$/);
-    else expect(r.reason).toMatch(/onednn/);
+    else expect(r.reason).toMatch(/native-kernels/);
   });
 });

@@ -1,7 +1,8 @@
-// oneDNN convolutions (and src/norm.cc's hand-written norms, weight standardisation and sums) for
-// float32 NHWC tensors that live in one buffer (the tfjs wasm backend's heap), computed in place
-// by a Node-API addon built at install (scripts/build.mjs). When the addon is not built, or
-// `SM_NAS_NATIVE=0`, `loadOneDnn` says why and callers keep their own kernels.
+// Native CPU kernels for float32 NHWC tensors that live in one buffer (the tfjs wasm backend's
+// heap), computed in place by a Node-API addon built at install (scripts/build.mjs): oneDNN's
+// convolutions (addon.cc), and hand-written loops where oneDNN has nothing or is slower (norm.cc,
+// standardize.cc, reduce.cc, roi_align.cc, deform.cc, optim.cc, pool.cc). When the addon is not built, or
+// `SM_NAS_NATIVE=0`, `loadNativeKernels` says why and callers keep their own kernels.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -84,7 +85,7 @@ export const MAX_POOL_GRAD_ARGS = 15;
 /** Fused activation of the forward convolution. */
 export const ConvActivation = { none: 0, relu: 1, relu6: 2 } as const;
 
-export interface OneDnn {
+export interface NativeKernels {
   /** oneDNN's version, e.g. `2.6.3`. */
   readonly version: string;
   /** y[C] = act(conv(x[A], filter[B]) + bias[BIAS]); bias -1 for none. */
@@ -132,13 +133,13 @@ export interface OneDnn {
   cachedPrimitives(): number;
 }
 
-export type OneDnnLoad = { ok: true; addon: OneDnn } | { ok: false; reason: string };
+export type NativeKernelsLoad = { ok: true; addon: NativeKernels } | { ok: false; reason: string };
 
 const require = createRequire(import.meta.url);
-const addonPath = fileURLToPath(new URL('../build/Release/onednn.node', import.meta.url));
+const addonPath = fileURLToPath(new URL('../build/Release/native_kernels.node', import.meta.url));
 const statusPath = fileURLToPath(new URL('../build/status.json', import.meta.url));
 
-let loaded: OneDnnLoad | undefined;
+let loaded: NativeKernelsLoad | undefined;
 
 /** `SM_NAS_NATIVE` set to 0, false, off or no. */
 export function nativeDisabled(env: Record<string, string | undefined> = process.env): boolean {
@@ -146,20 +147,20 @@ export function nativeDisabled(env: Record<string, string | undefined> = process
 }
 
 /** Loads the addon once; `{ ok: false, reason }` when it is disabled, not built or fails to load. */
-export function loadOneDnn(env: Record<string, string | undefined> = process.env): OneDnnLoad {
+export function loadNativeKernels(env: Record<string, string | undefined> = process.env): NativeKernelsLoad {
   if (nativeDisabled(env)) return { ok: false, reason: `${NATIVE_ENV}=${env[NATIVE_ENV]}` };
   loaded ??= load();
   return loaded;
 }
 
-function load(): OneDnnLoad {
+function load(): NativeKernelsLoad {
   try {
-    return { ok: true, addon: require(addonPath) as OneDnn };
+    return { ok: true, addon: require(addonPath) as NativeKernels };
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === 'MODULE_NOT_FOUND') return { ok: false, reason: `@sm-nas/onednn not built: ${buildStatus()}` };
+    if (code === 'MODULE_NOT_FOUND') return { ok: false, reason: `@sm-nas/native-kernels not built: ${buildStatus()}` };
     const message = error instanceof Error ? error.message : String(error);
-    return { ok: false, reason: `@sm-nas/onednn failed to load: ${message.split('\n')[0]}` };
+    return { ok: false, reason: `@sm-nas/native-kernels failed to load: ${message.split('\n')[0]}` };
   }
 }
 
@@ -168,6 +169,6 @@ function buildStatus(): string {
     const status = JSON.parse(readFileSync(statusPath, 'utf8')) as { reason?: string };
     return status.reason ?? 'no reason recorded';
   } catch {
-    return 'its install script did not run (pnpm install, or pnpm --filter @sm-nas/onednn build)';
+    return 'its install script did not run (pnpm install, or pnpm --filter @sm-nas/native-kernels build)';
   }
 }

@@ -1,7 +1,7 @@
 // Install script: builds the addon with node-gyp against the system's oneDNN (Debian:
 // libdnnl-dev). Never fails the install: when oneDNN, the compiler or node-gyp is missing, or the
 // build fails, it writes why to build/status.json, and the package reports that at run time.
-//   node scripts/build.mjs    (also `pnpm --filter @sm-nas/onednn build`)
+//   node scripts/build.mjs    (also `pnpm --filter @sm-nas/native-kernels build`)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,10 +14,10 @@ const prefix = join(dirname(process.execPath), '..');
 function finish(built, reason, log = '') {
   mkdirSync(join(root, 'build'), { recursive: true });
   // A stale addon from an earlier build would contradict the status.
-  if (!built) rmSync(join(root, 'build', 'Release', 'onednn.node'), { force: true });
+  if (!built) rmSync(join(root, 'build', 'Release', 'native_kernels.node'), { force: true });
   writeFileSync(join(root, 'build', 'status.json'), `${JSON.stringify({ built, reason, node: process.version }, null, 2)}\n`);
   if (log) writeFileSync(join(root, 'build', 'build.log'), log);
-  process.stdout.write(`@sm-nas/onednn: ${built ? 'built' : `not built: ${reason}`}\n`);
+  process.stdout.write(`@sm-nas/native-kernels: ${built ? 'built' : `not built: ${reason}`}\n`);
   process.exit(0);
 }
 
@@ -43,7 +43,7 @@ if (existsSync(join(prefix, 'include', 'node', 'node_api.h')) && existsSync(join
 }
 const run = spawnSync(gyp[0], [...gyp.slice(1), ...args], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
 const log = `${run.stdout ?? ''}${run.stderr ?? ''}${run.error ? String(run.error) : ''}`;
-if (run.status !== 0 || !existsSync(join(root, 'build', 'Release', 'onednn.node'))) {
+if (run.status !== 0 || !existsSync(join(root, 'build', 'Release', 'native_kernels.node'))) {
   const error = log.split('\n').find((l) => /error/i.test(l)) ?? `exit ${run.status}`;
   finish(false, `node-gyp ${args.join(' ')} failed: ${error.trim()} (see build/build.log)`, log);
 }

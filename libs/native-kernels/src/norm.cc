@@ -16,14 +16,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "parallel.h"
 #include "vector_clones.h"
 
 namespace {
-
-constexpr int64_t BLOCK = 64;  // pixels summed in float before the running sum in double
-// Below this many elements a loop runs on the calling thread: waking the OpenMP team costs more
-// (and on a busy machine a parallel region waits for a descheduled thread).
-constexpr int64_t PARALLEL_MIN = 1 << 15;
 
 // s1[c] += sum(x - shift[c]), s2[c] += sum((x - shift[c])^2) over pixels [0, np).
 VECTOR_CLONES void momentSums(const float* x, int64_t np, int64_t C, const float* shift, double* s1, double* s2, float* a, float* b) {
@@ -254,135 +250,4 @@ void normBackward(float* heap, const double* args) {
     const int64_t first = s.sample(i) * P + s.begin(i), n = s.sample(i);
     gradApply(dy + first * C, x + first * C, y ? y + first * C : nullptr, dx + first * C, s.end(i) - s.begin(i), C, &A[n * C], &B[n * C], &K[n * C]);
   }
-}
-
-// ---- Weight standardisation (mmcv conv_ws_2d) ----
-// w is [K, O] (tfjs's filter [kh, kw, ci/groups, co] with K = kh*kw*ci/groups), standardised per
-// column: y = (w - mean) / (std + eps), std unbiased. Columns are split across threads; rows run
-// over the column block contiguously.
-
-namespace {
-
-struct Columns {
-  int64_t K, O, blocks;
-  explicit Columns(int64_t k, int64_t o) : K(k), O(o) {
-    blocks = K * O < PARALLEL_MIN ? 1 : std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), O / 16));
-  }
-  int64_t begin(int64_t b) const { return O * b / blocks; }
-  int64_t end(int64_t b) const { return O * (b + 1) / blocks; }
-};
-
-VECTOR_CLONES void wsForwardBlock(const float* w, float* y, float* mean, float* stdOut, int64_t K, int64_t O, int64_t o0, int64_t o1, float eps) {
-  const int64_t n = o1 - o0;
-  std::vector<double> s(n, 0.0), q(n, 0.0);
-  for (int64_t k = 0; k < K; k++)
-    for (int64_t j = 0; j < n; j++) s[j] += w[k * O + o0 + j];
-  for (int64_t j = 0; j < n; j++) s[j] /= K;
-  for (int64_t k = 0; k < K; k++)
-    for (int64_t j = 0; j < n; j++) {
-      const double d = w[k * O + o0 + j] - s[j];
-      q[j] += d * d;
-    }
-  std::vector<float> a(n), b(n);
-  for (int64_t j = 0; j < n; j++) {
-    const double sd = K > 1 ? std::sqrt(q[j] / (K - 1)) : 0.0;
-    mean[o0 + j] = static_cast<float>(s[j]);
-    stdOut[o0 + j] = static_cast<float>(sd);
-    a[j] = static_cast<float>(1.0 / (sd + eps));
-    b[j] = static_cast<float>(-s[j] / (sd + eps));
-  }
-  for (int64_t k = 0; k < K; k++)
-    for (int64_t j = 0; j < n; j++) y[k * O + o0 + j] = a[j] * w[k * O + o0 + j] + b[j];
-}
-
-// With d = std + eps: dw = (g - mean(g)) / d - (w - mean) * sum(g (w - mean)) / (d^2 std (K - 1)).
-VECTOR_CLONES void wsBackwardBlock(const float* g, const float* w, const float* mean, const float* stdIn, float* dw, int64_t K, int64_t O, int64_t o0, int64_t o1, float eps) {
-  const int64_t n = o1 - o0;
-  std::vector<double> sg(n, 0.0), sgw(n, 0.0);
-  for (int64_t k = 0; k < K; k++)
-    for (int64_t j = 0; j < n; j++) {
-      const double gi = g[k * O + o0 + j];
-      sg[j] += gi;
-      sgw[j] += gi * (w[k * O + o0 + j] - mean[o0 + j]);
-    }
-  std::vector<float> a(n), b(n), c(n);
-  for (int64_t j = 0; j < n; j++) {
-    const double sd = stdIn[o0 + j], d = sd + eps;
-    const double t = sd > 0 && K > 1 ? sgw[j] / (d * d * sd * (K - 1)) : 0.0;
-    a[j] = static_cast<float>(1.0 / d);
-    b[j] = static_cast<float>(-t);
-    c[j] = static_cast<float>(-sg[j] / K / d + t * mean[o0 + j]);
-  }
-  for (int64_t k = 0; k < K; k++)
-    for (int64_t j = 0; j < n; j++) dw[k * O + o0 + j] = a[j] * g[k * O + o0 + j] + b[j] * w[k * O + o0 + j] + c[j];
-}
-
-}  // namespace
-
-void standardizeForward(float* heap, const double* args) {
-  auto off = [&](StandardizeForwardArg a) { return static_cast<int64_t>(args[a]); };
-  const Columns cols(off(WF_K), off(WF_O));
-  const float eps = static_cast<float>(args[WF_EPS]);
-#pragma omp parallel for schedule(static) if (cols.blocks > 1)
-  for (int64_t b = 0; b < cols.blocks; b++) {
-    wsForwardBlock(heap + off(WF_W), heap + off(WF_Y), heap + off(WF_MEAN), heap + off(WF_STD), cols.K, cols.O, cols.begin(b), cols.end(b), eps);
-  }
-}
-
-void standardizeBackward(float* heap, const double* args) {
-  auto off = [&](StandardizeBackwardArg a) { return static_cast<int64_t>(args[a]); };
-  const Columns cols(off(WB_K), off(WB_O));
-  const float eps = static_cast<float>(args[WB_EPS]);
-#pragma omp parallel for schedule(static) if (cols.blocks > 1)
-  for (int64_t b = 0; b < cols.blocks; b++) {
-    wsBackwardBlock(heap + off(WB_DY), heap + off(WB_W), heap + off(WB_MEAN), heap + off(WB_STD), heap + off(WB_DW), cols.K, cols.O, cols.begin(b), cols.end(b), eps);
-  }
-}
-
-// ---- Sums over a middle block of axes ----
-// x seen as [OUTER, MID, INNER]: y[o, i] = scale * sum_m x[o, m, i]. The wasm backend reduces
-// only innermost axes and transposes first otherwise (a full copy); this reads x once, in order.
-
-namespace {
-
-VECTOR_CLONES void rowSums(const float* x, int64_t rows, int64_t C, double* acc, float* block) {
-  for (int64_t r0 = 0; r0 < rows; r0 += BLOCK) {
-    const int64_t r1 = std::min(rows, r0 + BLOCK);
-    std::fill(block, block + C, 0.f);
-    for (int64_t r = r0; r < r1; r++) {
-      const float* row = x + r * C;
-      for (int64_t c = 0; c < C; c++) block[c] += row[c];
-    }
-    for (int64_t c = 0; c < C; c++) acc[c] += block[c];
-  }
-}
-
-}  // namespace
-
-void sumMiddle(float* heap, const double* args) {
-  auto at = [&](SumArg a) { return static_cast<int64_t>(args[a]); };
-  const int64_t outer = at(S_OUTER), mid = at(S_MID), inner = at(S_INNER);
-  const double scale = args[S_SCALE];
-  const float* x = heap + at(S_X);
-  float* y = heap + at(S_Y);
-  const int64_t threads = omp_get_max_threads();
-  const bool parallel = outer * mid * inner >= PARALLEL_MIN;
-  const int64_t chunks = parallel ? std::max<int64_t>(1, std::min((2 * threads + outer - 1) / outer, mid / (4 * BLOCK))) : 1;
-  std::vector<double> acc(outer * chunks * inner, 0.0);
-#pragma omp parallel if (parallel)
-  {
-    std::vector<float> block(inner);
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < outer * chunks; i++) {
-      const int64_t o = i / chunks, k = i % chunks;
-      const int64_t m0 = mid * k / chunks, m1 = mid * (k + 1) / chunks;
-      rowSums(x + (o * mid + m0) * inner, m1 - m0, inner, &acc[i * inner], block.data());
-    }
-  }
-  for (int64_t o = 0; o < outer; o++)
-    for (int64_t c = 0; c < inner; c++) {
-      double s = 0;
-      for (int64_t k = 0; k < chunks; k++) s += acc[(o * chunks + k) * inner + c];
-      y[o * inner + c] = static_cast<float>(s * scale);
-    }
 }

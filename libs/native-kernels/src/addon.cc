@@ -1,5 +1,6 @@
-// Node-API addon: oneDNN convolutions (forward, backward data, backward weights) on float32 NHWC
-// tensors that live in a caller's buffer (the tfjs wasm backend's heap), written in place.
+// Node-API addon: its entry points, and oneDNN convolutions (forward, backward data, backward
+// weights) on float32 NHWC tensors that live in a caller's buffer (the tfjs wasm backend's heap),
+// written in place. The other kernels are in their own files (see index.ts).
 //
 // Every call takes the buffer (a typed array over the wasm memory, shared or not), and a
 // Float64Array of element offsets and geometry:
@@ -17,6 +18,8 @@
 #include <omp.h>
 
 #include "norm.h"
+#include "reduce.h"
+#include "standardize.h"
 #include "roi_align.h"
 #include "deform.h"
 #include "optim.h"
@@ -224,7 +227,7 @@ void run(char kind, float* heap, const Geometry& g) {
 #define CHECK(call)                                         \
   do {                                                      \
     if ((call) != napi_ok) {                                \
-      napi_throw_error(env, nullptr, "onednn: " #call);     \
+      napi_throw_error(env, nullptr, "native-kernels: " #call);     \
       return nullptr;                                       \
     }                                                       \
   } while (0)
@@ -251,7 +254,7 @@ bool heapAndArgs(napi_env env, napi_callback_info info, const std::string& expec
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 2 ||
       !typedArray(env, argv[0], napi_uint8_array, &h, &heapLength) || !typedArray(env, argv[1], napi_float64_array, &a, &nargs) ||
       !argsOk(static_cast<const double*>(a), nargs, want)) {
-    napi_throw_type_error(env, nullptr, ("onednn: expected (heap: Uint8Array, args: Float64Array " + expected + ")").c_str());
+    napi_throw_type_error(env, nullptr, ("native-kernels: expected (heap: Uint8Array, args: Float64Array " + expected + ")").c_str());
     return false;
   }
   *heap = static_cast<float*>(h);
@@ -271,9 +274,9 @@ napi_value conv(napi_env env, napi_callback_info info) {
   try {
     run(Kind, heap, g);
   } catch (const dnnl::error& e) {
-    napi_throw_error(env, nullptr, (std::string("onednn: ") + e.what() + " (status " + std::to_string(e.status) + ")").c_str());
+    napi_throw_error(env, nullptr, (std::string("native-kernels: ") + e.what() + " (status " + std::to_string(e.status) + ")").c_str());
   } catch (const std::exception& e) {
-    napi_throw_error(env, nullptr, (std::string("onednn: ") + e.what()).c_str());
+    napi_throw_error(env, nullptr, (std::string("native-kernels: ") + e.what()).c_str());
   }
   return nullptr;
 }
@@ -289,7 +292,7 @@ napi_value norm(napi_env env, napi_callback_info info) {
   try {
     Fn(heap, args);
   } catch (const std::exception& e) {
-    napi_throw_error(env, nullptr, (std::string("onednn: ") + e.what()).c_str());
+    napi_throw_error(env, nullptr, (std::string("native-kernels: ") + e.what()).c_str());
   }
   return nullptr;
 }
@@ -313,7 +316,7 @@ napi_value setThreads(napi_env env, napi_callback_info info) {
   int32_t n = 0;
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) {
-    napi_throw_type_error(env, nullptr, "onednn: setThreads expects a positive integer");
+    napi_throw_type_error(env, nullptr, "native-kernels: setThreads expects a positive integer");
     return nullptr;
   }
   omp_set_num_threads(n);
