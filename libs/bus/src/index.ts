@@ -45,7 +45,6 @@ export {
   profileResponseCodec,
   profilerQueueGroup,
   STREAMS,
-  SUBJECTS,
   trainJob,
   trainJobCancel,
   trainJobProgress,

@@ -10,27 +10,9 @@ import { defineSubject } from './subject.js';
 // a restarted controller replays it; training jobs are a work-queue stream that trainers consume
 // through one durable, so each job is taken by exactly one trainer.
 
-/** Subject names, usable before the event messages exist. */
-export const SUBJECTS = {
-  /** Controller -> all: a candidate was proposed (one trace per candidate). */
-  candidateProposed: 'nas.candidate.proposed',
-  /** A candidate's FLOPs/params were counted. */
-  candidateCounted: 'nas.candidate.counted',
-  /** A candidate's latency was measured on a hardware class. */
-  candidateProfiled: 'nas.candidate.profiled',
-  /** A candidate was trained and evaluated. */
-  candidateTrained: 'nas.candidate.trained',
-  /** Search lifecycle: created, stage changed, finished, stopped. */
-  searchEvent: 'nas.search.event',
-  /** Request/reply to the profilers of one hardware class (queue group per class). */
-  profileRequest: 'nas.profile.request.{hardwareClass}',
-  /** Training jobs, a JetStream work queue. */
-  trainJob: 'nas.train.job',
-} as const;
-
 export const STREAMS = {
-  /** The search journal: every `nas.candidate.*` and `nas.search.*` event. */
-  journal: { name: 'NAS_JOURNAL', subjects: ['nas.candidate.>', 'nas.search.>', 'nas.train.result.>'] },
+  /** The search journal: every search's entries (`nas.search.journal.*`) and its training results. */
+  journal: { name: 'NAS_JOURNAL', subjects: ['nas.search.>', 'nas.train.result.>'] },
   /** Training jobs, work-queue retention: each job is removed once a trainer acks it. */
   trainJobs: { name: 'NAS_TRAIN_JOBS', subjects: ['nas.train.job'] },
 } as const;
@@ -57,7 +39,7 @@ export const journalEntry = defineSubject({
 
 /** Training jobs on the durable work queue. */
 export const trainJob = defineSubject({
-  subject: SUBJECTS.trainJob,
+  subject: 'nas.train.job',
   codec: protoCodec(events.TrainJob),
   description: 'a candidate to train; any trainer takes it, acks on result',
 });
@@ -84,7 +66,7 @@ export const trainJobCancel = defineSubject({
 });
 
 const profileRequestTokens = defineSubject({
-  subject: SUBJECTS.profileRequest,
+  subject: 'nas.profile.request.{hardwareClass}',
   codec: protoCodec(profiler.ProfileRequest),
   description: 'reply: nas.profiler.v1.ProfileResponse',
 });

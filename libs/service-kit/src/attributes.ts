@@ -12,20 +12,10 @@ export const ATTR_NAS_CANDIDATE_ID = 'nas.candidate.id';
 export const ATTR_NAS_ARCH_ID = 'nas.arch.id';
 /** The hardware class a latency was measured on, e.g. `nvidia-t4`, `cpu-wasm`. */
 export const ATTR_NAS_HARDWARE_CLASS = 'nas.hardware.class';
-/** The fidelity a training run used (input scale, width, steps), as its canonical name. */
-export const ATTR_NAS_FIDELITY = 'nas.fidelity';
-/** The dataset a training or evaluation used. */
-export const ATTR_NAS_DATASET = 'nas.dataset';
 /** Input size as `WxH`, e.g. `1333x800`. */
 export const ATTR_NAS_INPUT_SIZE = 'nas.input.size';
 /** Batch size of a profiling or training run. */
 export const ATTR_NAS_BATCH_SIZE = 'nas.batch.size';
-/** Training epoch (0-based). */
-export const ATTR_NAS_TRAIN_EPOCH = 'nas.train.epoch';
-/** Multiply-adds counted by the flops service. */
-export const ATTR_NAS_FLOPS_MULTIPLY_ADDS = 'nas.flops.multiply_adds';
-/** Parameter count. */
-export const ATTR_NAS_PARAMS = 'nas.params';
 /** Measured median latency in milliseconds. */
 export const ATTR_NAS_LATENCY_MS_P50 = 'nas.latency.ms_p50';
 /** The suggestion algorithm, e.g. `nsga2`, `evolution`, `random`. */
@@ -36,3 +26,16 @@ export const ATTR_NAS_RETRY_ATTEMPT = 'nas.retry.attempt';
 export const ATTR_NAS_RETRY_STATUS = 'nas.retry.status';
 /** On a `retry` event: milliseconds waited before the attempt. */
 export const ATTR_NAS_RETRY_DELAY_MS = 'nas.retry.delay_ms';
+/** Suggestions asked for in one round, the round's number, and how many came back unusable. */
+export const ATTR_NAS_SUGGESTION_COUNT = 'nas.suggestion.count';
+export const ATTR_NAS_SUGGESTION_ROUND = 'nas.suggestion.round';
+export const ATTR_NAS_SUGGESTION_REJECTED = 'nas.suggestion.rejected';
+/** Where a candidate came from (initial, suggested, repaired, ...) and its parents' candidate ids. */
+export const ATTR_NAS_CANDIDATE_ORIGIN = 'nas.candidate.origin';
+export const ATTR_NAS_CANDIDATE_PARENT_IDS = 'nas.candidate.parent_ids';
+/** The candidate's evaluation resumed after a controller restart. */
+export const ATTR_NAS_CANDIDATE_RESUMED = 'nas.candidate.resumed';
+/** A trained candidate's validation AP. */
+export const ATTR_NAS_ACCURACY_AP = 'nas.accuracy.ap';
+/** On a span link: what the linked span is (the suggestion round a candidate came from). */
+export const ATTR_NAS_LINK = 'nas.link';

@@ -10,7 +10,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { context, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import { trainJobCancel, type Bus } from '@sm-nas/bus';
 import { common, controller, type events, type trainer } from '@sm-nas/proto';
-import { ATTR_NAS_ARCH_ID, ATTR_NAS_CANDIDATE_ID, ATTR_NAS_SEARCH_ID, ATTR_NAS_SEARCH_STAGE, ATTR_NAS_SUGGESTION_ALGORITHM, RETRYABLE_STATUSES } from '@sm-nas/service-kit';
+import {
+  ATTR_NAS_ACCURACY_AP, ATTR_NAS_ARCH_ID, ATTR_NAS_CANDIDATE_ID, ATTR_NAS_CANDIDATE_ORIGIN, ATTR_NAS_CANDIDATE_PARENT_IDS, ATTR_NAS_CANDIDATE_RESUMED,
+  ATTR_NAS_LINK, ATTR_NAS_SEARCH_ID, ATTR_NAS_SEARCH_STAGE, ATTR_NAS_SUGGESTION_ALGORITHM, ATTR_NAS_SUGGESTION_COUNT, ATTR_NAS_SUGGESTION_REJECTED,
+  ATTR_NAS_SUGGESTION_ROUND, RETRYABLE_STATUSES,
+} from '@sm-nas/service-kit';
 import { Status } from 'nice-grpc';
 import { randomBytes } from 'node:crypto';
 import type { ServiceClients } from './clients.js';
@@ -217,7 +221,7 @@ export class SearchRunner {
       // `candidate.suggest` span over the round's time, linked to it (see `propose`).
       const roundSpan = this.deps.tracer.startSpan(
         'suggestion.round',
-        { attributes: { ...this.spanAttributes('', stage, undefined), 'nas.suggestion.count': count, 'nas.suggestion.round': round } },
+        { attributes: { ...this.spanAttributes('', stage, undefined), [ATTR_NAS_SUGGESTION_COUNT]: count, [ATTR_NAS_SUGGESTION_ROUND]: round } },
         ROOT_CONTEXT,
       );
       const startTime = Date.now();
@@ -251,7 +255,7 @@ export class SearchRunner {
       if (rejected.length > 0) {
         this.deps.log(`search ${r.id}: ${rejected.length} of ${checked} suggestion(s) rejected, e.g. ${rejected[0]!.reason}`);
       }
-      roundSpan.setAttribute('nas.suggestion.rejected', rejected.length);
+      roundSpan.setAttribute(ATTR_NAS_SUGGESTION_REJECTED, rejected.length);
     }
     for (const a of set.proposals) {
       if (this.closed || this.cancel.signal.aborted) break;
@@ -276,8 +280,8 @@ export class SearchRunner {
           'candidate.suggest',
           {
             startTime: suggested.startTime,
-            attributes: { ...this.spanAttributes(candidateId, stage, arch.id), 'nas.candidate.origin': origin, 'nas.candidate.parent_ids': parentIds },
-            links: [{ context: suggested.context, attributes: { 'nas.link': 'suggestion.round' } }],
+            attributes: { ...this.spanAttributes(candidateId, stage, arch.id), [ATTR_NAS_CANDIDATE_ORIGIN]: origin, [ATTR_NAS_CANDIDATE_PARENT_IDS]: parentIds },
+            links: [{ context: suggested.context, attributes: { [ATTR_NAS_LINK]: 'suggestion.round' } }],
           },
           trace.setSpan(ROOT_CONTEXT, span),
         )
@@ -322,7 +326,7 @@ export class SearchRunner {
       span ??
       this.deps.tracer.startSpan(
         'candidate.evaluate',
-        { attributes: { ...this.spanAttributes(candidate.candidateId, candidate.stage, candidate.architecture?.id), 'nas.candidate.resumed': true } },
+        { attributes: { ...this.spanAttributes(candidate.candidateId, candidate.stage, candidate.architecture?.id), [ATTR_NAS_CANDIDATE_RESUMED]: true } },
         candidate.traceId
           ? trace.setSpanContext(ROOT_CONTEXT, { traceId: candidate.traceId, spanId: randomBytes(8).toString('hex'), traceFlags: TraceFlags.SAMPLED, isRemote: true })
           : ROOT_CONTEXT,
@@ -354,7 +358,7 @@ export class SearchRunner {
           active.setStatus({ code: SpanStatusCode.ERROR, message: outcome.failureReason });
         }
         const accuracy = outcome.metrics?.accuracy;
-        if (accuracy) active.setAttribute('nas.accuracy.ap', accuracy.ap);
+        if (accuracy) active.setAttribute(ATTR_NAS_ACCURACY_AP, accuracy.ap);
         await this.append({ $case: 'candidateEvaluated', value: outcome }, `evaluated/${candidate.candidateId}`);
         if (searchFailure && !TERMINAL_SEARCH_STATES.has(this.record.state)) {
           this.deps.log(`search ${this.record.id} failed: ${searchFailure}`);
