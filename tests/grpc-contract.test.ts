@@ -97,10 +97,16 @@ describe('searchspace over gRPC', () => {
   it('reports the size of the structural space as GetSpace describes it', async () => {
     const { structural } = await space.getSpace({});
     const size = await space.size({ stage: SearchStage.SEARCH_STAGE_STRUCTURAL });
-    // Independent product of GetSpace's own lists: backbones x (C4 + FPN level pairs) x rpn/head x inputs.
-    const levels = structural!.fpnMaxLevel - structural!.fpnMinLevel + 1;
-    const necks = (structural!.c4Neck ? 1 : 0) + (levels * (levels - 1)) / 2;
-    const product = structural!.backbones.length * necks * structural!.rpnHeads.length * structural!.inputs.length;
+    // Independent product of GetSpace's own lists: backbones x necks x rpn/head x inputs.
+    const necks = structural!.necks;
+    expect(necks.filter((n) => n.kind === NeckKind.NECK_KIND_C4)).toHaveLength(structural!.c4Neck ? 1 : 0);
+    for (const n of necks.filter((x) => x.kind === NeckKind.NECK_KIND_FPN)) {
+      expect(n.startLevel).toBeGreaterThanOrEqual(structural!.fpnMinLevel);
+      expect(n.endLevel).toBeLessThanOrEqual(structural!.fpnMaxLevel);
+    }
+    // Each neck is valid and distinct on the wire.
+    expect(new Set(necks.map((n) => JSON.stringify(n))).size).toBe(necks.length);
+    const product = structural!.backbones.length * necks.length * structural!.rpnHeads.length * structural!.inputs.length;
     expect(Number(size.countDecimal)).toBe(product);
     expect(structural!.validCombinations).toBe(BigInt(product));
   });

@@ -145,7 +145,11 @@ describe('describeSpaces', () => {
     expect(JSON.parse(JSON.stringify(d))).toEqual(d);
     expect(d.structural.validCombinations).toBe(8680);
     expect(d.structural.rpnHeads).toHaveLength(10);
-    expect(d.modular.blockBounds).toMatchObject({ stages: 4, maxBlocksPerStage: 30, maxTotalBlocks: 40, maxDoublingsResnet: 4, maxDoublingsMobilenetV2: 6 });
+    const bounds = Object.fromEntries(d.modular.backboneBlockBounds.map((b) => [b.backbone, b.bounds]));
+    expect(Object.keys(bounds)).toEqual([...BACKBONE_KINDS]);
+    expect(bounds['resnet50']).toMatchObject({ stages: 4, maxBlocksPerStage: 30, maxTotalBlocks: 40, maxDoublings: 4 });
+    expect(bounds['mobilenet_v2']).toMatchObject({ stages: 4, maxDoublings: 6 });
+    expect(d.structural.necks).toHaveLength(31);
     expect(BigInt(d.modular.sizeWithFpn.mobilenet_v2)).toBe(modularSpaceSize('mobilenet_v2'));
   });
 });

@@ -283,21 +283,14 @@ export interface SpaceDescription {
     rpnHeads: RpnHeadChoice[];
     inputs: InputSize[];
     validCombinations: number;
+    necks: Neck[];
   };
   modular: {
     baseChannels: number[];
     fpnChannels: number[];
     headChannels: number[];
-    blockBounds: {
-      stages: number;
-      minBlocksPerStage: number;
-      maxBlocksPerStage: number;
-      minTotalBlocks: number;
-      maxTotalBlocks: number;
-      minDoublings: number;
-      maxDoublingsResnet: number;
-      maxDoublingsMobilenetV2: number;
-    };
+    /** Each backbone's block-string bounds, from its family. */
+    backboneBlockBounds: Array<{ backbone: BackboneKind; bounds: BlockBounds }>;
     /** Per backbone with an FPN neck: modularSpaceSize(kind, 'fpn'), in decimal. */
     sizeWithFpn: Record<BackboneKind, string>;
   };
@@ -315,21 +308,13 @@ export function describeSpaces(): SpaceDescription {
       rpnHeads: RPN_HEAD_CHOICES.map((c) => ({ ...c })),
       inputs: INPUT_SIZES.map((i) => ({ ...i })),
       validCombinations: structuralSpaceSize(),
+      necks: NECK_CHOICES.map((n) => ({ ...n })),
     },
     modular: {
       baseChannels: [...MODULAR_BASE_CHANNELS],
       fpnChannels: [...MODULAR_FPN_CHANNELS],
       headChannels: [...MODULAR_HEAD_CHANNELS],
-      blockBounds: {
-        stages: BLOCK_STAGES,
-        minBlocksPerStage: MIN_BLOCKS_PER_STAGE,
-        maxBlocksPerStage: MAX_BLOCKS_PER_STAGE,
-        minTotalBlocks: MIN_TOTAL_BLOCKS,
-        maxTotalBlocks: MAX_TOTAL_BLOCKS,
-        minDoublings: MIN_DOUBLINGS,
-        maxDoublingsResnet: MAX_DOUBLINGS_RESNET,
-        maxDoublingsMobilenetV2: MAX_DOUBLINGS_MOBILENET_V2,
-      },
+      backboneBlockBounds: BACKBONE_KINDS.map((backbone) => ({ backbone, bounds: { ...blockBoundsOf(backbone) } })),
       sizeWithFpn,
     },
   };

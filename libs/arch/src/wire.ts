@@ -94,6 +94,18 @@ export const backboneKindToWire = (kind: BackboneKind): common.BackboneKind =>
 export const rpnKindToWire = (kind: RpnKind): common.RpnKind => domainToEnum(kind, common.RpnKind, 'RPN_KIND_');
 export const headKindToWire = (kind: HeadKind): common.HeadKind => domainToEnum(kind, common.HeadKind, 'HEAD_KIND_');
 
+export function neckToWire(neck: Neck): common.Neck {
+  return neck.kind === 'c4'
+    ? { kind: common.NeckKind.NECK_KIND_C4, startLevel: 0, endLevel: 0, channels: 0, extraSource: common.FpnExtraSource.FPN_EXTRA_SOURCE_UNSPECIFIED }
+    : {
+        kind: common.NeckKind.NECK_KIND_FPN,
+        startLevel: neck.startLevel,
+        endLevel: neck.endLevel,
+        channels: neck.channels,
+        extraSource: domainToEnum(neck.extraSource, common.FpnExtraSource, 'FPN_EXTRA_SOURCE_'),
+      };
+}
+
 export function architectureToWire(arch: Architecture): common.Architecture {
   return {
     backbone: {
@@ -101,16 +113,7 @@ export function architectureToWire(arch: Architecture): common.Architecture {
       baseChannels: arch.backbone.baseChannels,
       blocks: arch.backbone.blocks,
     },
-    neck:
-      arch.neck.kind === 'c4'
-        ? { kind: common.NeckKind.NECK_KIND_C4, startLevel: 0, endLevel: 0, channels: 0, extraSource: common.FpnExtraSource.FPN_EXTRA_SOURCE_UNSPECIFIED }
-        : {
-            kind: common.NeckKind.NECK_KIND_FPN,
-            startLevel: arch.neck.startLevel,
-            endLevel: arch.neck.endLevel,
-            channels: arch.neck.channels,
-            extraSource: domainToEnum(arch.neck.extraSource, common.FpnExtraSource, 'FPN_EXTRA_SOURCE_'),
-          },
+    neck: neckToWire(arch.neck),
     rpn: rpnKindToWire(arch.rpn),
     head: {
       kind: headKindToWire(arch.head.kind),

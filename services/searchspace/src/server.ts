@@ -4,6 +4,7 @@
 import {
   architectureFromWire,
   backboneKindToWire,
+  neckToWire,
   describedToWire,
   headKindToWire,
   requireStage,
@@ -73,8 +74,13 @@ export function searchSpaceService(): ServiceImplementation<typeof searchspace.S
             head: headKindToWire(c.head),
             stages: c.stages,
           })),
+          validCombinations: BigInt(structural.validCombinations),
+          necks: structural.necks.map(neckToWire),
         },
-        modular,
+        modular: {
+          ...modular,
+          backboneBlockBounds: modular.backboneBlockBounds.map(({ backbone, bounds }) => ({ backbone: backboneKindToWire(backbone), bounds })),
+        },
       };
     },
 

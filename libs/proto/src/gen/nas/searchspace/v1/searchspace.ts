@@ -17,6 +17,7 @@ import {
   headKindFromJSON,
   headKindToJSON,
   InputSize,
+  Neck,
   RpnKind,
   rpnKindFromJSON,
   rpnKindToJSON,
@@ -41,7 +42,10 @@ export interface StructuralSpace {
   backbones: BackboneKind[];
   /** The C4 (no pyramid) neck is a choice. */
   c4Neck: boolean;
-  /** FPN levels: start_level in [fpn_min_level, fpn_max_level - 1], end_level in (start_level, fpn_max_level]. */
+  /**
+   * FPN levels run from fpn_min_level to fpn_max_level (levels above 5 are extra convolutions);
+   * `necks` lists the exact choices.
+   */
   fpnMinLevel: number;
   fpnMaxLevel: number;
   /** Valid (rpn, head, stages) combinations. */
@@ -49,6 +53,11 @@ export interface StructuralSpace {
   inputs: InputSize[];
   /** Number of valid structural combinations. */
   validCombinations: bigint;
+  /**
+   * Every neck choice at the standard width: C4, and each FPN level range with each source of its
+   * extra levels where it has extra levels.
+   */
+  necks: Neck[];
 }
 
 export interface RpnHeadChoice {
@@ -61,7 +70,13 @@ export interface ModularSpace {
   baseChannels: number[];
   fpnChannels: number[];
   headChannels: number[];
-  blockBounds: BlockStringBounds | undefined;
+  /** The block-string bounds of each backbone, from its family. */
+  backboneBlockBounds: BackboneBlockBounds[];
+}
+
+export interface BackboneBlockBounds {
+  backbone: BackboneKind;
+  bounds: BlockStringBounds | undefined;
 }
 
 export interface BlockStringBounds {
@@ -70,10 +85,9 @@ export interface BlockStringBounds {
   maxBlocksPerStage: number;
   minTotalBlocks: number;
   maxTotalBlocks: number;
-  /** Number of '2' characters allowed, per backbone family. */
+  /** Number of '2' characters allowed. */
   minDoublings: number;
-  maxDoublingsResnet: number;
-  maxDoublingsMobilenetV2: number;
+  maxDoublings: number;
 }
 
 export interface SampleRequest {
@@ -292,6 +306,7 @@ function createBaseStructuralSpace(): StructuralSpace {
     rpnHeads: [],
     inputs: [],
     validCombinations: 0n,
+    necks: [],
   };
 }
 
@@ -324,6 +339,9 @@ export const StructuralSpace: MessageFns<StructuralSpace> = {
         throw new globalThis.Error("value provided for field message.validCombinations of type uint64 too large");
       }
       writer.uint32(56).uint64(message.validCombinations);
+    }
+    for (const v of message.necks) {
+      Neck.encode(v!, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -407,6 +425,14 @@ export const StructuralSpace: MessageFns<StructuralSpace> = {
             message.validCombinations = reader.uint64() as bigint;
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.necks.push(Neck.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -450,6 +476,7 @@ export const StructuralSpace: MessageFns<StructuralSpace> = {
         : isSet(object.valid_combinations)
         ? BigInt(object.valid_combinations)
         : 0n,
+      necks: globalThis.Array.isArray(object?.necks) ? object.necks.map((e: any) => Neck.fromJSON(e)) : [],
     };
   },
 
@@ -476,6 +503,9 @@ export const StructuralSpace: MessageFns<StructuralSpace> = {
     if (message.validCombinations !== 0n) {
       obj.validCombinations = message.validCombinations.toString();
     }
+    if (message.necks?.length) {
+      obj.necks = message.necks.map((e) => Neck.toJSON(e));
+    }
     return obj;
   },
 
@@ -493,6 +523,7 @@ export const StructuralSpace: MessageFns<StructuralSpace> = {
     message.validCombinations = (object.validCombinations !== undefined && object.validCombinations !== null)
       ? BigInt(object.validCombinations)
       : 0n;
+    message.necks = object.necks?.map((e) => Neck.fromPartial(e)) || [];
     return message;
   },
 };
@@ -599,7 +630,7 @@ export const RpnHeadChoice: MessageFns<RpnHeadChoice> = {
 };
 
 function createBaseModularSpace(): ModularSpace {
-  return { baseChannels: [], fpnChannels: [], headChannels: [], blockBounds: undefined };
+  return { baseChannels: [], fpnChannels: [], headChannels: [], backboneBlockBounds: [] };
 }
 
 export const ModularSpace: MessageFns<ModularSpace> = {
@@ -625,8 +656,8 @@ export const ModularSpace: MessageFns<ModularSpace> = {
       }
       writer.join();
     }
-    if (message.blockBounds !== undefined) {
-      BlockStringBounds.encode(message.blockBounds, writer.uint32(34).fork()).join();
+    for (const v of message.backboneBlockBounds) {
+      BackboneBlockBounds.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -698,12 +729,12 @@ export const ModularSpace: MessageFns<ModularSpace> = {
 
             break;
           }
-          case 4: {
-            if (tag !== 34) {
+          case 5: {
+            if (tag !== 42) {
               break;
             }
 
-            message.blockBounds = BlockStringBounds.decode(reader, reader.uint32());
+            message.backboneBlockBounds.push(BackboneBlockBounds.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -735,11 +766,11 @@ export const ModularSpace: MessageFns<ModularSpace> = {
         : globalThis.Array.isArray(object?.head_channels)
         ? object.head_channels.map((e: any) => globalThis.Number(e))
         : [],
-      blockBounds: isSet(object.blockBounds)
-        ? BlockStringBounds.fromJSON(object.blockBounds)
-        : isSet(object.block_bounds)
-        ? BlockStringBounds.fromJSON(object.block_bounds)
-        : undefined,
+      backboneBlockBounds: globalThis.Array.isArray(object?.backboneBlockBounds)
+        ? object.backboneBlockBounds.map((e: any) => BackboneBlockBounds.fromJSON(e))
+        : globalThis.Array.isArray(object?.backbone_block_bounds)
+        ? object.backbone_block_bounds.map((e: any) => BackboneBlockBounds.fromJSON(e))
+        : [],
     };
   },
 
@@ -754,8 +785,8 @@ export const ModularSpace: MessageFns<ModularSpace> = {
     if (message.headChannels?.length) {
       obj.headChannels = message.headChannels.map((e) => Math.round(e));
     }
-    if (message.blockBounds !== undefined) {
-      obj.blockBounds = BlockStringBounds.toJSON(message.blockBounds);
+    if (message.backboneBlockBounds?.length) {
+      obj.backboneBlockBounds = message.backboneBlockBounds.map((e) => BackboneBlockBounds.toJSON(e));
     }
     return obj;
   },
@@ -768,8 +799,93 @@ export const ModularSpace: MessageFns<ModularSpace> = {
     message.baseChannels = object.baseChannels?.map((e) => e) || [];
     message.fpnChannels = object.fpnChannels?.map((e) => e) || [];
     message.headChannels = object.headChannels?.map((e) => e) || [];
-    message.blockBounds = (object.blockBounds !== undefined && object.blockBounds !== null)
-      ? BlockStringBounds.fromPartial(object.blockBounds)
+    message.backboneBlockBounds = object.backboneBlockBounds?.map((e) => BackboneBlockBounds.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBackboneBlockBounds(): BackboneBlockBounds {
+  return { backbone: 0, bounds: undefined };
+}
+
+export const BackboneBlockBounds: MessageFns<BackboneBlockBounds> = {
+  encode(message: BackboneBlockBounds, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.backbone !== 0) {
+      writer.uint32(8).int32(message.backbone);
+    }
+    if (message.bounds !== undefined) {
+      BlockStringBounds.encode(message.bounds, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackboneBlockBounds {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackboneBlockBounds();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.backbone = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.bounds = BlockStringBounds.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackboneBlockBounds {
+    return {
+      backbone: isSet(object.backbone) ? backboneKindFromJSON(object.backbone) : 0,
+      bounds: isSet(object.bounds) ? BlockStringBounds.fromJSON(object.bounds) : undefined,
+    };
+  },
+
+  toJSON(message: BackboneBlockBounds): unknown {
+    const obj: any = {};
+    if (message.backbone !== 0) {
+      obj.backbone = backboneKindToJSON(message.backbone);
+    }
+    if (message.bounds !== undefined) {
+      obj.bounds = BlockStringBounds.toJSON(message.bounds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<BackboneBlockBounds>): BackboneBlockBounds {
+    return BackboneBlockBounds.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<BackboneBlockBounds>): BackboneBlockBounds {
+    const message = createBaseBackboneBlockBounds();
+    message.backbone = object.backbone ?? 0;
+    message.bounds = (object.bounds !== undefined && object.bounds !== null)
+      ? BlockStringBounds.fromPartial(object.bounds)
       : undefined;
     return message;
   },
@@ -783,8 +899,7 @@ function createBaseBlockStringBounds(): BlockStringBounds {
     minTotalBlocks: 0,
     maxTotalBlocks: 0,
     minDoublings: 0,
-    maxDoublingsResnet: 0,
-    maxDoublingsMobilenetV2: 0,
+    maxDoublings: 0,
   };
 }
 
@@ -808,11 +923,8 @@ export const BlockStringBounds: MessageFns<BlockStringBounds> = {
     if (message.minDoublings !== 0) {
       writer.uint32(48).uint32(message.minDoublings);
     }
-    if (message.maxDoublingsResnet !== 0) {
-      writer.uint32(56).uint32(message.maxDoublingsResnet);
-    }
-    if (message.maxDoublingsMobilenetV2 !== 0) {
-      writer.uint32(64).uint32(message.maxDoublingsMobilenetV2);
+    if (message.maxDoublings !== 0) {
+      writer.uint32(72).uint32(message.maxDoublings);
     }
     return writer;
   },
@@ -878,20 +990,12 @@ export const BlockStringBounds: MessageFns<BlockStringBounds> = {
             message.minDoublings = reader.uint32();
             continue;
           }
-          case 7: {
-            if (tag !== 56) {
+          case 9: {
+            if (tag !== 72) {
               break;
             }
 
-            message.maxDoublingsResnet = reader.uint32();
-            continue;
-          }
-          case 8: {
-            if (tag !== 64) {
-              break;
-            }
-
-            message.maxDoublingsMobilenetV2 = reader.uint32();
+            message.maxDoublings = reader.uint32();
             continue;
           }
         }
@@ -934,15 +1038,10 @@ export const BlockStringBounds: MessageFns<BlockStringBounds> = {
         : isSet(object.min_doublings)
         ? globalThis.Number(object.min_doublings)
         : 0,
-      maxDoublingsResnet: isSet(object.maxDoublingsResnet)
-        ? globalThis.Number(object.maxDoublingsResnet)
-        : isSet(object.max_doublings_resnet)
-        ? globalThis.Number(object.max_doublings_resnet)
-        : 0,
-      maxDoublingsMobilenetV2: isSet(object.maxDoublingsMobilenetV2)
-        ? globalThis.Number(object.maxDoublingsMobilenetV2)
-        : isSet(object.max_doublings_mobilenet_v2)
-        ? globalThis.Number(object.max_doublings_mobilenet_v2)
+      maxDoublings: isSet(object.maxDoublings)
+        ? globalThis.Number(object.maxDoublings)
+        : isSet(object.max_doublings)
+        ? globalThis.Number(object.max_doublings)
         : 0,
     };
   },
@@ -967,11 +1066,8 @@ export const BlockStringBounds: MessageFns<BlockStringBounds> = {
     if (message.minDoublings !== 0) {
       obj.minDoublings = Math.round(message.minDoublings);
     }
-    if (message.maxDoublingsResnet !== 0) {
-      obj.maxDoublingsResnet = Math.round(message.maxDoublingsResnet);
-    }
-    if (message.maxDoublingsMobilenetV2 !== 0) {
-      obj.maxDoublingsMobilenetV2 = Math.round(message.maxDoublingsMobilenetV2);
+    if (message.maxDoublings !== 0) {
+      obj.maxDoublings = Math.round(message.maxDoublings);
     }
     return obj;
   },
@@ -987,8 +1083,7 @@ export const BlockStringBounds: MessageFns<BlockStringBounds> = {
     message.minTotalBlocks = object.minTotalBlocks ?? 0;
     message.maxTotalBlocks = object.maxTotalBlocks ?? 0;
     message.minDoublings = object.minDoublings ?? 0;
-    message.maxDoublingsResnet = object.maxDoublingsResnet ?? 0;
-    message.maxDoublingsMobilenetV2 = object.maxDoublingsMobilenetV2 ?? 0;
+    message.maxDoublings = object.maxDoublings ?? 0;
     return message;
   },
 };
