@@ -1,10 +1,11 @@
 // One trace per candidate: the span tree of one evaluation, from the controller's
-// `candidate.evaluate` through gRPC (searchspace, flops, trainer) and NATS (the profiler's
+// `candidate.evaluate` through gRPC (flops, trainer) and NATS (the profiler's
 // request/reply, the training work queue, the result) back to the controller. The context crosses
 // each hop only in gRPC metadata or NATS headers: a consumer's handler runs in its subscription's
 // context, not the publisher's, so a parent link here is propagation at work. The suggestion round
 // that proposed the candidate serves several candidates: it is a trace of its own, and the
-// candidate's holds a span over its time with a link to it.
+// candidate's holds a span over its time with a link to it. The architecture was validated where it
+// entered the search, so the evaluation makes no call to the searchspace service.
 import { SpanKind } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { useInMemoryTracing } from '@sm-nas/service-kit/testing';
@@ -33,7 +34,7 @@ async function eventually<T>(probe: () => T | undefined, timeoutMs = 10_000): Pr
 }
 
 describe('the trace of one candidate', () => {
-  it('is one tree rooted at candidate.evaluate spanning searchspace, flops, profiler and trainer', async () => {
+  it('is one tree rooted at candidate.evaluate spanning flops, profiler and trainer', async () => {
     exporter.reset();
     // No baseline: the one candidate comes from the suggestion service.
     const spec = tinySpec({
@@ -81,12 +82,13 @@ describe('the trace of one candidate', () => {
       return found[0]!;
     };
     // gRPC: client span in the controller, server span in the service, one under the other.
-    for (const method of ['nas.searchspace.v1.SearchSpaceService/Validate', 'nas.flops.v1.FlopsService/Count']) {
+    for (const method of ['nas.flops.v1.FlopsService/Count']) {
       const client = find(method, SpanKind.CLIENT);
       const server = find(method, SpanKind.SERVER);
       expect(client.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
       expect(server.parentSpanContext?.spanId).toBe(client.spanContext().spanId);
     }
+    expect(spans.filter((s) => s.name === 'nas.searchspace.v1.SearchSpaceService/Validate')).toHaveLength(0);
     // NATS request/reply to the profilers of the search's hardware class.
     const profileSend = find('send nas.profile.request.{hardwareClass}', SpanKind.PRODUCER);
     const profileProcess = find('process nas.profile.request.{hardwareClass}', SpanKind.CONSUMER);

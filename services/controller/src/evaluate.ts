@@ -1,5 +1,5 @@
 // One candidate's evaluation, inside its `candidate.evaluate` span (so the whole evaluation is one
-// trace across services): validation by the searchspace service, FLOPs by the flops service,
+// trace across services): FLOPs by the flops service,
 // latency by a profiler of the search's hardware class over NATS (structural stage; the modular
 // stage's objective is FLOPs), then training through the durable work queue, whose result comes
 // back through the journal. Idempotent: re-run after a controller restart, the FLOPs and the
@@ -9,6 +9,7 @@
 // A stopping search abandons the waits before training (a profiler that does not exist would keep it
 // STOPPING for good); a force-stopped one abandons the training wait too. Either way the candidate
 // comes back FAILED with the reason, so no candidate of an ended search is left in flight.
+import { idOfCanonical } from '@sm-nas/arch';
 import { BusRequestError, retryOverBus, trainJob, type Bus } from '@sm-nas/bus';
 import { common, controller, trainer, type profiler } from '@sm-nas/proto';
 import type { ServiceCallOptions } from '@sm-nas/service-kit';
@@ -91,8 +92,14 @@ export async function evaluateCandidate(ctx: EvaluationContext, candidate: contr
 
 async function evaluate(ctx: EvaluationContext, candidate: controller.Candidate, waits: AbortSignal): Promise<Evaluation> {
   const done = (c: controller.Candidate): Evaluation => ({ candidate: c });
-  const architecture = candidate.architecture?.architecture;
-  if (!architecture) return done(failed(candidate, 'architecture: missing'));
+  // Validated once, where it entered the search (an initial architecture or a suggestion, in
+  // core.ts): what travels on is the canonical form, checked here only against its own id.
+  const described = candidate.architecture;
+  const architecture = described?.architecture;
+  if (!described || !architecture) return done(failed(candidate, 'architecture: missing'));
+  if (idOfCanonical(described.canonical) !== described.id) {
+    return done(failed(candidate, `architecture: id ${described.id} is not the id of its canonical string ${JSON.stringify(described.canonical)}`));
+  }
   const logRetry = (what: string) => (err: unknown, attempt: number) => {
     if (attempt === 1 || attempt % 10 === 0) ctx.log(`${candidate.candidateId}: ${what}: ${messageOf(err)}; retrying`);
   };
@@ -105,7 +112,6 @@ async function evaluate(ctx: EvaluationContext, candidate: controller.Candidate,
 
   // Journaled as EVALUATING before a restart: measured and handed to training; only the training
   // is left, and a stopping search lets it finish (StopSearch ends only the waits before training).
-  let described: common.DescribedArchitecture | undefined;
   let metrics: controller.CandidateMetrics;
   const handedOver = candidate.state === CandidateState.CANDIDATE_STATE_EVALUATING && candidate.metrics !== undefined;
   if (handedOver) {
@@ -113,14 +119,14 @@ async function evaluate(ctx: EvaluationContext, candidate: controller.Candidate,
   } else {
     const measured = await measure(ctx, candidate, architecture, waits, retry);
     if ('failure' in measured) return measured.failure;
-    ({ described, metrics } = measured);
+    ({ metrics } = measured);
     waits.throwIfAborted();
   }
 
   const jobId = trainJobId(ctx.searchId, candidate.candidateId);
   const request: trainer.TrainRequest = {
     jobId,
-    architecture: described?.architecture ?? architecture,
+    architecture,
     dataset: ctx.spec.dataset,
     schedule: ctx.spec.schedule,
     fidelity: ctx.spec.fidelity,
@@ -150,14 +156,13 @@ async function evaluate(ctx: EvaluationContext, candidate: controller.Candidate,
   metrics.validationCurve = ctx.curve(candidate.candidateId);
   if (result.fidelity) metrics.fidelity = result.fidelity;
   if (result.status === trainer.TrainStatus.TRAIN_STATUS_CANCELLED && result.failureReason.startsWith('stopped early')) {
-    return done({ ...candidate, architecture: described ?? candidate.architecture, state: CandidateState.CANDIDATE_STATE_EARLY_STOPPED, metrics, checkpointUri: '', failureReason: result.failureReason });
+    return done({ ...candidate, state: CandidateState.CANDIDATE_STATE_EARLY_STOPPED, metrics, checkpointUri: '', failureReason: result.failureReason });
   }
   if (result.status !== trainer.TrainStatus.TRAIN_STATUS_SUCCEEDED) {
     return done(failed(candidate, `training ${trainer.trainStatusToJSON(result.status).replace('TRAIN_STATUS_', '').toLowerCase()}: ${result.failureReason}`, metrics));
   }
   return done({
     ...candidate,
-    architecture: described ?? candidate.architecture,
     state: CandidateState.CANDIDATE_STATE_SUCCEEDED,
     metrics,
     checkpointUri: result.checkpointUri,
@@ -172,22 +177,14 @@ interface Retry {
   logRetry(what: string): (err: unknown, attempt: number) => void;
 }
 
-/** What is known before training: the canonical architecture, FLOPs and (structural stage) latency. */
+/** What is known before training: FLOPs and (structural stage) latency. */
 async function measure(
   ctx: EvaluationContext,
   candidate: controller.Candidate,
   architecture: common.Architecture,
   waits: AbortSignal,
   retry: Retry,
-): Promise<{ described: common.DescribedArchitecture | undefined; metrics: controller.CandidateMetrics } | { failure: Evaluation }> {
-  let described: common.DescribedArchitecture | undefined;
-  try {
-    described = (await ctx.clients.searchspace.validate({ architecture, stage: common.SearchStage.SEARCH_STAGE_UNSPECIFIED }, retry.grpc('searchspace'))).architecture;
-  } catch (err) {
-    waits.throwIfAborted();
-    return { failure: { candidate: failed(candidate, `invalid architecture: ${messageOf(err)}`) } };
-  }
-
+): Promise<{ metrics: controller.CandidateMetrics } | { failure: Evaluation }> {
   const metrics: controller.CandidateMetrics = {
     accuracy: undefined,
     latency: undefined,
@@ -241,5 +238,5 @@ async function measure(
       return { failure: { candidate: failed(candidate, `profiler: ${messageOf(err)}`, metrics) } };
     }
   }
-  return { described, metrics };
+  return { metrics };
 }
