@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayerGraph } from '@sm-nas/arch/graph';
 import type { FeatureLevel } from './boxes.js';
 import type { GraphExecutor, GraphOutputs } from './executor.js';
+import { denseLevels, denseLossPasses, flattenLevels, predictDense } from './dense-head.js';
 import type { DetectorHead, LossPass, LossTensors } from './head.js';
 import { giouLossSum, RETINA_FOCAL, sigmoidFocalLossSum, type FocalLossConfig } from './losses.js';
 import { batchedNms, type Detections, type HeadTrainingElements, type ImageTargets } from './retinanet.js';
@@ -63,10 +64,7 @@ export class Fcos implements DetectorHead {
   private readonly height: number;
 
   constructor(graph: LayerGraph, readonly config: FcosConfig = FCOS_DEFAULTS) {
-    this.levels = graph.outputs
-      .filter((o) => o.role === 'head.cls')
-      .sort((a, b) => a.index - b.index)
-      .map((o) => ({ level: o.index, height: graph.nodes[o.node]!.shape[1], width: graph.nodes[o.node]!.shape[2] }));
+    this.levels = denseLevels(graph);
     this.numClasses = graph.numClasses;
     this.width = graph.input.widthPx;
     this.height = graph.input.heightPx;
@@ -171,17 +169,7 @@ export class Fcos implements DetectorHead {
   }
 
   lossPasses(executor: GraphExecutor, targets: readonly ImageTargets[], chunks: readonly number[]): LossPass[] {
-    const lossOf = (images: tf.Tensor4D, t: FcosTargets, normalizer?: number): LossTensors => this.loss(executor.forward(images, true), t, normalizer);
-    let start = 0;
-    const parts = chunks.map((n) => {
-      const t = this.targets(targets.slice(start, start + n));
-      start += n;
-      return t;
-    });
-    if (parts.length === 1) return [async (images) => lossOf(images, parts[0]!)];
-    // Split batches share the whole batch's normaliser, so their gradients add up to the batch's.
-    const normalizer = Math.max(parts.reduce((sum, t) => sum + t.numPositives, 0), 1);
-    return parts.map((t) => async (images: tf.Tensor4D) => lossOf(images, t, normalizer));
+    return denseLossPasses(targets, chunks, (b) => this.targets(b), (images, t, normalizer) => this.loss(executor.forward(images, true), t, normalizer));
   }
 
   async evalLoss(executor: GraphExecutor, images: tf.Tensor4D, targets: readonly ImageTargets[]): Promise<LossTensors> {
@@ -189,31 +177,15 @@ export class Fcos implements DetectorHead {
     return tf.tidy(() => this.loss(executor.forward(images, true), t));
   }
 
-  async predict(executor: GraphExecutor, images: tf.Tensor4D): Promise<Detections[]> {
-    const outputs = executor.forward(images);
-    try {
-      return await this.detect(outputs);
-    } finally {
-      for (const t of new Set([...outputs.values()].flatMap((m) => [...m.values()]))) t.dispose();
-    }
-  }
-
-  /** A head output as [N*P, channels] in point order. */
-  private flatten(outputs: GraphOutputs, role: 'head.cls' | 'head.reg' | 'head.centerness', channels: number): tf.Tensor2D {
-    const m = outputs.get(role);
-    if (!m) throw new Error(`fcos: no ${role} outputs`);
-    const parts = this.levels.map((l) => {
-      const t = m.get(l.level)!;
-      return tf.reshape(t, [t.shape[0], -1, channels]);
-    });
-    return tf.reshape(parts.length === 1 ? parts[0]! : tf.concat(parts, 1), [-1, channels]);
+  predict(executor: GraphExecutor, images: tf.Tensor4D): Promise<Detections[]> {
+    return predictDense(executor, images, (outputs) => this.detect(outputs));
   }
 
   /** torchvision FCOSHead.compute_loss; every part divided by the foreground count (at least 1) or `normalizer`. */
   loss(outputs: GraphOutputs, targets: FcosTargets, normalizer = Math.max(targets.numPositives, 1)): LossTensors {
-    const logits = this.flatten(outputs, 'head.cls', this.numClasses);
-    const distances = this.flatten(outputs, 'head.reg', 4);
-    const ctrLogits = this.flatten(outputs, 'head.centerness', 1);
+    const logits = flattenLevels(outputs, 'head.cls', this.levels, this.numClasses);
+    const distances = flattenLevels(outputs, 'head.reg', this.levels, 4);
+    const ctrLogits = flattenLevels(outputs, 'head.centerness', this.levels, 1);
     const everyPoint = tf.ones([logits.shape[0]]) as tf.Tensor1D;
     const cls = tf.div(sigmoidFocalLossSum(logits, everyPoint, tf.tensor1d(targets.clsPositives, 'int32'), this.config.focal), normalizer) as tf.Scalar;
     let box: tf.Scalar;

@@ -9,6 +9,7 @@ import {
   type AnchorConfig, type AssignerConfig, type BoxCoderConfig, type FeatureLevel,
 } from './boxes.js';
 import type { GraphExecutor, GraphOutputs } from './executor.js';
+import { denseLevels, denseLossPasses, flattenLevels, predictDense } from './dense-head.js';
 import type { DetectorHead, LossPass, LossTensors } from './head.js';
 import { decodeBoxes, giouLossSum, RETINA_FOCAL, sigmoidFocalLossSum, smoothL1Sum, type FocalLossConfig } from './losses.js';
 
@@ -96,10 +97,7 @@ export class RetinaNet implements DetectorHead {
   private readonly height: number;
 
   constructor(graph: LayerGraph, readonly config: RetinaNetConfig = RETINANET_DEFAULTS) {
-    this.levels = graph.outputs
-      .filter((o) => o.role === 'head.cls')
-      .sort((a, b) => a.index - b.index)
-      .map((o) => ({ level: o.index, height: graph.nodes[o.node]!.shape[1], width: graph.nodes[o.node]!.shape[2] }));
+    this.levels = denseLevels(graph);
     this.anchorsPerLocation = config.anchors.ratios.length * config.anchors.scalesPerOctave;
     this.anchors = gridAnchors(this.levels, config.anchors);
     this.numAnchors = this.anchors.length / 4;
@@ -162,24 +160,11 @@ export class RetinaNet implements DetectorHead {
     return { forward: 0, gradient: 0, loss: this.numAnchors * (24 * this.numClasses + 4 * 4) };
   }
 
-  /**
-   * The loss of each micro-batch: targets are assigned before any gradient is recorded, and a split
-   * batch's passes share the whole batch's normaliser.
-   */
   lossPasses(executor: GraphExecutor, targets: readonly ImageTargets[], chunks: readonly number[]): LossPass[] {
-    const lossOf = (images: tf.Tensor4D, t: RetinaTargets, normalizer?: number): LossTensors => {
+    return denseLossPasses(targets, chunks, (b) => this.targets(b), (images, t, normalizer) => {
       const l = this.loss(executor.forward(images, true), t, normalizer);
       return { total: l.total, components: { cls: l.cls, box: l.box } };
-    };
-    let start = 0;
-    const parts = chunks.map((n) => {
-      const t = this.targets(targets.slice(start, start + n));
-      start += n;
-      return t;
     });
-    if (parts.length === 1) return [async (images) => lossOf(images, parts[0]!)];
-    const normalizer = Math.max(parts.reduce((sum, t) => sum + t.numPositives, 0), 1);
-    return parts.map((t) => async (images: tf.Tensor4D) => lossOf(images, t, normalizer));
   }
 
   async evalLoss(executor: GraphExecutor, images: tf.Tensor4D, targets: readonly ImageTargets[]): Promise<LossTensors> {
@@ -190,25 +175,8 @@ export class RetinaNet implements DetectorHead {
     });
   }
 
-  async predict(executor: GraphExecutor, images: tf.Tensor4D): Promise<Detections[]> {
-    const outputs = executor.forward(images);
-    try {
-      return await this.detect(outputs);
-    } finally {
-      for (const t of new Set([...outputs.values()].flatMap((m) => [...m.values()]))) t.dispose();
-    }
-  }
-
-  /** The head's outputs as [N*A, channelsPerAnchor] in anchor order. */
-  private flatten(outputs: GraphOutputs, role: 'head.cls' | 'head.reg', perAnchor: number): tf.Tensor2D {
-    const m = outputs.get(role);
-    if (!m) throw new Error(`retinanet: no ${role} outputs`);
-    const parts = this.levels.map((l) => {
-      const t = m.get(l.level)!;
-      return tf.reshape(t, [t.shape[0], -1, perAnchor]);
-    });
-    const all = parts.length === 1 ? parts[0]! : tf.concat(parts, 1);
-    return tf.reshape(all, [-1, perAnchor]);
+  predict(executor: GraphExecutor, images: tf.Tensor4D): Promise<Detections[]> {
+    return predictDense(executor, images, (outputs) => this.detect(outputs));
   }
 
   /**
@@ -218,8 +186,8 @@ export class RetinaNet implements DetectorHead {
    */
   loss(outputs: GraphOutputs, targets: RetinaTargets, normalizer = Math.max(targets.numPositives, 1)): { total: tf.Scalar; cls: tf.Scalar; box: tf.Scalar } {
     const { config } = this;
-    const logits = this.flatten(outputs, 'head.cls', this.numClasses);
-    const deltas = this.flatten(outputs, 'head.reg', 4);
+    const logits = flattenLevels(outputs, 'head.cls', this.levels, this.numClasses);
+    const deltas = flattenLevels(outputs, 'head.reg', this.levels, 4);
     const cls = tf.div(
       sigmoidFocalLossSum(logits, tf.tensor1d(targets.anchorWeights), tf.tensor1d(targets.clsPositives, 'int32'), config.focal),
       normalizer,

@@ -229,18 +229,21 @@ describe('detectors against an independent PyTorch build', () => {
 // 91 classes; P3-P7 with P6 and P7 from P5), their backbone and head run on one 800x1344 image by
 // libs/flops/reference/torchvision_flops.py ("torchvisionDetectors800x1344" in its JSON). modules:
 // name -> [multiply-adds, params].
-const TORCHVISION_DETECTORS: Record<string, { arch: string; multiplyAdds: number; params: number; modules: Record<string, [number, number]> }> = {
-  retinanet_resnet50_fpn: {
-    arch: 'resnet50:64:111-2111-211111-211/fpn:3-7:256:p5/none/retinanet:256/1344x800',
-    multiplyAdds: 254_469_734_400,
-    params: 34_068_119,
-    modules: {
+const RESNET50_FPN_P3_P7_P5: Record<string, [number, number]> = {
       'backbone.stem': [2_528_870_400, 9_536],
       'backbone.stage1': [14_313_062_400, 215_808],
       'backbone.stage2': [22_020_096_000, 1_219_584],
       'backbone.stage3': [31_378_636_800, 7_098_368],
       'backbone.stage4': [17_340_825_600, 14_964_736],
       neck: [17_065_574_400, 3_868_672],
+};
+const TORCHVISION_DETECTORS: Record<string, { arch: string; multiplyAdds: number; params: number; modules: Record<string, [number, number]> }> = {
+  retinanet_resnet50_fpn: {
+    arch: 'resnet50:64:111-2111-211111-211/fpn:3-7:256:p5/none/retinanet:256/1344x800',
+    multiplyAdds: 254_469_734_400,
+    params: 34_068_119,
+    modules: {
+      ...RESNET50_FPN_P3_P7_P5,
       head: [149_822_668_800, 6_691_415],
     },
   },
@@ -249,12 +252,7 @@ const TORCHVISION_DETECTORS: Record<string, { arch: string; multiplyAdds: number
     multiplyAdds: 215_298_048_000,
     params: 32_322_720,
     modules: {
-      'backbone.stem': [2_528_870_400, 9_536],
-      'backbone.stage1': [14_313_062_400, 215_808],
-      'backbone.stage2': [22_020_096_000, 1_219_584],
-      'backbone.stage3': [31_378_636_800, 7_098_368],
-      'backbone.stage4': [17_340_825_600, 14_964_736],
-      neck: [17_065_574_400, 3_868_672],
+      ...RESNET50_FPN_P3_P7_P5,
       head: [110_650_982_400, 4_946_016],
     },
   },
