@@ -225,11 +225,10 @@ export class SearchRunner {
         ROOT_CONTEXT,
       );
       const startTime = Date.now();
-      // GetSuggestions carries no idempotency annotation, so the client does not retry it on its
-      // own; this call opts in: the service is stateless (the request carries the history, and the
-      // round's seed, journaled above, is never reused), so asking again is asking the same
-      // question. A suggestion service's own calls time out under load, and one restarting cuts
-      // calls short, so more than the usual statuses are retried, for a while; a bad request is not.
+      // GetSuggestions is idempotent (the request carries the history and the round's seed,
+      // journaled above), so the client retries it. A suggestion service's own calls time out under
+      // load, and one restarting cuts calls short, so more than the usual statuses are retried, for
+      // a while; a bad request is not.
       let response;
       try {
         response = await context.with(trace.setSpan(ROOT_CONTEXT, roundSpan), () =>
@@ -237,7 +236,6 @@ export class SearchRunner {
             { spec: r.spec, stage, history: this.candidates, count, stageSeeds, seed, searchspaceAddress: this.deps.searchspaceAddress },
             {
               signal: AbortSignal.any([this.abort.signal, this.cancel.signal]),
-              retry: true,
               retryableStatuses: [...RETRYABLE_STATUSES, ...SUGGESTION_RETRYABLE_STATUSES],
               retryMaxMs: 5 * 60_000,
               onRetryableError: (err, attempt) => attempt % 10 === 0 && this.deps.log(`search ${r.id}: suggestion service: ${err.message}; retrying`),

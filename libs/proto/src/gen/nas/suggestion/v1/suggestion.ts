@@ -538,13 +538,17 @@ export const SuggestionServiceDefinition = {
   name: "SuggestionService",
   fullName: "nas.suggestion.v1.SuggestionService",
   methods: {
+    /**
+     * A function of its request: the same request (history and seed included) gets the same
+     * suggestions, so asking again after a failure is safe.
+     */
     getSuggestions: {
       name: "GetSuggestions",
       requestType: GetSuggestionsRequest as typeof GetSuggestionsRequest,
       requestStream: false,
       responseType: GetSuggestionsResponse as typeof GetSuggestionsResponse,
       responseStream: false,
-      options: {},
+      options: { idempotencyLevel: "IDEMPOTENT" },
     },
     /**
      * INVALID_ARGUMENT naming the setting if the algorithm cannot run with these settings, by its path
@@ -564,6 +568,10 @@ export const SuggestionServiceDefinition = {
 } as const;
 
 export interface SuggestionServiceImplementation<CallContextExt = {}> {
+  /**
+   * A function of its request: the same request (history and seed included) gets the same
+   * suggestions, so asking again after a failure is safe.
+   */
   getSuggestions(
     request: GetSuggestionsRequest,
     context: CallContext & CallContextExt,
@@ -581,6 +589,10 @@ export interface SuggestionServiceImplementation<CallContextExt = {}> {
 }
 
 export interface SuggestionServiceClient<CallOptionsExt = {}> {
+  /**
+   * A function of its request: the same request (history and seed included) gets the same
+   * suggestions, so asking again after a failure is safe.
+   */
   getSuggestions(
     request: DeepPartial<GetSuggestionsRequest>,
     options?: CallOptions & CallOptionsExt,
