@@ -3,7 +3,7 @@
 // architecture is validated in the stage's space and de-duplicated against the history and the
 // batch, and, in the modular stage, must keep the structure of one of the stage seeds. What fails
 // a check is returned as `rejected` with the reason, for the controller to log, never evaluated.
-import { architectureId, structureKey, validateArchitecture, type SearchStage } from '@sm-nas/arch';
+import { structureKey, validateArchitecture, type SearchStage } from '@sm-nas/arch';
 import { architectureFromWire, describedToWire, stageToWire, withFieldPrefix } from '@sm-nas/arch/wire';
 import { suggestion, type common, type controller } from '@sm-nas/proto';
 import { createServiceClient, type ServiceClient } from '@sm-nas/service-kit';
@@ -92,25 +92,15 @@ export class SuggestionClient {
   }
 }
 
-function idOf(wire: common.Architecture | undefined): string | undefined {
-  try {
-    return architectureId(validateArchitecture(architectureFromWire(wire), { space: 'any' }));
-  } catch {
-    return undefined;
-  }
-}
-
 /** The checks of the module comment, on a service's answer to `query`. */
 export function checkSuggestions(query: SuggestionQuery, suggestions: readonly suggestion.Suggestion[]): SuggestionBatch {
+  // The history and the seeds were validated where they entered the search: their ids are used
+  // as they are, not recomputed every round.
   const seen = new Set<string>();
-  for (const c of query.history) {
-    const id = idOf(c.architecture?.architecture);
-    if (id) seen.add(id);
-  }
+  for (const c of query.history) if (c.architecture?.id) seen.add(c.architecture.id);
   const seedStructures = new Set<string>();
   for (const s of query.stageSeeds ?? []) {
-    const id = idOf(s.architecture);
-    if (id) seen.add(id);
+    if (s.id) seen.add(s.id);
     try {
       seedStructures.add(structureKey(validateArchitecture(architectureFromWire(s.architecture), { space: 'any' })));
     } catch {
