@@ -20,10 +20,7 @@ import {
   startNatsServer,
   type NatsServer,
 } from '@sm-nas/bus';
-import { DEFAULT_PORT as CONTROLLER_PORT } from '@sm-nas/controller';
-import { DEFAULT_PORT as FLOPS_PORT } from '@sm-nas/flops-service';
-import { DEFAULT_PORT as SEARCHSPACE_PORT } from '@sm-nas/searchspace';
-import { LIMIT_ENV, loadNatsSecurity } from '@sm-nas/service-kit';
+import { DEFAULT_PORTS, LIMIT_ENV, loadNatsSecurity } from '@sm-nas/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   K8S,
@@ -40,15 +37,8 @@ import {
 } from './k8s-render.js';
 import { createTestPki, type TestPki } from './security-pki.js';
 
-/** The gRPC services of DESIGN.md and their ports (one place in code for those that exist). */
-const SERVICE_PORTS: Record<string, number> = {
-  searchspace: SEARCHSPACE_PORT,
-  flops: FLOPS_PORT,
-  profiler: 50053,
-  trainer: 50054,
-  controller: CONTROLLER_PORT,
-  suggestion: 50056,
-};
+/** The gRPC services and their default ports, which the manifests spell out in YAML. */
+const SERVICE_PORTS: Record<string, number> = DEFAULT_PORTS;
 /**
  * The GPU vendors a profiler measures on (WebGPU through Vulkan): the node label whose one value names
  * one GPU model, and the device plugin's resource, which is also the key of the taint GPU nodes carry.

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, envVar, loadServiceConfig, runMain } from './config.js';
+import { DEFAULT_PORTS } from './ports.js';
 
 describe('loadServiceConfig', () => {
   it('defaults to loopback, the service port and no exporter', () => {
-    expect(loadServiceConfig({ service: 'flops', defaultPort: 50052 }, {})).toEqual({
+    expect(loadServiceConfig({ service: 'flops', defaultPort: DEFAULT_PORTS.flops }, {})).toEqual({
       service: 'flops',
       host: '127.0.0.1',
-      port: 50052,
+      port: DEFAULT_PORTS.flops,
       natsUrl: undefined,
       telemetry: { serviceName: 'flops', tracesExporter: 'none', otlpEndpoint: undefined },
       extra: {},
@@ -16,7 +17,7 @@ describe('loadServiceConfig', () => {
 
   it('reads the prefixed and standard variables', () => {
     const config = loadServiceConfig(
-      { service: 'search-space', defaultPort: 50051 },
+      { service: 'search-space', defaultPort: DEFAULT_PORTS.searchspace },
       {
         SEARCH_SPACE_HOST: '0.0.0.0',
         SEARCH_SPACE_PORT: '0',
@@ -45,7 +46,7 @@ describe('loadServiceConfig', () => {
     let error: unknown;
     try {
       loadServiceConfig(
-        { service: 'flops', defaultPort: 50052, extra: { FLOPS_CACHE_SIZE: envVar.positiveInt() } },
+        { service: 'flops', defaultPort: DEFAULT_PORTS.flops, extra: { FLOPS_CACHE_SIZE: envVar.positiveInt() } },
         { FLOPS_PORT: 'http', OTEL_TRACES_EXPORTER: 'jaeger', OTEL_EXPORTER_OTLP_ENDPOINT: 'collector' },
       );
     } catch (err) {
@@ -76,7 +77,7 @@ describe('loadServiceConfig', () => {
     const config = loadServiceConfig(
       {
         service: 'profiler',
-        defaultPort: 50053,
+        defaultPort: DEFAULT_PORTS.profiler,
         extra: { PROFILER_HARDWARE_CLASS: envVar.string(), PROFILER_WARMUP_RUNS: envVar.positiveInt().default('5') },
       },
       { PROFILER_HARDWARE_CLASS: 'nvidia-t4' },

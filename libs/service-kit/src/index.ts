@@ -2,12 +2,23 @@ export * from './attributes.js';
 export {
   ConfigError,
   TRACES_EXPORTERS,
+  configSchema,
+  envPiece,
   envPrefix,
   envVar,
+  listenPiece,
   loadServiceConfig,
+  loaderPiece,
+  natsUrlPiece,
+  parseConfig,
   parseEnv,
   runMain,
+  telemetryPiece,
+  variablesPiece,
   type ConfigIssue,
+  type ConfigOf,
+  type ConfigPiece,
+  type ListenConfig,
   type Env,
   type RunMainIo,
   type ServiceConfig,
@@ -51,6 +62,17 @@ export {
   type LifecycleOptions,
   type RunUntilSignalOptions,
 } from './shutdown.js';
+export { DEFAULT_PORTS, type PortedService } from './ports.js';
+export {
+  deviceLockPiece,
+  limitsPiece,
+  natsPiece,
+  servicePieces,
+  tfjsBackendPiece,
+  tlsPiece,
+  type TfjsBackendSettings,
+  type TfjsBackendVariables,
+} from './pieces.js';
 export { DEVICE_LOCK_ENV, DeviceLock, type DeviceLockOptions } from './device-lock.js';
 export { startTelemetry, type Telemetry, type TelemetryOptions } from './telemetry.js';
 export {

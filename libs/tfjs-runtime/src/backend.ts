@@ -15,13 +15,10 @@ import { withNodeWasmThreads } from './wasm-threads.js';
 import { setWebGpuBackend, startWebGpu, type GpuAdapterInfo } from './webgpu.js';
 import { registerWebGpuKernels } from './kernels/webgpu/register.js';
 
-export const THREADS_ENV = 'SM_NAS_TFJS_THREADS';
-/** The wasm backend's own thread pool when the native kernels run (default 1; see `start`). */
-export const WASM_THREADS_ENV = 'SM_NAS_WASM_THREADS';
+import { NATIVE_ENV } from '@sm-nas/native-kernels';
+import { BACKEND_ENV, THREADS_ENV, WASM_THREADS_ENV, WEBGPU_ADAPTER_ENV, parseBackendChoice, type BackendChoice } from './choice.js';
 
-import { BACKEND_ENV, parseBackendChoice, type BackendChoice } from './choice.js';
-
-export { BACKEND_ENV, parseBackendChoice, type BackendChoice };
+export { BACKEND_ENV, THREADS_ENV, WASM_THREADS_ENV, parseBackendChoice, type BackendChoice };
 
 export interface BackendInfo {
   /** tfjs backend name: `tensorflow` (libtensorflow through tfjs-node or tfjs-node-gpu), `webgpu`, `wasm` or `cpu`. */
@@ -53,6 +50,18 @@ export interface InitBackendOptions {
   backend?: BackendChoice;
   /** wasm threads; overrides `SM_NAS_TFJS_THREADS`; default: all CPUs (at most 8). */
   threads?: number;
+  /** The wasm pool beside the native kernels; overrides `SM_NAS_WASM_THREADS`. */
+  wasmThreads?: number;
+  /** A WebGPU adapter by name; overrides `SM_NAS_WEBGPU_ADAPTER`. */
+  webgpuAdapter?: string;
+  /** False turns the native kernels off; overrides `SM_NAS_NATIVE`. */
+  nativeKernels?: boolean;
+  /**
+   * The GPUs tfjs-node-gpu may use (CUDA_VISIBLE_DEVICES syntax, e.g. `1`); default: as launched.
+   * CUDA reads its device list only from the process environment, once, when the package loads, so
+   * this is written there just before that import: the one variable this package sets, on request.
+   */
+  cudaVisibleDevices?: string;
   /** Where the one line about the choice goes; default `console.info`. `null` to stay silent. */
   log?: ((line: string) => void) | null;
   /** Environment to read (tests); default `process.env`. */
@@ -114,7 +123,14 @@ function parseThreads(value: string | undefined): number | undefined {
 }
 
 async function start(options: InitBackendOptions): Promise<BackendInfo> {
-  const env = options.env ?? process.env;
+  // Settings given explicitly (a service's parsed configuration) win over the variables, also for
+  // the libraries below, which read their own from the environment they are handed.
+  const given = options.env ?? process.env;
+  const env: Record<string, string | undefined> = {
+    ...given,
+    ...(options.webgpuAdapter !== undefined ? { [WEBGPU_ADAPTER_ENV]: options.webgpuAdapter } : {}),
+    ...(options.nativeKernels !== undefined ? { [NATIVE_ENV]: options.nativeKernels ? undefined : '0' } : {}),
+  };
   const choice = options.backend ?? parseBackendChoice(env[BACKEND_ENV]);
   const threads = options.threads ?? parseThreads(env[THREADS_ENV]) ?? os.availableParallelism();
   const forced = `${BACKEND_ENV}=${choice}`;
@@ -129,7 +145,7 @@ async function start(options: InitBackendOptions): Promise<BackendInfo> {
   const missing: string[] = [];
   if (choice === 'auto' || choice === 'tensorflow') {
     for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
-      const native = await tryNative(pkg);
+      const native = await tryNative(pkg, options.cudaVisibleDevices);
       if (typeof native !== 'string') {
         const reason = choice === 'tensorflow' ? forced : `${pkg} installed${missing.length ? `; ${missing.join(', ')}` : ''}`;
         return { ...native, reason };
@@ -154,7 +170,7 @@ async function start(options: InitBackendOptions): Promise<BackendInfo> {
   // With the native kernels, the wasm pool gets one thread: what is left on it is element-wise
   // work, and its spinning workers competed with oneDNN's OpenMP team for the same cores (a ReLU
   // took 2.2 ms with both pools at 2 threads on 2 cores, 0.09 ms with the wasm pool at 1).
-  const wasmThreads = parseThreads(env[WASM_THREADS_ENV]) ?? (loadNativeKernels(env).ok ? 1 : threads);
+  const wasmThreads = options.wasmThreads ?? parseThreads(env[WASM_THREADS_ENV]) ?? (loadNativeKernels(env).ok ? 1 : threads);
   const w = await startWasm(wasmThreads);
   const why = [choice === 'wasm' ? forced : missing.join(', '), w.note];
   // oneDNN's OpenMP threads: as many as asked for, even when the wasm pool fell back to one.
@@ -166,8 +182,9 @@ async function start(options: InitBackendOptions): Promise<BackendInfo> {
 }
 
 /** Loads a native package; returns the backend info or why it is not usable. */
-async function tryNative(pkg: string): Promise<Omit<BackendInfo, 'reason'> | string> {
+async function tryNative(pkg: string, cudaVisibleDevices: string | undefined): Promise<Omit<BackendInfo, 'reason'> | string> {
   let mod: { version?: Record<string, string> };
+  if (pkg === '@tensorflow/tfjs-node-gpu' && cudaVisibleDevices !== undefined) process.env.CUDA_VISIBLE_DEVICES = cudaVisibleDevices;
   try {
     mod = (await import(pkg)) as typeof mod;
   } catch (error) {

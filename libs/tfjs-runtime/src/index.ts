@@ -23,4 +23,5 @@ export { conv2dBiasRelu } from './conv-relu.js';
 export { variableGradsAsync } from './grads-async.js';
 export { trainingMemoryLimit, WASM_HEAP_MAX_BYTES } from './memory.js';
 export { deviceIdle, kernelMs } from './device-sync.js';
+export { TFJS_BACKEND_VARIABLES } from './choice.js';
 export { WEBGPU_ADAPTER_ENV, vulkanMissing, type GpuAdapterInfo } from './webgpu.js';

@@ -9,8 +9,10 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 
+import { WEBGPU_ADAPTER_ENV } from './choice.js';
+
 /** Picks the adapter by name among several GPUs (Dawn's `adapter=` option), e.g. `NVIDIA H200`. */
-export const WEBGPU_ADAPTER_ENV = 'SM_NAS_WEBGPU_ADAPTER';
+export { WEBGPU_ADAPTER_ENV };
 
 export interface GpuAdapterInfo {
   /** e.g. `nvidia`, `amd`, `intel`, `mesa`. */

@@ -123,8 +123,8 @@ export const COMMANDS: readonly Command[] = [
     details: `From scratch, or from a torchvision-named safetensors backbone (--pretrained). ${ARCH_FORMS}`,
     options: TRAIN_OPTIONS,
     run: async (v, [arch]) => {
-      selectBackend(v);
-      return (await import('./commands/train.js')).trainCommand(arch, v, toStderr);
+      const backend = selectBackend(v);
+      return (await import('./commands/train.js')).trainCommand(arch, v, toStderr, backend);
     },
   }),
   defineCommand({
@@ -136,8 +136,8 @@ export const COMMANDS: readonly Command[] = [
       `(or PROFILER_ADDR), or on this machine in-process. ${ARCH_FORMS}`,
     options: PROFILE_OPTIONS,
     run: async (v, [arch]) => {
-      selectBackend(v);
-      return (await import('./commands/profile.js')).profileCommand(arch, v);
+      const backend = selectBackend(v);
+      return (await import('./commands/profile.js')).profileCommand(arch, v, backend);
     },
   }),
   defineCommand({

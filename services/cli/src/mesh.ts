@@ -124,6 +124,9 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
         ...known,
         // Searches created through the API get the results folder the CLI's `search` writes.
         ...(service === 'controller' ? { SM_NAS_RESULTS_DIR: process.env.SM_NAS_RESULTS_DIR ?? resolve(dataDir, 'results') } : {}),
+        // The trainer's oneDNN threads sleep between kernels rather than spin on the cores the mesh
+        // shares (libgomp reads this as the addon loads; see runTrainJob).
+        ...(service === 'trainer' ? { OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'passive' } : {}),
         ...options.env,
         [`${prefix}_HOST`]: '127.0.0.1',
         [`${prefix}_PORT`]: String(port),

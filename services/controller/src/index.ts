@@ -1,6 +1,6 @@
 import { controller } from '@sm-nas/proto';
 import { protoset } from '@sm-nas/proto/protoset';
-import { service, startServer, type RunningServer, type StartServerOptions } from '@sm-nas/service-kit';
+import { DEFAULT_PORTS, service, startServer, type RunningServer, type StartServerOptions } from '@sm-nas/service-kit';
 import type { Controller } from './controller.js';
 import { controllerService } from './server.js';
 
@@ -13,7 +13,7 @@ export { stageName } from './runner.js';
 export { allowedBy, hasConstraints, repairInto } from './constraints.js';
 
 export const SERVICE_NAME = 'controller';
-export const DEFAULT_PORT = 50050;
+export const DEFAULT_PORT = DEFAULT_PORTS.controller;
 
 /** The controller's gRPC server over a started Controller. */
 export function startControllerServer(

@@ -1,61 +1,35 @@
 import { connectBus } from '@sm-nas/bus';
-import {
-  ConfigError,
-  channelCredentials,
-  envVar,
-  loadLimits,
-  loadNatsSecurity,
-  loadSecurityConfig,
-  loadServiceConfig,
-  runMain,
-  runUntilSignal,
-  startTelemetry,
-} from '@sm-nas/service-kit';
+import { channelCredentials, runMain, runUntilSignal, startTelemetry } from '@sm-nas/service-kit';
+import { loadControllerConfig } from './config.js';
 import { Controller } from './controller.js';
 import { ServiceClients } from './clients.js';
-import { DEFAULT_PORT, SERVICE_NAME, startControllerServer } from './index.js';
+import { startControllerServer } from './index.js';
 
 await runMain(async () => {
-  const config = loadServiceConfig({
-    service: SERVICE_NAME,
-    defaultPort: DEFAULT_PORT,
-    extra: {
-      SEARCHSPACE_ADDR: envVar.string('host:port of the searchspace service'),
-      FLOPS_ADDR: envVar.string('host:port of the flops service'),
-      SUGGESTION_ADDR: envVar.string('host:port of the default suggestion service').optional(),
-      SM_NAS_PROFILER_WAIT_SECONDS: envVar.positiveInt('seconds a search waits for a profiler of its class to exist').optional(),
-      SM_NAS_RESULTS_DIR: envVar.string("directory for each ended search's results folder").optional(),
-    },
-  });
-  if (!config.natsUrl) {
-    throw new ConfigError([{ variable: 'NATS_URL', expected: 'nats://host:port (the journal and the pipeline live on JetStream)', received: undefined }]);
-  }
-  // TLS / mutual TLS, the API's bearer token (CONTROLLER_AUTH_TOKEN_FILE), NATS credentials and the
-  // limits: all opt-in, see libs/service-kit security.ts and limits.ts.
-  const security = loadSecurityConfig(SERVICE_NAME);
-  const natsSecurity = loadNatsSecurity();
-  const limits = loadLimits();
+  // Every variable checked before anything starts (config.ts): TLS / mutual TLS, the API's bearer
+  // token (CONTROLLER_AUTH_TOKEN_FILE), NATS and its credentials, the limits, the services' addresses.
+  const config = loadControllerConfig();
+  const { security, limits, own } = config;
   const telemetry = startTelemetry(config.telemetry);
   const bus = await connectBus({
-    servers: config.natsUrl,
+    servers: config.nats.url,
     name: `controller-${process.pid}`,
-    ...(natsSecurity ? { security: natsSecurity } : {}),
+    ...(config.nats.security ? { security: config.nats.security } : {}),
   });
   const clients = new ServiceClients(
-    { searchspace: config.extra.SEARCHSPACE_ADDR, flops: config.extra.FLOPS_ADDR, suggestion: config.extra.SUGGESTION_ADDR },
+    { searchspace: own.SEARCHSPACE_ADDR, flops: own.FLOPS_ADDR, suggestion: own.SUGGESTION_ADDR },
     bus,
     security.clientTls ? channelCredentials(security.clientTls) : undefined,
   );
-  const waitSeconds = config.extra.SM_NAS_PROFILER_WAIT_SECONDS;
+  const waitSeconds = own.SM_NAS_PROFILER_WAIT_SECONDS;
   const ctl = new Controller({
-    bus, clients, searchspaceAddress: config.extra.SEARCHSPACE_ADDR, tracer: telemetry.tracer, limits,
+    bus, clients, searchspaceAddress: own.SEARCHSPACE_ADDR, tracer: telemetry.tracer, limits,
     ...(waitSeconds ? { profilerWaitMs: waitSeconds * 1000 } : {}),
-    ...(config.extra.SM_NAS_RESULTS_DIR ? { resultsDir: config.extra.SM_NAS_RESULTS_DIR } : {}),
+    ...(own.SM_NAS_RESULTS_DIR ? { resultsDir: own.SM_NAS_RESULTS_DIR } : {}),
   });
   await ctl.start();
   const server = await startControllerServer({
-    host: config.host,
-    port: config.port,
+    ...config.listen,
     controller: ctl,
     security,
     maxReceiveMessageBytes: limits.maxMessageBytes,

@@ -1,8 +1,8 @@
 import { connectBus, type Bus, type BusSecurity, type Subscription } from '@sm-nas/bus';
 import { profiler } from '@sm-nas/proto';
 import { protoset } from '@sm-nas/proto/protoset';
-import { DeviceLock, service, startServer, type RunningServer, type ServerLogger, type StartServerOptions } from '@sm-nas/service-kit';
-import { initBackend } from '@sm-nas/tfjs-runtime';
+import { DEFAULT_PORTS, DeviceLock, service, startServer, type RunningServer, type ServerLogger, type StartServerOptions } from '@sm-nas/service-kit';
+import { initBackend, type InitBackendOptions } from '@sm-nas/tfjs-runtime';
 import { KvLatencyCache, MemoryLatencyCache, ResilientLatencyCache, type LatencyCache } from './cache.js';
 import { describeHardware, readHardwareSources, type HardwareDescription } from './hardware.js';
 import type { MeasureSettings } from './measure.js';
@@ -20,11 +20,14 @@ export * from './settings.js';
 export * from './stats.js';
 
 export const SERVICE_NAME = 'profiler';
-export const DEFAULT_PORT = 50053;
+export const DEFAULT_PORT = DEFAULT_PORTS.profiler;
 
-/** Starts the tfjs backend (once per process) and describes this machine's hardware class. */
-export async function detectHardware(label?: string): Promise<HardwareDescription> {
-  const info = await initBackend();
+/**
+ * Starts the tfjs backend (once per process) and describes this machine's hardware class.
+ * `backend`: its settings from the profiler's configuration; without them it reads its variables.
+ */
+export async function detectHardware(label?: string, backend?: InitBackendOptions): Promise<HardwareDescription> {
+  const info = await initBackend(backend);
   return describeHardware(readHardwareSources(info, label));
 }
 
@@ -32,8 +35,10 @@ export interface StartProfilerOptions {
   host: string;
   port: number;
   logger?: ServerLogger;
-  /** Default: this machine, as detectHardware(label) sees it. */
+  /** Default: this machine, as detectHardware(label, backend) sees it. */
   hardware?: HardwareDescription;
+  /** The tfjs backend's settings (the profiler's parsed configuration); default: its variables. */
+  backend?: InitBackendOptions;
   /** Appended to the detected class id (see HardwareSources.label). */
   label?: string;
   /** With NATS: the KV cache, the class's request subject, measurement events. Without: an in-memory cache. */
@@ -44,8 +49,11 @@ export interface StartProfilerOptions {
   security?: StartServerOptions['security'];
   maxReceiveMessageBytes?: number;
   measure?: Partial<MeasureSettings>;
-  /** A device shared with a trainer (default: $SM_NAS_DEVICE_LOCK, which the local mesh sets). */
-  device?: DeviceLock;
+  /**
+   * A device shared with a trainer; undefined: none. Left out: $SM_NAS_DEVICE_LOCK (which the local
+   * mesh sets), for callers without a parsed configuration.
+   */
+  device?: DeviceLock | undefined;
 }
 
 export interface RunningProfiler {
@@ -57,7 +65,7 @@ export interface RunningProfiler {
 }
 
 export async function startProfiler(options: StartProfilerOptions): Promise<RunningProfiler> {
-  const hardware = options.hardware ?? (await detectHardware(options.label));
+  const hardware = options.hardware ?? (await detectHardware(options.label, options.backend));
   const bus = options.natsUrl
     ? await connectBus({
         servers: options.natsUrl,
@@ -74,7 +82,7 @@ export async function startProfiler(options: StartProfilerOptions): Promise<Runn
           logger.error(`latency cache ${operation} failed, measurements kept in memory until NATS answers: ${err instanceof Error ? err.message : String(err)}`),
         )
       : new MemoryLatencyCache();
-    const device = options.device ?? DeviceLock.fromEnv();
+    const device = 'device' in options ? options.device : DeviceLock.fromEnv();
     const p = new Profiler({
       hardware,
       cache,

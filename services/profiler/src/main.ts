@@ -1,47 +1,27 @@
 // The profiler process: pins itself to its device, detects its hardware class, serves gRPC and its
-// class's NATS subject until SIGTERM.
-//   PROFILER_CPUS         CPU list to pin to (taskset syntax, e.g. `2-3`); default: as launched
-//   PROFILER_GPU          GPU index for CUDA_VISIBLE_DEVICES (tfjs-node-gpu); default: as launched
-//   PROFILER_DEVICE_LABEL appended to the class id, for devices the description cannot tell apart
-import {
-  envVar,
-  loadLimits,
-  loadNatsSecurity,
-  loadSecurityConfig,
-  loadServiceConfig,
-  runMain,
-  runUntilSignal,
-  startTelemetry,
-} from '@sm-nas/service-kit';
+// class's NATS subject until SIGTERM. Its variables are listed in config.ts.
+import { DeviceLock, runMain, runUntilSignal, startTelemetry } from '@sm-nas/service-kit';
 import { pinToCpus } from './affinity.js';
-import { DEFAULT_PORT, SERVICE_NAME, startProfiler } from './index.js';
+import { loadProfilerConfig } from './config.js';
+import { startProfiler } from './index.js';
 
 await runMain(async () => {
-  const config = loadServiceConfig({
-    service: SERVICE_NAME,
-    defaultPort: DEFAULT_PORT,
-    extra: {
-      PROFILER_CPUS: envVar.string('a CPU list such as 0-3,6').regex(/^\d+(-\d+)?(,\d+(-\d+)?)*$/, 'a CPU list such as 0-3,6').optional(),
-      PROFILER_GPU: envVar.string('a GPU index').regex(/^\d+$/, 'a GPU index such as 0').optional(),
-      PROFILER_DEVICE_LABEL: envVar.string().regex(/^[A-Za-z0-9-]+$/, 'letters, digits and dashes').optional(),
-    },
-  });
-  // TLS, bearer token, health port, NATS credentials and limits: all opt-in (libs/service-kit).
-  const security = loadSecurityConfig(SERVICE_NAME);
-  const natsSecurity = loadNatsSecurity();
-  const limits = loadLimits();
+  // Every variable, the tfjs backend's included, checked before anything starts (config.ts).
+  const config = loadProfilerConfig();
+  const { own } = config;
   // Before the backend starts its threads, so they inherit the pinning.
-  if (config.extra.PROFILER_GPU !== undefined) process.env.CUDA_VISIBLE_DEVICES = config.extra.PROFILER_GPU;
-  if (config.extra.PROFILER_CPUS) pinToCpus(config.extra.PROFILER_CPUS);
+  if (own.PROFILER_CPUS) pinToCpus(own.PROFILER_CPUS);
   const telemetry = startTelemetry(config.telemetry);
   const running = await startProfiler({
-    host: config.host,
-    port: config.port,
-    ...(config.natsUrl ? { natsUrl: config.natsUrl } : {}),
-    ...(natsSecurity ? { natsSecurity } : {}),
-    security,
-    maxReceiveMessageBytes: limits.maxMessageBytes,
-    ...(config.extra.PROFILER_DEVICE_LABEL ? { label: config.extra.PROFILER_DEVICE_LABEL } : {}),
+    ...config.listen,
+    ...(config.nats.url ? { natsUrl: config.nats.url } : {}),
+    ...(config.nats.security ? { natsSecurity: config.nats.security } : {}),
+    security: config.security,
+    maxReceiveMessageBytes: config.limits.maxMessageBytes,
+    ...(own.PROFILER_DEVICE_LABEL ? { label: own.PROFILER_DEVICE_LABEL } : {}),
+    // PROFILER_GPU reaches CUDA through the backend, which hands it over as tfjs-node-gpu loads.
+    backend: { ...config.backend, ...(own.PROFILER_GPU !== undefined ? { cudaVisibleDevices: own.PROFILER_GPU } : {}) },
+    device: config.deviceLock ? new DeviceLock(config.deviceLock) : undefined,
   });
   console.info(`profiler: hardware class ${running.profiler.hardware.hardwareClass} on ${running.server.address}`);
   const lifecycle = runUntilSignal({ telemetry });

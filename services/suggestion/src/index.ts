@@ -1,6 +1,6 @@
 import { suggestion } from '@sm-nas/proto';
 import { protoset } from '@sm-nas/proto/protoset';
-import { channelCredentials, service, startServer, type RunningServer, type ServerLogger, type StartServerOptions } from '@sm-nas/service-kit';
+import { DEFAULT_PORTS, channelCredentials, service, startServer, type RunningServer, type ServerLogger, type StartServerOptions } from '@sm-nas/service-kit';
 import { suggestionService } from './server.js';
 import { ALGORITHMS, type AlgorithmName } from './settings.js';
 
@@ -16,7 +16,7 @@ export {
 } from './settings.js';
 
 export const SERVICE_NAME = 'suggestion';
-export const DEFAULT_PORT = 50056;
+export const DEFAULT_PORT = DEFAULT_PORTS.suggestion;
 
 /**
  * A suggestion gRPC server (health, reflection, tracing included), for main() and tests: running

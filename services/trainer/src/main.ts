@@ -1,47 +1,32 @@
 import { connectBus } from '@sm-nas/bus';
-import {
-  channelCredentials,
-  envVar,
-  loadLimits,
-  loadNatsSecurity,
-  loadSecurityConfig,
-  loadServiceConfig,
-  runMain,
-  runUntilSignal,
-  startTelemetry,
-} from '@sm-nas/service-kit';
-import { DEFAULT_PORT, SERVICE_NAME, startTrainerServer } from './index.js';
+import { DeviceLock, channelCredentials, runMain, runUntilSignal, startTelemetry } from '@sm-nas/service-kit';
+import { loadTrainerConfig } from './config.js';
+import { SERVICE_NAME, startTrainerServer } from './index.js';
 import { startTrainJobWorker } from './job-worker.js';
 
 await runMain(async () => {
-  const config = loadServiceConfig({
-    service: SERVICE_NAME,
-    defaultPort: DEFAULT_PORT,
-    extra: {
-      TRAINER_DATA_DIR: envVar.string('a directory for checkpoints and results').optional(),
-      TRAINER_JOB_ACK_WAIT_SECONDS: envVar.positiveInt('seconds a queued job may go without progress before another trainer gets it').optional(),
-    },
-  });
-  // TLS, bearer token, health port, NATS credentials and limits: all opt-in, see libs/service-kit
-  // security.ts and limits.ts.
-  const security = loadSecurityConfig(SERVICE_NAME);
-  const natsSecurity = loadNatsSecurity();
-  const limits = loadLimits();
+  // Every variable, the tfjs backend's included, checked before anything starts (config.ts).
+  const config = loadTrainerConfig();
+  const { security, limits } = config;
   const telemetry = startTelemetry(config.telemetry);
   const server = await startTrainerServer({
-    host: config.host,
-    port: config.port,
+    host: config.listen.host,
+    port: config.listen.port,
     security,
     maxReceiveMessageBytes: limits.maxMessageBytes,
-    dataDir: config.extra.TRAINER_DATA_DIR ?? '.sm-nas/trainer',
+    dataDir: config.own.TRAINER_DATA_DIR ?? '.sm-nas/trainer',
+    runtime: {
+      backend: config.backend,
+      device: config.deviceLock ? new DeviceLock(config.deviceLock) : undefined,
+    },
   });
   const lifecycle = runUntilSignal({ servers: [server], telemetry });
   // With NATS, the trainer also consumes the training work queue of searches.
-  if (config.natsUrl) {
+  if (config.nats.url) {
     const bus = await connectBus({
-      servers: config.natsUrl,
+      servers: config.nats.url,
       name: `trainer-${process.pid}`,
-      ...(natsSecurity ? { security: natsSecurity } : {}),
+      ...(config.nats.security ? { security: config.nats.security } : {}),
     });
     const worker = await startTrainJobWorker({
       bus,
@@ -51,7 +36,7 @@ await runMain(async () => {
       ...(security.tls
         ? { trainerCredentials: channelCredentials(security.clientTls), trainerChannelOptions: { 'grpc.ssl_target_name_override': SERVICE_NAME } }
         : {}),
-      ...(config.extra.TRAINER_JOB_ACK_WAIT_SECONDS ? { ackWaitMs: config.extra.TRAINER_JOB_ACK_WAIT_SECONDS * 1000 } : {}),
+      ...(config.own.TRAINER_JOB_ACK_WAIT_SECONDS ? { ackWaitMs: config.own.TRAINER_JOB_ACK_WAIT_SECONDS * 1000 } : {}),
     });
     lifecycle.onShutdown('train job worker', () => worker.stop());
     lifecycle.onShutdown('nats', () => bus.drain());

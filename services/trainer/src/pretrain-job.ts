@@ -9,7 +9,7 @@ import type { Backbone } from '@sm-nas/arch';
 import { buildGraph } from '@sm-nas/arch/graph';
 import { generateShapes, labelMap, SHAPES_PRESETS, type DetectionDataset } from '@sm-nas/data';
 import { GraphExecutor, scaleChannels, toTorchvisionName } from '@sm-nas/detector';
-import { initBackend, tf } from '@sm-nas/tfjs-runtime';
+import { initBackend, tf, type InitBackendOptions } from '@sm-nas/tfjs-runtime';
 import { writeSafetensors, type TensorMap } from './safetensors.js';
 
 export interface PretrainJobSpec {
@@ -127,8 +127,9 @@ function shuffled(count: number, seed: number): Int32Array {
   return order;
 }
 
-export async function* runPretrainJob(spec: PretrainJobSpec, signal?: AbortSignal): AsyncGenerator<PretrainEvent> {
-  await initBackend();
+/** `backend`: the tfjs backend's settings from the trainer's configuration (see runTrainJob). */
+export async function* runPretrainJob(spec: PretrainJobSpec, signal?: AbortSignal, backend?: InitBackendOptions): AsyncGenerator<PretrainEvent> {
+  await initBackend(backend);
   const result = (status: PretrainResultEvent['status'], failureReason: string, extra: Partial<PretrainResultEvent> = {}): PretrainResultEvent => ({
     kind: 'result', jobId: spec.jobId, status, failureReason, weightsPath: '', top1Accuracy: 0, steps: 0, ...extra,
   });

@@ -11,13 +11,15 @@ import type { CocoSummary } from '@sm-nas/eval';
 import type { ServiceImplementation } from 'nice-grpc';
 import { pretrainJobFromRequest, trainJobFromRequest } from './request.js';
 import { runPretrainJob } from './pretrain-job.js';
-import { runTrainJob, type TrainEvent, type TrainJobSpec } from './train-job.js';
+import { runTrainJob, type TrainEvent, type TrainJobSpec, type TrainRuntime } from './train-job.js';
 
 export interface TrainerServiceOptions {
   /** Checkpoints and stored results live here; none kept if undefined. */
   dataDir?: string;
   /** Replaces the training run (tests of the service plumbing use the real one; this is for benches). */
   run?: (spec: TrainJobSpec, signal: AbortSignal) => AsyncGenerator<TrainEvent>;
+  /** The backend settings and device lock from the process's configuration, for every run. */
+  runtime?: TrainRuntime;
 }
 
 export function metricsToWire(m: CocoSummary | undefined): common.CocoMetrics | undefined {
@@ -86,7 +88,7 @@ export function eventToWire(event: TrainEvent, spec: TrainJobSpec): trainer.Trai
 }
 
 export function trainerService(options: TrainerServiceOptions = {}): ServiceImplementation<typeof trainer.TrainerServiceDefinition> {
-  const run = options.run ?? runTrainJob;
+  const run = options.run ?? ((spec: TrainJobSpec, signal: AbortSignal) => runTrainJob(spec, signal, options.runtime));
   const resultsDir = options.dataDir ? join(options.dataDir, 'results') : undefined;
   const checkpointDir = options.dataDir ? join(options.dataDir, 'checkpoints') : undefined;
   const finished = new Map<string, trainer.TrainResult>();
@@ -152,7 +154,7 @@ export function trainerService(options: TrainerServiceOptions = {}): ServiceImpl
       try {
         await turn;
         context.signal.throwIfAborted();
-        for await (const event of runPretrainJob(spec, context.signal)) {
+        for await (const event of runPretrainJob(spec, context.signal, options.runtime?.backend)) {
           if (event.kind === 'progress') {
             yield {
               event: {

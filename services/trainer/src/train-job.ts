@@ -21,7 +21,7 @@ import {
   type Detector, type TrainStepMemory, type TwoStageOptions, type WeightMap,
 } from '@sm-nas/detector';
 import { evaluateBboxes, type CocoDetection, type CocoSummary } from '@sm-nas/eval';
-import { AdamW, initBackend, tf, trainingMemoryLimit } from '@sm-nas/tfjs-runtime';
+import { AdamW, initBackend, tf, trainingMemoryLimit, type InitBackendOptions } from '@sm-nas/tfjs-runtime';
 import { DeviceLock } from '@sm-nas/service-kit';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { learningRateSchedule, type LrScheduleKind } from './lr-schedule.js';
@@ -296,25 +296,30 @@ function batchTooLargeReason(
   );
 }
 
-/**
- * oneDNN's OpenMP threads sleep between kernels instead of spinning, unless the environment says
- * otherwise. A training step runs thousands of small kernels; on a CPU shared with other work (the
- * local mesh, other trainers) spinning threads wait on descheduled peers: measured on the 2-core
- * box under load ~20, a demo-fidelity ResNet-18 RetinaNet step took 13.5 s spinning and 2.4 s passive.
- * libgomp reads this when the addon loads, i.e. at the first initBackend, so it is set before that.
- */
-function preferPassiveOpenMp(): void {
-  process.env.OMP_WAIT_POLICY ??= 'passive';
+/** What a run takes from its process's parsed configuration (the trainer's main.ts). */
+export interface TrainRuntime {
+  /** The tfjs backend's settings; without them, the backend reads its variables itself. */
+  backend?: InitBackendOptions;
+  /**
+   * A lock shared with a profiler on the same cores; the run pauses between steps while the
+   * profiler measures. Undefined: none. Left out: $SM_NAS_DEVICE_LOCK (benches and tests).
+   */
+  device?: DeviceLock | undefined;
 }
 
 /**
- * Trains and evaluates one job, yielding progress and then the result. `device`: a lock shared
- * with a profiler on the same cores (the local mesh sets $SM_NAS_DEVICE_LOCK); the run pauses
- * between steps while the profiler measures.
+ * Trains and evaluates one job, yielding progress and then the result.
+ *
+ * oneDNN's OpenMP threads should sleep between kernels rather than spin (OMP_WAIT_POLICY=passive):
+ * a training step runs thousands of small kernels, and on a CPU shared with other work spinning
+ * threads wait on descheduled peers (measured on the 2-core box under load ~20, a demo-fidelity
+ * ResNet-18 RetinaNet step took 13.5 s spinning and 2.4 s passive). libgomp reads the variable when
+ * the addon loads, from the process's own environment, so whoever launches a trainer sets it: the
+ * local mesh does, and so does deploy/k8s.
  */
-export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, device: DeviceLock | undefined = DeviceLock.fromEnv()): AsyncGenerator<TrainEvent> {
-  preferPassiveOpenMp();
-  const backend = await initBackend();
+export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, runtime: TrainRuntime = {}): AsyncGenerator<TrainEvent> {
+  const device = 'device' in runtime ? runtime.device : DeviceLock.fromEnv();
+  const backend = await initBackend(runtime.backend);
   let passImages = 0;
   const result = (
     status: TrainResultEvent['status'],

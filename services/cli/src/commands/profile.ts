@@ -1,4 +1,5 @@
 import { architectureToWire } from '@sm-nas/arch/wire';
+import type { BackendChoice } from '@sm-nas/tfjs-runtime/choice';
 import { connectBus } from '@sm-nas/bus';
 import { profiler } from '@sm-nas/proto';
 import { readArchitectureArg } from '../arch-arg.js';
@@ -10,12 +11,16 @@ import { table } from '../format.js';
 
 export type ProfileOptions = OptionValues<typeof PROFILE_OPTIONS>;
 
-const profilerTarget: ServiceTarget<typeof profiler.ProfilerServiceDefinition> = {
+/** `backend`: --backend, for a profiler started in this process. */
+const profilerTarget = (backend: BackendChoice | undefined): ServiceTarget<typeof profiler.ProfilerServiceDefinition> => ({
   definition: profiler.ProfilerServiceDefinition,
   addrEnv: 'PROFILER_ADDR',
   // TensorFlow.js loads only when a profiler runs in this process.
-  startLocal: async (options) => (await import('@sm-nas/profiler')).startProfiler(options).then((r) => ({ ...r.server, shutdown: (o) => r.stop(o) })),
-};
+  startLocal: async (options) =>
+    (await import('@sm-nas/profiler'))
+      .startProfiler({ ...options, ...(backend ? { backend: { backend } } : {}) })
+      .then((r) => ({ ...r.server, shutdown: (o) => r.stop(o) })),
+});
 
 const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 1)} ms`;
 
@@ -36,7 +41,7 @@ export function formatProfile(r: profiler.ProfileResponse): string {
   ].join('\n');
 }
 
-export async function profileCommand(archText: string | undefined, options: ProfileOptions): Promise<string> {
+export async function profileCommand(archText: string | undefined, options: ProfileOptions, backend?: BackendChoice): Promise<string> {
   const arch = readArchitectureArg(archText);
   const input = options.input;
   const request = (hardwareClass: string): profiler.ProfileRequest => ({
@@ -60,7 +65,7 @@ export async function profileCommand(archText: string | undefined, options: Prof
       await bus.close();
     }
   }
-  return withClient(profilerTarget, options.addr, async (client) => {
+  return withClient(profilerTarget(backend), options.addr, async (client) => {
     const hardwareClass = options.class ?? (await client.describe({})).hardware?.hardwareClass ?? '';
     if (options.predict) {
       const p = await client.predictLatency({ architecture: architectureToWire(arch), hardwareClass, input });

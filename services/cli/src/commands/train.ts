@@ -1,4 +1,5 @@
 import { architectureToWire } from '@sm-nas/arch/wire';
+import type { BackendChoice } from '@sm-nas/tfjs-runtime/choice';
 import { trainer } from '@sm-nas/proto';
 import { readArchitectureArg } from '../arch-arg.js';
 import type { TRAIN_OPTIONS } from '../command-table.js';
@@ -7,19 +8,21 @@ import { withClient, type ServiceTarget } from '../client.js';
 
 export type TrainOptions = OptionValues<typeof TRAIN_OPTIONS>;
 
-const trainerTarget: ServiceTarget<typeof trainer.TrainerServiceDefinition> = {
+/** `backend`: --backend, for a trainer started in this process. */
+const trainerTarget = (backend: BackendChoice | undefined): ServiceTarget<typeof trainer.TrainerServiceDefinition> => ({
   definition: trainer.TrainerServiceDefinition,
   addrEnv: 'TRAINER_ADDR',
   // TensorFlow.js loads only when a trainer runs in this process.
-  startLocal: async (options) => (await import('@sm-nas/trainer')).startTrainerServer({ ...options, dataDir: '.sm-nas/trainer' }),
-};
+  startLocal: async (options) =>
+    (await import('@sm-nas/trainer')).startTrainerServer({ ...options, dataDir: '.sm-nas/trainer', ...(backend ? { runtime: { backend: { backend } } } : {}) }),
+});
 
 const LR_SCHEDULES = {
   constant: trainer.LrSchedule.LR_SCHEDULE_CONSTANT,
   cosine: trainer.LrSchedule.LR_SCHEDULE_COSINE,
 } as const;
 
-export async function trainCommand(archText: string | undefined, options: TrainOptions, log: (line: string) => void): Promise<string> {
+export async function trainCommand(archText: string | undefined, options: TrainOptions, log: (line: string) => void, backend?: BackendChoice): Promise<string> {
   const arch = readArchitectureArg(archText);
   const request: trainer.TrainRequest = {
     jobId: '',
@@ -42,7 +45,7 @@ export async function trainCommand(archText: string | undefined, options: TrainO
       maxSeconds: options.seconds ?? (options.steps ? 0 : 60),
     },
   };
-  return withClient(trainerTarget, options.addr, async (client) => {
+  return withClient(trainerTarget(backend), options.addr, async (client) => {
     let result: trainer.TrainResult | undefined;
     for await (const response of client.train(request)) {
       const event = response.event;
