@@ -1,6 +1,6 @@
 // Batching: letterbox resize (bilinear, aspect kept), flip and scale-jitter augmentation,
 // normalisation to float NHWC, and boxes carried through the same transform.
-import { Rng, deriveSeed } from './prng.js';
+import { Rng, deriveSeed } from '@sm-nas/random';
 import type { CocoAnnotation, CocoDataset, DetectionDataset, RgbImage } from './types.js';
 
 export interface InputSize {
@@ -244,7 +244,7 @@ export function* batches(options: BatchOptions): Generator<Batch> {
   }
   const epochSeed = deriveSeed(deriveSeed(seed, 'batches'), epoch);
   const order = coco.images.map((_, i) => i);
-  if (shuffle) new Rng(epochSeed).shuffle(order);
+  if (shuffle) Rng.mulberry32(epochSeed).shuffle(order);
 
   for (let start = 0; start < order.length; start += batchSize) {
     const n = Math.min(batchSize, order.length - start);
@@ -256,7 +256,7 @@ export function* batches(options: BatchOptions): Generator<Batch> {
       const meta = coco.images[order[pos] as number]!;
       const t = letterboxTransform(meta.id, meta, inputSize);
       if (augment) {
-        const rng = new Rng(deriveSeed(epochSeed, pos));
+        const rng = Rng.mulberry32(deriveSeed(epochSeed, pos));
         if (augment.scaleJitter) {
           t.scale *= rng.uniform(augment.scaleJitter[0], augment.scaleJitter[1]);
           const slackX = W - meta.width * t.scale;

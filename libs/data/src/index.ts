@@ -7,7 +7,6 @@
  * - `exportCoco` / `loadCoco`: COCO JSON + PNG/JPEG on disk, validated, decoded lazily.
  * - `batches`: letterboxed, augmented, normalised NHWC float batches with boxes in input pixels.
  */
-export { Rng, deriveSeed } from './prng.js';
 export type { CocoAnnotation, CocoBbox, CocoCategory, CocoDataset, CocoImage, DetectionDataset, RgbImage } from './types.js';
 export { decodeImage, encodePng } from './image.js';
 export {

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { deriveSeed, Rng } from './prng.js';
 import { SHAPE_CLASSES, generateShapes, generateShapesSplits, renderShapesImage, type ShapesDataset } from './shapes.js';
 
 function digest(ds: ShapesDataset): string {
@@ -9,21 +8,6 @@ function digest(ds: ShapesDataset): string {
   h.update(JSON.stringify(ds.coco));
   return h.digest('hex');
 }
-
-describe('Rng (mulberry32)', () => {
-  it('matches the reference mulberry32 output for seed 0', () => {
-    // Reference: the public-domain C/JS mulberry32 (bryc/code, PRNGs.md) with a = 0, first three
-    // outputs as uint32.
-    const rng = new Rng(0);
-    expect([rng.u32(), rng.u32(), rng.u32()]).toEqual([1144304738, 1416247, 958946056]);
-  });
-
-  it('derives distinct, stable child seeds', () => {
-    expect(deriveSeed(1, 'train')).not.toBe(deriveSeed(1, 'val'));
-    expect(deriveSeed(1, 0)).not.toBe(deriveSeed(1, 1));
-    expect(deriveSeed(7, 'x')).toBe(deriveSeed(7, 'x'));
-  });
-});
 
 describe('generateShapes', () => {
   it('is byte-identical for the same seed and different for another', () => {

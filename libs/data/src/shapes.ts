@@ -1,6 +1,6 @@
 // The built-in detection dataset: procedurally drawn shapes on cluttered backgrounds.
 // See README.md for what it is for and how the difficulty knobs act.
-import { Rng, deriveSeed } from './prng.js';
+import { Rng, deriveSeed } from '@sm-nas/random';
 import type {
   CocoAnnotation,
   CocoBbox,
@@ -164,7 +164,7 @@ function shapeTest(cls: ShapeClass, rng: Rng): (u: number, v: number) => boolean
       return () => true;
     case 'triangle': {
       // Apex up, down, left or right.
-      const o = rng.int(0, 3);
+      const o = rng.range(0, 3);
       return (u, v) => {
         const a = o < 2 ? u : v;
         const b = o % 2 === 0 ? (o < 2 ? v : u) : -(o < 2 ? v : u);
@@ -220,7 +220,7 @@ function drawBackground(canvas: Float32Array, W: number, H: number, r: Resolved,
   const gx = Math.cos(ang) / Math.hypot(W, H);
   const gy = Math.sin(ang) / Math.hypot(W, H);
   // Value noise: a coarse grid of random colours, bilinearly upsampled.
-  const cells = rng.int(3, 7);
+  const cells = rng.range(3, 7);
   const nodes = (cells + 1) * (cells + 1);
   const grid = new Float32Array(nodes * 3);
   const amp = r.backgroundContrast * 127;
@@ -264,7 +264,7 @@ function drawBackground(canvas: Float32Array, W: number, H: number, r: Resolved,
 
 /** Lines and arcs in arbitrary colours: clutter that is not an object. Anti-aliased by coverage. */
 function drawStrokes(canvas: Float32Array, W: number, H: number, r: Resolved, rng: Rng): void {
-  const n = rng.int(0, r.strokes);
+  const n = rng.range(0, r.strokes);
   const side = Math.min(W, H);
   for (let s = 0; s < n; s++) {
     const col = hsvToRgb(rng.uniform(0, 360), rng.uniform(0, 1), rng.uniform(0.3, 1));
@@ -327,7 +327,7 @@ function drawStrokes(canvas: Float32Array, W: number, H: number, r: Resolved, rn
  * speckle). (i, j) are pixels from the object's box corner, (u, v) the same in [-1, 1]².
  */
 function objectTexture(rng: Rng): (i: number, j: number, u: number, v: number) => number {
-  switch (rng.int(0, 4)) {
+  switch (rng.range(0, 4)) {
     case 0:
       return () => 1;
     case 1: {
@@ -338,7 +338,7 @@ function objectTexture(rng: Rng): (i: number, j: number, u: number, v: number) =
       return (i, j) => ((((i * ca + j * sa) / period) % 2) + 2) % 2 < 1 ? 1 : 0.6;
     }
     case 2: {
-      const cell = rng.int(2, 5);
+      const cell = rng.range(2, 5);
       return (i, j) => ((Math.floor(i / cell) + Math.floor(j / cell)) % 2 === 0 ? 1 : 0.65);
     }
     case 3: {
@@ -349,8 +349,8 @@ function objectTexture(rng: Rng): (i: number, j: number, u: number, v: number) =
     }
     default: {
       // Its own stream, so the object's other draws do not depend on its pixel count.
-      const speckle = new Rng(rng.u32());
-      return () => 0.75 + 0.4 * speckle.next();
+      const speckle = Rng.mulberry32(rng.nextUint32());
+      return () => 0.75 + 0.4 * speckle.float();
     }
   }
 }
@@ -363,7 +363,7 @@ export function renderShapesImage(options: ShapesOptions, index: number): { imag
 function renderResolved(r: Resolved, index: number): { image: RgbImage; objects: ShapeObject[] } {
   const W = r.width;
   const H = r.height;
-  const rng = new Rng(deriveSeed(r.seed, index));
+  const rng = Rng.mulberry32(deriveSeed(r.seed, index));
   const canvas = new Float32Array(W * H * 3);
   drawBackground(canvas, W, H, r, rng);
   drawStrokes(canvas, W, H, r, rng);
@@ -371,9 +371,9 @@ function renderResolved(r: Resolved, index: number): { image: RgbImage; objects:
   const owner = new Int16Array(W * H).fill(-1);
   const placed: Placed[] = [];
   const side = Math.min(W, H);
-  const want = rng.int(r.minObjects, r.maxObjects);
+  const want = rng.range(r.minObjects, r.maxObjects);
   for (let k = 0; k < want; k++) {
-    const classIndex = rng.int(0, r.classes.length - 1);
+    const classIndex = rng.range(0, r.classes.length - 1);
     const cls = r.classes[classIndex] as ShapeClass;
     const size = rng.logUniform(r.sizeRange[0] * side, r.sizeRange[1] * side);
     const aspect = rng.logUniform(r.aspectRange[0], r.aspectRange[1]);
@@ -414,8 +414,8 @@ function renderResolved(r: Resolved, index: number): { image: RgbImage; objects:
         x0 = Math.round(near.x0 + near.w / 2 + rng.uniform(-0.5, 0.5) * (near.w + w) - w / 2);
         y0 = Math.round(near.y0 + near.h / 2 + rng.uniform(-0.5, 0.5) * (near.h + h) - h / 2);
       } else {
-        x0 = rng.int(0, W - w);
-        y0 = rng.int(0, H - h);
+        x0 = rng.range(0, W - w);
+        y0 = rng.range(0, H - h);
       }
       x0 = Math.max(0, Math.min(W - w, x0));
       y0 = Math.max(0, Math.min(H - h, y0));
@@ -470,13 +470,10 @@ function renderResolved(r: Resolved, index: number): { image: RgbImage; objects:
   if (r.noise > 0) {
     const scale = (2 * r.noise) / 255;
     const off = 127.5 * scale;
-    // mulberry32 inlined (same algorithm as Rng.u32), seeded from the image stream.
-    let state = rng.u32();
+    // Its own stream, seeded from the image stream.
+    const noise = Rng.mulberry32(rng.nextUint32());
     for (let p = 0, o = 0; p < W * H; p++, o += 3) {
-      let t = (state = (state + 0x6d2b79f5) | 0);
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      const bits = t ^ (t >>> 14);
+      const bits = noise.nextUint32();
       out[o] = (canvas[o] as number) + (bits & 0xff) * scale - off;
       out[o + 1] = (canvas[o + 1] as number) + ((bits >>> 8) & 0xff) * scale - off;
       out[o + 2] = (canvas[o + 2] as number) + ((bits >>> 16) & 0xff) * scale - off;

@@ -16,6 +16,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerGraph } from '@sm-nas/arch/graph';
+import type { Rng } from '@sm-nas/random';
 import { baseAnchors, iou, type BoxCoderConfig, type FeatureLevel } from './boxes.js';
 import { encodeBox } from './boxes.js';
 import type { GraphOutputs } from './executor.js';
@@ -25,7 +26,7 @@ import {
   bceSum, featureLevels, flattenLevels, levelData, proposeImage, RPN_ASSIGNER, shiftAnchors,
   type ProposalConfig, type ProposalLoss, type ProposalNetwork,
 } from './rpn.js';
-import { sampleAssigned, sigmoid, type Rng } from './sampling.js';
+import { sampleAssigned, sigmoid } from './sampling.js';
 
 export interface GaRpnConfig {
   octaveBaseScale: number;

@@ -6,12 +6,13 @@
 // K + 1 classes (background last), box loss on positives averaged over all sampled RoIs.
 
 import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '@sm-nas/random';
 import { assignAnchors, decodeBox, encodeBox, type BoxCoderConfig } from './boxes.js';
 import type { GraphExecutor, GraphOutputs, RoiOutputs } from './executor.js';
 import { smoothL1Sum } from './losses.js';
 import type { Detections, ImageTargets } from './retinanet.js';
 import { batchedNms } from './retinanet.js';
-import { sampleAssigned, type Rng } from './sampling.js';
+import { sampleAssigned } from './sampling.js';
 
 export interface RcnnStageConfig {
   /** Positive (and negative) IoU threshold of the stage's assigner. */

@@ -6,11 +6,12 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerGraph } from '@sm-nas/arch/graph';
+import type { Rng } from '@sm-nas/random';
 import { assignAnchors, decodeBox, encodeBox, type AssignerConfig, type BoxCoderConfig, type FeatureLevel } from './boxes.js';
 import type { GraphOutputs } from './executor.js';
 import { smoothL1Sum } from './losses.js';
 import type { ImageTargets } from './retinanet.js';
-import { argsortDesc, nms, sampleAssigned, sigmoid, type Rng } from './sampling.js';
+import { argsortDesc, nms, sampleAssigned, sigmoid } from './sampling.js';
 
 export interface ProposalConfig {
   /** Top anchors per level before NMS (mmdetection nms_pre). */

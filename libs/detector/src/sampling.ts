@@ -1,40 +1,8 @@
 // Host-side pieces the two-stage detectors share: a seeded random sampler (mmdetection's
 // RandomSampler), greedy NMS, and box helpers on flat [x1, y1, x2, y2, ...] arrays.
 
+import type { Rng } from '@sm-nas/random';
 import { iou } from './boxes.js';
-
-/** xorshift32: a deterministic stream per detector, so a seeded run samples the same RoIs. */
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = (seed >>> 0) ^ 0x9e3779b9 || 1;
-  }
-  /** The generator's position, to replay the same draws (e.g. the same sampled RoIs in a test). */
-  get state(): number {
-    return this.s;
-  }
-  set state(s: number) {
-    this.s = s >>> 0 || 1;
-  }
-  /** Uniform integer in [0, n). */
-  int(n: number): number {
-    let s = this.s;
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    this.s = s >>> 0;
-    return this.s % n;
-  }
-  /** `count` distinct elements of `items`, in random order (partial Fisher-Yates; mutates `items`). */
-  choose(items: number[], count: number): number[] {
-    const k = Math.min(count, items.length);
-    for (let i = 0; i < k; i++) {
-      const j = i + this.int(items.length - i);
-      [items[i], items[j]] = [items[j]!, items[i]!];
-    }
-    return items.slice(0, k);
-  }
-}
 
 /**
  * mmdetection RandomSampler over assigner output (-1 ignore, 0 negative, i + 1 positive): at most

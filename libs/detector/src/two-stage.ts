@@ -11,7 +11,7 @@ import { GA_RPN_DEFAULTS, GaRpn, type GaRpnConfig } from './ga-rpn.js';
 import { cascadeDefaults, FASTER_RCNN_DEFAULTS, RcnnHead, type RcnnConfig } from './rcnn.js';
 import type { Detections, HeadTrainingElements, ImageTargets } from './retinanet.js';
 import { Rpn, RPN_C4_DEFAULTS, RPN_FPN_DEFAULTS, type ProposalConfig, type ProposalNetwork, type RpnConfig } from './rpn.js';
-import { Rng } from './sampling.js';
+import { Rng } from '@sm-nas/random';
 
 export interface TwoStageConfig {
   rpn: RpnConfig;

@@ -5,7 +5,7 @@
 // torchvision name) runs end to end; a user with real ImageNet weights converts them once instead.
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Backbone } from '@sm-nas/arch';
+import { Rng, type Backbone } from '@sm-nas/arch';
 import { buildGraph } from '@sm-nas/arch/graph';
 import { generateShapes, labelMap, SHAPES_PRESETS, type DetectionDataset } from '@sm-nas/data';
 import { GraphExecutor, scaleChannels, toTorchvisionName } from '@sm-nas/detector';
@@ -114,17 +114,7 @@ function batchOf(crops: Crops, order: Int32Array, start: number, size: number, c
 }
 
 function shuffled(count: number, seed: number): Int32Array {
-  const order = Int32Array.from({ length: count }, (_, i) => i);
-  let s = seed >>> 0 || 1;
-  for (let i = count - 1; i > 0; i--) {
-    // xorshift32: a reproducible order is all that is needed here.
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    const j = (s >>> 0) % (i + 1);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return order;
+  return Int32Array.from(new Rng(seed).shuffle(Array.from({ length: count }, (_, i) => i)));
 }
 
 /** `backend`: the tfjs backend's settings from the trainer's configuration (see runTrainJob). */
