@@ -1,5 +1,5 @@
 // One trace per candidate: the span tree of one evaluation, from the controller's
-// `candidate.evaluate` through gRPC (flops, trainer) and NATS (the profiler's
+// `candidate.evaluate` through gRPC (flops) and NATS (the profiler's
 // request/reply, the training work queue, the result) back to the controller. The context crosses
 // each hop only in gRPC metadata or NATS headers: a consumer's handler runs in its subscription's
 // context, not the publisher's, so a parent link here is propagation at work. The suggestion round
@@ -8,6 +8,7 @@
 // entered the search, so the evaluation makes no call to the searchspace service.
 import { SpanKind } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { ATTR_NAS_TRAIN_STATUS } from '@sm-nas/service-kit';
 import { useInMemoryTracing } from '@sm-nas/service-kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hardwareClassToken } from '@sm-nas/bus';
@@ -97,17 +98,17 @@ describe('the trace of one candidate', () => {
     // The profiler measured inside that trace too.
     expect(spans.filter((s) => s.parentSpanContext?.spanId === profileProcess.spanContext().spanId).length).toBeGreaterThan(0);
     expect(profileSend.attributes['messaging.destination.name']).toBe(`nas.profile.request.${hardwareClassToken(hardwareClass)}`);
-    // The work queue: published by the controller, processed by a trainer, trained over gRPC, the
-    // result published back to the journal.
+    // The work queue: published by the controller, processed by a trainer, trained there (the
+    // trainer's own Trainer, no gRPC hop), the result published back to the journal.
     const jobSend = find('send nas.train.job', SpanKind.PRODUCER);
     const jobProcess = find('process nas.train.job', SpanKind.CONSUMER);
-    const trainClient = find('nas.trainer.v1.TrainerService/Train', SpanKind.CLIENT);
-    const trainServer = find('nas.trainer.v1.TrainerService/Train', SpanKind.SERVER);
+    const training = find('trainer.train', SpanKind.INTERNAL);
     const resultSend = find('send nas.train.result.{searchId}', SpanKind.PRODUCER);
     expect(jobSend.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
     expect(jobProcess.parentSpanContext?.spanId).toBe(jobSend.spanContext().spanId);
-    expect(trainClient.parentSpanContext?.spanId).toBe(jobProcess.spanContext().spanId);
-    expect(trainServer.parentSpanContext?.spanId).toBe(trainClient.spanContext().spanId);
+    expect(training.parentSpanContext?.spanId).toBe(jobProcess.spanContext().spanId);
+    expect(training.attributes[ATTR_NAS_TRAIN_STATUS]).toBe('TRAIN_STATUS_SUCCEEDED');
+    expect(spans.filter((s) => s.name === 'nas.trainer.v1.TrainerService/Train')).toHaveLength(0);
     expect(resultSend.parentSpanContext?.spanId).toBe(jobProcess.spanContext().spanId);
     expect(jobProcess.attributes['messaging.consumer.group.name']).toBe('trainers');
     // The suggestion that made it: a span over the round's time, linked to the round's own trace
@@ -123,7 +124,7 @@ describe('the trace of one candidate', () => {
     );
     // The root covers the whole evaluation, training included.
     const end = (s: ReadableSpan) => s.endTime[0] * 1e9 + s.endTime[1];
-    expect(end(root)).toBeGreaterThanOrEqual(end(trainServer));
+    expect(end(root)).toBeGreaterThanOrEqual(end(training));
     // Another candidate of another search is another trace.
     expect(exporter.getFinishedSpans().filter((s) => s.name === 'candidate.evaluate' && s.spanContext().traceId === traceId)).toHaveLength(1);
   }, 600_000);

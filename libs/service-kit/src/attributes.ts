@@ -39,3 +39,6 @@ export const ATTR_NAS_CANDIDATE_RESUMED = 'nas.candidate.resumed';
 export const ATTR_NAS_ACCURACY_AP = 'nas.accuracy.ap';
 /** On a span link: what the linked span is (the suggestion round a candidate came from). */
 export const ATTR_NAS_LINK = 'nas.link';
+/** A training run's job id and, once it ends, its status (TRAIN_STATUS_*). */
+export const ATTR_NAS_TRAIN_JOB_ID = 'nas.train.job_id';
+export const ATTR_NAS_TRAIN_STATUS = 'nas.train.status';

@@ -1,23 +1,20 @@
 // The trainer as a consumer of the durable training work queue (NAS_TRAIN_JOBS, durable
 // "trainers"): any number of trainer processes take jobs from it, one at a time each. A job is
-// trained through this process's own Train RPC (so queue jobs and direct gRPC calls share its
-// one-run-at-a-time turn, and the trace goes queue -> gRPC -> training), its result is stored in the
+// trained by this process's Trainer, the one its Train RPC calls (so queued jobs and direct gRPC
+// calls share its one-run-at-a-time turn, and the trace goes queue -> training), its result is stored in the
 // KV bucket nas-train-results by job id, published on nas.train.result.{searchId} (de-duplicated by
 // the job id), and only then acked. A trainer that dies mid-job never acks: JetStream redelivers the
 // job to another after the ack wait. A redelivered job whose result is already stored is answered
 // from the store, so no job is trained twice once it has a result.
 import { BusRequestError, ensurePipelineStreams, ensureTrainersConsumer, KV_BUCKETS, protoCodec, retryOverBus, STREAMS, trainJob, trainJobCancel, trainJobProgress, trainJobResult, TRAINERS_DURABLE, type Bus, type Consumption, type JetStreamDelivery } from '@sm-nas/bus';
 import { events, trainer } from '@sm-nas/proto';
-import { createServiceClient } from '@sm-nas/service-kit';
-import { ClientError, createChannel, Status, type ChannelCredentials, type ChannelOptions } from 'nice-grpc';
+import { DomainError } from '@sm-nas/service-kit';
+import type { Trainer } from './server.js';
 
 export interface TrainJobWorkerOptions {
   bus: Bus;
-  /** host:port of the TrainerService that trains the jobs (normally this process's own server). */
-  trainerAddress: string;
-  /** TLS credentials (and options, e.g. the certificate's name) when that server speaks TLS. */
-  trainerCredentials?: ChannelCredentials;
-  trainerChannelOptions?: ChannelOptions;
+  /** What trains the jobs: the process's Trainer, the one its TrainerService serves. */
+  trainer: Pick<Trainer, 'train'>;
   /** A job silent (no progress) for this long is given to another trainer; default 60 s. */
   ackWaitMs?: number;
   /** After this many deliveries a job is answered with a FAILED result instead of trained again. */
@@ -43,9 +40,6 @@ export async function startTrainJobWorker(options: TrainJobWorkerOptions): Promi
   await ensureTrainersConsumer(bus, ackWaitMs);
   // History kept so a job stored twice (trained twice) would show: the kill tests check it never is.
   const results = await bus.kv(KV_BUCKETS.trainResults, protoCodec(events.TrainJobResult), { history: 5 });
-  const channel = createChannel(options.trainerAddress, options.trainerCredentials, options.trainerChannelOptions ?? {});
-  // Train is server-streaming, which no middleware retries: a failed run is redelivered (below).
-  const client = createServiceClient(trainer.TrainerServiceDefinition, channel);
   const abort = new AbortController();
   // The job being trained, which a TrainJobCancel (median early stopping) may stop.
   let current: { jobId: string; stop: AbortController; reason: string | undefined } | undefined;
@@ -96,7 +90,7 @@ export async function startTrainJobWorker(options: TrainJobWorkerOptions): Promi
     const job$ = { jobId, stop: new AbortController(), reason: undefined as string | undefined };
     current = job$;
     try {
-      for await (const response of client.train(job.request, { signal: AbortSignal.any([abort.signal, job$.stop.signal]) })) {
+      for await (const response of options.trainer.train(job.request, AbortSignal.any([abort.signal, job$.stop.signal]))) {
         if (response.event?.$case === 'result') {
           result = response.event.value;
         } else {
@@ -116,10 +110,11 @@ export async function startTrainJobWorker(options: TrainJobWorkerOptions): Promi
       }
       if (job$.reason) {
         // Stopped early on purpose (below).
-      } else if (err instanceof ClientError && err.code === Status.INVALID_ARGUMENT) {
-        result = trainer.TrainResult.fromPartial({ jobId, status: trainer.TrainStatus.TRAIN_STATUS_FAILED, failureReason: `invalid request: ${err.details}` });
+      } else if (err instanceof DomainError && err.code === 'INVALID_ARGUMENT') {
+        // The request itself is wrong: training it again would fail again.
+        result = trainer.TrainResult.fromPartial({ jobId, status: trainer.TrainStatus.TRAIN_STATUS_FAILED, failureReason: `invalid request: ${err.message}` });
       } else {
-        // The trainer server is away (restarting): try again.
+        // Already training here (a redelivery while it runs), or the run broke: try again later.
         logger.error(`trainer: job ${jobId}: ${err instanceof Error ? err.message : String(err)}; redelivering`);
         delivery.nak(2000);
         return;
@@ -150,7 +145,6 @@ export async function startTrainJobWorker(options: TrainJobWorkerOptions): Promi
       abort.abort();
       cancels.unsubscribe();
       await consumption.stop();
-      channel.close();
     },
   };
 }

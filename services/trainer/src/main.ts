@@ -1,7 +1,7 @@
 import { connectBus } from '@sm-nas/bus';
-import { DeviceLock, channelCredentials, runMain, runUntilSignal, startTelemetry } from '@sm-nas/service-kit';
+import { DeviceLock, runMain, runUntilSignal, startTelemetry } from '@sm-nas/service-kit';
 import { loadTrainerConfig } from './config.js';
-import { SERVICE_NAME, startTrainerServer } from './index.js';
+import { createTrainer, startTrainerServer } from './index.js';
 import { startTrainJobWorker } from './job-worker.js';
 
 await runMain(async () => {
@@ -9,16 +9,20 @@ await runMain(async () => {
   const config = loadTrainerConfig();
   const { security, limits } = config;
   const telemetry = startTelemetry(config.telemetry);
-  const server = await startTrainerServer({
-    host: config.listen.host,
-    port: config.listen.port,
-    security,
-    maxReceiveMessageBytes: limits.maxMessageBytes,
+  // One Trainer for the gRPC service and the queue worker: they share its one-run-at-a-time turn.
+  const trainer = createTrainer({
     dataDir: config.own.TRAINER_DATA_DIR ?? '.sm-nas/trainer',
     runtime: {
       backend: config.backend,
       device: config.deviceLock ? new DeviceLock(config.deviceLock) : undefined,
     },
+  });
+  const server = await startTrainerServer({
+    host: config.listen.host,
+    port: config.listen.port,
+    security,
+    maxReceiveMessageBytes: limits.maxMessageBytes,
+    trainer,
   });
   const lifecycle = runUntilSignal({ servers: [server], telemetry });
   // With NATS, the trainer also consumes the training work queue of searches.
@@ -30,12 +34,7 @@ await runMain(async () => {
     });
     const worker = await startTrainJobWorker({
       bus,
-      trainerAddress: server.address,
-      // With TLS on, this process's own server wants its client certificate too, and is verified
-      // under the Service name its certificate carries.
-      ...(security.tls
-        ? { trainerCredentials: channelCredentials(security.clientTls), trainerChannelOptions: { 'grpc.ssl_target_name_override': SERVICE_NAME } }
-        : {}),
+      trainer,
       ...(config.own.TRAINER_JOB_ACK_WAIT_SECONDS ? { ackWaitMs: config.own.TRAINER_JOB_ACK_WAIT_SECONDS * 1000 } : {}),
     });
     lifecycle.onShutdown('train job worker', () => worker.stop());

@@ -6,7 +6,9 @@ import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { trainer, type common } from '@sm-nas/proto';
-import { DomainError } from '@sm-nas/service-kit';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { architectureId } from '@sm-nas/arch';
+import { ATTR_NAS_ARCH_ID, ATTR_NAS_TRAIN_JOB_ID, ATTR_NAS_TRAIN_STATUS, DomainError } from '@sm-nas/service-kit';
 import type { CocoSummary } from '@sm-nas/eval';
 import type { ServiceImplementation } from 'nice-grpc';
 import { pretrainJobFromRequest, trainJobFromRequest } from './request.js';
@@ -87,7 +89,20 @@ export function eventToWire(event: TrainEvent, spec: TrainJobSpec): trainer.Trai
   };
 }
 
-export function trainerService(options: TrainerServiceOptions = {}): ServiceImplementation<typeof trainer.TrainerServiceDefinition> {
+/**
+ * The trainer inside one process: what its gRPC handlers and its queue worker both call, so queued
+ * jobs and direct calls share the one-run-at-a-time turn and the stored results.
+ */
+export interface Trainer {
+  /** Streams a job's progress and ends with its result; throws a DomainError for a bad request. */
+  train(request: trainer.TrainRequest, signal: AbortSignal): AsyncGenerator<trainer.TrainResponse>;
+  pretrain(request: trainer.PretrainRequest, signal: AbortSignal): AsyncGenerator<trainer.PretrainResponse>;
+}
+
+// Looked up per call: a tracer provider registered after this module loaded (tests) still applies.
+const tracer = () => trace.getTracer('@sm-nas/trainer');
+
+export function createTrainer(options: TrainerServiceOptions = {}): Trainer {
   const run = options.run ?? ((spec: TrainJobSpec, signal: AbortSignal) => runTrainJob(spec, signal, options.runtime));
   const resultsDir = options.dataDir ? join(options.dataDir, 'results') : undefined;
   const checkpointDir = options.dataDir ? join(options.dataDir, 'checkpoints') : undefined;
@@ -118,8 +133,23 @@ export function trainerService(options: TrainerServiceOptions = {}): ServiceImpl
     await rename(`${path}.tmp`, path);
   }
 
+  /** Waits for the runs ahead (training shares the cores with nothing); call the returned release when done. */
+  async function takeTurn(signal: AbortSignal): Promise<() => void> {
+    let release!: () => void;
+    const turn = queue;
+    queue = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await turn;
+      signal.throwIfAborted();
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return release;
+  }
+
   return {
-    async *train(request, context) {
+    async *train(request, signal) {
       const spec = trainJobFromRequest(request, checkpointDir, () => randomUUID());
       const stored = await storedResult(spec.jobId);
       if (stored) {
@@ -128,33 +158,37 @@ export function trainerService(options: TrainerServiceOptions = {}): ServiceImpl
       }
       if (running.has(spec.jobId)) throw new DomainError('ALREADY_EXISTS', `job_id: job ${spec.jobId} is already training`);
       running.add(spec.jobId);
-      // Wait for the jobs ahead of this one; training shares the cores with nothing.
-      let release!: () => void;
-      const turn = queue;
-      queue = new Promise<void>((resolve) => (release = resolve));
       try {
-        await turn;
-        context.signal.throwIfAborted();
-        for await (const event of run(spec, context.signal)) {
-          const wire = eventToWire(event, spec);
-          if (wire.event?.$case === 'result') await storeResult(wire.event.value);
-          yield wire;
+        const release = await takeTurn(signal);
+        // One span over the run, in whatever trace asked for it (a queued job's or a gRPC call's).
+        const span = tracer().startSpan('trainer.train', { attributes: { [ATTR_NAS_ARCH_ID]: architectureId(spec.arch), [ATTR_NAS_TRAIN_JOB_ID]: spec.jobId } });
+        try {
+          for await (const event of run(spec, signal)) {
+            const wire = eventToWire(event, spec);
+            if (wire.event?.$case === 'result') {
+              await storeResult(wire.event.value);
+              span.setAttribute(ATTR_NAS_TRAIN_STATUS, trainer.trainStatusToJSON(wire.event.value.status));
+            }
+            yield wire;
+          }
+        } catch (err) {
+          span.recordException(err as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+          throw err;
+        } finally {
+          span.end();
+          release();
         }
       } finally {
         running.delete(spec.jobId);
-        release();
       }
     },
 
-    async *pretrain(request, context) {
+    async *pretrain(request, signal) {
       const spec = pretrainJobFromRequest(request, options.dataDir, () => randomUUID());
-      let release!: () => void;
-      const turn = queue;
-      queue = new Promise<void>((resolve) => (release = resolve));
+      const release = await takeTurn(signal);
       try {
-        await turn;
-        context.signal.throwIfAborted();
-        for await (const event of runPretrainJob(spec, context.signal, options.runtime?.backend)) {
+        for await (const event of runPretrainJob(spec, signal, options.runtime?.backend)) {
           if (event.kind === 'progress') {
             yield {
               event: {
@@ -187,5 +221,13 @@ export function trainerService(options: TrainerServiceOptions = {}): ServiceImpl
         release();
       }
     },
+  };
+}
+
+/** The gRPC handlers of nas.trainer.v1.TrainerService over a process's Trainer. */
+export function trainerService(core: Trainer): ServiceImplementation<typeof trainer.TrainerServiceDefinition> {
+  return {
+    train: (request, context) => core.train(request, context.signal),
+    pretrain: (request, context) => core.pretrain(request, context.signal),
   };
 }
