@@ -6,7 +6,7 @@ import { MAX_NAMED_SUGGESTION_CHANNELS, ServiceClients } from './clients.js';
 
 describe('suggestion clients', () => {
   it('keeps the default, and at most the most recently used named ones open', () => {
-    const clients = new ServiceClients({ searchspace: '127.0.0.1:1', flops: '127.0.0.1:2', suggestion: '127.0.0.1:3' }, {} as Bus);
+    const clients = new ServiceClients({ flops: '127.0.0.1:2', suggestion: '127.0.0.1:3' }, {} as Bus);
     try {
       const byDefault = clients.suggestion('');
       expect(clients.suggestion('127.0.0.1:3')).toBe(byDefault);

@@ -1,15 +1,14 @@
-// The controller's clients: gRPC to searchspace, flops and suggestion services (libs/service-kit
+// The controller's clients: gRPC to the flops and suggestion services (libs/service-kit
 // createServiceClient: a client span per call under the candidate's trace, and retry of the methods
 // the protos mark idempotent while a service is away), NATS request/reply to the profilers of a
 // hardware class (retried by the caller with @sm-nas/bus retryOverBus). A search outlives the
 // restart of any one process.
 import { profileRequest, profileResponseCodec, type Bus } from '@sm-nas/bus';
 import type { profiler } from '@sm-nas/proto';
-import { flops, searchspace, suggestion } from '@sm-nas/proto';
+import { flops, suggestion } from '@sm-nas/proto';
 import { createServiceClient, type ServiceClient } from '@sm-nas/service-kit';
 import { createChannel, type Channel, type ChannelCredentials } from 'nice-grpc';
 
-export type SearchSpaceClient = ServiceClient<typeof searchspace.SearchSpaceServiceDefinition>;
 export type FlopsClient = ServiceClient<typeof flops.FlopsServiceDefinition>;
 export type SuggestionClient = ServiceClient<typeof suggestion.SuggestionServiceDefinition>;
 
@@ -26,16 +25,14 @@ export class ServiceClients {
   private defaultSuggestion: SuggestionClient | undefined;
   /** By address, least recently used first. */
   private readonly namedSuggestions = new Map<string, { client: SuggestionClient; channel: Channel }>();
-  readonly searchspace: SearchSpaceClient;
   readonly flops: FlopsClient;
 
   constructor(
-    readonly addresses: { searchspace: string; flops: string; suggestion: string | undefined },
+    readonly addresses: { flops: string; suggestion: string | undefined },
     readonly bus: Bus,
     /** TLS credentials for the services' channels (libs/service-kit channelCredentials); plaintext when absent. */
     private readonly credentials?: ChannelCredentials,
   ) {
-    this.searchspace = createServiceClient(searchspace.SearchSpaceServiceDefinition, this.channel(addresses.searchspace));
     this.flops = createServiceClient(flops.FlopsServiceDefinition, this.channel(addresses.flops));
   }
 

@@ -17,7 +17,7 @@ await runMain(async () => {
     ...(config.nats.security ? { security: config.nats.security } : {}),
   });
   const clients = new ServiceClients(
-    { searchspace: own.SEARCHSPACE_ADDR, flops: own.FLOPS_ADDR, suggestion: own.SUGGESTION_ADDR },
+    { flops: own.FLOPS_ADDR, suggestion: own.SUGGESTION_ADDR },
     bus,
     security.clientTls ? channelCredentials(security.clientTls) : undefined,
   );
