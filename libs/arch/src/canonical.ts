@@ -8,7 +8,7 @@
 //   backbone  a BACKBONE_KINDS name, e.g. resnet50
 //   base      backbone base channels, decimal
 //   blocks    the block string, stages separated by '-'
-//   neck      c4 | fpn:<start_level>-<end_level>:<channels>[:<extra_source>]
+//   neck      its family's token (modules/necks): c4 | fpn:<start_level>-<end_level>:<channels>[:<extra_source>]
 //             (the source of P6 and P7 only when it is not c5, so older ids stay as they were)
 //   rpn       none | rpn | guided_anchoring
 //   head      retinanet:<channels> | faster_rcnn:<channels> | cascade_rcnn.<stages>:<channels>
@@ -23,9 +23,10 @@
 // The leading letter keeps ids valid as identifiers, NATS subject tokens and k8s label values.
 
 import { createHash } from 'node:crypto';
-import { FPN_EXTRA_SOURCE_KINDS, HEAD_KINDS, type Architecture, type Head, type Neck } from './architecture.js';
-import type { HeadFamily } from './modules/family.js';
-import { HEADS } from './modules/registry.js';
+import { HEAD_KINDS, type Architecture, type Head, type Neck } from './architecture.js';
+import { canonicalDecimal } from './fields.js';
+import type { HeadFamily, NeckFamily } from './modules/family.js';
+import { HEADS, NECKS, neckFamily } from './modules/registry.js';
 import { ArchValidationError } from './errors.js';
 import { architectureFromJson } from './json.js';
 import { type ValidateOptions, validateArchitecture } from './validate.js';
@@ -37,9 +38,7 @@ export function toCanonical(a: Architecture): string {
 }
 
 function neckToken(n: Neck): string {
-  if (n.kind === 'c4') return 'c4';
-  const source = n.extraSource === FPN_EXTRA_SOURCE_KINDS[0] ? '' : `:${n.extraSource}`;
-  return `fpn:${n.startLevel}-${n.endLevel}:${n.channels}${source}`;
+  return neckFamily(n).token(n);
 }
 
 /** Whether a head kind's string carries its stage count (`cascade_rcnn.3`): it has more than one choice. */
@@ -73,7 +72,6 @@ export function describeArchitecture(a: Architecture): DescribedArchitecture {
 }
 
 const FORMAT = '<backbone>:<base>:<blocks>/<neck>/<rpn>/<head>/<W>x<H>';
-const DECIMAL = /^(0|[1-9][0-9]*)$/;
 
 /**
  * Parse a canonical string and validate the result (options.space, default 'any'). Errors name
@@ -102,34 +100,17 @@ export function parseCanonical(text: string, options: ValidateOptions = {}): Arc
   at['backbone.kind'] = starts[0]!;
   at['backbone.base_channels'] = starts[0]! + kind.length + 1;
   at['backbone.blocks'] = at['backbone.base_channels'] + base.length + 1;
-  const baseChannels = decimal(base, 'backbone.base_channels', at['backbone.base_channels']);
+  const baseChannels = canonicalDecimal(base, 'backbone.base_channels', at['backbone.base_channels']);
 
-  let neck: unknown;
+  // The neck's family reads the rest of its token.
   at['neck.kind'] = starts[1]!;
-  if (nk === 'c4') {
-    neck = { kind: 'c4' };
-  } else {
-    const m = /^fpn:([^-:]*)-([^:]*):([^:]*)(?::(.*))?$/.exec(nk);
-    if (m === null) {
-      throw new ArchValidationError('neck.kind', `expected c4 or fpn:<start>-<end>:<channels>[:<extra source>], got ${JSON.stringify(nk)}`, starts[1]);
-    }
-    const [, s, e, c, source] = m as unknown as [string, string, string, string, string | undefined];
-    at['neck.start_level'] = starts[1]! + 4;
-    at['neck.end_level'] = at['neck.start_level'] + s.length + 1;
-    at['neck.channels'] = at['neck.end_level'] + e.length + 1;
-    at['neck.extra_source'] = at['neck.channels'] + c.length + 1;
-    // The default is never written, so naming it would give a second string for one architecture.
-    if (source === FPN_EXTRA_SOURCE_KINDS[0]) {
-      throw new ArchValidationError('neck.extra_source', `${source} is the default and is left out of the canonical string`, at['neck.extra_source']);
-    }
-    neck = {
-      kind: 'fpn',
-      startLevel: decimal(s, 'neck.start_level', at['neck.start_level']),
-      endLevel: decimal(e, 'neck.end_level', at['neck.end_level']),
-      channels: decimal(c, 'neck.channels', at['neck.channels']),
-      extraSource: source,
-    };
+  const neckKind = nk.includes(':') ? nk.slice(0, nk.indexOf(':')) : nk;
+  const neckFamilyOf = (NECKS as Record<string, NeckFamily | undefined>)[neckKind];
+  if (!neckFamilyOf) {
+    const forms = Object.values(NECKS).map((f: NeckFamily) => f.tokenForm).join(' or ');
+    throw new ArchValidationError('neck.kind', `expected ${forms}, got ${JSON.stringify(nk)}`, starts[1]);
   }
+  const neck = { kind: neckKind, ...neckFamilyOf.parseTail(nk.slice(neckKind.length), starts[1]! + neckKind.length, at) };
 
   at['rpn'] = starts[2]!;
 
@@ -150,7 +131,7 @@ export function parseCanonical(text: string, options: ValidateOptions = {}): Arc
     if (stagesText === undefined) {
       throw new ArchValidationError('head.stages', `${headKind} needs its stage count, as ${headKind}.<stages>`, at['head.stages']);
     }
-    stages = decimal(stagesText, 'head.stages', at['head.stages']);
+    stages = canonicalDecimal(stagesText, 'head.stages', at['head.stages']);
   } else {
     if (stagesText !== undefined) {
       const withCounts = HEAD_KINDS.filter(carriesStages).join(', ');
@@ -159,7 +140,7 @@ export function parseCanonical(text: string, options: ValidateOptions = {}): Arc
     // An unknown kind gets 0 here and is named by validation.
     stages = (HEADS as Record<string, HeadFamily | undefined>)[headKind]?.defaultStages ?? 0;
   }
-  const head = { kind: headKind, stages, channels: decimal(headChannels, 'head.channels', at['head.channels']) };
+  const head = { kind: headKind, stages, channels: canonicalDecimal(headChannels, 'head.channels', at['head.channels']) };
 
   const im = /^([^x]*)x([^x]*)$/.exec(inp);
   at['input.width_px'] = starts[4]!;
@@ -167,8 +148,8 @@ export function parseCanonical(text: string, options: ValidateOptions = {}): Arc
   const [, w, h] = im as unknown as [string, string, string];
   at['input.height_px'] = starts[4]! + w.length + 1;
   const input = {
-    widthPx: decimal(w, 'input.width_px', at['input.width_px']),
-    heightPx: decimal(h, 'input.height_px', at['input.height_px']),
+    widthPx: canonicalDecimal(w, 'input.width_px', at['input.width_px']),
+    heightPx: canonicalDecimal(h, 'input.height_px', at['input.height_px']),
   };
 
   try {
@@ -181,12 +162,6 @@ export function parseCanonical(text: string, options: ValidateOptions = {}): Arc
   }
 }
 
-function decimal(s: string, field: string, position: number): number {
-  if (!DECIMAL.test(s) || s.length > 15) {
-    throw new ArchValidationError(field, `expected a decimal integer without leading zeros, got ${JSON.stringify(s)}`, position);
-  }
-  return Number(s);
-}
 
 /**
  * Parse what a user typed or a file holds: JSON (the domain object, camelCase, or the protobuf

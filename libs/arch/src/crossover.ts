@@ -6,7 +6,8 @@ import { repairBlockStages } from './blocks.js';
 import { ArchValidationError } from './errors.js';
 import { Rng, checkSeed, type Seed } from './random.js';
 import { checkStage } from './sample.js';
-import { structureKey } from './structure.js';
+import { neckFamily } from './modules/registry.js';
+import { structureKey, withWidth } from './structure.js';
 import { validateArchitecture } from './validate.js';
 
 /**
@@ -46,8 +47,10 @@ export function crossoverArchitectures(a: Architecture, b: Architecture, stage: 
       kind,
     );
     const baseChannels = from().backbone.baseChannels;
+    // Both parents have the same structure, so the same neck family: its width comes from either.
     const other = from().neck;
-    const neck = pa.neck.kind === 'fpn' && other.kind === 'fpn' ? { ...pa.neck, channels: other.channels } : pa.neck;
+    const width = neckFamily(other).width?.get(other);
+    const neck = width === undefined ? pa.neck : withWidth(pa.neck, () => width);
     child = {
       backbone: { kind, baseChannels, blocks },
       neck,

@@ -28,5 +28,5 @@ export function standardBackbone(kind: BackboneKind): Backbone {
  * `out_channels=256`, RetinaHead `feat_channels=256`, Shared2FCBBoxHead `fc_out_channels=1024`
  * (= 4 x 256, see `Head.channels`).
  */
-export const STANDARD_FPN_CHANNELS = 256;
+export { STANDARD_FPN_CHANNELS } from './modules/necks/fpn.js';
 export const STANDARD_HEAD_CHANNELS = 256;

@@ -3,6 +3,8 @@
 // either as our lower-case names or as proto enum names like BACKBONE_KIND_RESNET50).
 
 import type { Architecture } from './architecture.js';
+import type { NeckFamily } from './modules/family.js';
+import { NECKS } from './modules/registry.js';
 import { type ValidateOptions, validateArchitecture } from './validate.js';
 
 /** Validate a parsed JSON value in either naming; errors name wire fields like validateArchitecture. */
@@ -28,15 +30,7 @@ function toDomainShape(x: unknown): unknown {
           blocks: backbone['blocks'],
         }
       : backbone,
-    neck: isObject(neck)
-      ? {
-          kind: enumValue(neck['kind'], 'NECK_KIND_'),
-          startLevel: pick(neck, 'startLevel', 'start_level'),
-          endLevel: pick(neck, 'endLevel', 'end_level'),
-          channels: neck['channels'],
-          extraSource: extraSource(pick(neck, 'extraSource', 'extra_source')),
-        }
-      : neck,
+    neck: isObject(neck) ? neckShape(neck) : neck,
     rpn: enumValue(x['rpn'], 'RPN_KIND_'),
     head: isObject(head)
       ? { kind: enumValue(head['kind'], 'HEAD_KIND_'), stages: head['stages'], channels: head['channels'] }
@@ -55,9 +49,11 @@ function pick(o: Record<string, unknown>, camel: string, snake: string): unknown
   return o[camel] !== undefined ? o[camel] : o[snake];
 }
 
-/** Protobuf JSON's UNSPECIFIED is the default source, as absence is. */
-function extraSource(x: unknown): unknown {
-  return x === 'FPN_EXTRA_SOURCE_UNSPECIFIED' ? undefined : enumValue(x, 'FPN_EXTRA_SOURCE_');
+/** The neck's fields renamed by its family; an unknown kind passes through for validation to name. */
+function neckShape(neck: Record<string, unknown>): Record<string, unknown> {
+  const kind = enumValue(neck['kind'], 'NECK_KIND_');
+  const family = typeof kind === 'string' ? (NECKS as Record<string, NeckFamily | undefined>)[kind] : undefined;
+  return family ? { kind, ...family.fromJson(neck) } : { ...neck, kind };
 }
 
 /** BACKBONE_KIND_RESNEXT50_32X4D -> resnext50_32x4d; other values pass through. */

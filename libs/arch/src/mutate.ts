@@ -3,20 +3,20 @@
 
 import { BACKBONE_KINDS, type Architecture, type SearchStage } from './architecture.js';
 import { blockStringProblem } from './blocks.js';
-import { STANDARD_FPN_CHANNELS, standardBackbone } from './defaults.js';
+import { standardBackbone } from './defaults.js';
+import { neckFamily } from './modules/registry.js';
 import { Rng, checkSeed, type Seed } from './random.js';
 import { checkStage } from './sample.js';
 import {
   type BlockBounds,
   INPUT_SIZES,
   MODULAR_BASE_CHANNELS,
-  MODULAR_FPN_CHANNELS,
   MODULAR_HEAD_CHANNELS,
   NECK_CHOICES,
   RPN_HEAD_CHOICES,
   blockBoundsOf,
 } from './space.js';
-import { neckStructureKey } from './structure.js';
+import { neckStructureKey, withWidth } from './structure.js';
 import { validateArchitecture } from './validate.js';
 
 /**
@@ -52,9 +52,9 @@ function mutateStructure(p: Architecture, rng: Rng): Architecture {
     }
     case 1: {
       const neck = rng.pick(NECK_CHOICES.filter((n) => neckStructureKey(n) !== neckStructureKey(p.neck)));
-      // Keep a searched FPN width when the pyramid's levels change.
-      const channels = p.neck.kind === 'fpn' ? p.neck.channels : STANDARD_FPN_CHANNELS;
-      c.neck = neck.kind === 'fpn' ? { ...neck, channels } : { kind: 'c4' };
+      // Keep a searched width when the neck's structure changes (the choices are at the standard one).
+      const width = neckFamily(p.neck).width?.get(p.neck);
+      c.neck = width === undefined ? { ...neck } : withWidth(neck, () => width);
       break;
     }
     case 2: {
@@ -73,11 +73,11 @@ function mutateStructure(p: Architecture, rng: Rng): Architecture {
   return c;
 }
 
-type ModularGene = 'base' | 'blocks' | 'fpn' | 'head';
+type ModularGene = 'base' | 'blocks' | 'neck' | 'head';
 
 function mutateModules(p: Architecture, rng: Rng): Architecture {
   const c = structuredClone(p);
-  const genes: ModularGene[] = p.neck.kind === 'fpn' ? ['base', 'blocks', 'fpn', 'head'] : ['base', 'blocks', 'head'];
+  const genes: ModularGene[] = neckFamily(p.neck).width ? ['base', 'blocks', 'neck', 'head'] : ['base', 'blocks', 'head'];
   const gene = rng.pick(genes);
   if (gene === 'blocks') {
     const blocks = editBlockString(p.backbone.blocks, blockBoundsOf(p.backbone.kind), rng);
@@ -87,8 +87,8 @@ function mutateModules(p: Architecture, rng: Rng): Architecture {
     }
     // No edit fits (not seen with the current bounds); change the base width instead.
   }
-  if (gene === 'fpn' && c.neck.kind === 'fpn') {
-    c.neck.channels = other(MODULAR_FPN_CHANNELS, c.neck.channels, rng);
+  if (gene === 'neck') {
+    c.neck = withWidth(c.neck, (choices, current) => other(choices, current, rng));
   } else if (gene === 'head') {
     c.head.channels = other(MODULAR_HEAD_CHANNELS, c.head.channels, rng);
   } else {

@@ -10,12 +10,12 @@ import {
   MAX_BLOCKS_PER_STAGE,
   MIN_BLOCKS_PER_STAGE,
   MODULAR_BASE_CHANNELS,
-  MODULAR_FPN_CHANNELS,
   MODULAR_HEAD_CHANNELS,
   blockBoundsOf,
   structuralAt,
   structuralSpaceSize,
 } from './space.js';
+import { withWidth } from './structure.js';
 import { validateArchitecture } from './validate.js';
 
 /** Largest n one call may ask for (SampleRequest.count: 1 to 10000). */
@@ -90,7 +90,7 @@ export function sampleModules(structure: Architecture, rng: Rng): Architecture {
   const kind = structure.backbone.kind;
   return {
     backbone: { kind, baseChannels: rng.pick(MODULAR_BASE_CHANNELS), blocks: sampleBlockString(kind, rng) },
-    neck: structure.neck.kind === 'fpn' ? { ...structure.neck, channels: rng.pick(MODULAR_FPN_CHANNELS) } : { kind: 'c4' },
+    neck: withWidth(structure.neck, (choices) => rng.pick(choices)),
     rpn: structure.rpn,
     head: { ...structure.head, channels: rng.pick(MODULAR_HEAD_CHANNELS) },
     input: { ...structure.input },

@@ -4,7 +4,6 @@
 
 import {
   BACKBONE_KINDS,
-  FPN_EXTRA_SOURCE_KINDS,
   type Architecture,
   type BackboneKind,
   type HeadKind,
@@ -12,15 +11,16 @@ import {
   type Neck,
   type RpnKind,
 } from './architecture.js';
-import { STANDARD_FPN_CHANNELS, STANDARD_HEAD_CHANNELS, standardBackbone } from './defaults.js';
+import { STANDARD_HEAD_CHANNELS, standardBackbone } from './defaults.js';
 import type { BlockBounds } from './modules/family.js';
 import {
   BLOCK_STAGES, MAX_BLOCKS_PER_STAGE, MAX_TOTAL_BLOCKS, MIN_BLOCKS_PER_STAGE, MIN_DOUBLINGS, MIN_TOTAL_BLOCKS,
 } from './modules/backbones/bounds.js';
-import { FPN_MAX_LEVEL, FPN_MIN_LEVEL, FPN_TOP_BACKBONE_LEVEL } from './modules/necks/fpn.js';
+import { FPN_MAX_LEVEL, FPN_MIN_LEVEL, FPN_TOP_BACKBONE_LEVEL, MODULAR_FPN_CHANNELS } from './modules/necks/fpn.js';
+import type { NeckFamily } from './modules/family.js';
 import { MAX_DOUBLINGS_MOBILENET_V2 } from './modules/backbones/mobilenet-v2.js';
 import { MAX_DOUBLINGS_RESNET } from './modules/backbones/resnet.js';
-import { BACKBONES, HEADS } from './modules/registry.js';
+import { BACKBONES, HEADS, NECKS } from './modules/registry.js';
 
 // ---------------------------------------------------------------------------------------------
 // Structural space
@@ -81,22 +81,8 @@ function rpnHeadChoices(): RpnHeadChoice[] {
 /** All valid (rpn, head, stages) combinations, derived from the two tables above. */
 export const RPN_HEAD_CHOICES: readonly Readonly<RpnHeadChoice>[] = rpnHeadChoices();
 
-function neckChoices(): Neck[] {
-  const out: Neck[] = [{ kind: 'c4' }];
-  for (let start = FPN_MIN_LEVEL; start <= FPN_TOP_BACKBONE_LEVEL; start++) {
-    for (let end = start + 1; end <= FPN_MAX_LEVEL; end++) {
-      // Where the extra levels come from is a choice only when there are extra levels.
-      const sources = end > FPN_TOP_BACKBONE_LEVEL ? FPN_EXTRA_SOURCE_KINDS : FPN_EXTRA_SOURCE_KINDS.slice(0, 1);
-      for (const extraSource of sources) {
-        out.push({ kind: 'fpn', startLevel: start, endLevel: end, channels: STANDARD_FPN_CHANNELS, extraSource });
-      }
-    }
-  }
-  return out;
-}
-
-/** C4, then every FPN level range and source of its extra levels (at the standard 256 channels). */
-export const NECK_CHOICES: readonly Readonly<Neck>[] = neckChoices();
+/** Each neck family's structural choices, in registration order (C4, then every FPN level range and source of its extra levels). */
+export const NECK_CHOICES: readonly Readonly<Neck>[] = Object.values(NECKS).flatMap((f: NeckFamily) => f.structuralChoices());
 
 /** The independent structural genes; every combination of one value each is valid. */
 export const STRUCTURAL_GENES = {
@@ -161,7 +147,7 @@ export function* enumerateStructural(): Generator<Architecture> {
 
 /** Base channels of the modular space (the paper's 48..72 around torchvision's 64, step 8). */
 export const MODULAR_BASE_CHANNELS: readonly number[] = [48, 56, 64, 72];
-export const MODULAR_FPN_CHANNELS: readonly number[] = [128, 256, 512];
+export { MODULAR_FPN_CHANNELS };
 export const MODULAR_HEAD_CHANNELS: readonly number[] = [128, 256, 512];
 
 /** Limits on a block string. */
@@ -253,11 +239,11 @@ export function blockStringCount(kind: BackboneKind): bigint {
 }
 
 /**
- * Size of the modular space around one structure: block strings x base channels x FPN channels
- * x head channels. A C4 neck has no width of its own, so it contributes a factor of 1.
+ * Size of the modular space around one structure: block strings x base channels x neck widths
+ * x head channels. A neck without a width (C4) contributes a factor of 1.
  */
 export function modularSpaceSize(kind: BackboneKind, neck: Neck['kind'] = 'fpn'): bigint {
-  const fpn = neck === 'fpn' ? BigInt(MODULAR_FPN_CHANNELS.length) : 1n;
+  const fpn = BigInt(NECKS[neck].width?.choices.length ?? 1);
   return (
     blockStringCount(kind) *
     BigInt(MODULAR_BASE_CHANNELS.length) *

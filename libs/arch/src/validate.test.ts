@@ -56,7 +56,7 @@ describe('validateArchitecture', () => {
     ['base channels as string', edit((a) => (a.backbone.baseChannels = '64')), 'backbone.base_channels', /expected an integer, got "64"/],
     ['base channels not a multiple of 8', edit((a) => (a.backbone.baseChannels = 60)), 'backbone.base_channels', /multiple of 8/],
     ['neck missing', edit((a) => delete a.neck), 'neck', /missing/],
-    ['neck kind unknown', edit((a) => (a.neck.kind = 'bifpn')), 'neck.kind', /"c4" or "fpn", got "bifpn"/],
+    ['neck kind unknown', edit((a) => (a.neck.kind = 'bifpn')), 'neck.kind', /unknown neck "bifpn", expected one of c4, fpn/],
     ['FPN levels reversed', edit((a) => Object.assign(a.neck, { startLevel: 5, endLevel: 3 })), 'neck.end_level', /above neck.start_level \(5\)/],
     ['FPN levels equal', edit((a) => Object.assign(a.neck, { startLevel: 4, endLevel: 4 })), 'neck.end_level', /above/],
     ['FPN level 8', edit((a) => (a.neck.endLevel = 8)), 'neck.end_level', /from 2 to 7, got 8/],

@@ -5,12 +5,10 @@
 import { common } from '@sm-nas/proto';
 import {
   BACKBONE_KINDS,
-  FPN_EXTRA_SOURCE_KINDS,
   HEAD_KINDS,
   RPN_KINDS,
   type Architecture,
   type BackboneKind,
-  type FpnExtraSource,
   type HeadKind,
   type Neck,
   type RpnKind,
@@ -18,7 +16,9 @@ import {
 } from './architecture.js';
 import { STANDARD_BASE_CHANNELS, STANDARD_BLOCKS } from './defaults.js';
 import { ArchValidationError } from './errors.js';
-import { HEADS } from './modules/registry.js';
+import { HEADS, NECKS, neckFamily } from './modules/registry.js';
+
+const NECK_KINDS = Object.keys(NECKS) as Neck['kind'][];
 import { architectureId, toCanonical } from './canonical.js';
 
 const DEFAULT_CHANNELS = 256;
@@ -56,22 +56,9 @@ export function architectureFromWire(wire: common.Architecture | undefined, fiel
 
   const backboneKind = enumToDomain<BackboneKind>(
     backbone.kind, common.BackboneKind, 'BACKBONE_KIND_', BACKBONE_KINDS, at('backbone.kind'));
-  let domainNeck: Neck;
-  if (neck.kind === common.NeckKind.NECK_KIND_C4) {
-    domainNeck = { kind: 'c4' };
-  } else if (neck.kind === common.NeckKind.NECK_KIND_FPN) {
-    domainNeck = {
-      kind: 'fpn',
-      startLevel: neck.startLevel,
-      endLevel: neck.endLevel,
-      channels: neck.channels || DEFAULT_CHANNELS,
-      extraSource: neck.extraSource === common.FpnExtraSource.FPN_EXTRA_SOURCE_UNSPECIFIED
-        ? FPN_EXTRA_SOURCE_KINDS[0]!
-        : enumToDomain<FpnExtraSource>(neck.extraSource, common.FpnExtraSource, 'FPN_EXTRA_SOURCE_', FPN_EXTRA_SOURCE_KINDS, at('neck.extra_source')),
-    };
-  } else {
-    throw new ArchValidationError(at('neck.kind'), `unknown or unspecified value ${neck.kind} (expected NECK_KIND_C4 or NECK_KIND_FPN)`);
-  }
+  const neckKind = enumToDomain<Neck['kind']>(neck.kind, common.NeckKind, 'NECK_KIND_', NECK_KINDS, at('neck.kind'));
+  // Fields still to validate (validateArchitecture), with the wire's zero values as the defaults.
+  const domainNeck = { kind: neckKind, ...NECKS[neckKind].fromWire(neck, at('neck')) } as unknown as Neck;
   const rpn = enumToDomain<RpnKind>(wire.rpn, common.RpnKind, 'RPN_KIND_', RPN_KINDS, at('rpn'));
   const headKind = enumToDomain<HeadKind>(head.kind, common.HeadKind, 'HEAD_KIND_', HEAD_KINDS, at('head.kind'));
   // The head family's default when a request names the head but not its stages.
@@ -95,15 +82,7 @@ export const rpnKindToWire = (kind: RpnKind): common.RpnKind => domainToEnum(kin
 export const headKindToWire = (kind: HeadKind): common.HeadKind => domainToEnum(kind, common.HeadKind, 'HEAD_KIND_');
 
 export function neckToWire(neck: Neck): common.Neck {
-  return neck.kind === 'c4'
-    ? { kind: common.NeckKind.NECK_KIND_C4, startLevel: 0, endLevel: 0, channels: 0, extraSource: common.FpnExtraSource.FPN_EXTRA_SOURCE_UNSPECIFIED }
-    : {
-        kind: common.NeckKind.NECK_KIND_FPN,
-        startLevel: neck.startLevel,
-        endLevel: neck.endLevel,
-        channels: neck.channels,
-        extraSource: domainToEnum(neck.extraSource, common.FpnExtraSource, 'FPN_EXTRA_SOURCE_'),
-      };
+  return { kind: domainToEnum(neck.kind, common.NeckKind, 'NECK_KIND_'), ...neckFamily(neck).toWire(neck) };
 }
 
 export function architectureToWire(arch: Architecture): common.Architecture {

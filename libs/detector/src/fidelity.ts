@@ -1,13 +1,13 @@
 // Training fidelity (proxy training, DESIGN.md "Scale"): a smaller input and thinner layers,
 // applied to the architecture before it is lowered, so what is trained is exactly what is built.
 
-import type { Architecture } from '@sm-nas/arch';
+import { withWidth, type Architecture } from '@sm-nas/arch';
 import { makeDivisible } from '@sm-nas/arch/graph';
 
 export interface Fidelity {
   /** Input side multiplier (1 = the architecture's input). */
   inputScale: number;
-  /** Multiplier on backbone base channels, FPN channels and head channels (1 = as given). */
+  /** Multiplier on backbone base channels, the neck's width and head channels (1 = as given). */
   widthMultiplier: number;
 }
 
@@ -30,7 +30,7 @@ export function applyFidelity(arch: Architecture, fidelity: Fidelity): Architect
   const side = (px: number): number => (inputScale === 1 ? px : Math.max(32, Math.round(px * inputScale)));
   return {
     backbone: { ...arch.backbone, baseChannels: scaleChannels(arch.backbone.baseChannels, widthMultiplier) },
-    neck: arch.neck.kind === 'fpn' ? { ...arch.neck, channels: scaleChannels(arch.neck.channels, widthMultiplier) } : { ...arch.neck },
+    neck: withWidth(arch.neck, (_choices, current) => scaleChannels(current, widthMultiplier)),
     rpn: arch.rpn,
     head: { ...arch.head, channels: scaleChannels(arch.head.channels, widthMultiplier) },
     input: { widthPx: side(arch.input.widthPx), heightPx: side(arch.input.heightPx) },

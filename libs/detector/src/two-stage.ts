@@ -3,7 +3,7 @@
 // proposals through the executor's per-RoI passes.
 
 import * as tf from '@tensorflow/tfjs-core';
-import type { Architecture, RpnKind } from '@sm-nas/arch';
+import { neckFamily, type Architecture, type RpnKind } from '@sm-nas/arch';
 import type { LayerGraph } from '@sm-nas/arch/graph';
 import type { GraphExecutor, GraphOutputs } from './executor.js';
 import type { DetectorHead, LossPass, LossTensors } from './head.js';
@@ -30,7 +30,7 @@ export interface TwoStageOptions {
 
 /** mmdetection's settings for this architecture (neck decides the RPN anchors, head the stages). */
 export function twoStageConfig(arch: Architecture, options: TwoStageOptions = {}): TwoStageConfig {
-  const rpnBase = arch.neck.kind === 'c4' ? RPN_C4_DEFAULTS : RPN_FPN_DEFAULTS;
+  const rpnBase = neckFamily(arch.neck).singleLevel ? RPN_C4_DEFAULTS : RPN_FPN_DEFAULTS;
   const rcnnBase = arch.head.kind === 'cascade_rcnn' ? cascadeDefaults(arch.head.stages) : FASTER_RCNN_DEFAULTS;
   const p = options.proposals ?? {};
   const rpn = { ...rpnBase, ...options.rpn };

@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Architecture } from '@sm-nas/arch';
-import { architectureId } from '@sm-nas/arch';
+import { architectureId, neckFamily } from '@sm-nas/arch';
 import {
   batches,
   generateShapesSplits,
@@ -194,10 +194,10 @@ async function loadPretrained(detector: Detector, path: string, widthMultiplier:
     const ours = fromTorchvisionName(detector.arch.backbone, name);
     if (!ours) continue;
     if (known.has(ours)) weights.set(ours, { data: tensor.data, shape: tensor.shape });
-    // Under a C4 neck the R-CNN stages run stage 4 per RoI (mmdetection's ResLayer shared head, which
+    // Under a single-level neck (C4) the R-CNN stages run stage 4 per RoI (mmdetection's ResLayer shared head, which
     // loads the pretrained layer4): each stage's copy starts from it.
     const stage4 = /^backbone\.stage4\.(.+)$/.exec(ours);
-    if (stage4 && detector.arch.neck.kind === 'c4') {
+    if (stage4 && neckFamily(detector.arch.neck).singleLevel) {
       for (let t = 1; t <= detector.arch.head.stages; t++) {
         const copy = `head.stage${t}.shared_head.${stage4[1]}`;
         if (known.has(copy)) weights.set(copy, { data: tensor.data, shape: tensor.shape });

@@ -98,6 +98,7 @@ class Lowerer implements LoweringContext {
   private flags: LayerFlags = LAYER_FLAGS.backbone;
   private normKind: NormKind = 'batch_norm';
   numClasses = 0;
+  singleLevelNeck = false;
   // Backbone.
   private family!: BackboneFamily;
   blocks = '';
@@ -107,7 +108,7 @@ class Lowerer implements LoweringContext {
   private readonly ends = new Int32Array(4);
   /** Number of '2's in the stages before stage i. */
   private readonly twos = new Int32Array(4);
-  /** Node ids of C1..C5 (index = level), and of the neck's outputs (P1..P6, or C4 at 4). */
+  /** Node ids of C1..C5 (index = level), and of the neck's outputs (P1..P7, or C4 at 4). */
   private readonly levels = new Int32Array(8);
   private readonly pyramid = new Int32Array(8);
 
@@ -129,6 +130,7 @@ class Lowerer implements LoweringContext {
       fail(`input ${input.widthPx}x${input.heightPx}`);
     }
     const neckKind = neckFamily(neck);
+    this.singleLevelNeck = neckKind?.singleLevel === true;
     const headKind = HEADS[head.kind];
     const rpnKind = RPNS[rpn];
     if (detection) {

@@ -4,13 +4,17 @@
 // timm's model registry). The lowering, the spaces and the detector look families up there instead
 // of branching on kinds.
 
+import type { common } from '@sm-nas/proto';
 import type { Architecture, Backbone, FpnNeck, Head, Neck, RpnKind } from '../architecture.js';
+import type { ValidationSpace } from '../fields.js';
 import type { ActivationKind, LayerFlags, LayerSink, ModuleName } from '../graph/sink.js';
 
 /** What a family's lowering calls: the lowering's node helpers, over one architecture being lowered. */
 export interface LoweringContext {
   readonly sink: LayerSink;
   readonly numClasses: number;
+  /** The neck's family is `singleLevel` (C4): see NeckFamily. */
+  readonly singleLevelNeck: boolean;
   /** The backbone being lowered: its base channels and block string, parsed. */
   readonly base: number;
   readonly blocks: string;
@@ -94,6 +98,37 @@ export interface BackboneFamily {
 }
 
 export interface NeckFamily<N extends Neck = Neck> {
+  /** How its canonical token reads, for error messages (`fpn:<start>-<end>:<channels>`). */
+  readonly tokenForm: string;
+  /** The canonical token (see canonical.ts), which starts with the kind. */
+  token(neck: N): string;
+  /**
+   * The fields of a canonical token's tail (what follows the kind, '' or `:...`), still to be
+   * validated; `at` receives the offset of each field's text, from `start` (where the tail starts).
+   */
+  parseTail(tail: string, start: number, at: Record<string, number>): Record<string, unknown>;
+  /** A neck of this kind from fields a client sent (domain names), checked for `space`. */
+  validate(fields: Record<string, unknown>, space: ValidationSpace): N;
+  /** Protobuf JSON's field names and enum values renamed to the domain's (architectureFromJson). */
+  fromJson(fields: Record<string, unknown>): Record<string, unknown>;
+  /** The wire message's fields but the kind, and back (zero values meaning the defaults); the result still needs `validate`. */
+  toWire(neck: N): Omit<common.Neck, 'kind'>;
+  fromWire(wire: common.Neck, field: string): Record<string, unknown>;
+  /** The neck without its width: what a structural gene says. */
+  structureKey(neck: N): string;
+  /** Its choices in the structural space, at the standard width. */
+  structuralChoices(): N[];
+  /** Its width, when it has one: a modular gene (`choices`), scaled by the training fidelity. */
+  readonly width?: {
+    readonly choices: readonly number[];
+    get(neck: N): number;
+    set(neck: N, channels: number): N;
+  };
+  /**
+   * One feature level that stops before the backbone's last stage (C4): the RPN puts anchors of
+   * several scales there, and the R-CNN heads run that last stage per RoI.
+   */
+  readonly singleLevel?: true;
   /** Checks the neck's fields before anything is emitted (`ctx.fail` on a bad one). */
   check(neck: N, fail: (message: string) => never): void;
   /** Backbone stages (1..4) the neck reads. */

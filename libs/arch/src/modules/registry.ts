@@ -1,6 +1,8 @@
 // The registry of module families: every backbone, neck, RPN and head kind, registered under its kind.
-// A new family is its own file plus one line here (and its value in the proto enum); the lowering,
-// the spaces, the defaults and the detector look it up instead of branching on kinds.
+// A new family is its own file plus one line here (and its value in the proto enum; a neck's type
+// also joins the Neck union in architecture.ts, and a neck with fields of its own adds them to the
+// Neck message); the lowering, the spaces, validation, the canonical string, the wire form, the
+// operators and the detector look it up instead of branching on kinds.
 
 import type { Neck } from '../architecture.js';
 import type { BackboneFamily, FpnExtraSourceFamily, HeadFamily, NeckFamily, RpnFamily } from './family.js';

@@ -55,7 +55,7 @@ export const FASTER_RCNN: HeadFamily = {
   defaultStages: 1,
   rpns: ['rpn', 'guided_anchoring'],
   rpnRule: 'faster_rcnn pools proposals',
-  lower: (ctx, head, lo, hi, arch) => lowerRcnn(ctx, head, lo, hi, arch.neck.kind === 'c4', true),
+  lower: (ctx, head, lo, hi) => lowerRcnn(ctx, head, lo, hi, ctx.singleLevelNeck, true),
 };
 
 export const CASCADE_RCNN: HeadFamily = {
@@ -64,5 +64,5 @@ export const CASCADE_RCNN: HeadFamily = {
   defaultStages: 3,
   rpns: ['rpn', 'guided_anchoring'],
   rpnRule: 'cascade_rcnn pools proposals',
-  lower: (ctx, head, lo, hi, arch) => lowerRcnn(ctx, head, lo, hi, arch.neck.kind === 'c4', false),
+  lower: (ctx, head, lo, hi) => lowerRcnn(ctx, head, lo, hi, ctx.singleLevelNeck, false),
 };

@@ -9,8 +9,8 @@ export const RPN_ANCHORS_FPN = 3;
 export const RPN_ANCHORS_C4 = 15;
 
 export const RPN: RpnFamily = {
-  lower(ctx, lo, hi, arch) {
-    const anchors = arch.neck.kind === 'c4' ? RPN_ANCHORS_C4 : RPN_ANCHORS_FPN;
+  lower(ctx, lo, hi) {
+    const anchors = ctx.singleLevelNeck ? RPN_ANCHORS_C4 : RPN_ANCHORS_FPN;
     const s = ctx.sink;
     ctx.begin('rpn', 0, LAYER_FLAGS.head);
     ctx.sharedLevels(lo, hi, (l) => {
