@@ -9,9 +9,9 @@ import { squaredNorm, variableGradsAsync, type AdamW } from '@sm-nas/tfjs-runtim
 import { GraphExecutor, type GraphOutputs } from './executor.js';
 import { applyFidelity, FULL_FIDELITY, type Fidelity } from './fidelity.js';
 import type { WeightMap } from './params.js';
-import type { Detections, ImageTargets, RetinaNetConfig } from './retinanet.js';
+import type { Detections, DetectorHead, ImageTargets, LossTensors } from './head.js';
+import type { RetinaNetConfig } from './retinanet.js';
 import type { TwoStageOptions } from './two-stage.js';
-import type { DetectorHead, LossTensors } from './head.js';
 import { DETECTOR_HEADS } from './heads.js';
 import { microBatches } from './memory.js';
 

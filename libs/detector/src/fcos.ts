@@ -9,10 +9,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayerGraph } from '@sm-nas/arch/graph';
 import type { FeatureLevel } from './boxes.js';
 import type { GraphExecutor, GraphOutputs } from './executor.js';
-import { denseLevels, denseLossPasses, flattenLevels, predictDense } from './dense-head.js';
-import type { DetectorHead, LossPass, LossTensors } from './head.js';
+import { denseLevels, denseLossPasses, flattenLevels, nmsPerImage, predictDense } from './dense-head.js';
+import type { Detections, DetectorHead, HeadTrainingElements, ImageTargets, LossPass, LossTensors } from './head.js';
 import { giouLossSum, RETINA_FOCAL, sigmoidFocalLossSum, type FocalLossConfig } from './losses.js';
-import { batchedNms, type Detections, type HeadTrainingElements, type ImageTargets } from './retinanet.js';
 
 export interface FcosTestConfig {
   /** Candidates per level (torchvision topk_candidates). */
@@ -255,9 +254,7 @@ export class Fcos implements DetectorHead {
       }
       pointBase += count;
     }
-    const results: Detections[] = [];
-    for (const r of perImage) results.push(await batchedNms(r.boxes, r.scores, r.labels, test.iouThr, test.maxPerImg));
-    return results;
+    return nmsPerImage(perImage, test);
   }
 }
 

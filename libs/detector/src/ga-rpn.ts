@@ -21,7 +21,7 @@ import { baseAnchors, iou, type BoxCoderConfig, type FeatureLevel } from './boxe
 import { encodeBox } from './boxes.js';
 import type { GraphOutputs } from './executor.js';
 import { sigmoidFocalLossSum, smoothL1Sum } from './losses.js';
-import type { ImageTargets } from './retinanet.js';
+import type { ImageTargets } from './head.js';
 import {
   bceSum, featureLevels, flattenLevels, levelData, proposeImage, RPN_ASSIGNER, shiftAnchors,
   type ProposalConfig, type ProposalLoss, type ProposalNetwork,

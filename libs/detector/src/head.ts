@@ -1,10 +1,10 @@
-// What the detector needs of a head: its losses and its decoding over the executed graph. RetinaNet
-// and the two-stage heads (RPN + R-CNN) implement it; `heads.ts` registers one builder per head
-// kind, so the detector never branches on the kind.
+// What the detector needs of a head: its losses and its decoding over the executed graph, and the
+// targets and detections every head speaks in. RetinaNet, FCOS and the two-stage heads (RPN +
+// R-CNN) implement it; `heads.ts` registers one builder per head kind, so the detector never
+// branches on the kind.
 
 import type * as tf from '@tensorflow/tfjs-core';
 import type { GraphExecutor } from './executor.js';
-import type { Detections, HeadTrainingElements, ImageTargets } from './retinanet.js';
 
 // A type, not an interface: tf.tidy returns it (a TensorContainer needs an index signature).
 export type LossTensors = {
@@ -30,4 +30,28 @@ export interface DetectorHead {
   predict(executor: GraphExecutor, images: tf.Tensor4D): Promise<Detections[]>;
   /** Memory a training step adds per image beyond the graph's image-level steps. */
   trainingElements(): HeadTrainingElements;
+}
+
+/** Ground truth of one image: boxes [x1, y1, x2, y2, ...] in input pixels and labels 0..K-1. */
+export interface ImageTargets {
+  boxes: Float32Array;
+  labels: Int32Array;
+}
+
+/** Detections of one image, best first: boxes in input pixels, scores, labels 0..K-1. */
+export interface Detections {
+  boxes: Float32Array;
+  scores: Float32Array;
+  labels: Int32Array;
+}
+
+/**
+ * What a head adds per image to a training step's tape beyond the graph's image-level steps, in
+ * float32 elements (libs/detector's memory.ts): per-RoI steps (`forward`, and `gradient` as in
+ * GraphExecutor.trainingActivations) and the loss's own tensors with their gradients (`loss`).
+ */
+export interface HeadTrainingElements {
+  forward: number;
+  gradient: number;
+  loss: number;
 }

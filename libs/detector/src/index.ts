@@ -11,8 +11,8 @@ export {
 } from './boxes.js';
 export { decodeBoxes, giouLossSum, sigmoidFocalLossSum, smoothL1Sum, RETINA_FOCAL, type FocalLossConfig } from './losses.js';
 export {
-  ANCHOR_SCALE_CANDIDATES, batchedNms, fitAnchorScale, RetinaNet, RETINANET_DEFAULTS,
-  type BoxLossKind, type Detections, type HeadTrainingElements, type ImageTargets, type RetinaNetConfig, type RetinaNetTestConfig, type RetinaTargets,
+  ANCHOR_SCALE_CANDIDATES, fitAnchorScale, RetinaNet, RETINANET_DEFAULTS,
+  type BoxLossKind, type RetinaNetConfig, type RetinaNetTestConfig, type RetinaTargets,
 } from './retinanet.js';
 export { fromTorchvisionName, toTorchvisionName } from './torchvision.js';
 export { roiLevel, detach, type RoiOutputs } from './executor.js';
@@ -22,5 +22,6 @@ export { GaRpn, GA_RPN_DEFAULTS, type GaRpnConfig } from './ga-rpn.js';
 export { decodeDistances, Fcos, FCOS_DEFAULTS, type FcosConfig, type FcosTargets, type FcosTestConfig } from './fcos.js';
 export { RcnnHead, FASTER_RCNN_DEFAULTS, CASCADE_STAGES, cascadeDefaults, type RcnnConfig, type RcnnStageConfig } from './rcnn.js';
 export { disposeOutputs, TwoStage, twoStageConfig, type TwoStageConfig, type TwoStageOptions } from './two-stage.js';
-export { type DetectorHead, type LossPass } from './head.js';
+export { type Detections, type DetectorHead, type HeadTrainingElements, type ImageTargets, type LossPass } from './head.js';
 export { DETECTOR_HEADS, type HeadBuildContext, type HeadBuilder } from './heads.js';
+export { batchedNms } from './dense-head.js';

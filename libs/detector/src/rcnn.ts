@@ -10,8 +10,8 @@ import type { Rng } from '@sm-nas/random';
 import { assignAnchors, decodeBox, encodeBox, type BoxCoderConfig } from './boxes.js';
 import type { GraphExecutor, GraphOutputs, RoiOutputs } from './executor.js';
 import { smoothL1Sum } from './losses.js';
-import type { Detections, ImageTargets } from './retinanet.js';
-import { batchedNms } from './retinanet.js';
+import type { Detections, ImageTargets } from './head.js';
+import { batchedNms } from './dense-head.js';
 import { sampleAssigned } from './sampling.js';
 
 export interface RcnnStageConfig {

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildGraph } from '@sm-nas/arch/graph';
 import type { GraphOutputs } from './executor.js';
-import { batchedNms, fitAnchorScale, RetinaNet } from './retinanet.js';
+import { batchedNms } from './dense-head.js';
+import { fitAnchorScale, RetinaNet } from './retinanet.js';
 import { fpn, retinaArch, testBackend } from './testing.js';
 
 beforeAll(async () => {

@@ -9,8 +9,8 @@ import {
   type AnchorConfig, type AssignerConfig, type BoxCoderConfig, type FeatureLevel,
 } from './boxes.js';
 import type { GraphExecutor, GraphOutputs } from './executor.js';
-import { denseLevels, denseLossPasses, flattenLevels, predictDense } from './dense-head.js';
-import type { DetectorHead, LossPass, LossTensors } from './head.js';
+import { denseLevels, denseLossPasses, flattenLevels, nmsPerImage, predictDense } from './dense-head.js';
+import type { Detections, DetectorHead, HeadTrainingElements, ImageTargets, LossPass, LossTensors } from './head.js';
 import { decodeBoxes, giouLossSum, RETINA_FOCAL, sigmoidFocalLossSum, smoothL1Sum, type FocalLossConfig } from './losses.js';
 
 export type BoxLossKind = 'smooth_l1' | 'giou';
@@ -45,30 +45,6 @@ export const RETINANET_DEFAULTS: RetinaNetConfig = {
   boxLossWeight: 1,
   test: { nmsPre: 1000, scoreThr: 0.05, iouThr: 0.5, maxPerImg: 100 },
 };
-
-/** Ground truth of one image: boxes [x1, y1, x2, y2, ...] in input pixels and labels 0..K-1. */
-export interface ImageTargets {
-  boxes: Float32Array;
-  labels: Int32Array;
-}
-
-/** Detections of one image, best first: boxes in input pixels, scores, labels 0..K-1. */
-export interface Detections {
-  boxes: Float32Array;
-  scores: Float32Array;
-  labels: Int32Array;
-}
-
-/**
- * What a head adds per image to a training step's tape beyond the graph's image-level steps, in
- * float32 elements (libs/detector's memory.ts): per-RoI steps (`forward`, and `gradient` as in
- * GraphExecutor.trainingActivations) and the loss's own tensors with their gradients (`loss`).
- */
-export interface HeadTrainingElements {
-  forward: number;
-  gradient: number;
-  loss: number;
-}
 
 /** Targets of a batch, flattened over (image, anchor). */
 export interface RetinaTargets {
@@ -248,9 +224,7 @@ export class RetinaNet implements DetectorHead {
       }
       anchorBase += perImageDeltas;
     }
-    const results: Detections[] = [];
-    for (const r of perImage) results.push(await batchedNms(r.boxes, r.scores, r.labels, test.iouThr, test.maxPerImg));
-    return results;
+    return nmsPerImage(perImage, test);
   }
 }
 
@@ -297,40 +271,4 @@ export function fitAnchorScale(
     if (fraction > coverage.get(best)!) best = scale;
   }
   return { octaveBaseScale: best, coverage };
-}
-
-/**
- * Class-wise NMS as mmcv's batched_nms: boxes of class c are offset by c * (max coordinate + 1) so
- * boxes of different classes never overlap, then one NMS; at most `maxOut`, best first.
- */
-export async function batchedNms(
-  boxes: ArrayLike<number>, scores: ArrayLike<number>, labels: ArrayLike<number>, iouThr: number, maxOut: number,
-): Promise<Detections> {
-  const m = scores.length;
-  if (m === 0) return { boxes: new Float32Array(0), scores: new Float32Array(0), labels: new Int32Array(0) };
-  let maxCoord = 0;
-  for (let i = 0; i < 4 * m; i++) maxCoord = Math.max(maxCoord, boxes[i]!);
-  const shifted = new Float32Array(4 * m);
-  for (let i = 0; i < m; i++) {
-    const off = labels[i]! * (maxCoord + 1);
-    // tfjs takes [y1, x1, y2, x2]
-    shifted[4 * i] = boxes[4 * i + 1]! + off;
-    shifted[4 * i + 1] = boxes[4 * i]! + off;
-    shifted[4 * i + 2] = boxes[4 * i + 3]! + off;
-    shifted[4 * i + 3] = boxes[4 * i + 2]! + off;
-  }
-  const b = tf.tensor2d(shifted, [m, 4]);
-  const s = tf.tensor1d(Float32Array.from(scores));
-  const keepT = await tf.image.nonMaxSuppressionAsync(b, s, maxOut, iouThr);
-  const keep = await keepT.data();
-  b.dispose();
-  s.dispose();
-  keepT.dispose();
-  const out: Detections = { boxes: new Float32Array(keep.length * 4), scores: new Float32Array(keep.length), labels: new Int32Array(keep.length) };
-  keep.forEach((i, j) => {
-    for (let c = 0; c < 4; c++) out.boxes[4 * j + c] = boxes[4 * i + c]!;
-    out.scores[j] = scores[i]!;
-    out.labels[j] = labels[i]!;
-  });
-  return out;
 }

@@ -10,7 +10,7 @@ import type { Rng } from '@sm-nas/random';
 import { assignAnchors, decodeBox, encodeBox, type AssignerConfig, type BoxCoderConfig, type FeatureLevel } from './boxes.js';
 import type { GraphOutputs } from './executor.js';
 import { smoothL1Sum } from './losses.js';
-import type { ImageTargets } from './retinanet.js';
+import type { ImageTargets } from './head.js';
 import { argsortDesc, nms, sampleAssigned, sigmoid } from './sampling.js';
 
 export interface ProposalConfig {

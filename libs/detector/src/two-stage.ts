@@ -6,10 +6,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { neckFamily, type Architecture, type RpnKind } from '@sm-nas/arch';
 import type { LayerGraph } from '@sm-nas/arch/graph';
 import type { GraphExecutor, GraphOutputs } from './executor.js';
-import type { DetectorHead, LossPass, LossTensors } from './head.js';
+import type { Detections, DetectorHead, HeadTrainingElements, ImageTargets, LossPass, LossTensors } from './head.js';
 import { GA_RPN_DEFAULTS, GaRpn, type GaRpnConfig } from './ga-rpn.js';
 import { cascadeDefaults, FASTER_RCNN_DEFAULTS, RcnnHead, type RcnnConfig } from './rcnn.js';
-import type { Detections, HeadTrainingElements, ImageTargets } from './retinanet.js';
 import { Rpn, RPN_C4_DEFAULTS, RPN_FPN_DEFAULTS, type ProposalConfig, type ProposalNetwork, type RpnConfig } from './rpn.js';
 import { Rng } from '@sm-nas/random';
 
