@@ -118,7 +118,7 @@ describe('sm-nas command line', () => {
     ];
     for (const argv of calls) {
       const line = parseCommandLine(argv, COMMANDS);
-      expect(line.kind, argv.join(' ')).toBe('run');
+      expect(line.kind, argv.join(' ')).toBe(argv.includes('--help') ? 'help' : 'run');
     }
   });
 });
