@@ -80,3 +80,32 @@ export function canonicalDecimal(s: string, field: string, position: number): nu
   }
   return Number(s);
 }
+
+// ---- The wire's and protobuf JSON's names for the domain's values ------------------------------
+
+/** A proto enum value as the domain's kind (`BACKBONE_KIND_RESNEXT50_32X4D` -> `resnext50_32x4d`), one of `allowed`. */
+export function enumToDomain<T extends string>(value: number, names: Record<number, string>, prefix: string, allowed: readonly T[], field: string): T {
+  const name = names[value];
+  const kind = name?.startsWith(prefix) ? name.slice(prefix.length).toLowerCase() : undefined;
+  if (kind === undefined || !(allowed as readonly string[]).includes(kind)) {
+    throw new ArchValidationError(field, `unknown or unspecified value ${value} (expected one of ${allowed.join(', ')})`);
+  }
+  return kind as T;
+}
+
+/** The proto enum value of a domain kind (its name is `prefix` + the kind in upper case). */
+export function domainToEnum(kind: string, names: Record<string, number | string>, prefix: string): number {
+  const value = names[prefix + kind.toUpperCase()];
+  if (typeof value !== 'number') throw new Error(`no wire enum value for ${kind}`);
+  return value;
+}
+
+/** A protobuf-JSON enum name as the domain's kind (`BACKBONE_KIND_RESNET50` -> `resnet50`); other values pass through. */
+export function jsonEnumValue(x: unknown, prefix: string): unknown {
+  return typeof x === 'string' && x.startsWith(prefix) ? x.slice(prefix.length).toLowerCase() : x;
+}
+
+/** A field under its camelCase (domain) name, else its snake_case (proto) name. */
+export function pick(o: Record<string, unknown>, camel: string, snake: string): unknown {
+  return o[camel] !== undefined ? o[camel] : o[snake];
+}

@@ -3,6 +3,7 @@
 // either as our lower-case names or as proto enum names like BACKBONE_KIND_RESNET50).
 
 import type { Architecture } from './architecture.js';
+import { jsonEnumValue, pick } from './fields.js';
 import type { NeckFamily } from './modules/family.js';
 import { NECKS } from './modules/registry.js';
 import { type ValidateOptions, validateArchitecture } from './validate.js';
@@ -25,15 +26,15 @@ function toDomainShape(x: unknown): unknown {
   return {
     backbone: isObject(backbone)
       ? {
-          kind: enumValue(backbone['kind'], 'BACKBONE_KIND_'),
+          kind: jsonEnumValue(backbone['kind'], 'BACKBONE_KIND_'),
           baseChannels: pick(backbone, 'baseChannels', 'base_channels'),
           blocks: backbone['blocks'],
         }
       : backbone,
     neck: isObject(neck) ? neckShape(neck) : neck,
-    rpn: enumValue(x['rpn'], 'RPN_KIND_'),
+    rpn: jsonEnumValue(x['rpn'], 'RPN_KIND_'),
     head: isObject(head)
-      ? { kind: enumValue(head['kind'], 'HEAD_KIND_'), stages: head['stages'], channels: head['channels'] }
+      ? { kind: jsonEnumValue(head['kind'], 'HEAD_KIND_'), stages: head['stages'], channels: head['channels'] }
       : head,
     input: isObject(input)
       ? { widthPx: pick(input, 'widthPx', 'width_px'), heightPx: pick(input, 'heightPx', 'height_px') }
@@ -45,18 +46,9 @@ function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-function pick(o: Record<string, unknown>, camel: string, snake: string): unknown {
-  return o[camel] !== undefined ? o[camel] : o[snake];
-}
-
 /** The neck's fields renamed by its family; an unknown kind passes through for validation to name. */
 function neckShape(neck: Record<string, unknown>): Record<string, unknown> {
-  const kind = enumValue(neck['kind'], 'NECK_KIND_');
+  const kind = jsonEnumValue(neck['kind'], 'NECK_KIND_');
   const family = typeof kind === 'string' ? (NECKS as Record<string, NeckFamily | undefined>)[kind] : undefined;
   return family ? { kind, ...family.fromJson(neck) } : { ...neck, kind };
-}
-
-/** BACKBONE_KIND_RESNEXT50_32X4D -> resnext50_32x4d; other values pass through. */
-function enumValue(x: unknown, prefix: string): unknown {
-  return typeof x === 'string' && x.startsWith(prefix) ? x.slice(prefix.length).toLowerCase() : x;
 }

@@ -14,35 +14,13 @@ import {
   type RpnKind,
   type SearchStage,
 } from './architecture.js';
-import { STANDARD_BASE_CHANNELS, STANDARD_BLOCKS } from './defaults.js';
+import { STANDARD_BASE_CHANNELS, STANDARD_BLOCKS, STANDARD_HEAD_CHANNELS } from './defaults.js';
 import { ArchValidationError } from './errors.js';
+import { domainToEnum, enumToDomain } from './fields.js';
 import { HEADS, NECKS, neckFamily } from './modules/registry.js';
-
-const NECK_KINDS = Object.keys(NECKS) as Neck['kind'][];
 import { architectureId, toCanonical } from './canonical.js';
 
-const DEFAULT_CHANNELS = 256;
-
-function enumToDomain<T extends string>(
-  value: number,
-  names: Record<number, string>,
-  prefix: string,
-  allowed: readonly T[],
-  field: string,
-): T {
-  const name = names[value];
-  const kind = name?.startsWith(prefix) ? name.slice(prefix.length).toLowerCase() : undefined;
-  if (kind === undefined || !(allowed as readonly string[]).includes(kind)) {
-    throw new ArchValidationError(field, `unknown or unspecified value ${value} (expected one of ${allowed.join(', ')})`);
-  }
-  return kind as T;
-}
-
-function domainToEnum(kind: string, names: Record<string, number | string>, prefix: string): number {
-  const value = names[prefix + kind.toUpperCase()];
-  if (typeof value !== 'number') throw new Error(`no wire enum value for ${kind}`);
-  return value;
-}
+const NECK_KINDS = Object.keys(NECKS) as Neck['kind'][];
 
 /** Wire → domain, with defaults applied. The result still needs `validateArchitecture`. */
 export function architectureFromWire(wire: common.Architecture | undefined, field = ''): Architecture {
@@ -71,7 +49,7 @@ export function architectureFromWire(wire: common.Architecture | undefined, fiel
     },
     neck: domainNeck,
     rpn,
-    head: { kind: headKind, stages: head.stages || defaultStages, channels: head.channels || DEFAULT_CHANNELS },
+    head: { kind: headKind, stages: head.stages || defaultStages, channels: head.channels || STANDARD_HEAD_CHANNELS },
     input: { widthPx: input.widthPx, heightPx: input.heightPx },
   };
 }

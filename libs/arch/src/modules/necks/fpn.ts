@@ -5,7 +5,7 @@
 import { common } from '@sm-nas/proto';
 import type { FpnExtraSource, FpnNeck } from '../../architecture.js';
 import { ArchValidationError } from '../../errors.js';
-import { canonicalDecimal, channelsFor, describe, fail, integer, member, type ValidationSpace } from '../../fields.js';
+import { canonicalDecimal, channelsFor, domainToEnum, enumToDomain, fail, integer, jsonEnumValue, member, pick, type ValidationSpace } from '../../fields.js';
 import { LAYER_FLAGS } from '../../graph/sink.js';
 import type { FpnExtraSourceFamily, NeckFamily } from '../family.js';
 
@@ -72,32 +72,26 @@ export function fpnNeck(sources: Readonly<Record<FpnExtraSource, FpnExtraSourceF
       return { kind: 'fpn', startLevel, endLevel, channels, extraSource };
     },
     fromJson(o) {
-      const pick = (camel: string, snake: string): unknown => (o[camel] !== undefined ? o[camel] : o[snake]);
-      const source = pick('extraSource', 'extra_source');
+      const source = pick(o, 'extraSource', 'extra_source');
       return {
-        startLevel: pick('startLevel', 'start_level'),
-        endLevel: pick('endLevel', 'end_level'),
+        startLevel: pick(o, 'startLevel', 'start_level'),
+        endLevel: pick(o, 'endLevel', 'end_level'),
         channels: o['channels'],
         // Protobuf JSON's UNSPECIFIED is the default source, as absence is.
-        extraSource: source === `${SOURCE_ENUM_PREFIX}UNSPECIFIED` ? undefined : typeof source === 'string' && source.startsWith(SOURCE_ENUM_PREFIX) ? source.slice(SOURCE_ENUM_PREFIX.length).toLowerCase() : source,
+        extraSource: source === `${SOURCE_ENUM_PREFIX}UNSPECIFIED` ? undefined : jsonEnumValue(source, SOURCE_ENUM_PREFIX),
       };
     },
     toWire: (n) => ({
       startLevel: n.startLevel,
       endLevel: n.endLevel,
       channels: n.channels,
-      extraSource: common.FpnExtraSource[`${SOURCE_ENUM_PREFIX}${n.extraSource.toUpperCase()}` as keyof typeof common.FpnExtraSource] as common.FpnExtraSource,
+      extraSource: domainToEnum(n.extraSource, common.FpnExtraSource, SOURCE_ENUM_PREFIX),
     }),
     fromWire(wire, field) {
-      let extraSource: string = defaultSource;
-      if (wire.extraSource !== common.FpnExtraSource.FPN_EXTRA_SOURCE_UNSPECIFIED) {
-        const name = (common.FpnExtraSource as Record<number, string>)[wire.extraSource];
-        const kind = name?.startsWith(SOURCE_ENUM_PREFIX) ? name.slice(SOURCE_ENUM_PREFIX.length).toLowerCase() : undefined;
-        if (kind === undefined || !known.has(kind)) {
-          throw new ArchValidationError(`${field}.extra_source`, `unknown or unspecified value ${describe(wire.extraSource)} (expected one of ${kinds.join(', ')})`);
-        }
-        extraSource = kind;
-      }
+      // UNSPECIFIED is the default source.
+      const extraSource = wire.extraSource === common.FpnExtraSource.FPN_EXTRA_SOURCE_UNSPECIFIED
+        ? defaultSource
+        : enumToDomain(wire.extraSource, common.FpnExtraSource, SOURCE_ENUM_PREFIX, kinds, `${field}.extra_source`);
       // 0 means the standard width.
       return { startLevel: wire.startLevel, endLevel: wire.endLevel, channels: wire.channels || STANDARD_FPN_CHANNELS, extraSource };
     },
