@@ -56,7 +56,7 @@ function context(options: { result?: Partial<trainer.TrainResult>; inJournal?: b
     bus,
     trainResult: () => pending,
     log: () => {},
-    curve: () => [{ step: 5, ap: 0.42 }],
+    curve: async () => [{ step: 5, ap: 0.42 }],
     signal: new AbortController().signal,
     stopping: stopping.signal,
     cancelled: new AbortController().signal,

@@ -25,8 +25,8 @@ export interface EvaluationContext {
   /** Resolves with the trainer's result for the candidate once the journal has it. */
   trainResult(candidateId: string): Promise<trainer.TrainResult>;
   log(message: string): void;
-  /** The validation curve seen so far in the candidate's training progress. */
-  curve(candidateId: string): controller.ValidationPoint[];
+  /** The candidate's validation curve from its training progress, once the progress already received is journaled. */
+  curve(candidateId: string): Promise<controller.ValidationPoint[]>;
   /** Aborted when the controller shuts down: retries stop, and the evaluation throws (the next controller resumes it). */
   signal: AbortSignal;
   /** Aborted when the search is stopping: the waits before training end (the candidate FAILED). */
@@ -153,7 +153,7 @@ async function evaluate(ctx: EvaluationContext, candidate: controller.Candidate,
   });
   metrics.accuracy = result.metrics;
   metrics.trainSeconds = result.trainSeconds;
-  metrics.validationCurve = ctx.curve(candidate.candidateId);
+  metrics.validationCurve = await ctx.curve(candidate.candidateId);
   if (result.fidelity) metrics.fidelity = result.fidelity;
   if (result.status === trainer.TrainStatus.TRAIN_STATUS_CANCELLED && result.failureReason.startsWith('stopped early')) {
     return done({ ...candidate, state: CandidateState.CANDIDATE_STATE_EARLY_STOPPED, metrics, checkpointUri: '', failureReason: result.failureReason });

@@ -338,7 +338,11 @@ export class SearchRunner {
             clients: this.deps.clients,
             bus: this.deps.bus,
             trainResult: (id) => this.trainResult(id),
-            curve: (id) => [...(this.record.curves.get(id) ?? [])],
+            // Progress events still being journaled belong to the curve the outcome carries.
+            curve: async (id) => {
+              await this.progress;
+              return [...(this.record.curves.get(id) ?? [])];
+            },
             log: (m) => this.deps.log(`search ${this.record.id}: ${m}`),
             signal: this.abort.signal,
             stopping: this.stopping.signal,
@@ -348,10 +352,6 @@ export class SearchRunner {
           },
           candidate,
         );
-        // Progress events still being journaled belong to the curve the outcome carries.
-        await this.progress;
-        const curve = this.record.curves.get(candidate.candidateId);
-        if (outcome.metrics && curve) outcome.metrics.validationCurve = [...curve];
         if (outcome.state !== CandidateState.CANDIDATE_STATE_SUCCEEDED) {
           active.setStatus({ code: SpanStatusCode.ERROR, message: outcome.failureReason });
         }
