@@ -113,6 +113,11 @@ export function stageFromWire(stage: common.SearchStage): SearchStage | undefine
   }
 }
 
+/** A stage's name for logs and span attributes; UNSPECIFIED reads as the first stage, structural. */
+export function stageName(stage: common.SearchStage): SearchStage {
+  return stageFromWire(stage) ?? 'structural';
+}
+
 export function requireStage(stage: common.SearchStage, field = 'stage'): SearchStage {
   const domain = stageFromWire(stage);
   if (!domain) {

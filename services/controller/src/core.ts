@@ -6,7 +6,7 @@
 // whether a training stops early. runner.ts performs what they decide and journals it first, so a
 // restarted controller, holding the same record, decides the same.
 import { foldSeed32, validateArchitecture } from '@sm-nas/arch';
-import { architectureFromWire, describedToWire } from '@sm-nas/arch/wire';
+import { architectureFromWire, describedToWire, stageName } from '@sm-nas/arch/wire';
 import { checkSuggestions, type SuggestionQuery } from '@sm-nas/suggestion/client';
 import { common, controller, type suggestion } from '@sm-nas/proto';
 import { budgetSpent } from './budget.js';
@@ -19,8 +19,6 @@ const { SEARCH_STAGE_STRUCTURAL: STRUCTURAL, SEARCH_STAGE_MODULAR: MODULAR } = c
 
 /** After this many suggestion rounds in a row that bring nothing new, the stage's space is spent. */
 export const MAX_FRUITLESS_ROUNDS = 5;
-
-export const stageName = (stage: common.SearchStage) => (stage === MODULAR ? 'modular' : 'structural');
 
 export function stageSpec(spec: controller.SearchSpec, stage: common.SearchStage): controller.StageSpec {
   return (stage === MODULAR ? spec.modular : spec.structural) ?? { maxCandidates: 0, populationSize: 0, paretoModels: 0 };

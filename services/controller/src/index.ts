@@ -9,7 +9,6 @@ export { controllerService } from './server.js';
 export { ServiceClients } from './clients.js';
 export { DEFAULT_PROFILE_SETTINGS, trainJobId } from './evaluate.js';
 export { objectivesOf, paretoFront, type Objectives } from './pareto.js';
-export { stageName } from './runner.js';
 export { allowedBy, hasConstraints, repairInto } from './constraints.js';
 
 export const SERVICE_NAME = 'controller';

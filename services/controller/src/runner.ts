@@ -17,6 +17,7 @@ import {
 } from '@sm-nas/service-kit';
 import { Status } from 'nice-grpc';
 import { randomBytes } from 'node:crypto';
+import { stageName } from '@sm-nas/arch/wire';
 import type { ServiceClients } from './clients.js';
 import {
   acceptSuggestions,
@@ -26,7 +27,6 @@ import {
   nextCandidateId,
   planSuggestionRound,
   ProposalSet,
-  stageName,
 } from './core.js';
 import { evaluateCandidate, trainJobId } from './evaluate.js';
 import type { Journal } from './journal.js';
@@ -61,8 +61,6 @@ export interface RunnerDeps {
   profilerWaitMs: number;
   log(message: string): void;
 }
-
-export { stageName };
 
 export class SearchRunner {
   private readonly inflight = new Map<string, Promise<void>>();

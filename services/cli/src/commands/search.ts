@@ -5,6 +5,7 @@
 // WatchSearch, and writes the results folder (the controller's results.ts).
 import { resolve } from 'node:path';
 import { common, controller, profiler, trainer } from '@sm-nas/proto';
+import { stageName } from '@sm-nas/arch/wire';
 // The subpath, not the package root: the root loads tfjs, which every CLI start would pay for.
 import { demoFidelityFor } from '@sm-nas/trainer/demo-fidelity';
 import { createChannel, createClient } from 'nice-grpc';
@@ -90,7 +91,6 @@ function bar(done: number, total: number, width = 20): string {
   return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}`;
 }
 
-const stageName = (s: common.SearchStage) => (s === common.SearchStage.SEARCH_STAGE_MODULAR ? 'modular' : 'structural');
 
 export async function searchCommand(options: SearchOptions, log: (line: string) => void): Promise<string> {
   const started = Date.now();
