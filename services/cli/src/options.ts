@@ -1,5 +1,7 @@
 // One command-line option as a command declares it: its kind, default, help text and the checks its
 // value must pass. Parsing and help both read these declarations, so they cannot disagree.
+// A seed is a uint64 on the wire; every one of them is a valid seed (@sm-nas/random's rule).
+import { MAX_SEED } from '@sm-nas/random';
 import { UsageError } from './usage-error.js';
 
 interface Described {
@@ -43,9 +45,6 @@ export interface SeedOption extends Described {
 export interface SizeOption extends Described {
   type: 'size';
 }
-
-// A seed is a uint64 on the wire; every one of them is a valid seed.
-const MAX_UINT64 = (1n << 64n) - 1n;
 
 export type OptionSpec = BooleanOption | StringOption | NumberOption | SeedOption | SizeOption;
 export type OptionTable = Readonly<Record<string, OptionSpec>>;
@@ -139,7 +138,7 @@ export function readOptionValue(name: string, spec: OptionSpec, text: string): u
       return n;
     }
     case 'seed':
-      if (!/^\d+$/.test(text) || BigInt(text) > MAX_UINT64) throw wrong();
+      if (!/^\d+$/.test(text) || BigInt(text) > MAX_SEED) throw wrong();
       return BigInt(text);
     case 'size': {
       const match = /^(\d+)x(\d+)$/.exec(text);
