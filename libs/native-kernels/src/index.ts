@@ -142,8 +142,11 @@ const statusPath = fileURLToPath(new URL('../build/status.json', import.meta.url
 let loaded: NativeKernelsLoad | undefined;
 
 /** `SM_NAS_NATIVE` set to 0, false, off or no. */
+/** Values of `SM_NAS_NATIVE` that turn the native kernels off (case and spaces aside). */
+export const NATIVE_OFF_VALUES: readonly string[] = ['0', 'false', 'off', 'no'];
+
 export function nativeDisabled(env: Record<string, string | undefined> = process.env): boolean {
-  return ['0', 'false', 'off', 'no'].includes((env[NATIVE_ENV] ?? '').trim().toLowerCase());
+  return NATIVE_OFF_VALUES.includes((env[NATIVE_ENV] ?? '').trim().toLowerCase());
 }
 
 /** Loads the addon once; `{ ok: false, reason }` when it is disabled, not built or fails to load. */

@@ -15,6 +15,7 @@ const BACKEND = {
   wasmThreads: 'SM_NAS_WASM_THREADS',
   webgpuAdapter: 'SM_NAS_WEBGPU_ADAPTER',
   native: 'SM_NAS_NATIVE',
+  nativeOff: ['0', 'false', 'off', 'no'],
 } as const;
 
 const schema = configSchema({

@@ -46,6 +46,8 @@ export interface TfjsBackendVariables<C extends string> {
   wasmThreads: string;
   webgpuAdapter: string;
   native: string;
+  /** Values of `native` that turn the native kernels off. */
+  nativeOff: readonly string[];
 }
 
 /** The tfjs backend's settings, for initBackend; undefined fields take the backend's defaults. */
@@ -58,7 +60,6 @@ export interface TfjsBackendSettings<C extends string = string> {
   nativeKernels: boolean;
 }
 
-const NATIVE_OFF = ['0', 'false', 'off', 'no'];
 const NATIVE_ON = ['1', 'true', 'on', 'yes'];
 
 /**
@@ -75,7 +76,7 @@ export function tfjsBackendPiece<C extends string>(vars: TfjsBackendVariables<C>
   const native = z
     .string()
     .transform((s) => s.trim().toLowerCase())
-    .refine((s) => NATIVE_OFF.includes(s) || NATIVE_ON.includes(s), `0 to turn the native kernels off, 1 to leave them on (or ${[...NATIVE_OFF, ...NATIVE_ON].join('|')})`);
+    .refine((s) => vars.nativeOff.includes(s) || NATIVE_ON.includes(s), `0 to turn the native kernels off, 1 to leave them on (or ${[...vars.nativeOff, ...NATIVE_ON].join('|')})`);
   return envPiece(
     {
       [vars.backend]: choice.optional(),
@@ -89,7 +90,7 @@ export function tfjsBackendPiece<C extends string>(vars: TfjsBackendVariables<C>
       threads: v[vars.threads] as number | undefined,
       wasmThreads: v[vars.wasmThreads] as number | undefined,
       webgpuAdapter: v[vars.webgpuAdapter] as string | undefined,
-      nativeKernels: !NATIVE_OFF.includes((v[vars.native] as string | undefined) ?? ''),
+      nativeKernels: !vars.nativeOff.includes((v[vars.native] as string | undefined) ?? ''),
     }),
   );
 }

@@ -1,6 +1,6 @@
 // Which tfjs backend is asked for, without loading tfjs: the command line checks `--backend` before
 // it decides whether to start a service in process at all.
-import { NATIVE_ENV } from '@sm-nas/native-kernels';
+import { NATIVE_ENV, NATIVE_OFF_VALUES } from '@sm-nas/native-kernels';
 
 export const BACKEND_ENV = 'SM_NAS_TFJS_BACKEND';
 /** Compute threads: the wasm pool, or oneDNN's when the native kernels run (default: all CPUs). */
@@ -33,4 +33,5 @@ export const TFJS_BACKEND_VARIABLES = {
   wasmThreads: WASM_THREADS_ENV,
   webgpuAdapter: WEBGPU_ADAPTER_ENV,
   native: NATIVE_ENV,
+  nativeOff: NATIVE_OFF_VALUES,
 } as const;
