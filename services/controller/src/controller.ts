@@ -80,11 +80,12 @@ export class Controller {
       trainResult: (result) => this.changed(applyTrainResult(this.searches, result)),
     });
     this.started = true;
-    // Trainers' progress (validation AP during training): curves and median early stopping.
+    // Trainers' progress (validation AP during training): curves and early stopping. A final
+    // model's retraining has no say in either.
     this.progress = this.options.bus.subscribe(trainJobProgress, (event) => {
       const validation = event.progress?.validation;
       const record = this.searches.get(event.searchId);
-      if (!validation || !record || !event.progress) return;
+      if (!validation || !record || !event.progress || event.final) return;
       this.runnerOf(record).onProgress(event.candidateId, event.jobId, event.progress.step, validation.ap);
     });
     const resumed = [...this.searches.values()].filter((s) => !TERMINAL_SEARCH_STATES.has(s.state));

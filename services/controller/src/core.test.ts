@@ -3,12 +3,14 @@
 // are written out here. Expected values are worked out by hand from the rules quoted beside them.
 import { parseCanonical } from '@sm-nas/arch';
 import { architectureToWire, describedToWire } from '@sm-nas/arch/wire';
-import { common, controller, events, type suggestion } from '@sm-nas/proto';
+import { common, controller, events, trainer, type suggestion } from '@sm-nas/proto';
 import { describe, expect, it } from 'vitest';
 import {
   acceptSuggestions,
   addInitialArchitectures,
   earlyStopDecision,
+  finalTrainJobId,
+  finalTrainRequest,
   MAX_FRUITLESS_ROUNDS,
   mixSeed,
   modularSeeds,
@@ -17,7 +19,7 @@ import {
   planSuggestionRound,
   ProposalSet,
 } from './core.js';
-import { applyJournalEntry, type SearchRecord } from './state.js';
+import { applyJournalEntry, applyTrainResult, type SearchRecord } from './state.js';
 
 const { SEARCH_STAGE_STRUCTURAL: STRUCTURAL, SEARCH_STAGE_MODULAR: MODULAR } = common.SearchStage;
 const { SearchState, CandidateState } = controller;
@@ -281,7 +283,7 @@ describe('suggestion rounds', () => {
 });
 
 describe('early stopping', () => {
-  const rule = { medianStopping: true, minCompleted: 2 };
+  const rule = { medianStopping: true, minCompleted: 2, successiveHalving: undefined };
 
   it('stops a training below the median of its stage\'s completed curves at the step, once', () => {
     const s = new Search(spec({ earlyStopping: rule })).apply({ $case: 'stageStarted', value: STRUCTURAL });
@@ -308,11 +310,117 @@ describe('early stopping', () => {
     const b = off.propose(R18_FASTER);
     off.evaluate(a, 0.3, 10, CandidateState.CANDIDATE_STATE_SUCCEEDED, [[10, 0.5]]);
     expect(earlyStopDecision(off.record, b, 10, 0)).toEqual({ stop: false });
-    const s = new Search(spec({ earlyStopping: { medianStopping: true, minCompleted: 1 } })).apply({ $case: 'stageStarted', value: STRUCTURAL });
+    const s = new Search(spec({ earlyStopping: { medianStopping: true, minCompleted: 1, successiveHalving: undefined } })).apply({ $case: 'stageStarted', value: STRUCTURAL });
     s.evaluate(s.propose(R18_RETINA), 0.3, 10, CandidateState.CANDIDATE_STATE_SUCCEEDED, [[10, 0.5]]);
     s.apply({ $case: 'stageStarted', value: MODULAR });
     const m = s.propose('resnet18:48:11-21-21-21/fpn:3-6:256/none/retinanet:256/512x512', MODULAR);
     expect(earlyStopDecision(s.record, m, 10, 0)).toEqual({ stop: false });
+  });
+});
+
+describe('successive halving (ASHA, stopping form)', () => {
+  // min_steps 10, eta 3, max_steps 100: rungs at 10, 30, 90 (270 is past the budget).
+  const halving = (overrides: Partial<controller.SearchSpec> = {}) =>
+    new Search(spec({ earlyStopping: { medianStopping: false, minCompleted: 0, successiveHalving: { minSteps: 10, reductionFactor: 3 } }, fidelity: { inputScale: 0, widthMultiplier: 0, maxSteps: 100, maxSeconds: 0 }, ...overrides }))
+      .apply({ $case: 'stageStarted', value: STRUCTURAL });
+  const point = (s: Search, candidateId: string, step: number, ap: number) => s.apply({ $case: 'validationPointRecorded', value: { candidateId, point: { step, ap } } });
+
+  it('lets the first at a rung go on, then keeps only the top third of the rung', () => {
+    const s = halving();
+    const [a, b, c, d] = [R18_RETINA, R18_FASTER, R34_RETINA, R50_RETINA].map((x) => s.propose(x));
+    expect(earlyStopDecision(s.record, a!, 10, 0.1)).toEqual({ stop: false });
+    point(s, a!, 10, 0.1);
+    // one other at the rung: the cutoff is its AP (a quantile of one value)
+    expect(earlyStopDecision(s.record, b!, 10, 0.09)).toEqual({ stop: true, reason: 'AP 0.0900 at rung step 10 is below the cutoff 0.1000 (top 1/3 of 1 other candidates there)' });
+    expect(earlyStopDecision(s.record, b!, 10, 0.1).stop).toBe(false);
+    point(s, b!, 10, 0.4);
+    // others 0.1 and 0.4: the 2/3 quantile, numpy's linear rule: 0.1 + (2/3)(0.4 - 0.1) = 0.3
+    expect(earlyStopDecision(s.record, c!, 10, 0.2999)).toMatchObject({ stop: true });
+    expect(earlyStopDecision(s.record, c!, 10, 0.3001).stop).toBe(false);
+    // a finished candidate's curve counts too: d's peers 0.1, 0.4 and c's final curve 0.7 -> position
+    // (3-1)(2/3) = 4/3 in [0.1, 0.4, 0.7]: 0.4 + (1/3)(0.3) = 0.5
+    s.evaluate(c!, 0.7, 10, CandidateState.CANDIDATE_STATE_SUCCEEDED, [[10, 0.7]]);
+    expect(earlyStopDecision(s.record, d!, 10, 0.4999)).toMatchObject({ stop: true });
+    expect(earlyStopDecision(s.record, d!, 10, 0.5001).stop).toBe(false);
+  });
+
+  it('decides at the rungs only (10, 30, 90 below 100 steps), and not with the median rule\'s spec', () => {
+    const s = halving();
+    const [a, b] = [R18_RETINA, R18_FASTER].map((x) => s.propose(x));
+    for (const step of [20, 30, 90]) point(s, a!, step, 0.5);
+    expect(earlyStopDecision(s.record, b!, 20, 0)).toEqual({ stop: false });
+    expect(earlyStopDecision(s.record, b!, 30, 0).stop).toBe(true);
+    expect(earlyStopDecision(s.record, b!, 90, 0).stop).toBe(true);
+    point(s, a!, 270, 0.5);
+    expect(earlyStopDecision(s.record, b!, 270, 0)).toEqual({ stop: false });
+    // eta 0 means 3
+    const dflt = halving({ earlyStopping: { medianStopping: false, minCompleted: 0, successiveHalving: { minSteps: 10, reductionFactor: 0 } } });
+    const [x, y] = [R18_RETINA, R18_FASTER].map((arch) => dflt.propose(arch));
+    point(dflt, x!, 30, 0.5);
+    expect(earlyStopDecision(dflt.record, y!, 30, 0.4).stop).toBe(true);
+  });
+});
+
+describe('final training', () => {
+  const final = (overrides: Partial<controller.FinalTraining> = {}) =>
+    spec({
+      structural: { maxCandidates: 3, populationSize: 3, paretoModels: 0 },
+      modular: { maxCandidates: 0, populationSize: 0, paretoModels: 0 },
+      fidelity: { inputScale: 0.125, widthMultiplier: 0.25, maxSteps: 300, maxSeconds: 0 },
+      finalTraining: controller.FinalTraining.fromPartial({ enabled: true, ...overrides }),
+    });
+  /** Three evaluated structural candidates; the front (AP up, latency down) is a and b, c is dominated by b. */
+  const searched = (s: controller.SearchSpec) => {
+    const search = new Search(s).apply({ $case: 'stageStarted', value: STRUCTURAL });
+    const [a, b, c] = [R18_RETINA, R18_FASTER, R34_RETINA].map((x) => search.propose(x));
+    search.evaluate(a!, 0.2, 10).evaluate(b!, 0.5, 20).evaluate(c!, 0.4, 30);
+    for (let i = 0; i < MAX_FRUITLESS_ROUNDS; i++) search.round();
+    return { search, a: a!, b: b!, c: c! };
+  };
+  const ended = (search: Search, candidateId: string, status = trainer.TrainStatus.TRAIN_STATUS_SUCCEEDED) =>
+    search.apply({ $case: 'finalTrainingEnded', value: { candidateId, result: controller.FinalTrainingResult.fromPartial({ status, checkpointUri: `file:///w/${candidateId}` }) } });
+
+  it('retrains the final front, as many at once as the parallelism allows, then ends the search', () => {
+    const { search, a, b } = searched(final());
+    expect(nextAction(search.record, view(0))).toEqual({ kind: 'finalTrain', candidateIds: [a, b] });
+    // one of them running: the other starts (parallelism 2)
+    expect(nextAction(search.record, { ...view(1), finalInflight: new Set([a]) })).toEqual({ kind: 'finalTrain', candidateIds: [b] });
+    expect(nextAction(search.record, { ...view(2), finalInflight: new Set([a, b]) })).toEqual({ kind: 'wait' });
+    ended(search, a);
+    expect(search.record.candidates.get(a)!.finalTraining?.checkpointUri).toBe(`file:///w/${a}`);
+    // a second outcome for the same candidate (an append retried) changes nothing
+    ended(search, a, trainer.TrainStatus.TRAIN_STATUS_FAILED);
+    expect(search.record.candidates.get(a)!.finalTraining?.status).toBe(trainer.TrainStatus.TRAIN_STATUS_SUCCEEDED);
+    expect(nextAction(search.record, { ...view(1), finalInflight: new Set([b]) })).toEqual({ kind: 'wait' });
+    // a failed retraining has ended too: the search succeeds with the proxy's weights for it
+    ended(search, b, trainer.TrainStatus.TRAIN_STATUS_FAILED);
+    expect(nextAction(search.record, view(0))).toEqual({ kind: 'endSearch', state: SearchState.SEARCH_STATE_SUCCEEDED, reason: '' });
+  });
+
+  it('is off unless enabled, and asks for the architecture\'s input at full width with the search\'s budget by default', () => {
+    const off = searched(spec({ structural: { maxCandidates: 3, populationSize: 3, paretoModels: 0 }, modular: { maxCandidates: 0, populationSize: 0, paretoModels: 0 } }));
+    expect(nextAction(off.search.record, view(0)).kind).toBe('endSearch');
+    const { search, b } = searched(final());
+    const request = finalTrainRequest(search.record, search.record.candidates.get(b)!);
+    expect(request.jobId).toBe(finalTrainJobId('s1', b));
+    expect(request.jobId).toBe(`s1.${b}.final`);
+    expect(request.fidelity).toEqual({ inputScale: 1, widthMultiplier: 1, maxSteps: 300, maxSeconds: 0 });
+    expect(request.architecture).toEqual(wire(R18_FASTER));
+    const own = searched(final({ fidelity: { inputScale: 0.25, widthMultiplier: 0, maxSteps: 0, maxSeconds: 90 } }));
+    expect(finalTrainRequest(own.search.record, own.search.record.candidates.get(own.b)!).fidelity).toEqual({ inputScale: 0.25, widthMultiplier: 1, maxSteps: 0, maxSeconds: 90 });
+  });
+
+  it('keeps final results apart from evaluation results, and its outcomes through a replay', () => {
+    const { search, a } = searched(final());
+    const result = trainer.TrainResult.fromPartial({ jobId: `s1.${a}.final`, status: trainer.TrainStatus.TRAIN_STATUS_SUCCEEDED });
+    applyTrainResult(search.searches, events.TrainJobResult.fromPartial({ searchId: 's1', candidateId: a, final: true, result }));
+    expect(search.record.finalResults.get(a)).toEqual(result);
+    expect(search.record.trainResults.has(a)).toBe(false);
+    ended(search, a);
+    const restarted = new Map<string, SearchRecord>();
+    search.entries.forEach((entry, i) => applyJournalEntry(restarted, events.JournalEntry.decode(events.JournalEntry.encode(entry).finish()), i + 1, new Date(T0 + (i + 1) * 1000)));
+    expect(restarted.get('s1')!.candidates.get(a)).toEqual(search.record.candidates.get(a));
+    expect(nextAction(restarted.get('s1')!, view(0))).toEqual(nextAction(search.record, view(0)));
   });
 });
 
@@ -343,7 +451,7 @@ describe('the journal state', () => {
   });
 
   it('replays a journal into the same state: a restarted controller holds what the last one held', () => {
-    const s = new Search(spec({ earlyStopping: { medianStopping: true, minCompleted: 1 } })).apply({ $case: 'stageStarted', value: STRUCTURAL });
+    const s = new Search(spec({ earlyStopping: { medianStopping: true, minCompleted: 1, successiveHalving: undefined } })).apply({ $case: 'stageStarted', value: STRUCTURAL });
     s.round();
     const a = s.propose(R18_RETINA);
     const b = s.propose(R18_FASTER);

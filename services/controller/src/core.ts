@@ -8,10 +8,10 @@
 import { foldSeed32, validateArchitecture } from '@sm-nas/arch';
 import { architectureFromWire, describedToWire, stageName } from '@sm-nas/arch/wire';
 import { checkSuggestions, type SuggestionQuery } from '@sm-nas/suggestion/client';
-import { common, controller, type suggestion } from '@sm-nas/proto';
+import { common, controller, trainer, type suggestion } from '@sm-nas/proto';
 import { budgetSpent } from './budget.js';
 import { allowedBy, hasConstraints, repairInto } from './constraints.js';
-import { medianStoppingDecision } from './early-stopping.js';
+import { medianStoppingDecision, rungSteps, successiveHalvingDecision } from './early-stopping.js';
 import { frontOf, isDone, TERMINAL_SEARCH_STATES, type SearchRecord } from './state.js';
 
 const { SearchState, CandidateState } = controller;
@@ -40,15 +40,19 @@ export type NextAction =
   | { kind: 'startStage'; stage: common.SearchStage }
   /** Propose up to `want` candidates of `stage` (a suggestion round). */
   | { kind: 'propose'; stage: common.SearchStage; want: number }
+  /** Retrain these final Pareto models (SearchSpec.final_training). */
+  | { kind: 'finalTrain'; candidateIds: string[] }
   /** Journal the search's end (SUCCEEDED, or FAILED with the reason). */
   | { kind: 'endSearch'; state: controller.SearchState; reason: string }
   /** Wait for a change (an evaluation ending, a journal entry). */
   | { kind: 'wait' };
 
 export interface RunnerView {
-  /** Evaluations the runner has in flight. */
+  /** Evaluations and final trainings the runner has in flight. */
   inflight: number;
   nowMs: number;
+  /** The final trainings among them, by candidate id. */
+  finalInflight?: ReadonlySet<string>;
 }
 
 /** The next action of a search's loop. */
@@ -68,12 +72,16 @@ export function nextAction(record: SearchRecord, view: RunnerView): NextAction {
   if (stageOpen && view.inflight < parallelism) {
     return { kind: 'propose', stage, want: Math.min(parallelism - view.inflight, stageMax - inStage, remainingBudget(record)) };
   }
-  if (!stageOpen && view.inflight === 0) return endOfStage(record, stage, spent);
+  const evaluating = view.inflight - (view.finalInflight?.size ?? 0);
+  if (!stageOpen && evaluating === 0) return endOfStage(record, stage, spent, view);
   return { kind: 'wait' };
 }
 
-/** A stage with nothing in flight and nothing more to propose: the modular stage starts, or the search ends. */
-export function endOfStage(record: SearchRecord, stage: common.SearchStage, budgetSpent: boolean): NextAction {
+/**
+ * A stage with no evaluation in flight and nothing more to propose: the modular stage starts, the
+ * final models are retrained, or the search ends.
+ */
+export function endOfStage(record: SearchRecord, stage: common.SearchStage, budgetSpent: boolean, view: RunnerView = { inflight: 0, nowMs: 0 }): NextAction {
   if (stage === STRUCTURAL && !budgetSpent && stageSpec(record.spec, MODULAR).maxCandidates > 0) {
     if (frontOf(record, STRUCTURAL).candidates.length === 0) {
       return { kind: 'endSearch', state: SearchState.SEARCH_STATE_FAILED, reason: 'no structural candidate was evaluated successfully: nothing to seed the modular stage' };
@@ -81,9 +89,65 @@ export function endOfStage(record: SearchRecord, stage: common.SearchStage, budg
     return { kind: 'startStage', stage: MODULAR };
   }
   const anySucceeded = [...record.candidates.values()].some((c) => c.state === CandidateState.CANDIDATE_STATE_SUCCEEDED);
+  const pending = anySucceeded ? finalTrainingPending(record) : [];
+  if (pending.length > 0) {
+    const running = view.finalInflight ?? new Set<string>();
+    const free = Math.max(1, record.spec.parallelism) - view.inflight;
+    const start = pending.filter((id) => !running.has(id)).slice(0, Math.max(0, free));
+    return start.length > 0 ? { kind: 'finalTrain', candidateIds: start } : { kind: 'wait' };
+  }
   return anySucceeded
     ? { kind: 'endSearch', state: SearchState.SEARCH_STATE_SUCCEEDED, reason: '' }
     : { kind: 'endSearch', state: SearchState.SEARCH_STATE_FAILED, reason: 'no candidate was evaluated successfully' };
+}
+
+/** The search's final Pareto models (the modular front if that stage has any, else the structural one) still to be retrained, when the spec asks for it. */
+export function finalTrainingPending(record: SearchRecord): string[] {
+  if (!record.spec.finalTraining?.enabled) return [];
+  return frontOf(record, common.SearchStage.SEARCH_STAGE_UNSPECIFIED)
+    .candidates.filter((c) => !record.candidates.get(c.candidateId)?.finalTraining)
+    .map((c) => c.candidateId);
+}
+
+/** The job id of a candidate's final retraining (its evaluation's is `<search>.<candidate>`). */
+export function finalTrainJobId(searchId: string, candidateId: string): string {
+  return `${searchId}.${candidateId}.final`;
+}
+
+/**
+ * A final model's retraining request: spec.final_training's fidelity, whose zero fields mean the
+ * architecture's input size at full width and the search fidelity's budget, and its schedule (or
+ * the search's).
+ */
+export function finalTrainRequest(record: SearchRecord, candidate: controller.Candidate): trainer.TrainRequest {
+  const spec = record.spec;
+  const f = spec.finalTraining?.fidelity;
+  const ownBudget = (f?.maxSteps ?? 0) > 0 || (f?.maxSeconds ?? 0) > 0;
+  return {
+    jobId: finalTrainJobId(record.id, candidate.candidateId),
+    architecture: candidate.architecture?.architecture,
+    dataset: spec.dataset,
+    schedule: spec.finalTraining?.schedule ?? spec.schedule,
+    fidelity: {
+      inputScale: f?.inputScale || 1,
+      widthMultiplier: f?.widthMultiplier || 1,
+      maxSteps: ownBudget ? f!.maxSteps : (spec.fidelity?.maxSteps ?? 0),
+      maxSeconds: ownBudget ? f!.maxSeconds : (spec.fidelity?.maxSeconds ?? 0),
+    },
+  };
+}
+
+/** The outcome of a final retraining, as the candidate carries it. */
+export function finalTrainingResult(result: trainer.TrainResult, traceId: string): controller.FinalTrainingResult {
+  return {
+    status: result.status,
+    accuracy: result.metrics,
+    fidelity: result.fidelity,
+    trainSeconds: result.trainSeconds,
+    checkpointUri: result.status === trainer.TrainStatus.TRAIN_STATUS_SUCCEEDED ? result.checkpointUri : '',
+    failureReason: result.failureReason,
+    traceId,
+  };
 }
 
 /** The structural Pareto models the modular stage searches around (`pareto_models` most accurate; 0: all). */
@@ -210,20 +274,45 @@ export function nextCandidateId(record: Pick<SearchRecord, 'candidates'>): strin
 
 export type EarlyStop = { stop: false } | { stop: true; reason: string };
 
+/** Successive halving's settings with their defaults, or undefined when the spec does not ask for it. */
+export function successiveHalvingOf(spec: controller.SearchSpec): { minSteps: number; eta: number } | undefined {
+  const sh = spec.earlyStopping?.successiveHalving;
+  if (!sh || sh.minSteps === 0) return undefined;
+  return { minSteps: sh.minSteps, eta: sh.reductionFactor || DEFAULT_REDUCTION_FACTOR };
+}
+
+/** ASHA's usual eta (Li et al.; Ray Tune's ASHAScheduler default). */
+export const DEFAULT_REDUCTION_FACTOR = 3;
+
 /**
- * The median stopping rule for a candidate's validation AP at a step, against the completed
- * candidates of its stage; a candidate is stopped once (its decision is journaled).
+ * The spec's early-stopping rule (median, or successive halving at its rungs) for a candidate's
+ * validation AP at a step, against its stage's other candidates; a candidate is stopped once (its
+ * decision is journaled).
  */
 export function earlyStopDecision(record: SearchRecord, candidateId: string, step: number, ap: number): EarlyStop {
   const candidate = record.candidates.get(candidateId);
   const rule = record.spec.earlyStopping;
-  if (!candidate || isDone(candidate) || !rule?.medianStopping || record.stoppedEarly.has(candidateId)) return { stop: false };
-  const completed = [...record.candidates.values()]
-    .filter((c) => c.stage === candidate.stage && c.state === CandidateState.CANDIDATE_STATE_SUCCEEDED)
-    .map((c) => c.metrics?.validationCurve ?? []);
-  const decision = medianStoppingDecision(ap, step, completed, rule.minCompleted);
+  if (!candidate || isDone(candidate) || record.stoppedEarly.has(candidateId)) return { stop: false };
+  const peers = [...record.candidates.values()].filter((c) => c.stage === candidate.stage && c.candidateId !== candidateId);
+  if (rule?.medianStopping) {
+    const completed = peers.filter((c) => c.state === CandidateState.CANDIDATE_STATE_SUCCEEDED).map((c) => c.metrics?.validationCurve ?? []);
+    const decision = medianStoppingDecision(ap, step, completed, rule.minCompleted);
+    if (!decision.stop) return { stop: false };
+    return { stop: true, reason: `AP ${ap.toFixed(4)} at step ${step} is below the median ${decision.median!.toFixed(4)} of ${decision.peers} completed candidates` };
+  }
+  const halving = successiveHalvingOf(record.spec);
+  if (!halving || !rungSteps(halving.minSteps, halving.eta, record.spec.fidelity?.maxSteps ?? 0).includes(step)) return { stop: false };
+  // Every AP recorded at the rung: candidates still training (their journaled curve), and those
+  // done, promoted or stopped (the curve they ended with).
+  const atRung = peers
+    .map((c) => (record.curves.get(c.candidateId) ?? c.metrics?.validationCurve ?? []).find((p) => p.step === step)?.ap)
+    .filter((v): v is number => v !== undefined);
+  const decision = successiveHalvingDecision(ap, atRung, halving.eta);
   if (!decision.stop) return { stop: false };
-  return { stop: true, reason: `AP ${ap.toFixed(4)} at step ${step} is below the median ${decision.median!.toFixed(4)} of ${decision.peers} completed candidates` };
+  return {
+    stop: true,
+    reason: `AP ${ap.toFixed(4)} at rung step ${step} is below the cutoff ${decision.cutoff!.toFixed(4)} (top 1/${halving.eta} of ${decision.peers} other candidates there)`,
+  };
 }
 
 /**

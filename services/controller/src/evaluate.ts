@@ -141,7 +141,7 @@ async function evaluate(ctx: EvaluationContext, candidate: controller.Candidate,
     if (!handedOver) await ctx.evaluating({ ...candidate, state: CandidateState.CANDIDATE_STATE_EVALUATING, metrics });
     // Repeating is safe (the job id de-duplicates it) and needed: the job must reach the queue.
     await retryOverBus(
-      () => ctx.bus.publishDurable(trainJob, { searchId: ctx.searchId, candidateId: candidate.candidateId, request }, { msgId: jobId, timeoutMs: 5000 }),
+      () => ctx.bus.publishDurable(trainJob, { searchId: ctx.searchId, candidateId: candidate.candidateId, final: false, request }, { msgId: jobId, timeoutMs: 5000 }),
       { retryIf: () => true, onRetry: retry.logRetry('train job publish'), signal: trainingWait },
     );
   }

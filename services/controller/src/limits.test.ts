@@ -62,7 +62,7 @@ describe('CreateSearch limits', () => {
     const running: SearchRecord = {
       id: 'search-a', spec: spec(), state: controller.SearchState.SEARCH_STATE_RUNNING, stage: common.SearchStage.SEARCH_STAGE_STRUCTURAL,
       budget: controller.Budget.fromPartial({}), reason: '', createTime: new Date(), updateTime: new Date(),
-      candidates: new Map(), trainResults: new Map(), curves: new Map(), stoppedEarly: new Map(), suggestionRounds: 0, fruitlessRounds: 0, log: [], lastSequence: 1, deleted: false, msgPrefix: 'search-a@1',
+      candidates: new Map(), trainResults: new Map(), finalResults: new Map(), curves: new Map(), stoppedEarly: new Map(), suggestionRounds: 0, fruitlessRounds: 0, log: [], lastSequence: 1, deleted: false, msgPrefix: 'search-a@1',
     };
     ctl.searches.set(running.id, running);
     const e = await refusal(ctl.create({ spec: spec(), searchId: '' }));

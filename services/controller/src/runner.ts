@@ -8,8 +8,8 @@
 // state, it resumes the evaluations in flight and goes on.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
-import { trainJobCancel, type Bus } from '@sm-nas/bus';
-import { common, controller, type events, type trainer } from '@sm-nas/proto';
+import { retryOverBus, trainJob, trainJobCancel, type Bus } from '@sm-nas/bus';
+import { common, controller, trainer, type events } from '@sm-nas/proto';
 import {
   ATTR_NAS_ACCURACY_AP, ATTR_NAS_ARCH_ID, ATTR_NAS_CANDIDATE_ID, ATTR_NAS_CANDIDATE_ORIGIN, ATTR_NAS_CANDIDATE_PARENT_IDS, ATTR_NAS_CANDIDATE_RESUMED,
   ATTR_NAS_LINK, ATTR_NAS_SEARCH_ID, ATTR_NAS_SEARCH_STAGE, ATTR_NAS_SUGGESTION_ALGORITHM, ATTR_NAS_SUGGESTION_COUNT, ATTR_NAS_SUGGESTION_REJECTED,
@@ -23,6 +23,9 @@ import {
   acceptSuggestions,
   addInitialArchitectures,
   earlyStopDecision,
+  finalTrainJobId,
+  finalTrainingResult,
+  finalTrainRequest,
   nextAction,
   nextCandidateId,
   planSuggestionRound,
@@ -64,8 +67,11 @@ export interface RunnerDeps {
 
 export class SearchRunner {
   private readonly inflight = new Map<string, Promise<void>>();
+  /** Final retrainings in flight, by candidate id. */
+  private readonly finals = new Map<string, Promise<void>>();
   private wakeUp: (() => void) | undefined;
   private readonly resultWaiters = new Map<string, ((r: trainer.TrainResult) => void)[]>();
+  private readonly finalWaiters = new Map<string, ((r: trainer.TrainResult) => void)[]>();
   /** Progress events, journaled one after another. */
   private progress: Promise<void> = Promise.resolve();
   /** Candidates stopped early whose training this controller has told to cancel. */
@@ -86,11 +92,13 @@ export class SearchRunner {
 
   /** Called after every journal message applied to this search. */
   notify(): void {
-    for (const [candidateId, waiters] of this.resultWaiters) {
-      const result = this.record.trainResults.get(candidateId);
-      if (!result) continue;
-      this.resultWaiters.delete(candidateId);
-      for (const w of waiters) w(result);
+    for (const [waiting, results] of [[this.resultWaiters, this.record.trainResults], [this.finalWaiters, this.record.finalResults]] as const) {
+      for (const [candidateId, waiters] of waiting) {
+        const result = results.get(candidateId);
+        if (!result) continue;
+        waiting.delete(candidateId);
+        for (const w of waiters) w(result);
+      }
     }
     this.wakeUp?.();
   }
@@ -127,8 +135,11 @@ export class SearchRunner {
     for (const candidateId of this.inflight.keys()) {
       await this.deps.bus.publish(trainJobCancel, { jobId: trainJobId(this.record.id, candidateId), reason }).catch(() => {});
     }
+    for (const candidateId of this.finals.keys()) {
+      await this.deps.bus.publish(trainJobCancel, { jobId: finalTrainJobId(this.record.id, candidateId), reason }).catch(() => {});
+    }
     await this.settled();
-    await Promise.all([...this.inflight.values()]);
+    await Promise.all([...this.inflight.values(), ...this.finals.values()]);
     for (const c of this.candidates) {
       if (isDone(c)) continue;
       await this.append({ $case: 'candidateEvaluated', value: { ...c, state: CandidateState.CANDIDATE_STATE_FAILED, failureReason: reason } }, `evaluated/${c.candidateId}`);
@@ -146,10 +157,11 @@ export class SearchRunner {
     });
   }
 
-  private trainResult(candidateId: string): Promise<trainer.TrainResult> {
-    const known = this.record.trainResults.get(candidateId);
+  private trainResult(candidateId: string, final = false): Promise<trainer.TrainResult> {
+    const [results, waiting] = final ? [this.record.finalResults, this.finalWaiters] : [this.record.trainResults, this.resultWaiters];
+    const known = results.get(candidateId);
     if (known) return Promise.resolve(known);
-    return new Promise((resolve) => this.resultWaiters.set(candidateId, [...(this.resultWaiters.get(candidateId) ?? []), resolve]));
+    return new Promise((resolve) => waiting.set(candidateId, [...(waiting.get(candidateId) ?? []), resolve]));
   }
 
   private async append(entry: events.JournalEntry['entry'], msgId: string, reason = ''): Promise<void> {
@@ -169,7 +181,7 @@ export class SearchRunner {
     // Evaluations that were in flight when the last controller stopped.
     for (const c of this.candidates) if (!isDone(c)) this.evaluate(c);
     while (!this.closed && !this.cancel.signal.aborted) {
-      const action = nextAction(r, { inflight: this.inflight.size, nowMs: Date.now() });
+      const action = nextAction(r, { inflight: this.inflight.size + this.finals.size, nowMs: Date.now(), finalInflight: new Set(this.finals.keys()) });
       switch (action.kind) {
         case 'ended':
           return;
@@ -183,6 +195,9 @@ export class SearchRunner {
           break;
         case 'propose':
           await this.proposeRound(action.stage, action.want);
+          break;
+        case 'finalTrain':
+          for (const id of action.candidateIds) this.finalTrain(id);
           break;
         case 'endSearch':
           await this.setState(action.state, action.reason);
@@ -297,6 +312,7 @@ export class SearchRunner {
       failureReason: '',
       createTime: undefined,
       updateTime: undefined,
+      finalTraining: undefined,
     };
     await context.with(trace.setSpan(ROOT_CONTEXT, span), () =>
       this.append({ $case: 'candidateProposed', value: candidate }, `proposed/${candidateId}`),
@@ -372,6 +388,55 @@ export class SearchRunner {
         })
         .finally(() => {
           this.inflight.delete(candidate.candidateId);
+          this.wakeUp?.();
+        }),
+    );
+  }
+
+  /**
+   * Retrains a final Pareto model in the background (a job of its own on the work queue, in the
+   * candidate's trace) and journals the outcome. Repeating it after a restart is safe: the job id
+   * de-duplicates the job, and a result already in the journal is taken as it is.
+   */
+  private finalTrain(candidateId: string): void {
+    const candidate = this.record.candidates.get(candidateId);
+    if (!candidate || this.finals.has(candidateId)) return;
+    const parent = candidate.traceId
+      ? trace.setSpanContext(ROOT_CONTEXT, { traceId: candidate.traceId, spanId: randomBytes(8).toString('hex'), traceFlags: TraceFlags.SAMPLED, isRemote: true })
+      : ROOT_CONTEXT;
+    const span = this.deps.tracer.startSpan('candidate.final_training', { attributes: this.spanAttributes(candidateId, candidate.stage, candidate.architecture?.id) }, parent);
+    const request = finalTrainRequest(this.record, candidate);
+    const wait = AbortSignal.any([this.abort.signal, this.cancel.signal]);
+    const run = context.with(trace.setSpan(ROOT_CONTEXT, span), async () => {
+      try {
+        const pending = this.trainResult(candidateId, true);
+        if (!this.record.finalResults.has(candidateId)) {
+          await retryOverBus(
+            () => this.deps.bus.publishDurable(trainJob, { searchId: this.record.id, candidateId, final: true, request }, { msgId: request.jobId, timeoutMs: 5000 }),
+            { retryIf: () => true, signal: wait },
+          );
+        }
+        const result = await new Promise<trainer.TrainResult>((resolve, reject) => {
+          if (wait.aborted) return reject(wait.reason as Error);
+          wait.addEventListener('abort', () => reject(wait.reason as Error), { once: true });
+          pending.then(resolve, reject);
+        });
+        if (result.status !== trainer.TrainStatus.TRAIN_STATUS_SUCCEEDED) span.setStatus({ code: SpanStatusCode.ERROR, message: result.failureReason });
+        if (result.metrics) span.setAttribute(ATTR_NAS_ACCURACY_AP, result.metrics.ap);
+        const outcome = finalTrainingResult(result, span.spanContext().traceId);
+        await this.append({ $case: 'finalTrainingEnded', value: { candidateId, result: outcome } }, `final/${candidateId}`);
+      } finally {
+        span.end();
+      }
+    });
+    this.finals.set(
+      candidateId,
+      run
+        .catch((err: unknown) => {
+          if (!this.closed && !this.cancel.signal.aborted) this.deps.log(`search ${this.record.id}: ${candidateId}: final training abandoned: ${err instanceof Error ? err.message : String(err)}`);
+        })
+        .finally(() => {
+          this.finals.delete(candidateId);
           this.wakeUp?.();
         }),
     );

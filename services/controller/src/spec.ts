@@ -112,6 +112,8 @@ export async function validateSpec(
   if (spec.earlyStopping?.medianStopping && !(spec.schedule?.evalEverySteps ?? 0)) {
     throw new InvalidArgumentError('spec.schedule.eval_every_steps', 'median early stopping compares validation AP during training: set eval_every_steps > 0');
   }
+  checkSuccessiveHalving(spec);
+  if (spec.finalTraining?.enabled) checkFinalTraining(spec.finalTraining);
   const c = spec.constraints;
   c?.backbones.forEach((k, i) => known(k, common.BackboneKind, `spec.constraints.backbones[${i}]`));
   c?.heads.forEach((k, i) => known(k, common.HeadKind, `spec.constraints.heads[${i}]`));
@@ -145,4 +147,34 @@ export async function validateSpec(
     throw err;
   }
   return spec;
+}
+
+function checkSuccessiveHalving(spec: controller.SearchSpec): void {
+  const sh = spec.earlyStopping?.successiveHalving;
+  if (!sh || (sh.minSteps === 0 && sh.reductionFactor === 0)) return;
+  const field = 'spec.early_stopping.successive_halving';
+  if (spec.earlyStopping?.medianStopping) throw new InvalidArgumentError(`${field}`, 'at most one early-stopping rule: unset median_stopping or successive_halving');
+  if (sh.minSteps === 0) throw new InvalidArgumentError(`${field}.min_steps`, 'the first rung\'s steps, > 0');
+  if (sh.reductionFactor === 1) throw new InvalidArgumentError(`${field}.reduction_factor`, 'at least 2 (0 means 3)');
+  const every = spec.schedule?.evalEverySteps ?? 0;
+  if (every === 0 || sh.minSteps % every !== 0) {
+    throw new InvalidArgumentError('spec.schedule.eval_every_steps', `successive halving reads validation AP at its rungs (multiples of min_steps ${sh.minSteps}): set eval_every_steps to a divisor of it, got ${every}`);
+  }
+  const maxSteps = spec.fidelity?.maxSteps ?? 0;
+  if (maxSteps > 0 && sh.minSteps >= maxSteps) {
+    throw new InvalidArgumentError(`${field}.min_steps`, `the first rung must come before the end of training (fidelity.max_steps ${maxSteps}), got ${sh.minSteps}`);
+  }
+}
+
+function checkFinalTraining(final: controller.FinalTraining): void {
+  const f = final.fidelity;
+  if (f) {
+    for (const [field, v] of [['input_scale', f.inputScale], ['width_multiplier', f.widthMultiplier], ['max_seconds', f.maxSeconds]] as const) {
+      if (!Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`spec.final_training.fidelity.${field}`, `must be >= 0, got ${v}`);
+    }
+  }
+  const s = final.schedule;
+  if (s && s.init === trainer.InitMode.INIT_MODE_PRETRAINED && !s.pretrainedWeightsPath) {
+    throw new InvalidArgumentError('spec.final_training.schedule.pretrained_weights_path', 'required when schedule.init is INIT_MODE_PRETRAINED');
+  }
 }

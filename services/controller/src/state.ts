@@ -24,11 +24,13 @@ export interface SearchRecord {
   candidates: Map<string, controller.Candidate>;
   /** Training results that came back for this search, by candidate id (possibly before or after a restart). */
   trainResults: Map<string, trainer.TrainResult>;
+  /** Results of final Pareto models' retraining (SearchSpec.final_training), by candidate id. */
+  finalResults: Map<string, trainer.TrainResult>;
   /** What WatchSearch replays, in journal order. */
   log: controller.WatchSearchResponse[];
   /** Validation curves of candidates in training, by candidate id (trainers' progress, journaled). */
   curves: Map<string, controller.ValidationPoint[]>;
-  /** Candidates the median stopping rule stopped, by candidate id: the reason. */
+  /** Candidates the early-stopping rule stopped, by candidate id: the reason. */
   stoppedEarly: Map<string, string>;
   /** Suggestion rounds started over the whole search (the next round's number). */
   suggestionRounds: number;
@@ -73,6 +75,7 @@ export function newRecord(id: string, spec: controller.SearchSpec, time: Date): 
     updateTime: time,
     candidates: new Map(),
     trainResults: new Map(),
+    finalResults: new Map(),
     curves: new Map(),
     stoppedEarly: new Map(),
     suggestionRounds: 0,
@@ -201,6 +204,15 @@ export function applyJournalEntry(
       record.fruitlessRounds = 0;
       if (record.state === SearchState.SEARCH_STATE_PENDING) record.state = SearchState.SEARCH_STATE_RUNNING;
       break;
+    case 'finalTrainingEnded': {
+      const known = record.candidates.get(e.value.candidateId);
+      // Ended once: a second outcome (a retried append) is ignored.
+      if (!known || known.finalTraining || !e.value.result) return record;
+      const candidate = { ...known, finalTraining: e.value.result, updateTime: time };
+      record.candidates.set(candidate.candidateId, candidate);
+      push(record, sequence, time, { $case: 'candidateUpdated', value: candidate });
+      return record;
+    }
     case 'budgetChanged':
       record.budget = e.value;
       break;
@@ -213,10 +225,11 @@ export function applyJournalEntry(
   return record;
 }
 
-/** A trainer's result for one of the search's candidates; the first one per candidate counts. */
+/** A trainer's result for one of the search's candidates (its evaluation, or its final retraining); the first one of each counts. */
 export function applyTrainResult(searches: Map<string, SearchRecord>, result: events.TrainJobResult): SearchRecord | undefined {
   const record = searches.get(result.searchId);
-  if (!record || !result.result || record.trainResults.has(result.candidateId)) return record;
-  record.trainResults.set(result.candidateId, result.result);
+  const results = result.final ? record?.finalResults : record?.trainResults;
+  if (!record || !results || !result.result || results.has(result.candidateId)) return record;
+  results.set(result.candidateId, result.result);
   return record;
 }

@@ -1,7 +1,7 @@
 // Reference values computed independently with numpy 1.24 / scipy 1.10 (Debian python3-numpy,
 // python3-scipy): np.percentile(x, q), np.std(x, ddof=1), scipy.stats.spearmanr.
 import { describe, expect, it } from 'vitest';
-import { percentile, ranks, spearman, summarize } from './stats.js';
+import { kendall, percentile, ranks, spearman, summarize } from './stats.js';
 
 describe('timing statistics', () => {
   it('matches numpy on percentiles, mean, sample std and CV', () => {
@@ -21,5 +21,13 @@ describe('timing statistics', () => {
     // scipy.stats.spearmanr([1, 2, 3, 4, 5], [5, 6, 7, 8, 7]).correlation = 0.8207826816681233
     expect(spearman([1, 2, 3, 4, 5], [5, 6, 7, 8, 7])).toBeCloseTo(0.8207826816681233, 12);
     expect(spearman([1, 2, 3], [30, 20, 10])).toBe(-1);
+  });
+
+  it("Kendall's tau-b, ties counted on each side", () => {
+    // By hand: of the 10 pairs, 8 concordant, 1 discordant (8 > 7 at positions 4, 5), 1 tied in b
+    // (7, 7): tau-b = (8 - 1) / sqrt(10 * 9) = 0.7378647873726218, scipy.stats.kendalltau's value.
+    expect(kendall([1, 2, 3, 4, 5], [5, 6, 7, 8, 7])).toBeCloseTo(0.7378647873726218, 12);
+    expect(kendall([1, 2, 3], [30, 20, 10])).toBe(-1);
+    expect(kendall([1, 1, 1], [1, 2, 3])).toBeNaN();
   });
 });

@@ -52,6 +52,30 @@ export function spearman(a: readonly number[], b: readonly number[]): number {
   return pearson(ranks(a), ranks(b));
 }
 
+/**
+ * Kendall's tau-b (scipy.stats.kendalltau's default): (concordant - discordant) pairs over
+ * sqrt((n0 - ties in a)(n0 - ties in b)), n0 = n(n-1)/2. NaN for n < 2 or a constant side.
+ */
+export function kendall(a: readonly number[], b: readonly number[]): number {
+  if (a.length !== b.length) throw new RangeError(`kendall: ${a.length} vs ${b.length} values`);
+  let concordant = 0;
+  let discordant = 0;
+  let tiesA = 0;
+  let tiesB = 0;
+  for (let i = 0; i < a.length; i++) {
+    for (let j = i + 1; j < a.length; j++) {
+      const s = Math.sign(a[j]! - a[i]!) * Math.sign(b[j]! - b[i]!);
+      if (a[i] === a[j]) tiesA++;
+      if (b[i] === b[j]) tiesB++;
+      if (s > 0) concordant++;
+      else if (s < 0) discordant++;
+    }
+  }
+  const n0 = (a.length * (a.length - 1)) / 2;
+  const denominator = Math.sqrt((n0 - tiesA) * (n0 - tiesB));
+  return denominator > 0 ? (concordant - discordant) / denominator : NaN;
+}
+
 export function pearson(a: readonly number[], b: readonly number[]): number {
   const n = a.length;
   const ma = a.reduce((s, x) => s + x, 0) / n;

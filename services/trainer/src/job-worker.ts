@@ -72,6 +72,7 @@ export async function startTrainJobWorker(options: TrainJobWorkerOptions): Promi
       const failed: events.TrainJobResult = {
         searchId: job.searchId,
         candidateId: job.candidateId,
+        final: job.final,
         result: trainer.TrainResult.fromPartial({
           jobId,
           status: trainer.TrainStatus.TRAIN_STATUS_FAILED,
@@ -97,7 +98,7 @@ export async function startTrainJobWorker(options: TrainJobWorkerOptions): Promi
           delivery.working();
           const progress = response.event?.value;
           if (progress?.validation) {
-            void bus.publish(trainJobProgress.to({ searchId: job.searchId }), { searchId: job.searchId, candidateId: job.candidateId, jobId, progress }).catch(() => {});
+            void bus.publish(trainJobProgress.to({ searchId: job.searchId }), { searchId: job.searchId, candidateId: job.candidateId, final: job.final, jobId, progress }).catch(() => {});
           }
         }
         await yieldToEventLoop();
@@ -132,7 +133,7 @@ export async function startTrainJobWorker(options: TrainJobWorkerOptions): Promi
       delivery.nak();
       return;
     }
-    const message: events.TrainJobResult = { searchId: job.searchId, candidateId: job.candidateId, result };
+    const message: events.TrainJobResult = { searchId: job.searchId, candidateId: job.candidateId, final: job.final, result };
     await publishUntilStored(async () => void (await results.put(jobId, message)), abort.signal);
     await publishUntilStored(() => publish(message), abort.signal);
     delivery.ack();

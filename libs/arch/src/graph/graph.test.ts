@@ -154,6 +154,10 @@ describe('lowering to a layer graph', () => {
     const retina = buildGraph(arch({ rpn: 'none', head: { kind: 'retinanet', stages: 0, channels: 256 } }));
     expect(flagsOf(byPath(retina, 'head.p3.retina_cls'))!.biasInit).toBe('prior_prob');
     expect(flagsOf(byPath(retina, 'head.p3.retina_reg'))).toMatchObject({ weightInit: 'normal', std: 0.01, biasInit: 'zero' });
+    // Its towers (no normalisation) start as the backbone does.
+    const towers = retina.nodes.filter((n) => /^head\.p3\.(cls|reg)_conv\d\.conv$/.test(n.path));
+    expect(towers).toHaveLength(8);
+    for (const t of towers) expect(flagsOf(t)!.weightInit).toBe('kaiming_normal_fan_out');
   });
 
   it('RoI heads: per-RoI nodes only in head.stageN, RoIAlign over P_s..P_min(e,5)', () => {

@@ -49,6 +49,14 @@ export const LAYER_FLAGS = {
   neck: { weightInit: 'xavier_uniform', std: 0, biasInit: 'zero', detachInput: false },
   /** Dense heads' towers and regressors; linear classifiers. */
   head: { weightInit: 'normal', std: 0.01, biasInit: 'zero', detachInput: false },
+  /**
+   * Convolution towers without a normalisation (RetinaNet's): He et al.'s normal, as the backbone.
+   * mmdetection's normal(0, 0.01) assumes a pretrained backbone and a long schedule: it shrinks the
+   * signal 3x a layer at 256 channels and 6x at 64, so four layers pass almost nothing to the
+   * predictors, and a from-scratch RetinaNet sat at AP50 0.005 after 500 proxy steps where this
+   * init reached 0.2 (bench/RESULTS.md, "Fidelity").
+   */
+  tower: { weightInit: 'kaiming_normal_fan_out', std: 0, biasInit: 'zero', detachInput: false },
   /** Sigmoid classifiers of dense heads (RetinaNet, GA-RPN's cls and loc). */
   classifier: { weightInit: 'normal', std: 0.01, biasInit: 'prior_prob', detachInput: false },
   /** Offsets of a deformable convolution computed from a detached prediction. */

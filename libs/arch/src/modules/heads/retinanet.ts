@@ -1,5 +1,6 @@
-// mmdetection's RetinaHead: two 4-conv towers (ReLU, no norm), 9 anchors (3 octave scales x 3
-// ratios), sigmoid classes (A*K channels) and deltas (A*4), weights shared across levels.
+// mmdetection's RetinaHead: two 4-conv towers (ReLU, no norm; initialised as the backbone is, see
+// LAYER_FLAGS.tower), 9 anchors (3 octave scales x 3 ratios), sigmoid classes (A*K channels) and
+// deltas (A*4), weights shared across levels.
 
 import { LAYER_FLAGS } from '../../graph/sink.js';
 import type { HeadFamily } from '../family.js';
@@ -22,13 +23,13 @@ export const RETINANET: HeadFamily = {
       let cls = x;
       for (let i = 0; i < 4; i++) {
         s.enterScope('cls_conv', i);
-        cls = ctx.act('relu', ctx.conv('conv', cls, channels, 3, 1, 1, 1, true), 'relu');
+        cls = ctx.act('relu', ctx.conv('conv', cls, channels, 3, 1, 1, 1, true, LAYER_FLAGS.tower), 'relu');
         s.exitScope();
       }
       let reg = x;
       for (let i = 0; i < 4; i++) {
         s.enterScope('reg_conv', i);
-        reg = ctx.act('relu', ctx.conv('conv', reg, channels, 3, 1, 1, 1, true), 'relu');
+        reg = ctx.act('relu', ctx.conv('conv', reg, channels, 3, 1, 1, 1, true, LAYER_FLAGS.tower), 'relu');
         s.exitScope();
       }
       s.output('head.cls', l, ctx.conv('retina_cls', cls, RETINA_ANCHORS * k, 3, 1, 1, 1, true, LAYER_FLAGS.classifier));

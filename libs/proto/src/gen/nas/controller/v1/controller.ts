@@ -27,7 +27,13 @@ import {
 } from "../../common/v1/architecture.js";
 import { CocoMetrics, Fidelity, LatencyStats } from "../../common/v1/metrics.js";
 import { ProfileSettings } from "../../profiler/v1/profiler.js";
-import { DatasetRef, TrainSchedule } from "../../trainer/v1/trainer.js";
+import {
+  DatasetRef,
+  TrainSchedule,
+  TrainStatus,
+  trainStatusFromJSON,
+  trainStatusToJSON,
+} from "../../trainer/v1/trainer.js";
 
 export const protobufPackage = "nas.controller.v1";
 
@@ -102,7 +108,7 @@ export enum CandidateState {
   CANDIDATE_STATE_EVALUATING = 2,
   CANDIDATE_STATE_SUCCEEDED = 3,
   CANDIDATE_STATE_FAILED = 4,
-  /** CANDIDATE_STATE_EARLY_STOPPED - Stopped early by the median rule. */
+  /** CANDIDATE_STATE_EARLY_STOPPED - Stopped early by the early-stopping rule (median or successive halving). */
   CANDIDATE_STATE_EARLY_STOPPED = 5,
   UNRECOGNIZED = -1,
 }
@@ -187,7 +193,32 @@ export interface SearchSpec {
     | SpaceConstraints
     | undefined;
   /** How the structural stage's latencies are measured (unset: CV 0.05 or 10 s, 5 iterations per round). */
-  profiling: ProfileSettings | undefined;
+  profiling:
+    | ProfileSettings
+    | undefined;
+  /**
+   * Retraining of the final Pareto models once the search stages have ended (unset: none; the
+   * winners then carry the proxy fidelity's weights).
+   */
+  finalTraining: FinalTraining | undefined;
+}
+
+/**
+ * The search's final Pareto models (the modular front if that stage ran, else the structural one)
+ * are trained again, each from scratch as a job of its own, at a fidelity closer to deployment than
+ * the proxy's; their weights, not the proxy's, are the search's winners.
+ */
+export interface FinalTraining {
+  enabled: boolean;
+  /**
+   * input_scale and width_multiplier 0 mean 1 (the architecture's input size at full width); with
+   * max_steps and max_seconds both 0, spec.fidelity's budget.
+   */
+  fidelity:
+    | Fidelity
+    | undefined;
+  /** Unset: spec.schedule. */
+  schedule: TrainSchedule | undefined;
 }
 
 /**
@@ -245,14 +276,32 @@ export interface Budget {
   maxWallSeconds: number;
 }
 
+/** At most one rule. */
 export interface EarlyStopping {
   /**
    * Median stopping rule: stop a candidate whose validation AP at a step is below the median of
    * the completed candidates at the same step.
    */
   medianStopping: boolean;
-  /** Evaluations to wait for before the rule applies. */
+  /** Evaluations to wait for before the median rule applies. */
   minCompleted: number;
+  /** Asynchronous successive halving (ASHA). */
+  successiveHalving: SuccessiveHalving | undefined;
+}
+
+/**
+ * Asynchronous successive halving (Li et al., "A System for Massively Parallel Hyperparameter
+ * Tuning", MLSys 2020), in its stopping form (Ray Tune's ASHAScheduler): rungs at min_steps x
+ * reduction_factor^k steps, below the fidelity's max_steps. A candidate that reaches a rung goes on
+ * only if its validation AP there is at least the (1 - 1/reduction_factor) quantile of the APs the
+ * stage's other candidates recorded at that rung so far; so about 1/reduction_factor of the
+ * candidates are promoted past each rung, and none waits for another.
+ */
+export interface SuccessiveHalving {
+  /** Steps of the first rung (> 0 enables the rule); a multiple of schedule.eval_every_steps. */
+  minSteps: number;
+  /** eta: 0 means 3; at least 2. */
+  reductionFactor: number;
 }
 
 export interface Search {
@@ -286,7 +335,23 @@ export interface Candidate {
   traceId: string;
   failureReason: string;
   createTime: Date | undefined;
-  updateTime: Date | undefined;
+  updateTime:
+    | Date
+    | undefined;
+  /** A final Pareto model's retraining (SearchSpec.final_training), once it has ended. */
+  finalTraining: FinalTrainingResult | undefined;
+}
+
+export interface FinalTrainingResult {
+  /** SUCCEEDED: `checkpoint_uri` holds the weights the search's winners carry. */
+  status: TrainStatus;
+  accuracy: CocoMetrics | undefined;
+  fidelity: Fidelity | undefined;
+  trainSeconds: number;
+  checkpointUri: string;
+  failureReason: string;
+  /** OpenTelemetry trace of the retraining's span (candidate.final_training): the candidate's own trace. */
+  traceId: string;
 }
 
 export interface CandidateMetrics {
@@ -437,6 +502,7 @@ function createBaseSearchSpec(): SearchSpec {
     initialArchitectures: [],
     constraints: undefined,
     profiling: undefined,
+    finalTraining: undefined,
   };
 }
 
@@ -489,6 +555,9 @@ export const SearchSpec: MessageFns<SearchSpec> = {
     }
     if (message.profiling !== undefined) {
       ProfileSettings.encode(message.profiling, writer.uint32(122).fork()).join();
+    }
+    if (message.finalTraining !== undefined) {
+      FinalTraining.encode(message.finalTraining, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -626,6 +695,14 @@ export const SearchSpec: MessageFns<SearchSpec> = {
             message.profiling = ProfileSettings.decode(reader, reader.uint32());
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.finalTraining = FinalTraining.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -671,6 +748,11 @@ export const SearchSpec: MessageFns<SearchSpec> = {
         : [],
       constraints: isSet(object.constraints) ? SpaceConstraints.fromJSON(object.constraints) : undefined,
       profiling: isSet(object.profiling) ? ProfileSettings.fromJSON(object.profiling) : undefined,
+      finalTraining: isSet(object.finalTraining)
+        ? FinalTraining.fromJSON(object.finalTraining)
+        : isSet(object.final_training)
+        ? FinalTraining.fromJSON(object.final_training)
+        : undefined,
     };
   },
 
@@ -721,6 +803,9 @@ export const SearchSpec: MessageFns<SearchSpec> = {
     if (message.profiling !== undefined) {
       obj.profiling = ProfileSettings.toJSON(message.profiling);
     }
+    if (message.finalTraining !== undefined) {
+      obj.finalTraining = FinalTraining.toJSON(message.finalTraining);
+    }
     return obj;
   },
 
@@ -763,6 +848,114 @@ export const SearchSpec: MessageFns<SearchSpec> = {
       : undefined;
     message.profiling = (object.profiling !== undefined && object.profiling !== null)
       ? ProfileSettings.fromPartial(object.profiling)
+      : undefined;
+    message.finalTraining = (object.finalTraining !== undefined && object.finalTraining !== null)
+      ? FinalTraining.fromPartial(object.finalTraining)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseFinalTraining(): FinalTraining {
+  return { enabled: false, fidelity: undefined, schedule: undefined };
+}
+
+export const FinalTraining: MessageFns<FinalTraining> = {
+  encode(message: FinalTraining, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.enabled !== false) {
+      writer.uint32(8).bool(message.enabled);
+    }
+    if (message.fidelity !== undefined) {
+      Fidelity.encode(message.fidelity, writer.uint32(18).fork()).join();
+    }
+    if (message.schedule !== undefined) {
+      TrainSchedule.encode(message.schedule, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinalTraining {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinalTraining();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.enabled = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fidelity = Fidelity.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.schedule = TrainSchedule.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FinalTraining {
+    return {
+      enabled: isSet(object.enabled) ? globalThis.Boolean(object.enabled) : false,
+      fidelity: isSet(object.fidelity) ? Fidelity.fromJSON(object.fidelity) : undefined,
+      schedule: isSet(object.schedule) ? TrainSchedule.fromJSON(object.schedule) : undefined,
+    };
+  },
+
+  toJSON(message: FinalTraining): unknown {
+    const obj: any = {};
+    if (message.enabled !== false) {
+      obj.enabled = message.enabled;
+    }
+    if (message.fidelity !== undefined) {
+      obj.fidelity = Fidelity.toJSON(message.fidelity);
+    }
+    if (message.schedule !== undefined) {
+      obj.schedule = TrainSchedule.toJSON(message.schedule);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FinalTraining>): FinalTraining {
+    return FinalTraining.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FinalTraining>): FinalTraining {
+    const message = createBaseFinalTraining();
+    message.enabled = object.enabled ?? false;
+    message.fidelity = (object.fidelity !== undefined && object.fidelity !== null)
+      ? Fidelity.fromPartial(object.fidelity)
+      : undefined;
+    message.schedule = (object.schedule !== undefined && object.schedule !== null)
+      ? TrainSchedule.fromPartial(object.schedule)
       : undefined;
     return message;
   },
@@ -1390,7 +1583,7 @@ export const Budget: MessageFns<Budget> = {
 };
 
 function createBaseEarlyStopping(): EarlyStopping {
-  return { medianStopping: false, minCompleted: 0 };
+  return { medianStopping: false, minCompleted: 0, successiveHalving: undefined };
 }
 
 export const EarlyStopping: MessageFns<EarlyStopping> = {
@@ -1400,6 +1593,9 @@ export const EarlyStopping: MessageFns<EarlyStopping> = {
     }
     if (message.minCompleted !== 0) {
       writer.uint32(16).uint32(message.minCompleted);
+    }
+    if (message.successiveHalving !== undefined) {
+      SuccessiveHalving.encode(message.successiveHalving, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1433,6 +1629,14 @@ export const EarlyStopping: MessageFns<EarlyStopping> = {
             message.minCompleted = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.successiveHalving = SuccessiveHalving.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1457,6 +1661,11 @@ export const EarlyStopping: MessageFns<EarlyStopping> = {
         : isSet(object.min_completed)
         ? globalThis.Number(object.min_completed)
         : 0,
+      successiveHalving: isSet(object.successiveHalving)
+        ? SuccessiveHalving.fromJSON(object.successiveHalving)
+        : isSet(object.successive_halving)
+        ? SuccessiveHalving.fromJSON(object.successive_halving)
+        : undefined,
     };
   },
 
@@ -1468,6 +1677,9 @@ export const EarlyStopping: MessageFns<EarlyStopping> = {
     if (message.minCompleted !== 0) {
       obj.minCompleted = Math.round(message.minCompleted);
     }
+    if (message.successiveHalving !== undefined) {
+      obj.successiveHalving = SuccessiveHalving.toJSON(message.successiveHalving);
+    }
     return obj;
   },
 
@@ -1478,6 +1690,102 @@ export const EarlyStopping: MessageFns<EarlyStopping> = {
     const message = createBaseEarlyStopping();
     message.medianStopping = object.medianStopping ?? false;
     message.minCompleted = object.minCompleted ?? 0;
+    message.successiveHalving = (object.successiveHalving !== undefined && object.successiveHalving !== null)
+      ? SuccessiveHalving.fromPartial(object.successiveHalving)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSuccessiveHalving(): SuccessiveHalving {
+  return { minSteps: 0, reductionFactor: 0 };
+}
+
+export const SuccessiveHalving: MessageFns<SuccessiveHalving> = {
+  encode(message: SuccessiveHalving, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.minSteps !== 0) {
+      writer.uint32(8).uint32(message.minSteps);
+    }
+    if (message.reductionFactor !== 0) {
+      writer.uint32(16).uint32(message.reductionFactor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SuccessiveHalving {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuccessiveHalving();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.minSteps = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.reductionFactor = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SuccessiveHalving {
+    return {
+      minSteps: isSet(object.minSteps)
+        ? globalThis.Number(object.minSteps)
+        : isSet(object.min_steps)
+        ? globalThis.Number(object.min_steps)
+        : 0,
+      reductionFactor: isSet(object.reductionFactor)
+        ? globalThis.Number(object.reductionFactor)
+        : isSet(object.reduction_factor)
+        ? globalThis.Number(object.reduction_factor)
+        : 0,
+    };
+  },
+
+  toJSON(message: SuccessiveHalving): unknown {
+    const obj: any = {};
+    if (message.minSteps !== 0) {
+      obj.minSteps = Math.round(message.minSteps);
+    }
+    if (message.reductionFactor !== 0) {
+      obj.reductionFactor = Math.round(message.reductionFactor);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SuccessiveHalving>): SuccessiveHalving {
+    return SuccessiveHalving.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SuccessiveHalving>): SuccessiveHalving {
+    const message = createBaseSuccessiveHalving();
+    message.minSteps = object.minSteps ?? 0;
+    message.reductionFactor = object.reductionFactor ?? 0;
     return message;
   },
 };
@@ -1734,6 +2042,7 @@ function createBaseCandidate(): Candidate {
     failureReason: "",
     createTime: undefined,
     updateTime: undefined,
+    finalTraining: undefined,
   };
 }
 
@@ -1777,6 +2086,9 @@ export const Candidate: MessageFns<Candidate> = {
     }
     if (message.updateTime !== undefined) {
       Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(106).fork()).join();
+    }
+    if (message.finalTraining !== undefined) {
+      FinalTrainingResult.encode(message.finalTraining, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -1898,6 +2210,14 @@ export const Candidate: MessageFns<Candidate> = {
             message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.finalTraining = FinalTrainingResult.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1957,6 +2277,11 @@ export const Candidate: MessageFns<Candidate> = {
         : isSet(object.update_time)
         ? fromJsonTimestamp(object.update_time)
         : undefined,
+      finalTraining: isSet(object.finalTraining)
+        ? FinalTrainingResult.fromJSON(object.finalTraining)
+        : isSet(object.final_training)
+        ? FinalTrainingResult.fromJSON(object.final_training)
+        : undefined,
     };
   },
 
@@ -2001,6 +2326,9 @@ export const Candidate: MessageFns<Candidate> = {
     if (message.updateTime !== undefined) {
       obj.updateTime = message.updateTime.toISOString();
     }
+    if (message.finalTraining !== undefined) {
+      obj.finalTraining = FinalTrainingResult.toJSON(message.finalTraining);
+    }
     return obj;
   },
 
@@ -2026,6 +2354,202 @@ export const Candidate: MessageFns<Candidate> = {
     message.failureReason = object.failureReason ?? "";
     message.createTime = object.createTime ?? undefined;
     message.updateTime = object.updateTime ?? undefined;
+    message.finalTraining = (object.finalTraining !== undefined && object.finalTraining !== null)
+      ? FinalTrainingResult.fromPartial(object.finalTraining)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseFinalTrainingResult(): FinalTrainingResult {
+  return {
+    status: 0,
+    accuracy: undefined,
+    fidelity: undefined,
+    trainSeconds: 0,
+    checkpointUri: "",
+    failureReason: "",
+    traceId: "",
+  };
+}
+
+export const FinalTrainingResult: MessageFns<FinalTrainingResult> = {
+  encode(message: FinalTrainingResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== 0) {
+      writer.uint32(8).int32(message.status);
+    }
+    if (message.accuracy !== undefined) {
+      CocoMetrics.encode(message.accuracy, writer.uint32(18).fork()).join();
+    }
+    if (message.fidelity !== undefined) {
+      Fidelity.encode(message.fidelity, writer.uint32(26).fork()).join();
+    }
+    if (message.trainSeconds !== 0) {
+      writer.uint32(33).double(message.trainSeconds);
+    }
+    if (message.checkpointUri !== "") {
+      writer.uint32(42).string(message.checkpointUri);
+    }
+    if (message.failureReason !== "") {
+      writer.uint32(50).string(message.failureReason);
+    }
+    if (message.traceId !== "") {
+      writer.uint32(58).string(message.traceId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinalTrainingResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinalTrainingResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accuracy = CocoMetrics.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.fidelity = Fidelity.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.trainSeconds = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.checkpointUri = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.failureReason = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.traceId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FinalTrainingResult {
+    return {
+      status: isSet(object.status) ? trainStatusFromJSON(object.status) : 0,
+      accuracy: isSet(object.accuracy) ? CocoMetrics.fromJSON(object.accuracy) : undefined,
+      fidelity: isSet(object.fidelity) ? Fidelity.fromJSON(object.fidelity) : undefined,
+      trainSeconds: isSet(object.trainSeconds)
+        ? globalThis.Number(object.trainSeconds)
+        : isSet(object.train_seconds)
+        ? globalThis.Number(object.train_seconds)
+        : 0,
+      checkpointUri: isSet(object.checkpointUri)
+        ? globalThis.String(object.checkpointUri)
+        : isSet(object.checkpoint_uri)
+        ? globalThis.String(object.checkpoint_uri)
+        : "",
+      failureReason: isSet(object.failureReason)
+        ? globalThis.String(object.failureReason)
+        : isSet(object.failure_reason)
+        ? globalThis.String(object.failure_reason)
+        : "",
+      traceId: isSet(object.traceId)
+        ? globalThis.String(object.traceId)
+        : isSet(object.trace_id)
+        ? globalThis.String(object.trace_id)
+        : "",
+    };
+  },
+
+  toJSON(message: FinalTrainingResult): unknown {
+    const obj: any = {};
+    if (message.status !== 0) {
+      obj.status = trainStatusToJSON(message.status);
+    }
+    if (message.accuracy !== undefined) {
+      obj.accuracy = CocoMetrics.toJSON(message.accuracy);
+    }
+    if (message.fidelity !== undefined) {
+      obj.fidelity = Fidelity.toJSON(message.fidelity);
+    }
+    if (message.trainSeconds !== 0) {
+      obj.trainSeconds = floatToJson(message.trainSeconds);
+    }
+    if (message.checkpointUri !== "") {
+      obj.checkpointUri = message.checkpointUri;
+    }
+    if (message.failureReason !== "") {
+      obj.failureReason = message.failureReason;
+    }
+    if (message.traceId !== "") {
+      obj.traceId = message.traceId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FinalTrainingResult>): FinalTrainingResult {
+    return FinalTrainingResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FinalTrainingResult>): FinalTrainingResult {
+    const message = createBaseFinalTrainingResult();
+    message.status = object.status ?? 0;
+    message.accuracy = (object.accuracy !== undefined && object.accuracy !== null)
+      ? CocoMetrics.fromPartial(object.accuracy)
+      : undefined;
+    message.fidelity = (object.fidelity !== undefined && object.fidelity !== null)
+      ? Fidelity.fromPartial(object.fidelity)
+      : undefined;
+    message.trainSeconds = object.trainSeconds ?? 0;
+    message.checkpointUri = object.checkpointUri ?? "";
+    message.failureReason = object.failureReason ?? "";
+    message.traceId = object.traceId ?? "";
     return message;
   },
 };

@@ -11,6 +11,7 @@ import { LatencyStats } from "../../common/v1/metrics.js";
 import {
   Budget,
   Candidate,
+  FinalTrainingResult,
   SearchSpec,
   SearchState,
   searchStateFromJSON,
@@ -41,15 +42,18 @@ export interface JournalEntry {
     | //
     /**
      * A trainer's validation AP for a candidate at a step (its progress event), kept for the
-     * candidate's curve and the median stopping rule.
+     * candidate's curve and the early-stopping rule.
      */
     { $case: "validationPointRecorded"; value: ValidationPointRecorded }
     | //
-    /** The median stopping rule stopped a candidate's training (the trainer is told to cancel). */
+    /** The early-stopping rule stopped a candidate's training (the trainer is told to cancel). */
     { $case: "candidateStoppedEarly"; value: CandidateStoppedEarly }
     | //
     /** A suggestion round is about to ask the suggestion service; its number derives the request seed. */
     { $case: "suggestionRoundStarted"; value: SuggestionRoundStarted }
+    | //
+    /** A final Pareto model's retraining ended (SearchSpec.final_training). */
+    { $case: "finalTrainingEnded"; value: FinalTrainingEnded }
     | undefined;
   /** With search_state_changed: why the search failed or stopped (empty otherwise). */
   reason: string;
@@ -67,8 +71,13 @@ export interface CandidateStoppedEarly {
   candidateId: string;
   /** The training job told to cancel. */
   jobId: string;
-  /** What the rule found (AP at the step against the median of the completed candidates). */
+  /** What the rule found (AP at the step against the median, or the rung's cutoff). */
   reason: string;
+}
+
+export interface FinalTrainingEnded {
+  candidateId: string;
+  result: FinalTrainingResult | undefined;
 }
 
 export interface SuggestionRoundStarted {
@@ -84,24 +93,36 @@ export interface SuggestionRoundStarted {
 export interface TrainJob {
   searchId: string;
   candidateId: string;
-  request: TrainRequest | undefined;
+  request:
+    | TrainRequest
+    | undefined;
+  /** The candidate's retraining as a final Pareto model, not its evaluation. */
+  final: boolean;
 }
 
 export interface TrainJobResult {
   searchId: string;
   candidateId: string;
-  result: TrainResult | undefined;
+  result:
+    | TrainResult
+    | undefined;
+  /** The candidate's retraining as a final Pareto model, not its evaluation. */
+  final: boolean;
 }
 
 /**
- * A trainer's progress on a queued job, on core NATS (not journaled): what the median early-stopping
+ * A trainer's progress on a queued job, on core NATS (not journaled): what the early-stopping
  * rule reads. Published at the steps where the validation split was evaluated.
  */
 export interface TrainJobProgress {
   searchId: string;
   candidateId: string;
   jobId: string;
-  progress: TrainProgress | undefined;
+  progress:
+    | TrainProgress
+    | undefined;
+  /** The candidate's retraining as a final Pareto model, not its evaluation. */
+  final: boolean;
 }
 
 /**
@@ -160,6 +181,9 @@ export const JournalEntry: MessageFns<JournalEntry> = {
         break;
       case "suggestionRoundStarted":
         SuggestionRoundStarted.encode(message.entry.value, writer.uint32(98).fork()).join();
+        break;
+      case "finalTrainingEnded":
+        FinalTrainingEnded.encode(message.entry.value, writer.uint32(106).fork()).join();
         break;
     }
     if (message.reason !== "") {
@@ -278,6 +302,14 @@ export const JournalEntry: MessageFns<JournalEntry> = {
             };
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.entry = { $case: "finalTrainingEnded", value: FinalTrainingEnded.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 7: {
             if (tag !== 58) {
               break;
@@ -348,6 +380,10 @@ export const JournalEntry: MessageFns<JournalEntry> = {
         ? { $case: "suggestionRoundStarted", value: SuggestionRoundStarted.fromJSON(object.suggestionRoundStarted) }
         : isSet(object.suggestion_round_started)
         ? { $case: "suggestionRoundStarted", value: SuggestionRoundStarted.fromJSON(object.suggestion_round_started) }
+        : isSet(object.finalTrainingEnded)
+        ? { $case: "finalTrainingEnded", value: FinalTrainingEnded.fromJSON(object.finalTrainingEnded) }
+        : isSet(object.final_training_ended)
+        ? { $case: "finalTrainingEnded", value: FinalTrainingEnded.fromJSON(object.final_training_ended) }
         : undefined,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
     };
@@ -378,6 +414,8 @@ export const JournalEntry: MessageFns<JournalEntry> = {
       obj.candidateStoppedEarly = CandidateStoppedEarly.toJSON(message.entry.value);
     } else if (message.entry?.$case === "suggestionRoundStarted") {
       obj.suggestionRoundStarted = SuggestionRoundStarted.toJSON(message.entry.value);
+    } else if (message.entry?.$case === "finalTrainingEnded") {
+      obj.finalTrainingEnded = FinalTrainingEnded.toJSON(message.entry.value);
     }
     if (message.reason !== "") {
       obj.reason = message.reason;
@@ -458,6 +496,12 @@ export const JournalEntry: MessageFns<JournalEntry> = {
             $case: "suggestionRoundStarted",
             value: SuggestionRoundStarted.fromPartial(object.entry.value),
           };
+        }
+        break;
+      }
+      case "finalTrainingEnded": {
+        if (object.entry?.value !== undefined && object.entry?.value !== null) {
+          message.entry = { $case: "finalTrainingEnded", value: FinalTrainingEnded.fromPartial(object.entry.value) };
         }
         break;
       }
@@ -719,6 +763,97 @@ export const CandidateStoppedEarly: MessageFns<CandidateStoppedEarly> = {
   },
 };
 
+function createBaseFinalTrainingEnded(): FinalTrainingEnded {
+  return { candidateId: "", result: undefined };
+}
+
+export const FinalTrainingEnded: MessageFns<FinalTrainingEnded> = {
+  encode(message: FinalTrainingEnded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.candidateId !== "") {
+      writer.uint32(10).string(message.candidateId);
+    }
+    if (message.result !== undefined) {
+      FinalTrainingResult.encode(message.result, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinalTrainingEnded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinalTrainingEnded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.candidateId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.result = FinalTrainingResult.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FinalTrainingEnded {
+    return {
+      candidateId: isSet(object.candidateId)
+        ? globalThis.String(object.candidateId)
+        : isSet(object.candidate_id)
+        ? globalThis.String(object.candidate_id)
+        : "",
+      result: isSet(object.result) ? FinalTrainingResult.fromJSON(object.result) : undefined,
+    };
+  },
+
+  toJSON(message: FinalTrainingEnded): unknown {
+    const obj: any = {};
+    if (message.candidateId !== "") {
+      obj.candidateId = message.candidateId;
+    }
+    if (message.result !== undefined) {
+      obj.result = FinalTrainingResult.toJSON(message.result);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FinalTrainingEnded>): FinalTrainingEnded {
+    return FinalTrainingEnded.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FinalTrainingEnded>): FinalTrainingEnded {
+    const message = createBaseFinalTrainingEnded();
+    message.candidateId = object.candidateId ?? "";
+    message.result = (object.result !== undefined && object.result !== null)
+      ? FinalTrainingResult.fromPartial(object.result)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseSuggestionRoundStarted(): SuggestionRoundStarted {
   return { round: 0, stage: 0 };
 }
@@ -805,7 +940,7 @@ export const SuggestionRoundStarted: MessageFns<SuggestionRoundStarted> = {
 };
 
 function createBaseTrainJob(): TrainJob {
-  return { searchId: "", candidateId: "", request: undefined };
+  return { searchId: "", candidateId: "", request: undefined, final: false };
 }
 
 export const TrainJob: MessageFns<TrainJob> = {
@@ -818,6 +953,9 @@ export const TrainJob: MessageFns<TrainJob> = {
     }
     if (message.request !== undefined) {
       TrainRequest.encode(message.request, writer.uint32(26).fork()).join();
+    }
+    if (message.final !== false) {
+      writer.uint32(32).bool(message.final);
     }
     return writer;
   },
@@ -859,6 +997,14 @@ export const TrainJob: MessageFns<TrainJob> = {
             message.request = TrainRequest.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.final = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -884,6 +1030,7 @@ export const TrainJob: MessageFns<TrainJob> = {
         ? globalThis.String(object.candidate_id)
         : "",
       request: isSet(object.request) ? TrainRequest.fromJSON(object.request) : undefined,
+      final: isSet(object.final) ? globalThis.Boolean(object.final) : false,
     };
   },
 
@@ -898,6 +1045,9 @@ export const TrainJob: MessageFns<TrainJob> = {
     if (message.request !== undefined) {
       obj.request = TrainRequest.toJSON(message.request);
     }
+    if (message.final !== false) {
+      obj.final = message.final;
+    }
     return obj;
   },
 
@@ -911,12 +1061,13 @@ export const TrainJob: MessageFns<TrainJob> = {
     message.request = (object.request !== undefined && object.request !== null)
       ? TrainRequest.fromPartial(object.request)
       : undefined;
+    message.final = object.final ?? false;
     return message;
   },
 };
 
 function createBaseTrainJobResult(): TrainJobResult {
-  return { searchId: "", candidateId: "", result: undefined };
+  return { searchId: "", candidateId: "", result: undefined, final: false };
 }
 
 export const TrainJobResult: MessageFns<TrainJobResult> = {
@@ -929,6 +1080,9 @@ export const TrainJobResult: MessageFns<TrainJobResult> = {
     }
     if (message.result !== undefined) {
       TrainResult.encode(message.result, writer.uint32(26).fork()).join();
+    }
+    if (message.final !== false) {
+      writer.uint32(32).bool(message.final);
     }
     return writer;
   },
@@ -970,6 +1124,14 @@ export const TrainJobResult: MessageFns<TrainJobResult> = {
             message.result = TrainResult.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.final = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -995,6 +1157,7 @@ export const TrainJobResult: MessageFns<TrainJobResult> = {
         ? globalThis.String(object.candidate_id)
         : "",
       result: isSet(object.result) ? TrainResult.fromJSON(object.result) : undefined,
+      final: isSet(object.final) ? globalThis.Boolean(object.final) : false,
     };
   },
 
@@ -1009,6 +1172,9 @@ export const TrainJobResult: MessageFns<TrainJobResult> = {
     if (message.result !== undefined) {
       obj.result = TrainResult.toJSON(message.result);
     }
+    if (message.final !== false) {
+      obj.final = message.final;
+    }
     return obj;
   },
 
@@ -1022,12 +1188,13 @@ export const TrainJobResult: MessageFns<TrainJobResult> = {
     message.result = (object.result !== undefined && object.result !== null)
       ? TrainResult.fromPartial(object.result)
       : undefined;
+    message.final = object.final ?? false;
     return message;
   },
 };
 
 function createBaseTrainJobProgress(): TrainJobProgress {
-  return { searchId: "", candidateId: "", jobId: "", progress: undefined };
+  return { searchId: "", candidateId: "", jobId: "", progress: undefined, final: false };
 }
 
 export const TrainJobProgress: MessageFns<TrainJobProgress> = {
@@ -1043,6 +1210,9 @@ export const TrainJobProgress: MessageFns<TrainJobProgress> = {
     }
     if (message.progress !== undefined) {
       TrainProgress.encode(message.progress, writer.uint32(34).fork()).join();
+    }
+    if (message.final !== false) {
+      writer.uint32(40).bool(message.final);
     }
     return writer;
   },
@@ -1092,6 +1262,14 @@ export const TrainJobProgress: MessageFns<TrainJobProgress> = {
             message.progress = TrainProgress.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.final = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1122,6 +1300,7 @@ export const TrainJobProgress: MessageFns<TrainJobProgress> = {
         ? globalThis.String(object.job_id)
         : "",
       progress: isSet(object.progress) ? TrainProgress.fromJSON(object.progress) : undefined,
+      final: isSet(object.final) ? globalThis.Boolean(object.final) : false,
     };
   },
 
@@ -1139,6 +1318,9 @@ export const TrainJobProgress: MessageFns<TrainJobProgress> = {
     if (message.progress !== undefined) {
       obj.progress = TrainProgress.toJSON(message.progress);
     }
+    if (message.final !== false) {
+      obj.final = message.final;
+    }
     return obj;
   },
 
@@ -1153,6 +1335,7 @@ export const TrainJobProgress: MessageFns<TrainJobProgress> = {
     message.progress = (object.progress !== undefined && object.progress !== null)
       ? TrainProgress.fromPartial(object.progress)
       : undefined;
+    message.final = object.final ?? false;
     return message;
   },
 };
