@@ -86,7 +86,8 @@ export const SEARCH_OPTIONS = {
   'data-dir': dataDir,
   nats: { type: 'string', value: 'URL', description: 'the services join this nats-server instead of a new one' },
   addr: { type: 'string', value: 'HOST:PORT', description: 'use the controller at this address (else CONTROLLER_ADDR, else the local mesh)' },
-  steps: { type: 'number', value: 'N', integer: true, min: 1, description: 'training steps per candidate', defaultNote: "the demo fidelity's" },
+  steps: { type: 'number', value: 'N', integer: true, min: 1, description: 'training steps per candidate, instead of the demo fidelity\'s seconds', defaultNote: "the demo fidelity's" },
+  'final-seconds': { type: 'number', value: 'S', min: 0, default: 60, description: 'retrain each final Pareto model at full width for S seconds (its weights are the winners); 0 for none' },
   batch: { type: 'number', value: 'N', integer: true, min: 1, description: 'batch size', defaultNote: "the demo fidelity's" },
   images: { type: 'number', value: 'N', integer: true, min: 1, description: 'training images', defaultNote: "the demo fidelity's" },
 } as const satisfies OptionTable;

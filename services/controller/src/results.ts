@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { common, controller } from '@sm-nas/proto';
+import { common, controller, trainer } from '@sm-nas/proto';
 import { toFullJson } from '@sm-nas/proto/json';
 import { dominates } from '@sm-nas/pareto';
 import { minimised, stageObjectives, type StageObjectives } from '@sm-nas/pareto/stage';
@@ -61,6 +61,13 @@ export function compareBaselines(candidates: readonly controller.Candidate[], st
     });
 }
 
+/** A winner's weights: its final retraining's when that succeeded, else its search evaluation's. */
+export function winnerWeights(c: controller.Candidate): { uri: string; from: 'final_training' | 'proxy'; fidelity: common.Fidelity | undefined } | undefined {
+  const final = c.finalTraining;
+  if (final?.status === trainer.TrainStatus.TRAIN_STATUS_SUCCEEDED && final.checkpointUri) return { uri: final.checkpointUri, from: 'final_training', fidelity: final.fidelity };
+  return c.checkpointUri ? { uri: c.checkpointUri, from: 'proxy', fidelity: c.metrics?.fidelity } : undefined;
+}
+
 /** What the API returns for an ended search, gathered from the controller's state. */
 export function resultsOf(record: SearchRecord): SearchResults {
   const candidates = [...record.candidates.values()];
@@ -95,6 +102,7 @@ export async function writeResults(dir: string, r: SearchResults): Promise<strin
   await put('report.html', reportHtml(r));
   for (const c of r.final.candidates) {
     const id = c.architecture?.id ?? c.candidateId;
+    const weights = winnerWeights(c);
     await put(
       join('winners', `${id}.json`),
       json({
@@ -103,12 +111,16 @@ export async function writeResults(dir: string, r: SearchResults): Promise<strin
         architecture: c.architecture?.architecture ? toFullJson(common.Architecture, 'nas.common.v1.Architecture', c.architecture.architecture) : null,
         candidate: c.candidateId,
         metrics: c.metrics ? toFullJson(controller.CandidateMetrics, 'nas.controller.v1.CandidateMetrics', c.metrics) : null,
-        weights: c.checkpointUri ? `${id}.safetensors` : null,
+        finalTraining: c.finalTraining ? toFullJson(controller.FinalTrainingResult, 'nas.controller.v1.FinalTrainingResult', c.finalTraining) : null,
+        weights: weights ? `${id}.safetensors` : null,
+        // What the weights are: the final retraining's (at its fidelity), or the search proxy's.
+        weightsFrom: weights?.from ?? null,
+        weightsFidelity: weights?.fidelity ? toFullJson(common.Fidelity, 'nas.common.v1.Fidelity', weights.fidelity) : null,
       }),
     );
-    if (c.checkpointUri.startsWith('file:')) {
+    if (weights?.uri.startsWith('file:')) {
       const target = join(dir, 'winners', `${id}.safetensors`);
-      await copyFile(fileURLToPath(c.checkpointUri), target);
+      await copyFile(fileURLToPath(weights.uri), target);
       written.push(target);
     }
   }
@@ -184,6 +196,25 @@ function frontTable(front: controller.ParetoFront): string {
   return `<table><thead><tr><th>candidate</th><th>architecture</th><th>AP</th><th>AP50</th><th>latency p50 (ms)</th><th>GMACs</th><th>origin</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+const fidelityText = (f: common.Fidelity | undefined) =>
+  f ? `input scale ${f.inputScale || 1}, width ${f.widthMultiplier || 1}, ${f.maxSteps} steps${f.maxSeconds ? ` or ${f.maxSeconds} s` : ''}` : 'unknown fidelity';
+
+/** The final models, with what their weights are: retrained (and at what fidelity, with what AP) or the proxy's. */
+function winnersSection(r: SearchResults): string {
+  const rows = r.final.candidates.map((c) => {
+    const w = winnerWeights(c);
+    const ft = c.finalTraining;
+    const retrained = ft?.status === trainer.TrainStatus.TRAIN_STATUS_SUCCEEDED;
+    const what = !w
+      ? 'no weights'
+      : w.from === 'final_training'
+        ? `retrained at ${fidelityText(w.fidelity)}: AP ${ft!.accuracy?.ap.toFixed(3) ?? '-'}, AP50 ${ft!.accuracy?.ap50.toFixed(3) ?? '-'} in ${ft!.trainSeconds.toFixed(0)} s`
+        : `the search proxy's (${fidelityText(w.fidelity)})${ft && !retrained ? `; the final training ${escape(trainer.trainStatusToJSON(ft.status).replace('TRAIN_STATUS_', '').toLowerCase())}: ${escape(ft.failureReason)}` : ''}`;
+    return `<tr><td>${escape(c.candidateId)}</td><td><code>${escape(c.architecture?.canonical ?? '')}</code></td><td>${what}</td></tr>`;
+  });
+  return `<h2>Winners (winners/)</h2><table><thead><tr><th>candidate</th><th>architecture</th><th>weights</th></tr></thead><tbody>${rows.join('\n')}</tbody></table>`;
+}
+
 function baselineSection(baselines: BaselineComparison[]): string {
   if (baselines.length === 0) return '';
   const items = baselines.map((b) => {
@@ -216,6 +247,7 @@ ${scatter('Modular stage: accuracy vs FLOPs', 'multiply-adds', points(r, common.
 <h2>Structural Pareto front (hypervolume ${r.structural.hypervolume.toPrecision(4)})</h2>
 ${frontTable(r.structural)}
 ${r.modular ? `<h2>Modular Pareto front (hypervolume ${r.modular.hypervolume.toPrecision(4)})</h2>\n${frontTable(r.modular)}` : ''}
+${winnersSection(r)}
 ${baselineSection(compareBaselines(r.candidates, r.structural))}
 ${failed.length ? `<h2>Failed candidates</h2><ul>${failed.map((c) => `<li>${escape(c.candidateId)} <code>${escape(c.architecture?.canonical ?? '')}</code>: ${escape(c.failureReason)}</li>`).join('')}</ul>` : ''}
 </body></html>

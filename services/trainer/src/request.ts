@@ -83,9 +83,6 @@ export function trainJobFromRequest(request: trainer.TrainRequest, checkpointDir
   if (maxSteps === 0 && maxSeconds === 0) {
     throw new InvalidArgumentError('fidelity.max_steps', 'set fidelity.max_steps or fidelity.max_seconds: a training run needs a budget');
   }
-  if (lrSchedule === 'cosine' && maxSteps === 0) {
-    throw new InvalidArgumentError('schedule.lr_schedule', 'LR_SCHEDULE_COSINE decays to 0 at fidelity.max_steps: set fidelity.max_steps');
-  }
   return {
     jobId,
     arch,

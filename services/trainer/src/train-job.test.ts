@@ -8,7 +8,7 @@ import { SHAPE_CLASSES } from '@sm-nas/data';
 import { createDetector, trainStepBytes, trainStepMemory, type TrainStepMemory } from '@sm-nas/detector';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from './safetensors.js';
-import { runTrainJob, twoStageAtFidelity, type TrainEvent, type TrainJobSpec, type TrainResultEvent } from './train-job.js';
+import { HORIZON_TIMING_STEPS, runTrainJob, twoStageAtFidelity, type TrainEvent, type TrainJobSpec, type TrainResultEvent } from './train-job.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trainer-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,6 +59,23 @@ async function collect(job: AsyncGenerator<TrainEvent>): Promise<{ events: Train
 }
 
 describe('runTrainJob', () => {
+  it('anneals a cosine over a budget in seconds at the steps that fit, timed on its first steps', async () => {
+    const { events, result } = await collect(runTrainJob(tinyJob({ maxSteps: 0, maxSeconds: 4, lrSchedule: 'cosine', checkpointDir: undefined })));
+    expect(result.status).toBe('succeeded');
+    const horizons = [...new Set(events.flatMap((e) => (e.kind === 'progress' ? [e.maxSteps] : [])).filter((h) => h > 0))];
+    // Fixed once, after the first step and HORIZON_TIMING_STEPS timed ones.
+    expect(horizons).toHaveLength(1);
+    const horizon = horizons[0]!;
+    expect(horizon).toBeGreaterThan(1 + HORIZON_TIMING_STEPS);
+    // It ends at the horizon, or at the seconds if the machine slowed down after the timing.
+    expect(result.steps).toBeLessThanOrEqual(horizon);
+    expect(result.steps === horizon || result.trainSeconds >= 4).toBe(true);
+    // The horizon is what the seconds hold at the measured pace (within a factor 2, for the load).
+    const pace = result.trainSeconds / result.steps;
+    expect(horizon * pace).toBeGreaterThan(4 / 2);
+    expect(horizon * pace).toBeLessThan(4 * 2);
+  }, 120_000);
+
   it('trains, reports progress, evaluates and writes a checkpoint', async () => {
     const { events, result } = await collect(runTrainJob(tinyJob({ evalAtSteps: [4, 2], warmupSteps: 3 })));
     expect(result.failureReason).toBe('');

@@ -64,11 +64,11 @@ export interface TrainJobSpec {
   twoStage?: TwoStageOptions;
   /**
    * Linear learning-rate warm-up from lr * warmupStartFactor over this many steps. Default
-   * TRAIN_DEFAULTS.warmupSteps, but at most a fifth of a step budget (the wire has no field for
+   * TRAIN_DEFAULTS.warmupSteps, but at most WARMUP_FRACTION of a step budget (the wire has no field for
    * it, and a 100-step demo run must not spend all of it warming up).
    */
   warmupSteps?: number;
-  /** After the warm-up: constant (default) or cosine to 0 at maxSteps (needs maxSteps). */
+  /** After the warm-up: constant (default) or cosine to 0 at maxSteps (or, with maxSeconds only, at the steps that fit). */
   lrSchedule?: LrScheduleKind;
   /** Global-norm gradient clipping; 0 disables. Default TRAIN_DEFAULTS.gradClipMaxNorm. */
   gradClipMaxNorm?: number;
@@ -101,6 +101,16 @@ export function twoStageAtFidelity(inputScale: number): TwoStageOptions {
     proposals: { train: { maxPerImg: proposals }, test: { maxPerImg: proposals } },
   };
 }
+
+/**
+ * The warm-up's share of a step budget (at most TRAIN_DEFAULTS.warmupSteps): a twentieth. A fifth
+ * cost a from-scratch RetinaNet most of a short run: after 300 steps at lr 1e-3 it reached AP50
+ * 0.08 with 60 warm-up steps and 0.19 with 10 (bench/RESULTS.md, "Fidelity").
+ */
+export const WARMUP_FRACTION = 1 / 20;
+
+/** Steps timed (after the first) to fix the horizon of a cosine over a budget in seconds. */
+export const HORIZON_TIMING_STEPS = 4;
 
 /**
  * The training recipe's defaults (mmdetection's RetinaNet recipe where it has one, AdamW instead of
@@ -372,15 +382,20 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, run
       if (!spec.pretrainedWeightsPath) throw new Error('pretrained mode needs schedule.pretrained_weights_path');
       await loadPretrained(detector, spec.pretrainedWeightsPath, spec.widthMultiplier);
     }
-    const warmupSteps = spec.warmupSteps ??
-      (spec.maxSteps > 0 ? Math.min(TRAIN_DEFAULTS.warmupSteps, Math.ceil(spec.maxSteps / 5)) : TRAIN_DEFAULTS.warmupSteps);
-    const learningRateAt = learningRateSchedule({
-      learningRate: spec.learningRate,
-      kind: spec.lrSchedule ?? 'constant',
-      warmupSteps,
-      warmupStartFactor: TRAIN_DEFAULTS.warmupStartFactor,
-      maxSteps: spec.maxSteps,
-    });
+    // A cosine over a budget in seconds anneals at the steps that fit: the first steps are timed
+    // (at the warm-up's starting rate), then the horizon is fixed, and with it the warm-up.
+    let horizon = spec.maxSteps;
+    const timedHorizon = spec.lrSchedule === 'cosine' && spec.maxSteps === 0 && spec.maxSeconds > 0;
+    const scheduleFor = (maxSteps: number) =>
+      learningRateSchedule({
+        learningRate: spec.learningRate,
+        kind: spec.lrSchedule ?? 'constant',
+        warmupSteps: spec.warmupSteps ?? (maxSteps > 0 ? Math.min(TRAIN_DEFAULTS.warmupSteps, Math.ceil(maxSteps * WARMUP_FRACTION)) : TRAIN_DEFAULTS.warmupSteps),
+        warmupStartFactor: TRAIN_DEFAULTS.warmupStartFactor,
+        maxSteps,
+      });
+    let learningRateAt = timedHorizon ? () => spec.learningRate * TRAIN_DEFAULTS.warmupStartFactor : scheduleFor(spec.maxSteps);
+    let timingFrom = 0;
     const adamw = new AdamW({
       learningRate: learningRateAt(0),
       epsilon: TRAIN_DEFAULTS.adamEpsilon,
@@ -413,7 +428,7 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, run
     let validation: CocoSummary | undefined;
 
     const outOfBudget = () =>
-      (spec.maxSteps > 0 && step >= spec.maxSteps) || (spec.maxSeconds > 0 && trainSeconds >= spec.maxSeconds);
+      (horizon > 0 && step >= horizon) || (spec.maxSeconds > 0 && trainSeconds >= spec.maxSeconds);
     /** Pops every checkpoint reached; true if there was one. */
     const checkpointReached = (): boolean => {
       let hit = false;
@@ -448,6 +463,15 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, run
         const losses = await detector.trainStep(optimizer, batch, { microBatch });
         trainSeconds += (performance.now() - t0) / 1000;
         step++;
+        if (timedHorizon && horizon === 0) {
+          // The first step pays for kernel compilation and allocation: the timing starts after it.
+          if (step === 1) timingFrom = trainSeconds;
+          else if (step === 1 + HORIZON_TIMING_STEPS) {
+            const perStep = (trainSeconds - timingFrom) / HORIZON_TIMING_STEPS;
+            horizon = step + Math.max(1, Math.floor((spec.maxSeconds - trainSeconds) / perStep));
+            learningRateAt = scheduleFor(horizon);
+          }
+        }
         imagesSinceProgress += batch.imageIds.length;
         if (!Number.isFinite(losses.total)) {
           yield result('failed', `diverged: loss is ${losses.total} at step ${step} (${JSON.stringify(losses.components)})`, {
@@ -464,7 +488,7 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, run
           yield {
             kind: 'progress',
             step,
-            maxSteps: spec.maxSteps,
+            maxSteps: horizon,
             loss: losses.total,
             components: losses.components,
             imagesPerSecond: imagesSinceProgress / ((now - timeAtProgress) / 1000),

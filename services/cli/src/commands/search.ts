@@ -7,12 +7,12 @@ import { resolve } from 'node:path';
 import { common, controller, profiler, trainer } from '@sm-nas/proto';
 import { stageName } from '@sm-nas/arch/wire';
 // The subpath, not the package root: the root loads tfjs, which every CLI start would pay for.
-import { demoFidelityFor } from '@sm-nas/trainer/demo-fidelity';
+import { demoFidelityFor, demoFinalTrainingFor } from '@sm-nas/trainer/demo-fidelity';
 import { createChannel, createClient } from 'nice-grpc';
 import type { SEARCH_OPTIONS } from '../command-table.js';
 import type { OptionValues } from '../options.js';
 import { UsageError } from '../usage-error.js';
-import { compareBaselines, writeResults } from '@sm-nas/controller/results';
+import { compareBaselines, winnerWeights, writeResults } from '@sm-nas/controller/results';
 import type { LocalMesh } from '../mesh.js';
 
 export type SearchOptions = OptionValues<typeof SEARCH_OPTIONS>;
@@ -61,7 +61,16 @@ export function demoSearchSpec(options: SearchOptions, hardwareClass: string): c
       lrSchedule: demo.lrSchedule === 'cosine' ? trainer.LrSchedule.LR_SCHEDULE_COSINE : trainer.LrSchedule.LR_SCHEDULE_CONSTANT,
       seed: 0,
     },
-    fidelity: { inputScale: demo.inputScale, widthMultiplier: demo.widthMultiplier, maxSteps: options.steps ?? demo.maxSteps },
+    // --steps: a step budget instead of the demo's seconds (a quick look, or a load-independent run).
+    fidelity: {
+      inputScale: demo.inputScale,
+      widthMultiplier: demo.widthMultiplier,
+      maxSteps: options.steps ?? demo.maxSteps,
+      maxSeconds: options.steps !== undefined ? 0 : demo.maxSeconds,
+    },
+    finalTraining: options['final-seconds'] > 0
+      ? { enabled: true, fidelity: { ...demoFinalTrainingFor(hardwareClass), maxSeconds: options['final-seconds'] }, schedule: undefined }
+      : undefined,
     algorithm: { name: options.algorithm },
     structural: { maxCandidates: options.structural, populationSize: 8, paretoModels: 3 },
     modular: { maxCandidates: options.modular, populationSize: 6 },
@@ -73,12 +82,12 @@ export function demoSearchSpec(options: SearchOptions, hardwareClass: string): c
     seed: options.seed,
     // What trains and profiles in seconds on 2 CPU cores: the smallest input, the four lighter
     // backbones, FPN necks (a C4 two-stage head runs res5 per RoI: ~3 s a demo step); every head
-    // (one-stage RetinaNet, Faster R-CNN, Cascade R-CNN).
+    // (one-stage RetinaNet and FCOS, Faster R-CNN, Cascade R-CNN).
     constraints: {
       necks: [NeckKind.NECK_KIND_FPN],
       // No FPN from P1: 256x256 maps at 512x512, the slowest candidates to time and train here.
       fpnStartLevels: [2, 3, 4, 5],
-      heads: [HeadKind.HEAD_KIND_RETINANET, HeadKind.HEAD_KIND_FASTER_RCNN, HeadKind.HEAD_KIND_CASCADE_RCNN],
+      heads: [HeadKind.HEAD_KIND_RETINANET, HeadKind.HEAD_KIND_FCOS, HeadKind.HEAD_KIND_FASTER_RCNN, HeadKind.HEAD_KIND_CASCADE_RCNN],
       backbones: [BackboneKind.BACKBONE_KIND_RESNET18, BackboneKind.BACKBONE_KIND_RESNET34, BackboneKind.BACKBONE_KIND_RESNET50, BackboneKind.BACKBONE_KIND_MOBILENET_V2],
       inputs: [{ widthPx: 512, heightPx: 512 }],
     },
@@ -123,7 +132,10 @@ export async function searchCommand(options: SearchOptions, log: (line: string) 
     const searchId = search!.searchId;
     const f = spec.fidelity!;
     log(`${elapsed()}  search ${searchId}: ${spec.structural!.maxCandidates} structural + ${spec.modular!.maxCandidates} modular candidates, ${spec.algorithm!.name}, on ${hardwareClass}`);
-    log(`${elapsed()}  each candidate trains ${f.maxSteps} steps at input scale ${f.inputScale}, width ${f.widthMultiplier} on the built-in dataset`);
+    const budget = (x: common.Fidelity) => (x.maxSteps > 0 ? `${x.maxSteps} steps` : `${x.maxSeconds} s`);
+    log(`${elapsed()}  each candidate trains ${budget(f)} at input scale ${f.inputScale}, width ${f.widthMultiplier} on the built-in dataset`);
+    const ft = spec.finalTraining?.fidelity;
+    if (ft) log(`${elapsed()}  then the final Pareto models are retrained for ${budget(ft)} each at input scale ${ft.inputScale}, width ${ft.widthMultiplier}: those weights are the winners`);
 
     const done = new Map<common.SearchStage, number>();
     let final: controller.Search | undefined;
@@ -131,6 +143,12 @@ export async function searchCommand(options: SearchOptions, log: (line: string) 
       const e = event.event;
       if (e?.$case === 'candidateUpdated') {
         const c = e.value;
+        if (c.finalTraining) {
+          const ft = c.finalTraining;
+          const ok = ft.status === trainer.TrainStatus.TRAIN_STATUS_SUCCEEDED;
+          log(`${elapsed()}  final      ${c.candidateId} ${c.architecture?.canonical}  ${ok ? `AP ${ft.accuracy?.ap.toFixed(3)} AP50 ${ft.accuracy?.ap50.toFixed(3)} at width ${ft.fidelity?.widthMultiplier ?? 1}` : `retraining failed: ${ft.failureReason}`}`);
+          continue;
+        }
         // One line per candidate, when it has ended (proposed and evaluating are on the way there).
         if (c.state === controller.CandidateState.CANDIDATE_STATE_PROPOSED || c.state === controller.CandidateState.CANDIDATE_STATE_EVALUATING) continue;
         done.set(c.stage, (done.get(c.stage) ?? 0) + 1);
@@ -159,7 +177,11 @@ export async function searchCommand(options: SearchOptions, log: (line: string) 
     return [
       `search ${searchId} ${state} in ${((Date.now() - started) / 60_000).toFixed(1)} min: ${trained} candidates trained, ${candidates.length - trained} failed`,
       `final Pareto front (${modular ? 'modular' : 'structural'}):`,
-      ...(modular ?? structural).candidates.map((c) => `  ${c.architecture?.canonical}  AP ${c.metrics?.accuracy?.ap.toFixed(3)}  ${(Number(c.metrics?.flopsMultiplyAdds ?? 0) / 1e9).toFixed(1)} GMACs${c.metrics?.latency ? `  ${c.metrics.latency.latencyMsP50.toFixed(1)} ms` : ''}`),
+      ...(modular ?? structural).candidates.map((c) => {
+        const w = winnerWeights(c);
+        const weights = w?.from === 'final_training' ? `weights retrained at width ${w.fidelity?.widthMultiplier ?? 1} (AP ${c.finalTraining?.accuracy?.ap.toFixed(3)})` : "the proxy's weights";
+        return `  ${c.architecture?.canonical}  AP ${c.metrics?.accuracy?.ap.toFixed(3)}  ${(Number(c.metrics?.flopsMultiplyAdds ?? 0) / 1e9).toFixed(1)} GMACs${c.metrics?.latency ? `  ${c.metrics.latency.latencyMsP50.toFixed(1)} ms` : ''}; ${weights}`;
+      }),
       ...compareBaselines(candidates, structural).map((b) =>
         `baseline ${b.canonical} (AP ${b.ap.toFixed(3)}, ${b.latencyMs.toFixed(1)} ms): ` +
         (b.dominatedBy.length
