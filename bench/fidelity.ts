@@ -49,12 +49,13 @@ type Setting = Omit<DemoFidelity, 'dataset'> & { dataset: DemoFidelity['dataset'
 const at = (steps: number, fractions: number[]) => fractions.map((f) => Math.round(f * steps));
 
 /**
- * The proxies to compare: the demo's own (DEMO_FIDELITY: equal seconds), the same at equal steps,
- * and the 60-step proxy it replaced (lr 4e-3).
+ * The proxies to compare: the demo's own (DEMO_FIDELITY: 300 steps or what fits in 30 s), equal
+ * steps, equal seconds, and the 60-step proxy it replaced (lr 4e-3).
  */
 const PROXIES: Record<string, Setting> = {
   demo: { ...DEMO_FIDELITY, evalAtSteps: [] },
   'steps-300': { ...DEMO_FIDELITY, maxSteps: 300, maxSeconds: 0, evalAtSteps: [100, 200] },
+  'seconds-25': { ...DEMO_FIDELITY, maxSteps: 0, maxSeconds: 25, evalAtSteps: [] },
   'before-60-steps': { ...DEMO_FIDELITY, learningRate: 4e-3, maxSteps: 60, maxSeconds: 0, evalAtSteps: [] },
 };
 

@@ -1,9 +1,11 @@
 // Hypervolume at equal evaluation budget: our suggestion services (evolution, nsga2, random, each
 // a real gRPC server driven through the SuggestionClient the controller uses, with a real
 // searchspace service) against Optuna's NSGAIISampler (Debian python3-optuna, run by this bench
-// in the same run), on the same fixed problem, over several seeds.
+// in the same run), on the same fixed problem, over several seeds. And evolution with successive
+// halving (the controller's rule) at equal compute: BENCH_BUDGET full trainings' worth, a candidate
+// stopped at a rung charged the part of the budget it trained (learning curves: CURVE below).
 //
-// The problem: the whole structural space (4032 detectors, standard modules) as a table of two
+// The problem: the whole structural space (standard modules) as a table of two
 // objectives, AP (maximised) and latency (minimised). Neither is measured here:
 // - latency: libs/flops' exact multiply-adds at the detector's input size (1000 proposals for
 //   R-CNN heads) at an effective 3.5 TMAC/s, plus a fixed post-processing time per head type
@@ -18,24 +20,25 @@
 //
 // Run: pnpm exec tsx bench/suggestion-hypervolume.ts
 // Knobs: BENCH_SEEDS (10), BENCH_BUDGET (60 evaluations), BENCH_GENERATION (10: suggestions per
-// call and population size, Optuna's too), BENCH_ALGORITHMS (evolution,nsga2,random,optuna),
+// call and population size, Optuna's too), BENCH_ALGORITHMS (evolution,evolution+asha,nsga2,random,optuna),
 // BENCH_SETTINGS_<ALGORITHM> (JSON settings map, e.g. BENCH_SETTINGS_EVOLUTION='{"crossover_rate":"0.9"}').
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
-import { NECK_CHOICES, RPN_HEAD_CHOICES, INPUT_SIZES, BACKBONE_KINDS, enumerateStructural, toCanonical, type Architecture, type BackboneKind } from '@sm-nas/arch';
+import { NECK_CHOICES, RPN_HEAD_CHOICES, INPUT_SIZES, BACKBONE_KINDS, enumerateStructural, parseCanonical, toCanonical, type Architecture, type BackboneKind } from '@sm-nas/arch';
 import { countFlops } from '@sm-nas/flops';
 import { hypervolume2d, paretoFront } from '@sm-nas/pareto';
-import { common, type controller } from '@sm-nas/proto';
+import { common, controller } from '@sm-nas/proto';
 import { startSearchSpaceServer } from '@sm-nas/searchspace';
 import { startSuggestionServer, type AlgorithmName } from '@sm-nas/suggestion';
 import { SuggestionClient } from '@sm-nas/suggestion/client';
 import { evaluatedCandidate, searchSpec } from '@sm-nas/suggestion/testing';
+import { rungSteps, successiveHalvingDecision } from '../services/controller/src/early-stopping.js';
 
 const SEEDS = Number(process.env.BENCH_SEEDS ?? 10);
 const BUDGET = Number(process.env.BENCH_BUDGET ?? 60);
 const GENERATION = Number(process.env.BENCH_GENERATION ?? 10);
-const ALGORITHMS_RUN = (process.env.BENCH_ALGORITHMS ?? 'evolution,nsga2,random,optuna').split(',');
+const ALGORITHMS_RUN = (process.env.BENCH_ALGORITHMS ?? 'evolution,evolution+asha,nsga2,random,optuna').split(',');
 const settingsOf = (algorithm: string): Record<string, string> =>
   JSON.parse(process.env[`BENCH_SETTINGS_${algorithm.toUpperCase()}`] ?? '{}') as Record<string, string>;
 
@@ -44,7 +47,7 @@ const settingsOf = (algorithm: string): Record<string, string> =>
 /** Effective multiply-adds per second, and post-processing milliseconds per head type. */
 const LATENCY = {
   macsPerSecond: 3.5e12,
-  overheadMs: { retinanet: 8, faster_rcnn: 10, cascade_rcnn: 12 } as Record<string, number>,
+  overheadMs: { retinanet: 8, fcos: 8, faster_rcnn: 10, cascade_rcnn: 12 } as Record<string, number>,
   guidedAnchoringMs: 3,
 };
 
@@ -65,16 +68,19 @@ const ACCURACY = {
   head: (a: Architecture): number => {
     const ga = a.rpn === 'guided_anchoring';
     if (a.head.kind === 'retinanet') return -0.9;
+    // mmdetection's FCOS R-50 (GN head, 1x): 36.6.
+    if (a.head.kind === 'fcos') return -0.8;
     if (a.head.kind === 'faster_rcnn') return ga ? 2.2 : 0;
     const cascade = ({ 2: 2.0, 3: 2.9, 4: 2.8 } as Record<number, number>)[a.head.stages] ?? 2.9;
     return cascade + (ga ? 1.5 : 0);
   },
   neck: (a: Architecture): number => {
-    if (a.neck.kind === 'c4') return a.head.kind === 'retinanet' ? -6 : -1.8;
-    // RetinaNet's standard pyramid starts at P3, the R-CNNs' at P2.
-    const standardStart = a.head.kind === 'retinanet' ? 3 : 2;
+    const oneStage = a.head.kind === 'retinanet' || a.head.kind === 'fcos';
+    if (a.neck.kind === 'c4') return oneStage ? -6 : -1.8;
+    // The one-stage heads' standard pyramid starts at P3, the R-CNNs' at P2.
+    const standardStart = oneStage ? 3 : 2;
     const start = ({ [-1]: -0.3, 0: 0, 1: -1.0, 2: -3.5, 3: -7 } as Record<number, number>)[a.neck.startLevel - standardStart] ?? -0.3;
-    const end = ({ 6: 0, 5: -0.5, 4: -2.0, 3: -4.0, 2: -6.0 } as Record<number, number>)[a.neck.endLevel] ?? 0;
+    const end = ({ 7: 0, 6: 0, 5: -0.5, 4: -2.0, 3: -4.0, 2: -6.0 } as Record<number, number>)[a.neck.endLevel] ?? 0;
     return start + end;
   },
   input: { '1333x800': 0, '1080x720': -1.2, '800x600': -2.8, '512x512': -7.0 } as Record<string, number>,
@@ -121,6 +127,33 @@ function normaliser(rows: readonly Row[]): (r: Row) => [number, number] {
   return (r) => [(apMax - r.ap) / (apMax - apMin), (Math.log(r.latencyMs) - lMin) / (lMax - lMin)];
 }
 
+// ---- learning curves (successive halving) -------------------------------------------------------
+
+/**
+ * The AP a candidate shows part-way through its training, for successive halving's rungs: its final
+ * AP times t^a (t the fraction of the step budget done), a per head family, times a measurement
+ * noise. The exponents come from this project's curves at the demo's proxy (64 px, width 0.25, lr
+ * 1e-3, cosine over 300 steps; AP50 at step 100 over AP50 at step 300, 2026-12-08, bench/RESULTS.md
+ * "Fidelity"): Faster R-CNN-R18 0.497 / 0.798 -> a = 0.43; FCOS-R18 0.160 / 0.337 -> a = 0.68;
+ * RetinaNet-R18 0.058 / 0.193 -> a = 1.10 (one-stage detectors start slower: a rung early in the
+ * budget under-rates them). Cascade R-CNN: Faster R-CNN's. The noise, +-15% uniform, deterministic
+ * per (architecture, rung), stands for seed-to-seed spread this early.
+ */
+const CURVE = {
+  exponent: { retinanet: 1.1, fcos: 0.68, faster_rcnn: 0.43, cascade_rcnn: 0.43 } as Record<string, number>,
+  noise: 0.15,
+};
+
+function apAt(row: Row, fraction: number): number {
+  if (fraction >= 1) return row.ap;
+  const h = createHash('sha256').update(`${row.canonical}@${fraction}`).digest().readUInt32BE(0) / 2 ** 32;
+  const kind = parseCanonical(row.canonical).head.kind;
+  return row.ap * fraction ** CURVE.exponent[kind]! * (1 + (2 * h - 1) * CURVE.noise);
+}
+
+/** Successive halving as the controller runs it: rungs at min_steps x eta^k below the budget. */
+const HALVING = { budgetSteps: 9, minSteps: 1, eta: 3 };
+
 // ---- runs ------------------------------------------------------------------------------------------
 
 async function runOurs(client: SuggestionClient, algorithm: AlgorithmName, seed: number, rows: Row[], byCanonical: Map<string, number>, searchspaceAddress: string): Promise<number[]> {
@@ -143,6 +176,52 @@ async function runOurs(client: SuggestionClient, algorithm: AlgorithmName, seed:
     }
   }
   return indices;
+}
+
+/**
+ * Evolution with successive halving, at the same compute as the others' BUDGET full trainings: a
+ * candidate stopped at a rung costs the fraction of the budget it trained. Candidates are trained
+ * one after another; at each rung the controller's own rule decides against the APs recorded there
+ * so far. Only candidates trained to the end count on the front (the stopped ones have no final AP).
+ */
+async function runOursWithHalving(client: SuggestionClient, seed: number, rows: Row[], byCanonical: Map<string, number>, searchspaceAddress: string): Promise<{ indices: number[]; candidates: number }> {
+  const algorithm = 'evolution';
+  const spec = searchSpec(algorithm, { settings: settingsOf(algorithm), structural: { populationSize: GENERATION, maxCandidates: 10 * BUDGET } });
+  const rungs = rungSteps(HALVING.minSteps, HALVING.eta, HALVING.budgetSteps);
+  const recorded = new Map<number, number[]>(rungs.map((r) => [r, []]));
+  const history: controller.Candidate[] = [];
+  const indices: number[] = [];
+  let spent = 0;
+  for (let g = 0; spent < BUDGET; g++) {
+    const { accepted, rejected } = await client.getSuggestions({ spec, stage: 'structural', history, count: GENERATION, seed: seed * 1000 + g, searchspaceAddress });
+    if (rejected.length > 0) throw new Error(`${algorithm}+asha: rejected suggestions: ${JSON.stringify(rejected)}`);
+    if (accepted.length === 0) throw new Error(`${algorithm}+asha: no suggestion`);
+    for (const s of accepted) {
+      if (spent >= BUDGET) break;
+      const index = byCanonical.get(s.described.canonical);
+      if (index === undefined) throw new Error(`${s.described.canonical} is not in the table`);
+      const row = rows[index]!;
+      let stoppedAt: number | undefined;
+      for (const rung of rungs) {
+        const ap = apAt(row, rung / HALVING.budgetSteps);
+        const decision = successiveHalvingDecision(ap, recorded.get(rung)!, HALVING.eta);
+        recorded.get(rung)!.push(ap);
+        if (decision.stop) {
+          stoppedAt = rung;
+          break;
+        }
+      }
+      spent += (stoppedAt ?? HALVING.budgetSteps) / HALVING.budgetSteps;
+      const candidate = evaluatedCandidate(`c${history.length}`, common.SearchStage.SEARCH_STAGE_STRUCTURAL, s.described, { ap: row.ap, latencyMs: row.latencyMs });
+      if (stoppedAt === undefined) {
+        indices.push(index);
+        history.push(candidate);
+      } else {
+        history.push({ ...candidate, state: controller.CandidateState.CANDIDATE_STATE_EARLY_STOPPED, metrics: { ...candidate.metrics!, accuracy: undefined } });
+      }
+    }
+  }
+  return { indices, candidates: history.length };
 }
 
 function runOptuna(objectives: [number, number][], seeds: number[]): { runs: { seed: number; indices: number[]; trials: number }[]; optuna: string } {
@@ -193,6 +272,23 @@ async function main(): Promise<void> {
     client.close();
     await server.shutdown({ graceMs: 1000 });
   }
+  if (ALGORITHMS_RUN.includes('evolution+asha')) {
+    const server = await startSuggestionServer({ algorithm: 'evolution', host: '127.0.0.1', port: 0, logger: quiet });
+    const client = new SuggestionClient(server.address);
+    const t0 = Date.now();
+    const name = 'evolution+asha';
+    results[name] = [];
+    const trained: number[] = [];
+    for (const seed of seeds) {
+      const run = await runOursWithHalving(client, seed, rows, byCanonical, space.address);
+      results[name].push(hv(run.indices) / optimum);
+      trained.push(run.candidates);
+    }
+    seconds[name] = (Date.now() - t0) / 1000;
+    console.log(`evolution+asha: ${stats(trained).mean.toFixed(1)} candidates started on average for the compute of ${BUDGET} full trainings (rungs ${rungSteps(HALVING.minSteps, HALVING.eta, HALVING.budgetSteps).map((r) => `${r}/${HALVING.budgetSteps}`).join(', ')}, eta ${HALVING.eta})`);
+    client.close();
+    await server.shutdown({ graceMs: 1000 });
+  }
   await space.shutdown({ graceMs: 1000 });
   let trials: number[] = [];
   let label = 'optuna NSGAIISampler';
@@ -217,12 +313,12 @@ async function main(): Promise<void> {
   const ratio = (a: number[], b: number[]) => stats(a).mean / stats(b).mean;
   const wins = (a: number[], b: number[]) => a.filter((x, i) => x > b[i]!).length;
   console.log('\nratios of mean hypervolume (same seeds, same run):');
-  for (const ours of ['evolution', 'nsga2']) {
-    for (const peer of [label, 'random']) {
+  for (const ours of ['evolution+asha', 'evolution', 'nsga2']) {
+    for (const peer of [label, 'random', ...(ours === 'evolution+asha' ? ['evolution'] : [])]) {
       const a = results[ours];
       const b = results[peer];
       if (!a || !b) continue;
-      const name = peer === 'random' ? 'random' : 'optuna NSGA-II';
+      const name = peer === label ? 'optuna NSGA-II' : peer;
       console.log(`  ${`${ours} / ${name}:`.padEnd(28)} ${ratio(a, b).toFixed(3)} (${ours} higher on ${wins(a, b)}/${SEEDS} seeds)`);
     }
   }

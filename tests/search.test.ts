@@ -4,7 +4,8 @@
 // new controller replays the journal into the same state.
 import { architectureFromWire } from '@sm-nas/arch/wire';
 import { connectBus, trainJobCancel, trainJobProgress } from '@sm-nas/bus';
-import { common, controller } from '@sm-nas/proto';
+import { common, controller, trainer } from '@sm-nas/proto';
+import { readSafetensors } from '@sm-nas/trainer/safetensors';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -127,6 +128,56 @@ describe('a two-stage search over NATS', () => {
     expect(replayed.candidates).toEqual(candidates);
     expect((await mesh.client.getParetoFront({ searchId: 'two-stage', stage: 0 })).front).toEqual(front);
     expect((await mesh.client.getSearch({ searchId: 'two-stage' })).search).toEqual(final);
+  }, 900_000);
+
+  it('retrains the final front as jobs of their own at full width; the winners carry those weights', async () => {
+    const spec = tinySpec({
+      structural: { maxCandidates: 2, populationSize: 2, paretoModels: 0 },
+      modular: { maxCandidates: 0, populationSize: 0, paretoModels: 0 },
+      finalTraining: { enabled: true, fidelity: { inputScale: 0.125, widthMultiplier: 0, maxSteps: 1, maxSeconds: 0 }, schedule: undefined },
+    });
+    const before = new Map(mesh.trainings);
+    await mesh.client.createSearch({ spec, searchId: 'final-training' });
+    await watchToEnd('final-training');
+    const search = (await mesh.client.getSearch({ searchId: 'final-training' })).search!;
+    expect(search.failureReason).toBe('');
+    expect(search.state).toBe(SUCCEEDED);
+    const { candidates } = await mesh.client.listCandidates({ searchId: 'final-training', stage: 0, pageSize: 0, pageToken: '' });
+    const front = (await mesh.client.getParetoFront({ searchId: 'final-training', stage: 0 })).front!;
+    const onFront = new Set(front.candidates.map((c) => c.candidateId));
+    expect(onFront.size).toBeGreaterThan(0);
+    for (const c of candidates) {
+      if (!onFront.has(c.candidateId)) {
+        expect(c.finalTraining, c.candidateId).toBeUndefined();
+        continue;
+      }
+      const ft = c.finalTraining!;
+      expect(ft.failureReason).toBe('');
+      expect(ft.status).toBe(trainer.TrainStatus.TRAIN_STATUS_SUCCEEDED);
+      // width_multiplier 0 means full width; the search's own fidelity is an eighth.
+      expect(ft.fidelity?.widthMultiplier).toBe(1);
+      expect(c.metrics?.fidelity?.widthMultiplier).toBe(0.125);
+      expect(ft.checkpointUri).toMatch(/^file:\/\//);
+      expect(ft.checkpointUri).not.toBe(c.checkpointUri);
+      expect(ft.traceId).toBe(c.traceId);
+    }
+    // Every job trained once: one evaluation per candidate, one retraining per front member.
+    const jobs = [...mesh.trainings.keys()].filter((k) => !before.has(k));
+    expect(jobs.sort()).toEqual([...candidates.map((c) => `final-training.${c.candidateId}`), ...[...onFront].map((id) => `final-training.${id}.final`)].sort());
+    for (const k of jobs) expect(mesh.trainings.get(k), k).toBe(1);
+    // The winners are the retrained weights: full width (ResNet-18's stem has 64 filters; the
+    // proxy's, at an eighth, 8).
+    const folder = join(mesh.resultsDir, 'final-training');
+    for (let i = 0; i < 100 && !existsSync(join(folder, 'report.html')); i++) await new Promise((r) => setTimeout(r, 100));
+    for (const c of front.candidates) {
+      const winner = JSON.parse(readFileSync(join(folder, 'winners', `${c.architecture!.id}.json`), 'utf8')) as { weightsFrom: string; weightsFidelity: { widthMultiplier: number } };
+      expect(winner.weightsFrom).toBe('final_training');
+      expect(winner.weightsFidelity.widthMultiplier).toBe(1);
+      const { tensors } = await readSafetensors(join(folder, 'winners', `${c.architecture!.id}.safetensors`));
+      const stem = [...tensors.entries()].find(([name]) => name.endsWith('conv1.weight'))!;
+      expect(stem[1].shape[0], stem[0]).toBe(64);
+    }
+    expect(readFileSync(join(folder, 'report.html'), 'utf8')).toMatch(/retrained at input scale 0\.125, width 1/);
   }, 900_000);
 
   it('stops a training early on request: the trainer ends the job, the candidate is EARLY_STOPPED, not retrained', async () => {

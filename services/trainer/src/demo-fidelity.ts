@@ -4,10 +4,12 @@
 // calibrates it against a longer, wider reference (bench/RESULTS.md, "Fidelity"): change these
 // values only together with a new run of it.
 //
-// Equal seconds, not equal steps: a candidate trains for `maxSeconds` with a cosine the trainer
-// anneals at the steps that fit, so a cheap detector gets more steps than a dear one (on 2 free
-// cores: RetinaNet-ResNet-18-FPN ~0.08 s a step, Faster R-CNN ~0.13, FCOS ~0.14, Cascade
-// R-CNN-ResNet-34 ~0.55). At the 60 steps this replaced, every RetinaNet sat at AP 0.000-0.002 while
+// A step budget capped in seconds: a candidate trains `maxSteps`, or what fits in `maxSeconds` if
+// that is fewer, with a cosine the trainer anneals at that horizon (on 2 free cores:
+// RetinaNet-ResNet-18-FPN ~0.08 s a step, Faster R-CNN ~0.13, FCOS ~0.14, Cascade
+// R-CNN-ResNet-34 ~0.55, so the cheap ones train the whole budget and the dear ones what fits).
+// Equal seconds alone (25 s each) left the Cascade R-CNNs ~40 steps and AP50 0.01-0.03 in a search
+// (bench/RESULTS.md, "Fidelity"). At the 60 steps this replaced, every RetinaNet sat at AP 0.000-0.002 while
 // two-stage detectors reached AP50 0.5: with the towers initialised as the backbone (LAYER_FLAGS.tower)
 // and lr 1e-3 (4e-3 and 2e-3 learnt slower), RetinaNet-R18 reached AP50 0.08 after 300 steps and
 // 0.21 after 500, FCOS-R18 0.34 after 300, Faster R-CNN-R18 0.80 after 300.
@@ -44,8 +46,8 @@ export const DEMO_FIDELITY: Readonly<DemoFidelity> = Object.freeze<DemoFidelity>
   learningRate: 1e-3,
   weightDecay: 1e-4,
   lrSchedule: 'cosine',
-  maxSteps: 0,
-  maxSeconds: 25,
+  maxSteps: 300,
+  maxSeconds: 30,
 });
 
 /**

@@ -74,6 +74,10 @@ describe('runTrainJob', () => {
     const pace = result.trainSeconds / result.steps;
     expect(horizon * pace).toBeGreaterThan(4 / 2);
     expect(horizon * pace).toBeLessThan(4 * 2);
+    // With a step budget too, the horizon is the smaller of the two.
+    const capped = await collect(runTrainJob(tinyJob({ maxSteps: 8, maxSeconds: 600, lrSchedule: 'cosine', checkpointDir: undefined })));
+    expect(capped.result.steps).toBe(8);
+    expect(new Set(capped.events.flatMap((e) => (e.kind === 'progress' && e.maxSteps > 0 ? [e.maxSteps] : [])))).toEqual(new Set([8]));
   }, 120_000);
 
   it('trains, reports progress, evaluates and writes a checkpoint', async () => {

@@ -382,10 +382,12 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, run
       if (!spec.pretrainedWeightsPath) throw new Error('pretrained mode needs schedule.pretrained_weights_path');
       await loadPretrained(detector, spec.pretrainedWeightsPath, spec.widthMultiplier);
     }
-    // A cosine over a budget in seconds anneals at the steps that fit: the first steps are timed
-    // (at the warm-up's starting rate), then the horizon is fixed, and with it the warm-up.
+    // A cosine over a budget in seconds anneals at the steps that fit (at most maxSteps, when both
+    // are set): the first steps are timed (at the warm-up's starting rate), then the horizon is
+    // fixed, and with it the warm-up.
     let horizon = spec.maxSteps;
-    const timedHorizon = spec.lrSchedule === 'cosine' && spec.maxSteps === 0 && spec.maxSeconds > 0;
+    const timedHorizon = spec.lrSchedule === 'cosine' && spec.maxSeconds > 0;
+    if (timedHorizon) horizon = 0;
     const scheduleFor = (maxSteps: number) =>
       learningRateSchedule({
         learningRate: spec.learningRate,
@@ -428,7 +430,7 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, run
     let validation: CocoSummary | undefined;
 
     const outOfBudget = () =>
-      (horizon > 0 && step >= horizon) || (spec.maxSeconds > 0 && trainSeconds >= spec.maxSeconds);
+      (horizon > 0 && step >= horizon) || (spec.maxSteps > 0 && step >= spec.maxSteps) || (spec.maxSeconds > 0 && trainSeconds >= spec.maxSeconds);
     /** Pops every checkpoint reached; true if there was one. */
     const checkpointReached = (): boolean => {
       let hit = false;
@@ -468,7 +470,8 @@ export async function* runTrainJob(spec: TrainJobSpec, signal?: AbortSignal, run
           if (step === 1) timingFrom = trainSeconds;
           else if (step === 1 + HORIZON_TIMING_STEPS) {
             const perStep = (trainSeconds - timingFrom) / HORIZON_TIMING_STEPS;
-            horizon = step + Math.max(1, Math.floor((spec.maxSeconds - trainSeconds) / perStep));
+            const fits = step + Math.max(1, Math.floor((spec.maxSeconds - trainSeconds) / perStep));
+            horizon = spec.maxSteps > 0 ? Math.min(spec.maxSteps, fits) : fits;
             learningRateAt = scheduleFor(horizon);
           }
         }

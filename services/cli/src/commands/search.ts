@@ -19,7 +19,7 @@ export type SearchOptions = OptionValues<typeof SEARCH_OPTIONS>;
 
 const { BackboneKind, HeadKind, NeckKind, RpnKind } = common;
 
-// The demo fidelity lives in one place, @sm-nas/trainer (backed by bench/rank-fidelity.ts), one for a
+// The demo fidelity lives in one place, @sm-nas/trainer (calibrated by bench/fidelity.ts), one for a
 // GPU class and one for a CPU class. The wire's built-in dataset takes its seed, split sizes and image
 // side; the preset stays the trainer's default.
 
@@ -132,7 +132,8 @@ export async function searchCommand(options: SearchOptions, log: (line: string) 
     const searchId = search!.searchId;
     const f = spec.fidelity!;
     log(`${elapsed()}  search ${searchId}: ${spec.structural!.maxCandidates} structural + ${spec.modular!.maxCandidates} modular candidates, ${spec.algorithm!.name}, on ${hardwareClass}`);
-    const budget = (x: common.Fidelity) => (x.maxSteps > 0 ? `${x.maxSteps} steps` : `${x.maxSeconds} s`);
+    const budget = (x: common.Fidelity) =>
+      x.maxSteps > 0 && x.maxSeconds > 0 ? `${x.maxSteps} steps (or what fits in ${x.maxSeconds} s)` : x.maxSteps > 0 ? `${x.maxSteps} steps` : `${x.maxSeconds} s`;
     log(`${elapsed()}  each candidate trains ${budget(f)} at input scale ${f.inputScale}, width ${f.widthMultiplier} on the built-in dataset`);
     const ft = spec.finalTraining?.fidelity;
     if (ft) log(`${elapsed()}  then the final Pareto models are retrained for ${budget(ft)} each at input scale ${ft.inputScale}, width ${ft.widthMultiplier}: those weights are the winners`);

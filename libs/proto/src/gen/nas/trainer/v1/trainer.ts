@@ -63,9 +63,9 @@ export enum LrSchedule {
   LR_SCHEDULE_CONSTANT = 1,
   /**
    * LR_SCHEDULE_COSINE - Half a cosine from learning_rate down to 0 at fidelity.max_steps. A short run gains most from
-   * the final decay, so a search's low-fidelity runs should end annealed. With only max_seconds, the
-   * trainer times its first steps and anneals at the number of steps that fits in it (so a cheaper
-   * architecture gets more steps than a dearer one in the same time).
+   * the final decay, so a search's low-fidelity runs should end annealed. With max_seconds, the
+   * trainer times its first steps and anneals at the number of steps that fits in it, at most
+   * max_steps (so a cheaper architecture gets more steps than a dearer one in the same time).
    */
   LR_SCHEDULE_COSINE = 2,
   UNRECOGNIZED = -1,
