@@ -168,7 +168,8 @@ describe('a two-stage search over NATS', () => {
     // The winners are the retrained weights: full width (ResNet-18's stem has 64 filters; the
     // proxy's, at an eighth, 8).
     const folder = join(mesh.resultsDir, 'final-training');
-    for (let i = 0; i < 100 && !existsSync(join(folder, 'report.html')); i++) await new Promise((r) => setTimeout(r, 100));
+    const last = join(folder, 'winners', `${front.candidates.at(-1)!.architecture!.id}.safetensors`);
+    for (let i = 0; i < 200 && !existsSync(last); i++) await new Promise((r) => setTimeout(r, 100));
     for (const c of front.candidates) {
       const winner = JSON.parse(readFileSync(join(folder, 'winners', `${c.architecture!.id}.json`), 'utf8')) as { weightsFrom: string; weightsFidelity: { widthMultiplier: number } };
       expect(winner.weightsFrom).toBe('final_training');

@@ -120,7 +120,9 @@ export async function writeResults(dir: string, r: SearchResults): Promise<strin
     );
     if (weights?.uri.startsWith('file:')) {
       const target = join(dir, 'winners', `${id}.safetensors`);
-      await copyFile(fileURLToPath(weights.uri), target);
+      const beside = `${target}.${randomBytes(4).toString('hex')}.tmp`;
+      await copyFile(fileURLToPath(weights.uri), beside);
+      await rename(beside, target);
       written.push(target);
     }
   }
