@@ -5,7 +5,10 @@ import { validateArchitecture } from '@sm-nas/arch';
 import { architectureFromWire, withFieldPrefix } from '@sm-nas/arch/wire';
 import { checkProfileSettings } from '@sm-nas/profiler/settings';
 import { common, controller, trainer } from '@sm-nas/proto';
-import { checkInputSize, checkLimit, DEFAULT_LIMITS, DomainError, InvalidArgumentError, LIMIT_ENV, type Limits } from '@sm-nas/service-kit';
+import { checkInputSize, checkLimit, DEFAULT_LIMITS, DomainError, InvalidArgumentError, isAbortError, LIMIT_ENV, type Limits } from '@sm-nas/service-kit';
+
+/** How long CreateSearch waits for the suggestion service to check the settings. */
+const VALIDATE_SETTINGS_TIMEOUT_MS = 15_000;
 import { ClientError, Status } from 'nice-grpc';
 import type { ServiceClients } from './clients.js';
 
@@ -134,10 +137,14 @@ export async function validateSpec(
   } catch (err) {
     throw new InvalidArgumentError('spec.algorithm.suggestion_address', err instanceof Error ? err.message : String(err));
   }
+  const timeout = AbortSignal.timeout(VALIDATE_SETTINGS_TIMEOUT_MS);
   try {
     // Idempotent: the client retries it while the service is away, for a creation's patience.
-    await client.validateSettings({ spec }, { retryMaxMs: 10_000 });
+    // The whole call, connection attempts included, is bounded: a suggestion address that refuses
+    // connections must not hold CreateSearch past its caller's deadline.
+    await client.validateSettings({ spec }, { retryMaxMs: 10_000, signal: timeout });
   } catch (err) {
+    if (timeout.aborted || isAbortError(err)) throw new DomainError('UNAVAILABLE', `suggestion service for ${spec.algorithm.name} at ${JSON.stringify(spec.algorithm.suggestionAddress || 'the default address')}: no answer within ${VALIDATE_SETTINGS_TIMEOUT_MS / 1000} s`);
     if (err instanceof ClientError && err.code === Status.INVALID_ARGUMENT) {
       // The suggestion service names fields of its request (`spec.modular.population_size`), which is
       // this request's spec too; a reply that names none is about the settings.
