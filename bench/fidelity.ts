@@ -173,20 +173,19 @@ function report(): void {
       console.log(`  ${r.arch}: ${f4(q?.ap)} -> ${f4(r.final.ap)}`);
     }
   }
-  console.log(`\n| proxy | budget | archs | Spearman | Kendall | ${['retinanet', 'fcos', 'faster_rcnn', 'cascade_rcnn'].map((f) => `${f} rho (tau)`).join(' | ')} | train s per arch | min baseline AP50 |`);
+  const FAMILIES = ['retinanet', 'fcos', 'faster_rcnn', 'cascade_rcnn'];
+  console.log(`\n| proxy | budget | archs | Spearman | Kendall | ${FAMILIES.map((f) => `${f} rho (tau)`).join(' | ')} | train s per arch | min baseline AP50 |`);
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   const baselines = archs.slice(0, 2).concat(archs.filter((a) => family(a) === 'fcos').slice(0, 1));
-  for (const name of names) {
-    const g = agreement(name, refName, archs);
+  const scored = names.map((name) => ({ name, g: agreement(name, refName, archs), minBaseline: Math.min(...baselines.map((a) => find(a, name)?.final.ap50 ?? NaN)) }));
+  for (const { name, g, minBaseline } of scored) {
     const fam = (f: string) => {
       const x = g.families.find((y) => y.family === f);
       return x ? `${f3(x.rho)} (${f3(x.tau)}), n=${x.n}` : '-';
     };
-    const minBaseline = Math.min(...baselines.map((a) => find(a, name)?.final.ap50 ?? NaN));
-    console.log(`| ${name} | ${budgetOf(settings[name]!)} | ${g.n} | ${f3(g.rho)} | ${f3(g.tau)} | ${['retinanet', 'fcos', 'faster_rcnn', 'cascade_rcnn'].map(fam).join(' | ')} | ${g.n ? (g.seconds / g.n).toFixed(1) : '-'} | ${f3(minBaseline)} |`);
+    console.log(`| ${name} | ${budgetOf(settings[name]!)} | ${g.n} | ${f3(g.rho)} | ${f3(g.tau)} | ${FAMILIES.map(fam).join(' | ')} | ${g.n ? (g.seconds / g.n).toFixed(1) : '-'} | ${f3(minBaseline)} |`);
   }
-  const ok = names
-    .map((name) => ({ name, g: agreement(name, refName, archs), minBaseline: Math.min(...baselines.map((a) => find(a, name)?.final.ap50 ?? NaN)) }))
+  const ok = scored
     .filter(({ g, minBaseline }) => g.n === archs.length && g.rho >= 0.8 && g.families.every((f) => f.n < 3 || f.rho >= 0.6) && minBaseline > 0.1)
     .sort((x, y) => x.g.seconds - y.g.seconds);
   console.log(ok.length > 0

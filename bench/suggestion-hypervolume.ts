@@ -156,50 +156,39 @@ const HALVING = { budgetSteps: 9, minSteps: 1, eta: 3 };
 
 // ---- runs ------------------------------------------------------------------------------------------
 
-async function runOurs(client: SuggestionClient, algorithm: AlgorithmName, seed: number, rows: Row[], byCanonical: Map<string, number>, searchspaceAddress: string): Promise<number[]> {
-  const spec = searchSpec(algorithm, { settings: settingsOf(algorithm), structural: { populationSize: GENERATION, maxCandidates: BUDGET } });
-  await client.validateSettings(spec);
-  const history: controller.Candidate[] = [];
-  const indices: number[] = [];
-  for (let g = 0; indices.length < BUDGET; g++) {
-    const { accepted, rejected } = await client.getSuggestions({
-      spec, stage: 'structural', history, count: Math.min(GENERATION, BUDGET - indices.length), seed: seed * 1000 + g, searchspaceAddress,
-    });
-    if (rejected.length > 0) throw new Error(`${algorithm}: rejected suggestions: ${JSON.stringify(rejected)}`);
-    if (accepted.length === 0) throw new Error(`${algorithm}: no suggestion`);
-    for (const s of accepted) {
-      const index = byCanonical.get(s.described.canonical);
-      if (index === undefined) throw new Error(`${algorithm}: ${s.described.canonical} is not in the table`);
-      const row = rows[index]!;
-      indices.push(index);
-      history.push(evaluatedCandidate(`c${history.length}`, common.SearchStage.SEARCH_STAGE_STRUCTURAL, s.described, { ap: row.ap, latencyMs: row.latencyMs }));
-    }
-  }
-  return indices;
-}
-
 /**
- * Evolution with successive halving, at the same compute as the others' BUDGET full trainings: a
- * candidate stopped at a rung costs the fraction of the budget it trained. Candidates are trained
- * one after another; at each rung the controller's own rule decides against the APs recorded there
- * so far. Only candidates trained to the end count on the front (the stopped ones have no final AP).
+ * One of our algorithms for BUDGET full trainings' worth of compute. With `halving`, successive
+ * halving stops trainings at its rungs, and a candidate stopped at a rung costs the fraction of the
+ * budget it trained: candidates are trained one after another, and at each rung the controller's
+ * own rule decides against the APs recorded there so far. Only candidates trained to the end count
+ * on the front (the stopped ones have no final AP).
  */
-async function runOursWithHalving(client: SuggestionClient, seed: number, rows: Row[], byCanonical: Map<string, number>, searchspaceAddress: string): Promise<{ indices: number[]; candidates: number }> {
-  const algorithm = 'evolution';
-  const spec = searchSpec(algorithm, { settings: settingsOf(algorithm), structural: { populationSize: GENERATION, maxCandidates: 10 * BUDGET } });
-  const rungs = rungSteps(HALVING.minSteps, HALVING.eta, HALVING.budgetSteps);
+async function runOurs(
+  client: SuggestionClient,
+  algorithm: AlgorithmName,
+  seed: number,
+  rows: Row[],
+  byCanonical: Map<string, number>,
+  searchspaceAddress: string,
+  halving = false,
+): Promise<{ indices: number[]; candidates: number }> {
+  const name = halving ? `${algorithm}+asha` : algorithm;
+  const spec = searchSpec(algorithm, { settings: settingsOf(algorithm), structural: { populationSize: GENERATION, maxCandidates: halving ? 10 * BUDGET : BUDGET } });
+  await client.validateSettings(spec);
+  const rungs = halving ? rungSteps(HALVING.minSteps, HALVING.eta, HALVING.budgetSteps) : [];
   const recorded = new Map<number, number[]>(rungs.map((r) => [r, []]));
   const history: controller.Candidate[] = [];
   const indices: number[] = [];
   let spent = 0;
   for (let g = 0; spent < BUDGET; g++) {
-    const { accepted, rejected } = await client.getSuggestions({ spec, stage: 'structural', history, count: GENERATION, seed: seed * 1000 + g, searchspaceAddress });
-    if (rejected.length > 0) throw new Error(`${algorithm}+asha: rejected suggestions: ${JSON.stringify(rejected)}`);
-    if (accepted.length === 0) throw new Error(`${algorithm}+asha: no suggestion`);
+    const count = halving ? GENERATION : Math.min(GENERATION, BUDGET - indices.length);
+    const { accepted, rejected } = await client.getSuggestions({ spec, stage: 'structural', history, count, seed: seed * 1000 + g, searchspaceAddress });
+    if (rejected.length > 0) throw new Error(`${name}: rejected suggestions: ${JSON.stringify(rejected)}`);
+    if (accepted.length === 0) throw new Error(`${name}: no suggestion`);
     for (const s of accepted) {
       if (spent >= BUDGET) break;
       const index = byCanonical.get(s.described.canonical);
-      if (index === undefined) throw new Error(`${s.described.canonical} is not in the table`);
+      if (index === undefined) throw new Error(`${name}: ${s.described.canonical} is not in the table`);
       const row = rows[index]!;
       let stoppedAt: number | undefined;
       for (const rung of rungs) {
@@ -211,7 +200,7 @@ async function runOursWithHalving(client: SuggestionClient, seed: number, rows: 
           break;
         }
       }
-      spent += (stoppedAt ?? HALVING.budgetSteps) / HALVING.budgetSteps;
+      spent += stoppedAt === undefined ? 1 : stoppedAt / HALVING.budgetSteps;
       const candidate = evaluatedCandidate(`c${history.length}`, common.SearchStage.SEARCH_STAGE_STRUCTURAL, s.described, { ap: row.ap, latencyMs: row.latencyMs });
       if (stoppedAt === undefined) {
         indices.push(index);
@@ -267,7 +256,7 @@ async function main(): Promise<void> {
     const client = new SuggestionClient(server.address);
     const t0 = Date.now();
     results[algorithm] = [];
-    for (const seed of seeds) results[algorithm].push(hv(await runOurs(client, algorithm, seed, rows, byCanonical, space.address)) / optimum);
+    for (const seed of seeds) results[algorithm].push(hv((await runOurs(client, algorithm, seed, rows, byCanonical, space.address)).indices) / optimum);
     seconds[algorithm] = (Date.now() - t0) / 1000;
     client.close();
     await server.shutdown({ graceMs: 1000 });
@@ -280,7 +269,7 @@ async function main(): Promise<void> {
     results[name] = [];
     const trained: number[] = [];
     for (const seed of seeds) {
-      const run = await runOursWithHalving(client, seed, rows, byCanonical, space.address);
+      const run = await runOurs(client, 'evolution', seed, rows, byCanonical, space.address, true);
       results[name].push(hv(run.indices) / optimum);
       trained.push(run.candidates);
     }

@@ -11,7 +11,7 @@
 // comes back FAILED with the reason, so no candidate of an ended search is left in flight.
 import { idOfCanonical } from '@sm-nas/arch';
 import { BusRequestError, retryOverBus, trainJob, type Bus } from '@sm-nas/bus';
-import { common, controller, trainer, type profiler } from '@sm-nas/proto';
+import { common, controller, trainer, type events, type profiler } from '@sm-nas/proto';
 import type { ServiceCallOptions } from '@sm-nas/service-kit';
 import type { ServiceClients } from './clients.js';
 
@@ -60,6 +60,24 @@ export const DEFAULT_PROFILE_SETTINGS: profiler.ProfileSettings = {
   maxSeconds: 10,
   iterationsPerRound: 5,
 };
+
+/**
+ * Puts a training job on the work queue, retried until it is stored or `signal` aborts. Repeating
+ * is safe (the job id de-duplicates it) and needed: the job must reach the queue.
+ */
+export async function publishTrainJob(bus: Bus, job: events.TrainJob, signal: AbortSignal, onRetry?: (err: unknown, attempt: number) => void): Promise<void> {
+  await retryOverBus(() => bus.publishDurable(trainJob, job, { msgId: job.request!.jobId, timeoutMs: 5000 }), { retryIf: () => true, onRetry, signal });
+}
+
+/** `pending`, or a rejection with the signal's reason once it aborts. */
+export function untilAborted<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const abort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', abort, { once: true });
+    pending.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
+}
 
 export function trainJobId(searchId: string, candidateId: string): string {
   return `${searchId}.${candidateId}`;
@@ -139,18 +157,9 @@ async function evaluate(ctx: EvaluationContext, candidate: controller.Candidate,
   const trainingWait = AbortSignal.any([ctx.signal, ctx.cancelled]);
   if (!already) {
     if (!handedOver) await ctx.evaluating({ ...candidate, state: CandidateState.CANDIDATE_STATE_EVALUATING, metrics });
-    // Repeating is safe (the job id de-duplicates it) and needed: the job must reach the queue.
-    await retryOverBus(
-      () => ctx.bus.publishDurable(trainJob, { searchId: ctx.searchId, candidateId: candidate.candidateId, final: false, request }, { msgId: jobId, timeoutMs: 5000 }),
-      { retryIf: () => true, onRetry: retry.logRetry('train job publish'), signal: trainingWait },
-    );
+    await publishTrainJob(ctx.bus, { searchId: ctx.searchId, candidateId: candidate.candidateId, final: false, request }, trainingWait, retry.logRetry('train job publish'));
   }
-  const result = await new Promise<trainer.TrainResult>((resolve, reject) => {
-    if (trainingWait.aborted) return reject(trainingWait.reason as Error);
-    const abort = () => reject(trainingWait.reason as Error);
-    trainingWait.addEventListener('abort', abort, { once: true });
-    pending.then(resolve, reject).finally(() => trainingWait.removeEventListener('abort', abort));
-  });
+  const result = await untilAborted(pending, trainingWait);
   metrics.accuracy = result.metrics;
   metrics.trainSeconds = result.trainSeconds;
   metrics.validationCurve = await ctx.curve(candidate.candidateId);

@@ -240,7 +240,7 @@ export function reportHtml(r: SearchResults): string {
 <h1>sm-nas search <code>${escape(s.searchId)}</code></h1>
 <p>State ${escape(controller.searchStateToJSON(s.state).replace('SEARCH_STATE_', '').toLowerCase())}${s.failureReason ? ` (${escape(s.failureReason)})` : ''}; ${trained} candidates trained, ${failed.length} failed.
 Hardware class <code>${escape(s.spec?.hardwareClass ?? '')}</code>; algorithm ${escape(s.spec?.algorithm?.name ?? '')};
-training fidelity: input scale ${f?.inputScale ?? 1}, width ${f?.widthMultiplier ?? 1}, ${f?.maxSteps ?? 0} steps${f?.maxSeconds ? ` or ${f.maxSeconds} s` : ''}.
+training fidelity: ${fidelityText(f)}.
 Accuracy is AP on the validation split after this proxy training; latency and FLOPs are of the full architecture at its input size.</p>
 <div class="plots">
 ${scatter('Structural stage: accuracy vs latency', 'latency p50 (ms), measured on the target hardware', points(r, common.SearchStage.SEARCH_STAGE_STRUCTURAL, r.structural))}

@@ -8,7 +8,7 @@
 // state, it resumes the evaluations in flight and goes on.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
-import { retryOverBus, trainJob, trainJobCancel, type Bus } from '@sm-nas/bus';
+import { trainJobCancel, type Bus } from '@sm-nas/bus';
 import { common, controller, trainer, type events } from '@sm-nas/proto';
 import {
   ATTR_NAS_ACCURACY_AP, ATTR_NAS_ARCH_ID, ATTR_NAS_CANDIDATE_ID, ATTR_NAS_CANDIDATE_ORIGIN, ATTR_NAS_CANDIDATE_PARENT_IDS, ATTR_NAS_CANDIDATE_RESUMED,
@@ -31,11 +31,18 @@ import {
   planSuggestionRound,
   ProposalSet,
 } from './core.js';
-import { evaluateCandidate, trainJobId } from './evaluate.js';
+import { evaluateCandidate, publishTrainJob, trainJobId, untilAborted } from './evaluate.js';
 import type { Journal } from './journal.js';
 import { isDone, TERMINAL_SEARCH_STATES, type SearchRecord } from './state.js';
 
 const { SearchState, CandidateState } = controller;
+
+/** A context in the candidate's own trace (same trace id), for spans of work resumed or added later. */
+function candidateTrace(candidate: controller.Candidate) {
+  return candidate.traceId
+    ? trace.setSpanContext(ROOT_CONTEXT, { traceId: candidate.traceId, spanId: randomBytes(8).toString('hex'), traceFlags: TraceFlags.SAMPLED, isRemote: true })
+    : ROOT_CONTEXT;
+}
 
 /**
  * Besides the mesh's transient statuses: a server shutting down cancels its calls (CANCELLED), and
@@ -339,9 +346,7 @@ export class SearchRunner {
       this.deps.tracer.startSpan(
         'candidate.evaluate',
         { attributes: { ...this.spanAttributes(candidate.candidateId, candidate.stage, candidate.architecture?.id), [ATTR_NAS_CANDIDATE_RESUMED]: true } },
-        candidate.traceId
-          ? trace.setSpanContext(ROOT_CONTEXT, { traceId: candidate.traceId, spanId: randomBytes(8).toString('hex'), traceFlags: TraceFlags.SAMPLED, isRemote: true })
-          : ROOT_CONTEXT,
+        candidateTrace(candidate),
       );
     const run = context.with(trace.setSpan(ROOT_CONTEXT, active), async () => {
       try {
@@ -401,26 +406,14 @@ export class SearchRunner {
   private finalTrain(candidateId: string): void {
     const candidate = this.record.candidates.get(candidateId);
     if (!candidate || this.finals.has(candidateId)) return;
-    const parent = candidate.traceId
-      ? trace.setSpanContext(ROOT_CONTEXT, { traceId: candidate.traceId, spanId: randomBytes(8).toString('hex'), traceFlags: TraceFlags.SAMPLED, isRemote: true })
-      : ROOT_CONTEXT;
-    const span = this.deps.tracer.startSpan('candidate.final_training', { attributes: this.spanAttributes(candidateId, candidate.stage, candidate.architecture?.id) }, parent);
+    const span = this.deps.tracer.startSpan('candidate.final_training', { attributes: this.spanAttributes(candidateId, candidate.stage, candidate.architecture?.id) }, candidateTrace(candidate));
     const request = finalTrainRequest(this.record, candidate);
     const wait = AbortSignal.any([this.abort.signal, this.cancel.signal]);
     const run = context.with(trace.setSpan(ROOT_CONTEXT, span), async () => {
       try {
         const pending = this.trainResult(candidateId, true);
-        if (!this.record.finalResults.has(candidateId)) {
-          await retryOverBus(
-            () => this.deps.bus.publishDurable(trainJob, { searchId: this.record.id, candidateId, final: true, request }, { msgId: request.jobId, timeoutMs: 5000 }),
-            { retryIf: () => true, signal: wait },
-          );
-        }
-        const result = await new Promise<trainer.TrainResult>((resolve, reject) => {
-          if (wait.aborted) return reject(wait.reason as Error);
-          wait.addEventListener('abort', () => reject(wait.reason as Error), { once: true });
-          pending.then(resolve, reject);
-        });
+        if (!this.record.finalResults.has(candidateId)) await publishTrainJob(this.deps.bus, { searchId: this.record.id, candidateId, final: true, request }, wait);
+        const result = await untilAborted(pending, wait);
         if (result.status !== trainer.TrainStatus.TRAIN_STATUS_SUCCEEDED) span.setStatus({ code: SpanStatusCode.ERROR, message: result.failureReason });
         if (result.metrics) span.setAttribute(ATTR_NAS_ACCURACY_AP, result.metrics.ap);
         const outcome = finalTrainingResult(result, span.spanContext().traceId);

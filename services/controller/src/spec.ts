@@ -106,9 +106,7 @@ export async function validateSpec(
   if (!f || (f.maxSteps === 0 && f.maxSeconds === 0)) {
     throw new InvalidArgumentError('spec.fidelity.max_steps', 'set fidelity.max_steps or fidelity.max_seconds: every candidate needs a training budget');
   }
-  for (const [field, v] of [['spec.fidelity.input_scale', f.inputScale], ['spec.fidelity.width_multiplier', f.widthMultiplier], ['spec.fidelity.max_seconds', f.maxSeconds]] as const) {
-    if (!Number.isFinite(v) || v < 0) throw new InvalidArgumentError(field, `must be >= 0, got ${v}`);
-  }
+  checkFidelityNumbers(f, 'spec.fidelity');
   if (spec.schedule && spec.schedule.init === trainer.InitMode.INIT_MODE_PRETRAINED && !spec.schedule.pretrainedWeightsPath) {
     throw new InvalidArgumentError('spec.schedule.pretrained_weights_path', 'required when schedule.init is INIT_MODE_PRETRAINED');
   }
@@ -174,14 +172,16 @@ function checkSuccessiveHalving(spec: controller.SearchSpec): void {
 }
 
 function checkFinalTraining(final: controller.FinalTraining): void {
-  const f = final.fidelity;
-  if (f) {
-    for (const [field, v] of [['input_scale', f.inputScale], ['width_multiplier', f.widthMultiplier], ['max_seconds', f.maxSeconds]] as const) {
-      if (!Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`spec.final_training.fidelity.${field}`, `must be >= 0, got ${v}`);
-    }
-  }
+  if (final.fidelity) checkFidelityNumbers(final.fidelity, 'spec.final_training.fidelity');
   const s = final.schedule;
   if (s && s.init === trainer.InitMode.INIT_MODE_PRETRAINED && !s.pretrainedWeightsPath) {
     throw new InvalidArgumentError('spec.final_training.schedule.pretrained_weights_path', 'required when schedule.init is INIT_MODE_PRETRAINED');
+  }
+}
+
+/** A fidelity's multipliers and seconds: finite and >= 0 (0 means the default). */
+function checkFidelityNumbers(f: common.Fidelity, prefix: string): void {
+  for (const [field, v] of [['input_scale', f.inputScale], ['width_multiplier', f.widthMultiplier], ['max_seconds', f.maxSeconds]] as const) {
+    if (!Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`${prefix}.${field}`, `must be >= 0, got ${v}`);
   }
 }
